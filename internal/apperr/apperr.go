@@ -1,0 +1,78 @@
+// Package apperr is the error type that crosses from domain packages to the
+// web layer. An *Error carries a code, which decides the HTTP status, and a
+// message written for the person using Portico: safe to show, never the text
+// of an internal error. Any other error is internal: it is logged with the
+// request ID and the user sees a fixed text.
+package apperr
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code classifies an error for the user and the HTTP layer.
+type Code string
+
+// The codes. Their HTTP statuses are chosen in internal/web.
+const (
+	Internal         Code = "internal"     // a fault on our side; never shown in detail
+	Invalid          Code = "invalid"      // bad input: the message says what to fix
+	NotFound         Code = "not_found"    // also used for objects the actor may not see
+	Conflict         Code = "conflict"     // the request clashes with current state
+	Unauthorized     Code = "unauthorized" // not signed in, or the sign-in failed
+	Forbidden        Code = "forbidden"    // signed in but not allowed
+	TooLarge         Code = "too_large"    // the request body is over the limit
+	RateLimited      Code = "rate_limited" // slow down
+	Unavailable      Code = "unavailable"  // a dependency (database) is down
+	BadRequest       Code = "bad_request"  // malformed request (not a validation failure)
+	MethodNotAllowed Code = "method_not_allowed"
+)
+
+// Error is an error whose Message is safe to show to the user.
+type Error struct {
+	Code    Code
+	Message string
+	// Err is the underlying cause, for logs and errors.Is; never shown.
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// New returns an *Error with a user-facing message.
+func New(code Code, message string) *Error { return &Error{Code: code, Message: message} }
+
+// Errorf returns an *Error whose message is formatted. Only put values in it
+// that are safe to show back to the user who sent them.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap returns an *Error with a user-facing message and a hidden cause.
+func Wrap(code Code, message string, err error) *Error {
+	return &Error{Code: code, Message: message, Err: err}
+}
+
+// CodeOf returns the code of the first *Error in err's chain, or Internal.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return Internal
+}
+
+// MessageOf returns the user-facing message of err, or "" for internal errors.
+func MessageOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Code != Internal {
+		return e.Message
+	}
+	return ""
+}
