@@ -1,0 +1,49 @@
+package web
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the HTTP request metrics, labelled by route pattern (never by
+// raw path, which would carry IDs and grow without bound).
+type Metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// NewMetrics registers the HTTP metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portico_http_requests_total",
+			Help: "HTTP requests by method, route pattern and status.",
+		}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "portico_http_request_duration_seconds",
+			Help:    "HTTP request duration by method, route pattern and status.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"method", "route", "status"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+func (m *Metrics) observe(method, route string, status int, d time.Duration) {
+	method = boundedMethod(method)
+	s := strconv.Itoa(status)
+	m.requests.WithLabelValues(method, route, s).Inc()
+	m.duration.WithLabelValues(method, route, s).Observe(d.Seconds())
+}
+
+// boundedMethod keeps the method label to a known set: a client can send
+// any token as a method.
+func boundedMethod(m string) string {
+	switch m {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+		return m
+	}
+	return "OTHER"
+}

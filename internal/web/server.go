@@ -1,0 +1,135 @@
+// Package web is Portico's HTTP layer: one route table, middleware that
+// every request passes through, the error renderer, templates and static
+// files. Handlers are thin: parse, call a domain package, render.
+//
+// The request flow, outermost first (see docs/architecture.md):
+//
+//	observe (request ID, recover, log line, metrics)
+//	-> security headers and CSP nonce
+//	-> body limit
+//	-> cross-origin protection (Fetch Metadata / Origin; form token for
+//	   clients that send neither)
+//	-> route table (404/405 rendered here) -> permission -> handler
+package web
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+
+	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/policy"
+)
+
+// Secrets gives named server secrets (the keyring implements it).
+type Secrets interface {
+	Secret(ctx context.Context, name string) ([]byte, error)
+}
+
+// Deps are what the web layer needs from the rest of the program.
+type Deps struct {
+	DB      *db.DB
+	Secrets Secrets
+	Profile policy.Profile
+	Logger  *slog.Logger
+	Metrics *Metrics // nil disables request metrics
+	// MaxBodyBytes bounds every request body.
+	MaxBodyBytes int64
+	// Version is shown in the page footer.
+	Version string
+}
+
+// Server holds the handlers' dependencies and the assembled handler.
+type Server struct {
+	db        *db.DB
+	profile   policy.Profile
+	logger    *slog.Logger
+	metrics   *Metrics
+	maxBody   int64
+	version   string
+	csrfKey   []byte
+	cop       *http.CrossOriginProtection
+	templates map[string]*template.Template
+	static    *staticFiles
+	mux       *http.ServeMux
+	handler   http.Handler
+}
+
+// New assembles the server: it loads templates and static files, fetches
+// the CSRF key from the keyring and builds the route table.
+func New(ctx context.Context, d Deps) (*Server, error) {
+	if d.DB == nil || d.Secrets == nil || d.Logger == nil {
+		return nil, fmt.Errorf("web: DB, Secrets and Logger are required")
+	}
+	if d.MaxBodyBytes <= 0 {
+		d.MaxBodyBytes = 1 << 20
+	}
+	key, err := d.Secrets.Secret(ctx, "csrf-form-token")
+	if err != nil {
+		return nil, fmt.Errorf("web: csrf key: %w", err)
+	}
+	static, err := loadStatic()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		db:      d.DB,
+		profile: d.Profile,
+		logger:  d.Logger,
+		metrics: d.Metrics,
+		maxBody: d.MaxBodyBytes,
+		version: d.Version,
+		csrfKey: key,
+		cop:     http.NewCrossOriginProtection(),
+		static:  static,
+	}
+	if s.templates, err = parseTemplates(static); err != nil {
+		return nil, err
+	}
+	s.mux = http.NewServeMux()
+	for _, rt := range s.routes() {
+		s.mux.Handle(rt.pattern, s.wrap(rt))
+	}
+	var h http.Handler = http.HandlerFunc(s.dispatch)
+	h = s.crossOrigin(h)
+	h = s.limitBody(h)
+	h = s.securityHeaders(h)
+	h = s.observe(h)
+	s.handler = h
+	return s, nil
+}
+
+// ServeHTTP serves a request through the whole middleware chain.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// dispatch hands the request to the route table. The mux's own 404 and 405
+// replies are plain text; here they are turned into rendered pages.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern == "" {
+		// No route: ask the mux whether it is a 404 or a 405 (and which
+		// methods are allowed) without letting it write the reply.
+		probe := &probeWriter{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		if probe.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", probe.header.Get("Allow"))
+			s.renderError(w, r, errMethodNotAllowed)
+			return
+		}
+		s.renderError(w, r, errNotFound)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// probeWriter records the status the mux would have sent.
+type probeWriter struct {
+	header http.Header
+	status int
+}
+
+func (p *probeWriter) Header() http.Header         { return p.header }
+func (p *probeWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (p *probeWriter) WriteHeader(status int)      { p.status = status }

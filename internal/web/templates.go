@@ -1,0 +1,91 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"sync"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+// Page is the data every page template gets. Each page's own data type
+// embeds it (typed page data: no map[string]any).
+type Page struct {
+	Title     string
+	Nonce     string // CSP nonce for this response's <script> tags
+	CSRFField string
+	CSRFToken string // signed double-submit token for this page's forms
+	Path      string // current path, for navigation highlighting
+	Version   string
+}
+
+// page builds the common page data for a response.
+func (s *Server) page(w http.ResponseWriter, r *http.Request, title string) Page {
+	p := Page{Title: title, Path: r.URL.Path, Version: s.version, CSRFField: CSRFField}
+	if info := infoFrom(r.Context()); info != nil {
+		p.Nonce = info.nonce
+	}
+	p.CSRFToken = s.formToken(w, r)
+	return p
+}
+
+// parseTemplates parses the layout once and each page on a clone of it.
+// html/template escapes by context: values are never inserted as HTML.
+func parseTemplates(static *staticFiles) (map[string]*template.Template, error) {
+	funcs := template.FuncMap{
+		"asset": static.url,
+	}
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	pages, err := fs.Glob(templateFS, "templates/pages/*.html")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*template.Template{}
+	for _, p := range pages {
+		t, err := base.Clone()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := t.ParseFS(templateFS, p); err != nil {
+			return nil, fmt.Errorf("templates: %w", err)
+		}
+		out[strings.TrimSuffix(path.Base(p), ".html")] = t
+	}
+	return out, nil
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// render writes page name with status 200.
+func (s *Server) render(w http.ResponseWriter, name string, data any) error {
+	return s.renderStatus(w, http.StatusOK, name, data)
+}
+
+// renderStatus executes the template into a buffer first, so a template
+// error never leaves half a page on the wire.
+func (s *Server) renderStatus(w http.ResponseWriter, status int, name string, data any) error {
+	t, ok := s.templates[name]
+	if !ok {
+		return fmt.Errorf("no template %q", name)
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	if err := t.ExecuteTemplate(buf, "layout.html", data); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
