@@ -1,0 +1,324 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/portico/portico/internal/access"
+	"github.com/portico/portico/internal/app"
+	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/buildinfo"
+	"github.com/portico/portico/internal/config"
+	"github.com/portico/portico/internal/identity"
+	"github.com/portico/portico/internal/policy"
+)
+
+// load parses a command's flags and settings and builds its logger.
+func load(e env, l *config.Loader, args []string) (config.Config, error) {
+	return l.Load(args, e.getenv)
+}
+
+func cmdServe(ctx context.Context, e env, args []string) error {
+	l := config.NewLoader("serve", `Usage: portico serve [flags]
+
+Runs the HTTPS server. With no configuration it creates ./portico-data with
+an SQLite database, a self-signed certificate for localhost and the master
+keyset, and listens on https://localhost:8443.`, config.Storage|config.Policy|config.Server, e.stdout)
+	cfg, err := load(e, l, args)
+	if err != nil {
+		return err
+	}
+	logger := app.NewLogger(e.stderr, cfg.LogFormat, cfg.LogLevel)
+	a, err := app.New(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx, e.stdout)
+}
+
+func cmdMigrate(ctx context.Context, e env, args []string) error {
+	l := config.NewLoader("migrate", `Usage: portico migrate [flags]
+
+Applies every pending database migration (serve also does this at start).
+Running it again is a no-op.`, config.Storage|config.Policy, e.stdout)
+	cfg, err := load(e, l, args)
+	if err != nil {
+		return err
+	}
+	s, err := app.OpenStorage(ctx, cfg, app.Initialise, app.NewLogger(e.stderr, cfg.LogFormat, cfg.LogLevel))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	cur, _, err := s.DB.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "database %s is at schema version %d\n", s.DB, cur)
+	return nil
+}
+
+func cmdVersion(ctx context.Context, e env, args []string) error {
+	l := config.NewLoader("version", "Usage: portico version\n\nPrints the version, commit and Go version.", 0, e.stdout)
+	if _, err := load(e, l, args); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, buildinfo.Read())
+	return nil
+}
+
+func cmdPolicyShow(ctx context.Context, e env, args []string) error {
+	l := config.NewLoader("policy show", `Usage: portico policy show [flags]
+
+Prints the effective policy profile (the built-in profile with the override
+file applied) as TOML. The output is a valid override file.`, config.Policy, e.stdout)
+	cfg, err := load(e, l, args)
+	if err != nil {
+		return err
+	}
+	p, err := policy.Load(cfg.Policy, cfg.PolicyFile)
+	if err != nil {
+		return &config.UsageError{Msg: err.Error()}
+	}
+	return p.WriteTOML(e.stdout)
+}
+
+func cmdKeysRotate(ctx context.Context, e env, args []string) error {
+	l := config.NewLoader("keys rotate", `Usage: portico keys rotate [flags]
+
+Adds a new primary key to the master keyset and re-wraps every data key
+with it, printing progress. Old ciphertexts keep decrypting. If interrupted,
+run it again: it finishes the pending re-wrap before adding another key.
+Safe to run while the server runs.`, config.Storage|config.Policy, e.stdout)
+	cfg, err := load(e, l, args)
+	if err != nil {
+		return err
+	}
+	s, err := app.OpenStorage(ctx, cfg, app.Existing, app.NewLogger(e.stderr, cfg.LogFormat, cfg.LogLevel))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	res, err := s.Keyring.Rotate(ctx, e.stdout)
+	outcome := audit.Success
+	if err != nil {
+		outcome = audit.Failure
+	}
+	if _, aerr := s.Audit.Record(ctx, audit.Event{
+		Actor: audit.ActorCLI, Action: "keys.rotate", Target: "master-keyset", Outcome: outcome,
+		Details: map[string]any{
+			"primary_key_id":  res.PrimaryKeyID,
+			"previous_key_id": res.PreviousKeyID,
+			"resumed":         res.Resumed,
+			"subject_keys":    res.SubjectKeys,
+			"secrets":         res.Secrets,
+		},
+	}); aerr != nil && err == nil {
+		err = aerr
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "rotation complete: primary master key %d (was %d); %d data keys and %d secrets re-wrapped; %d master keys in the keyset\n",
+		res.PrimaryKeyID, res.PreviousKeyID, res.SubjectKeys, res.Secrets, res.MasterKeys)
+	return nil
+}
+
+func cmdAuditVerify(ctx context.Context, e env, args []string) error {
+	l := config.NewLoader("audit verify", `Usage: portico audit verify [flags]
+
+Walks the audit trail's hash chain and reports the first broken link. With
+--anchor SEQ:HASH (from a log line or metrics scraped earlier), also checks
+that the chain still holds that event, which detects truncation.
+Exit status 1 when the chain is broken.`, config.Storage|config.Policy, e.stdout)
+	anchor := l.FlagSet().String("anchor", "", "expected `SEQ:HASH` of an earlier chain head, e.g. 1042:9f86d0...")
+	cfg, err := load(e, l, args)
+	if err != nil {
+		return err
+	}
+	var opts audit.VerifyOptions
+	if *anchor != "" {
+		seqStr, hashHex, ok := strings.Cut(*anchor, ":")
+		seq, err1 := strconv.ParseInt(seqStr, 10, 64)
+		hash, err2 := hex.DecodeString(hashHex)
+		if !ok || err1 != nil || err2 != nil || seq < 1 || len(hash) != 32 {
+			return usageErr("--anchor %q: want SEQ:HASH with a 64-digit hex SHA-256", *anchor)
+		}
+		opts.Anchor = &audit.Anchor{Seq: seq, Hash: hash}
+	}
+	s, err := app.OpenStorage(ctx, cfg, app.Existing, app.NewLogger(e.stderr, cfg.LogFormat, cfg.LogLevel))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	start := time.Now()
+	res, err := s.Audit.Verify(ctx, opts)
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	outcome := audit.Success
+	if !res.OK {
+		outcome = audit.Failure
+	}
+	if _, err := s.Audit.Record(ctx, audit.Event{
+		Actor: audit.ActorCLI, Action: "audit.verify", Target: "audit-chain", Outcome: outcome,
+		Details: map[string]any{"events": res.Events, "broken_at": res.BrokenAt},
+	}); err != nil {
+		return err
+	}
+	if !res.OK {
+		return &exitError{code: 1, msg: fmt.Sprintf("audit chain BROKEN at event %d: %s (%d events checked)", res.BrokenAt, res.Reason, res.Events)}
+	}
+	fmt.Fprintf(e.stdout, "audit chain OK: %d events verified in %s; head %d:%s\n",
+		res.Events, elapsed.Round(time.Millisecond), res.Head.Seq, hex.EncodeToString(res.Head.Hash))
+	return nil
+}
+
+func cmdAuditExport(ctx context.Context, e env, args []string) error {
+	l := config.NewLoader("audit export", `Usage: portico audit export [flags]
+
+Writes audit events as JSON Lines (one event per line, in chain order) for a
+SIEM. --since takes a time (2026-11-01 or 2026-11-01T08:00:00Z) or a
+duration back from now (24h).`, config.Storage|config.Policy, e.stdout)
+	since := l.FlagSet().String("since", "", "export events from this `time or duration` on (default: all)")
+	output := l.FlagSet().String("output", "", "write to this `file` (created 0600) instead of standard output")
+	cfg, err := load(e, l, args)
+	if err != nil {
+		return err
+	}
+	from, err := parseSince(*since, time.Now())
+	if err != nil {
+		return usageErr("--since %q: %v", *since, err)
+	}
+	s, err := app.OpenStorage(ctx, cfg, app.Existing, app.NewLogger(e.stderr, cfg.LogFormat, cfg.LogLevel))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	w := e.stdout
+	if *output != "" {
+		f, err := os.OpenFile(*output, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return fmt.Errorf("--output %s: %w", *output, err)
+		}
+		defer f.Close()
+		bw := bufio.NewWriter(f)
+		defer bw.Flush()
+		w = bw
+	}
+	n, err := s.Audit.Export(ctx, w, from)
+	if err != nil {
+		return err
+	}
+	// Exporting the trail is itself security-relevant (CP-5.3).
+	_, err = s.Audit.Record(ctx, audit.Event{
+		Actor: audit.ActorCLI, Action: "audit.export", Target: "audit-chain", Outcome: audit.Success,
+		Details: map[string]any{"events": n, "since": from.Format(time.RFC3339)},
+	})
+	return err
+}
+
+// parseSince reads --since: empty (everything), a date, an RFC 3339 time,
+// or a duration back from now.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			return time.Time{}, fmt.Errorf("duration must be positive")
+		}
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("want a time (2026-11-01, 2026-11-01T08:00:00Z) or a duration (24h)")
+}
+
+func cmdUserCreate(ctx context.Context, e env, args []string) error {
+	l := config.NewLoader("user create", `Usage: portico user create --email E --role R [--password-stdin] [flags]
+
+Creates an account with the same password checks as the sign-up form. The
+password is read from standard input with --password-stdin, or asked for
+(twice, without echo) on a terminal. The first administrator comes from here.`, config.Storage|config.Policy, e.stdout)
+	email := l.FlagSet().String("email", "", "the account's email `address` (required)")
+	role := l.FlagSet().String("role", "", "the account's `role`: customer, support, security, admin or auditor (required)")
+	fromStdin := l.FlagSet().Bool("password-stdin", false, "read the password from the first line of standard input")
+	cfg, err := load(e, l, args)
+	if err != nil {
+		return err
+	}
+	if *email == "" {
+		return usageErr("--email is required")
+	}
+	r, err := access.ParseRole(*role)
+	if err != nil {
+		return usageErr("--role: %v", err)
+	}
+	password, err := readPassword(e, *fromStdin)
+	if err != nil {
+		return err
+	}
+	s, err := app.OpenStorage(ctx, cfg, app.Initialise, app.NewLogger(e.stderr, cfg.LogFormat, cfg.LogLevel))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	svc := identity.NewService(s.DB, s.Keyring, s.Audit, s.Profile)
+	acct, err := svc.CreateAccount(audit.WithActor(ctx, audit.ActorCLI), identity.NewAccount{Email: *email, Role: r, Password: password})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "created %s account %s\n", acct.Role, acct.ID)
+	return nil
+}
+
+// readPassword reads the new password from standard input (first line) or,
+// on a terminal, asks twice without echo.
+func readPassword(e env, fromStdin bool) (string, error) {
+	if fromStdin {
+		br := bufio.NewReader(io.LimitReader(e.stdin, 4096))
+		line, err := br.ReadString('\n')
+		if err != nil && err != io.EOF {
+			return "", fmt.Errorf("read password from standard input: %w", err)
+		}
+		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+		if line == "" {
+			return "", usageErr("--password-stdin: standard input held no password")
+		}
+		return line, nil
+	}
+	f, ok := e.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "", usageErr("no password: pass it on standard input with --password-stdin")
+	}
+	fmt.Fprint(e.stderr, "Password: ")
+	p1, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(e.stderr)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprint(e.stderr, "Repeat password: ")
+	p2, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(e.stderr)
+	if err != nil {
+		return "", err
+	}
+	if string(p1) != string(p2) {
+		return "", usageErr("the two passwords differ")
+	}
+	return string(p1), nil
+}
