@@ -142,11 +142,13 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// newNonce returns a fresh CSP nonce: 128 bits from crypto/rand.
+// newNonce returns a fresh CSP nonce: 128 bits from crypto/rand, in the
+// URL-safe base64 alphabet that CSP allows, so that html/template never
+// escapes it in the nonce attribute ("+" would become "&#43;").
 func newNonce() string {
 	b := make([]byte, 16)
 	rand.Read(b)
-	return base64.StdEncoding.EncodeToString(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // permissionsPolicy denies the browser features Portico does not use.
