@@ -13,6 +13,10 @@ type Control struct {
 	Clause      string // ID of the clause it enforces, e.g. "CP-4.1"
 	Name        string // short, stable name, e.g. "identity.mfa-enforced"
 	Description string // how it enforces the clause, for the compliance report
+	// Test names the test that proves the control, as "package path:
+	// TestName" relative to the module (e.g. "internal/web:
+	// TestSecurityHeaders"). A test in internal/app checks that it exists.
+	Test string
 }
 
 // ClauseCoverage is one clause with the controls that enforce it; Controls

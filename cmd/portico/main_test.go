@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/portico/portico/internal/dbtest"
+)
+
+// cheapPolicy sets cheap argon2 parameters through the policy override file,
+// the same file an operator would use.
+const cheapPolicy = "[password.argon2]\nmemory_kib = 64\niterations = 1\nparallelism = 1\n"
+
+// cli runs the portico command in-process against its own data directory
+// (and, for PostgreSQL, its own schema).
+type cli struct {
+	t   *testing.T
+	env map[string]string
+}
+
+func newCLI(t *testing.T, databaseURL string) *cli {
+	t.Helper()
+	dir := t.TempDir()
+	policyFile := filepath.Join(dir, "policy.toml")
+	if err := os.WriteFile(policyFile, []byte(cheapPolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &cli{t: t, env: map[string]string{
+		"PORTICO_DATA_DIR":    filepath.Join(dir, "data"),
+		"PORTICO_POLICY_FILE": policyFile,
+		"PORTICO_LOG_FORMAT":  "json",
+		"PORTICO_LOG_LEVEL":   "warn",
+	}}
+	if databaseURL != "" {
+		c.env["PORTICO_DATABASE_URL"] = databaseURL
+	}
+	return c
+}
+
+// run runs portico with args and stdin; it returns the exit status and what
+// was written to standard output and standard error.
+func (c *cli) run(stdin string, args ...string) (code int, stdout, stderr string) {
+	c.t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, env{
+		stdin:  strings.NewReader(stdin),
+		stdout: &out,
+		stderr: &errb,
+		getenv: func(k string) (string, bool) { v, ok := c.env[k]; return v, ok },
+	})
+	return code, out.String(), errb.String()
+}
+
+// eachDatabase runs fn against a fresh SQLite data directory and, when
+// PostgreSQL is available, a fresh PostgreSQL schema.
+func eachDatabase(t *testing.T, fn func(t *testing.T, c *cli)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, newCLI(t, "")) })
+	t.Run("postgres", func(t *testing.T) { fn(t, newCLI(t, dbtest.PostgresURL(t))) })
+}
+
+func TestUsageErrorsExitTwoWithOneLine(t *testing.T) {
+	c := newCLI(t, "")
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no command", nil, ""},
+		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"group without subcommand", []string{"audit"}, "want a subcommand: verify export"},
+		{"unknown flag", []string{"serve", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
+		{"bad duration names the setting", []string{"serve", "--read-timeout", "soon"}, `--read-timeout "soon": not a duration`},
+		{"bad address names the setting", []string{"serve", "--addr", "nowhere"}, `--addr "nowhere": must be host:port`},
+		{"bad role", []string{"user", "create", "--email", "a@example.com", "--role", "king", "--password-stdin"}, `--role: unknown role "king"`},
+		{"missing email", []string{"user", "create", "--role", "admin", "--password-stdin"}, "--email is required"},
+		{"bad --since", []string{"audit", "export", "--since", "yesterday"}, `--since "yesterday"`},
+		{"bad --anchor", []string{"audit", "verify", "--anchor", "12"}, `--anchor "12"`},
+		{"stray argument", []string{"version", "extra"}, `unexpected argument "extra"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := c.run("", tc.args...)
+			if code != 2 {
+				t.Fatalf("exit %d, want 2 (stderr %q)", code, stderr)
+			}
+			if tc.want == "" {
+				return
+			}
+			if strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr = %q, want one line containing %q", stderr, tc.want)
+			}
+		})
+	}
+}
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	c := newCLI(t, "")
+	for _, cmd := range commands() {
+		t.Run(cmd.name, func(t *testing.T) {
+			args := append(strings.Fields(cmd.name), "--help")
+			code, stdout, stderr := c.run("", args...)
+			if code != 0 {
+				t.Fatalf("exit %d, stderr %q", code, stderr)
+			}
+			if !strings.Contains(stdout, "Usage: portico "+cmd.name) {
+				t.Errorf("help does not start with its usage line:\n%s", stdout)
+			}
+		})
+	}
+	code, stdout, _ := c.run("", "--help")
+	if code != 0 || !strings.Contains(stdout, "user create") {
+		t.Errorf("portico --help: exit %d\n%s", code, stdout)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, stdout, _ := newCLI(t, "").run("", "version")
+	if code != 0 || !strings.Contains(stdout, "go1.") {
+		t.Errorf("exit %d, stdout %q", code, stdout)
+	}
+}
+
+func TestPolicyShowPrintsEffectiveProfile(t *testing.T) {
+	c := newCLI(t, "")
+	code, stdout, stderr := c.run("", "policy", "show")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{`name = "customer-portal"`, "memory_kib = 64", `mode = "required"`} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("policy show lacks %q:\n%s", want, stdout)
+		}
+	}
+	code, stdout, _ = c.run("", "policy", "show", "--policy", "1642mtl-web", "--policy-file", "")
+	if code != 0 || !strings.Contains(stdout, `mode = "encouraged"`) {
+		t.Errorf("1642mtl-web profile: exit %d\n%s", code, stdout)
+	}
+}
+
+// TestUserCreate covers the account CLI: the first administrator is made
+// here, with the password policy of sign-up (CP-4.3) and an audit event in
+// the same transaction (CP-5.3).
+func TestUserCreate(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, c *cli) {
+		const pw = "correct horse battery staple 42"
+		code, stdout, stderr := c.run(pw+"\n", "user", "create", "--email", "Admin@Example.com", "--role", "admin", "--password-stdin")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if !strings.HasPrefix(stdout, "created admin account ") {
+			t.Errorf("stdout = %q", stdout)
+		}
+		id := strings.TrimSpace(strings.TrimPrefix(stdout, "created admin account "))
+
+		t.Run("same address again is refused", func(t *testing.T) {
+			code, _, stderr := c.run(pw+"\n", "user", "create", "--email", "admin@example.com", "--role", "support", "--password-stdin")
+			if code != 1 || !strings.Contains(stderr, "already exists") {
+				t.Errorf("exit %d, stderr %q", code, stderr)
+			}
+		})
+		t.Run("short password says which rule failed", func(t *testing.T) {
+			code, _, stderr := c.run("short\n", "user", "create", "--email", "b@example.com", "--role", "customer", "--password-stdin")
+			if code != 2 || !strings.Contains(stderr, "too short") {
+				t.Errorf("exit %d, stderr %q", code, stderr)
+			}
+		})
+		t.Run("empty standard input", func(t *testing.T) {
+			code, _, stderr := c.run("", "user", "create", "--email", "b@example.com", "--role", "customer", "--password-stdin")
+			if code != 2 || !strings.Contains(stderr, "no password") {
+				t.Errorf("exit %d, stderr %q", code, stderr)
+			}
+		})
+		t.Run("no password source", func(t *testing.T) {
+			code, _, stderr := c.run("", "user", "create", "--email", "b@example.com", "--role", "customer")
+			if code != 2 || !strings.Contains(stderr, "--password-stdin") {
+				t.Errorf("exit %d, stderr %q", code, stderr)
+			}
+		})
+
+		// The creation is in the audit trail, with the account's opaque
+		// ID and no personal data; the chain verifies.
+		code, stdout, stderr = c.run("", "audit", "export")
+		if code != 0 {
+			t.Fatalf("audit export: exit %d: %s", code, stderr)
+		}
+		if strings.Contains(strings.ToLower(stdout), "admin@example.com") || strings.Contains(stdout, pw) {
+			t.Error("the audit export holds the email address or the password")
+		}
+		var found bool
+		sc := bufio.NewScanner(strings.NewReader(stdout))
+		for sc.Scan() {
+			var ev struct {
+				Action, Target, Actor, Outcome string
+			}
+			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+				t.Fatalf("export line %q: %v", sc.Text(), err)
+			}
+			if ev.Action == "account.create" && ev.Target == "account:"+id {
+				found = ev.Actor == "cli" && ev.Outcome == "success"
+			}
+		}
+		if !found {
+			t.Errorf("no account.create event by cli for account:%s in\n%s", id, stdout)
+		}
+		code, stdout, stderr = c.run("", "audit", "verify")
+		if code != 0 || !strings.HasPrefix(stdout, "audit chain OK") {
+			t.Errorf("audit verify: exit %d, %q %q", code, stdout, stderr)
+		}
+	})
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, c *cli) {
+		for i := range 2 {
+			code, stdout, stderr := c.run("", "migrate")
+			if code != 0 || !strings.Contains(stdout, "schema version") {
+				t.Fatalf("run %d: exit %d, %q %q", i, code, stdout, stderr)
+			}
+		}
+	})
+}
+
+func TestKeysRotateFromCLI(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, c *cli) {
+		// A customer gives the keyring a data key to re-wrap.
+		if code, _, stderr := c.run("a long enough passphrase 1\n", "user", "create", "--email", "c@example.com", "--role", "customer", "--password-stdin"); code != 0 {
+			t.Fatalf("user create: %s", stderr)
+		}
+		code, stdout, stderr := c.run("", "keys", "rotate")
+		if code != 0 || !strings.Contains(stdout, "rotation complete") || !strings.Contains(stdout, "1 data keys") {
+			t.Fatalf("keys rotate: exit %d\n%s\n%s", code, stdout, stderr)
+		}
+		code, stdout, _ = c.run("", "audit", "export", "--since", "1h")
+		if code != 0 || !strings.Contains(stdout, `"keys.rotate"`) {
+			t.Errorf("no keys.rotate audit event:\n%s", stdout)
+		}
+	})
+}
+
+func TestCommandsOnMissingInstallation(t *testing.T) {
+	c := newCLI(t, "")
+	for _, args := range [][]string{{"audit", "verify"}, {"audit", "export"}, {"keys", "rotate"}} {
+		code, _, stderr := c.run("", args...)
+		if code != 1 || !strings.Contains(stderr, "does not exist") || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+	// Nothing was created by trying.
+	if _, err := os.Stat(c.env["PORTICO_DATA_DIR"]); !os.IsNotExist(err) {
+		t.Errorf("data directory was created: %v", err)
+	}
+}
+
+func TestAuditExportToFile(t *testing.T) {
+	c := newCLI(t, "")
+	if code, _, stderr := c.run("", "migrate"); code != 0 {
+		t.Fatal(stderr)
+	}
+	out := filepath.Join(t.TempDir(), "audit.jsonl")
+	if code, _, stderr := c.run("", "audit", "export", "--output", out); code != 0 {
+		t.Fatal(stderr)
+	}
+	fi, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 || fi.Size() == 0 {
+		t.Errorf("export file mode %v size %d", fi.Mode().Perm(), fi.Size())
+	}
+	// An existing file is never overwritten.
+	if code, _, stderr := c.run("", "audit", "export", "--output", out); code != 1 || !strings.Contains(stderr, "exists") {
+		t.Errorf("second export to the same file: exit %d, %q", code, stderr)
+	}
+}

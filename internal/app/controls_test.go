@@ -1,0 +1,116 @@
+package app_test
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/portico/portico/internal/app"
+	"github.com/portico/portico/internal/policy"
+)
+
+// TestComplianceMap keeps the traceability from clause to control to test
+// true (MTL-7.2): every control names a known clause and a test that
+// exists, and docs/compliance.md lists every clause and every control.
+func TestComplianceMap(t *testing.T) {
+	controls := app.Controls()
+	if _, err := policy.Coverage(controls); err != nil {
+		t.Fatalf("controls: %v", err)
+	}
+	root := filepath.Join("..", "..")
+	tests := map[string]string{} // "pkg: TestName" -> file contents, loaded lazily
+	for _, c := range controls {
+		if c.Description == "" {
+			t.Errorf("control %s (%s) has no description", c.Name, c.Clause)
+		}
+		pkg, name, ok := strings.Cut(c.Test, ": ")
+		if !ok || !strings.HasPrefix(name, "Test") {
+			t.Errorf("control %s (%s): Test %q is not \"pkg: TestName\"", c.Name, c.Clause, c.Test)
+			continue
+		}
+		src, ok := tests[pkg]
+		if !ok {
+			files, _ := filepath.Glob(filepath.Join(root, pkg, "*_test.go"))
+			var b strings.Builder
+			for _, f := range files {
+				data, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b.Write(data)
+			}
+			src = b.String()
+			tests[pkg] = src
+		}
+		if !regexp.MustCompile(`(?m)^func ` + regexp.QuoteMeta(name) + `\(t \*testing\.T\)`).MatchString(src) {
+			t.Errorf("control %s (%s): test %s not found in %s", c.Name, c.Clause, name, pkg)
+		}
+	}
+
+	want := complianceDoc(controls)
+	path := filepath.Join(root, "docs", "compliance.md")
+	if *update {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("docs/compliance.md: %v (run go test ./internal/app -run TestComplianceMap -update)", err)
+	}
+	if string(got) != want {
+		t.Errorf("docs/compliance.md is out of date with the controls in code: run go test ./internal/app -run TestComplianceMap -update")
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite golden files (docs/compliance.md)")
+
+// complianceDoc renders docs/compliance.md from the clause registry and
+// the controls: one row per clause, in document order.
+func complianceDoc(controls []policy.Control) string {
+	cov, _ := policy.Coverage(controls)
+	var b strings.Builder
+	b.WriteString(`# Compliance map
+
+Every clause of the two policies (` + "`../shared/policies/CLAUSES.md`" + `), the controls in Portico that
+enforce it, and the test that proves each control. This file is generated from the code
+(` + "`Controls()`" + ` in each domain package, collected by ` + "`internal/app/controls.go`" + `) and kept true by
+` + "`TestComplianceMap`" + `, which also checks that every named test exists. Regenerate it with:
+
+    go test ./internal/app -run TestComplianceMap -update
+
+A clause marked **not yet** has no control so far; the open issues say which capability brings it.
+A clause with controls may still be partial: the status column says "partial" until every part of
+"What Portico must do" has a control. The live compliance report (evidence per clause) arrives with
+the governance capability.
+
+`)
+	policyName := ""
+	for _, c := range cov {
+		if c.Clause.Policy != policyName {
+			if policyName != "" {
+				b.WriteString("\n")
+			}
+			policyName = c.Clause.Policy
+			b.WriteString("## " + policyName + "\n\n| ID | Clause | Controls | Tests | Status |\n|---|---|---|---|---|\n")
+		}
+		var ctl, tst []string
+		for _, x := range c.Controls {
+			ctl = append(ctl, "`"+x.Name+"`: "+x.Description)
+			tst = append(tst, "`"+x.Test+"`")
+		}
+		status := "**not yet**"
+		if len(ctl) > 0 {
+			status = app.ClauseStatus(c.Clause.ID)
+		}
+		row := []string{c.Clause.ID, c.Clause.Title, strings.Join(ctl, "<br>"), strings.Join(tst, "<br>"), status}
+		for i := range row {
+			row[i] = strings.ReplaceAll(row[i], "|", "\\|")
+		}
+		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
+	}
+	return b.String()
+}

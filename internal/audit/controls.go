@@ -1,0 +1,24 @@
+package audit
+
+import "github.com/portico/portico/internal/policy"
+
+// Controls lists the audit trail's controls, for the compliance map.
+func Controls() []policy.Control {
+	return []policy.Control{
+		{Clause: "CP-5.3", Name: "audit.hash-chain",
+			Description: "Every security-relevant event is appended, in the same transaction as its change, to a SHA-256 hash chain; `portico audit verify` reports the first broken link.",
+			Test:        "internal/audit: TestVerifyFindsTampering"},
+		{Clause: "CP-5.3", Name: "audit.append-only",
+			Description: "The application never updates or deletes an event, and database triggers refuse UPDATE and DELETE on the trail.",
+			Test:        "internal/audit: TestEventsCannotBeChangedThroughTheDatabase"},
+		{Clause: "CP-8.1", Name: "audit.anchoring",
+			Description: "The chain head is written periodically to the log and to metrics, so truncation is detectable against an external copy (`audit verify --anchor`).",
+			Test:        "internal/audit: TestRunAnchoring"},
+		{Clause: "CP-8.1", Name: "audit.export",
+			Description: "`portico audit export --since` writes JSON Lines for a SIEM.",
+			Test:        "internal/audit: TestExport"},
+		{Clause: "MTL-1.1", Name: "audit.hash-chain",
+			Description: "Integrity of the record: killing the process at any moment loses no committed event and the chain still verifies.",
+			Test:        "internal/audit: TestKillLosesNoCommittedEvent"},
+	}
+}
