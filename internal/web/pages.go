@@ -108,4 +108,3 @@ func (s *Server) privacyNotice(w http.ResponseWriter, r *http.Request) error {
 		RegulatorHours:   int(p.Incident.RegulatorNotification.Hours()),
 	})
 }
-
