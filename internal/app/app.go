@@ -226,13 +226,18 @@ func (a *App) Run(ctx context.Context, out io.Writer) error {
 			}
 		}
 	}
-	stopAnchors()
-	<-anchorsDone
-	if _, err := a.storage.Audit.Record(shutdownCtx, audit.Event{
+	// The stop is recorded even when the shutdown timed out (its own short
+	// deadline, not the expired one), and before the last anchor, so that
+	// the final anchor covers it.
+	stopCtx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	if _, err := a.storage.Audit.Record(stopCtx, audit.Event{
 		Actor: audit.ActorSystem, Action: "system.stop", Target: "portico", Outcome: audit.Success,
 	}); err != nil {
 		errs = append(errs, err)
 	}
+	cancelStop()
+	stopAnchors()
+	<-anchorsDone
 	if err := a.Close(); err != nil {
 		errs = append(errs, err)
 	}

@@ -86,7 +86,7 @@ func (l *Log) exportPage(ctx context.Context, enc *json.Encoder, from int64, sin
 	var (
 		n       int
 		last    int64
-		at      time.Time
+		at      scanTime
 		details string
 		ph, h   []byte
 	)
@@ -97,7 +97,10 @@ func (l *Log) exportPage(ctx context.Context, enc *json.Encoder, from int64, sin
 			return n, 0, fmt.Errorf("audit: export after %d: %w", last, err)
 		}
 		last = e.Seq
-		e.At = at.UTC().Format(timeLayout)
+		e.At = at.raw // a row altered by hand: its text as stored
+		if at.ok {
+			e.At = at.t.UTC().Format(timeLayout)
+		}
 		e.Details = json.RawMessage(details)
 		if !json.Valid(e.Details) {
 			// A row altered by hand can hold anything; export it as a

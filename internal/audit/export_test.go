@@ -110,3 +110,18 @@ func TestExport(t *testing.T) {
 		})
 	})
 }
+
+// TestExportOfAlteredRow: a row whose time was replaced by text by hand is
+// still exported (as that text), so the SIEM sees the tampering instead of
+// an export that stops (CP-5.3).
+func TestExportOfAlteredRow(t *testing.T) {
+	d := dbtest.SQLite(t, dbtest.Options{})
+	l := audit.New(d)
+	seed(t, l, 5)
+	dropTriggers(t, d)
+	execSQL(t, d, "UPDATE audit_events SET at = 'yesterday' WHERE seq = 3")
+	lines := exportAll(t, l)
+	if len(lines) != 5 || lines[2].At != "yesterday" {
+		t.Fatalf("export = %d lines, line 3 at %q", len(lines), lines[min(2, len(lines)-1)].At)
+	}
+}

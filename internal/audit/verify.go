@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // Break says how the chain is broken at VerifyResult.BrokenAt.
@@ -101,14 +100,22 @@ func (l *Log) Verify(ctx context.Context, opts VerifyOptions) (VerifyResult, err
 		return VerifyResult{}, err
 	}
 	res := VerifyResult{Head: head}
+	// The walk ends at the head, or at the last event in the table if that
+	// comes first (the tail was cut off). Never trusting the head alone
+	// keeps a head row moved far ahead by hand from sizing the walk.
+	var maxSeq sql.NullInt64
+	if err := l.db.QueryRowContext(ctx, `SELECT max(seq) FROM audit_events`).Scan(&maxSeq); err != nil {
+		return VerifyResult{}, fmt.Errorf("audit: read last event: %w", err)
+	}
+	end := min(head.Seq, maxSeq.Int64)
 
 	// Stretches of a few batches: enough to keep every worker busy to the
 	// end, few enough that joining them costs nothing.
 	span := int64(batch) * 4
-	stretches := make([]stretch, (head.Seq+span-1)/span)
+	stretches := make([]stretch, (end+span-1)/span)
 	for i := range stretches {
 		from := 1 + int64(i)*span
-		stretches[i] = stretch{from: from, to: min(from+span-1, head.Seq), done: make(chan struct{})}
+		stretches[i] = stretch{from: from, to: min(from+span-1, end), done: make(chan struct{})}
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -162,6 +169,14 @@ func (l *Log) Verify(ctx context.Context, opts VerifyOptions) (VerifyResult, err
 		}
 		prev = s.lastHash
 	}
+	if end < head.Seq {
+		// Intact up to the last event in the table, but the head names
+		// later ones.
+		if err := l.gapAfter(ctx, &res, end); err != nil {
+			return VerifyResult{}, err
+		}
+		return res, nil
+	}
 	if err := l.checkHead(ctx, &res, prev, opts.Anchor); err != nil {
 		return VerifyResult{}, err
 	}
@@ -204,7 +219,7 @@ type verifier struct {
 
 	// One row, scanned into buffers that the driver fills in place.
 	seq    int64
-	at     time.Time
+	at     scanTime
 	fields [8]sql.RawBytes
 	prevH  sql.RawBytes
 	hash   sql.RawBytes
@@ -280,7 +295,11 @@ func (v *verifier) check() {
 			v.seq, v.seq-1, short(v.prevH), short(v.prev))
 		return
 	}
-	v.buf = appendCanonical(v.buf[:0], v.seq, v.prevH, v.at, &v.fields)
+	if !v.at.ok {
+		v.fail(v.seq, BreakAltered, "event %d was altered: its time %q is not a time", v.seq, truncateText(v.at.raw, 40))
+		return
+	}
+	v.buf = appendCanonical(v.buf[:0], v.seq, v.prevH, v.at.t, &v.fields)
 	sum := sha256.Sum256(v.buf)
 	if !bytes.Equal(sum[:], v.hash) {
 		v.fail(v.seq, BreakAltered, "event %d was altered: its columns hash to %s, not to its stored hash %s",
@@ -366,6 +385,14 @@ func (l *Log) checkHead(ctx context.Context, res *VerifyResult, last []byte, anc
 			max.Int64, now.Seq)
 	}
 	return nil
+}
+
+// truncateText shortens text copied from a row into a message.
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // short abbreviates a hash for a message.

@@ -2,8 +2,14 @@ package crypto
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/portico/portico/internal/dbtest"
 )
 
 // TestAssociatedDataIsUnambiguous: MTL-2.1.3, the encoding that binds a
@@ -38,5 +44,40 @@ func TestKeyCacheBound(t *testing.T) {
 	c.drop("b")
 	if n := c.len(); n != 1 {
 		t.Fatalf("len after drop = %d", n)
+	}
+}
+
+// TestRotateRefusesWhileLocked: a second rotation cannot rewrite the keyset
+// file while another holds its lock, so no added key is ever lost; and the
+// lock is gone once its holder lets go, leaving no file behind (CP-5.1).
+func TestRotateRefusesWhileLocked(t *testing.T) {
+	d := dbtest.SQLite(t, dbtest.Options{})
+	path := filepath.Join(t.TempDir(), "keys", KeysetFileName)
+	if err := CreateMasterKeyset(path); err != nil {
+		t.Fatal(err)
+	}
+	k, err := Open(d, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := lockKeysetFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	_, err = k.Rotate(context.Background(), nil)
+	if err == nil || !strings.Contains(err.Error(), "another `portico keys rotate` is running") {
+		t.Fatalf("err = %v, want it refused as locked", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Fatal("keyset file changed")
+	}
+	unlock()
+	if _, err := k.Rotate(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Fatalf("keyset directory holds %d entries, want only the keyset", len(entries))
 	}
 }

@@ -10,7 +10,10 @@
 // and row it belongs to.
 //
 // Destroying a subject's data key (crypto-shredding) makes every copy of
-// that subject's fields unreadable, backups included. Rotating the master
+// that subject's fields in the database unreadable. A database backup taken
+// before the erasure still holds the wrapped data key: making erasure reach
+// backups is the backup capability's job (it must not restore an erased
+// subject's key). Rotating the master
 // keyset adds a new primary key and re-wraps the data keys; old keys stay in
 // the keyset, so nothing already written stops decrypting.
 package crypto
@@ -420,8 +423,9 @@ func (k *Keyring) createDataKey(ctx context.Context, tx *db.Tx, subjectID string
 
 // DestroySubjectKey crypto-shreds a subject: its wrapped data key is
 // overwritten with NULL and destroyed_at is set, in tx. Afterwards every
-// field ever encrypted for the subject, in the database, in backups and in
-// exports, fails to decrypt with ErrSubjectKeyDestroyed. The row stays as a
+// field encrypted for the subject, wherever its ciphertext was copied, fails
+// to decrypt with ErrSubjectKeyDestroyed against this database (a backup
+// taken earlier still holds the wrapped key: see the package comment). The row stays as a
 // tombstone, which is evidence of the erasure and stops Encrypt from
 // creating a new key for the subject. A subject that never had a key gets a
 // tombstone too. Calling it again changes nothing.

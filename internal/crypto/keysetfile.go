@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"time"
 
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/aead/aesgcm"
@@ -274,21 +273,3 @@ func (m *master) keepsKeysOf(old *master) (missing uint32, ok bool) {
 	return 0, true
 }
 
-// lockKeysetFile takes an exclusive lock beside the keyset file for the
-// short read-modify-write of a rotation, so that two `portico keys rotate`
-// runs cannot each add a key and have the second rename drop the first's.
-// The lock is a file created with O_EXCL; it holds the process ID for an
-// operator who finds one left by a crash.
-func lockKeysetFile(path string) (unlock func(), err error) {
-	lock := path + ".lock"
-	f, err := os.OpenFile(lock, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return nil, keysetErr(path, "locked by "+lock+": another `portico keys rotate` is running (if none is, remove the lock file)", err)
-		}
-		return nil, keysetErr(path, "create lock file: "+pathErrText(err), err)
-	}
-	fmt.Fprintf(f, "pid %d at %s\n", os.Getpid(), time.Now().UTC().Format(time.RFC3339))
-	f.Close()
-	return func() { os.Remove(lock) }, nil
-}

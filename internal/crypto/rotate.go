@@ -45,9 +45,9 @@ type RotateResult struct {
 // A rotation recorded for a key that never reached the file (a crash
 // between the two writes) is marked abandoned.
 //
-// The keyset file is locked (a ".lock" file beside it, see lockKeysetFile)
-// only while a key is added, not during the re-wrap, so an interrupted
-// re-wrap leaves no lock behind.
+// The keyset file is locked (flock on its directory, see lockKeysetFile)
+// only while a key is added, not during the re-wrap; the kernel drops the
+// lock if the process dies, so an interrupted run never blocks the next.
 //
 // Enforces CP-5.1 and MTL-2.1.3: encryption keys are managed and rotatable.
 func (k *Keyring) Rotate(ctx context.Context, progress io.Writer) (RotateResult, error) {

@@ -291,31 +291,6 @@ func TestRotateAbandonsKeyNotInFile(t *testing.T) {
 	})
 }
 
-// TestRotateRefusesWhileLocked: a second rotation cannot rewrite the keyset
-// file while another holds its lock, so no added key is ever lost.
-func TestRotateRefusesWhileLocked(t *testing.T) {
-	d := dbtest.SQLite(t, dbtest.Options{})
-	k, path := newKeyring(t, d)
-	if err := os.WriteFile(path+".lock", []byte("pid 1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	before, _ := os.ReadFile(path)
-	_, err := k.Rotate(context.Background(), nil)
-	if err == nil || !strings.Contains(err.Error(), path+".lock") {
-		t.Fatalf("err = %v, want one naming the lock file", err)
-	}
-	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
-		t.Fatal("keyset file changed")
-	}
-	os.Remove(path + ".lock")
-	if _, err := k.Rotate(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(path + ".lock"); !os.IsNotExist(err) {
-		t.Fatal("lock file left behind")
-	}
-}
-
 // TestServerSurvivesRotationElsewhere: a server holding the keyset in memory
 // keeps working after `portico keys rotate` ran in another process on the
 // same database and keyset file.

@@ -190,13 +190,20 @@ func openPostgres(opts Options) (*DB, error) {
 	return &DB{dialect: Postgres, write: pool, read: pool, desc: redactURL(opts.URL)}, nil
 }
 
-// redactURL drops the password from a connection URL so that it can be shown.
+// redactURL keeps only what identifies the database (scheme, user, host,
+// database name) so that it can be shown in logs and errors. The password
+// and the whole query string go: pgx also reads secrets from query keys
+// such as password and sslpassword.
 func redactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return "postgres URL"
 	}
-	return u.Redacted()
+	out := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+	if u.User != nil {
+		out.User = url.User(u.User.Username())
+	}
+	return out.String()
 }
 
 func cloneValues(v url.Values) url.Values {
@@ -272,26 +279,26 @@ func (tx *Tx) Now() time.Time { return tx.now }
 func (tx *Tx) Dialect() Dialect { return tx.dialect }
 
 // Transact runs fn in a write transaction. It commits if fn returns nil and
-// rolls back if fn returns an error or panics (the panic is re-raised).
-func (d *DB) Transact(ctx context.Context, fn func(tx *Tx) error) (err error) {
+// rolls back otherwise: when fn returns an error, panics (the panic is
+// re-raised) or leaves its goroutine with runtime.Goexit (t.Fatal in a
+// test), so the writer connection is never left inside a transaction.
+func (d *DB) Transact(ctx context.Context, fn func(tx *Tx) error) error {
 	sqlTx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	tx := &Tx{Tx: sqlTx, now: d.Now(), dialect: d.dialect}
+	committed := false
 	defer func() {
-		if p := recover(); p != nil {
-			_ = sqlTx.Rollback()
-			panic(p)
-		}
-		if err != nil {
+		if !committed {
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err = fn(tx); err != nil {
+	if err := fn(tx); err != nil {
 		return err
 	}
-	if err = sqlTx.Commit(); err != nil {
+	committed = true // a failed commit has ended the transaction too
+	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -79,6 +80,31 @@ func TestTransact(t *testing.T) {
 			// The writer connection is usable after the panic.
 			if err := d.Transact(ctx, func(tx *db.Tx) error { return insertAccount(ctx, tx, "d") }); err != nil {
 				t.Fatal(err)
+			}
+		})
+
+		t.Run("rolls back when fn leaves its goroutine", func(t *testing.T) {
+			// t.Fatal inside fn calls runtime.Goexit: neither an error
+			// nor a panic. The writer must not stay inside a transaction.
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				d.Transact(ctx, func(tx *db.Tx) error {
+					if err := insertAccount(ctx, tx, "g"); err != nil {
+						return err
+					}
+					runtime.Goexit()
+					return nil
+				})
+			}()
+			<-done
+			if n := count(t, d); n != 2 {
+				t.Fatalf("rows = %d, want 2 (the insert must be rolled back)", n)
+			}
+			tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if err := d.Transact(tctx, func(tx *db.Tx) error { return insertAccount(ctx, tx, "h") }); err != nil {
+				t.Fatalf("the writer is still taken: %v", err)
 			}
 		})
 

@@ -96,32 +96,42 @@ func (s *Server) observe(next http.Handler) http.Handler {
 					panic(p)
 				}
 				s.logger.Error("panic serving request", "request_id", info.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				if sw.status == 0 {
-					s.renderError(sw, r, fmt.Errorf("panic: %v", p))
+				if sw.status != 0 {
+					// Part of the response is on the wire: cut the
+					// connection so that nobody takes it for a
+					// complete one.
+					s.logRequest(r, info, http.StatusInternalServerError)
+					panic(http.ErrAbortHandler)
 				}
+				s.renderError(sw, r, fmt.Errorf("panic: %v", p))
 			}
 			status := sw.status
 			if status == 0 {
 				status = http.StatusOK
 			}
-			pattern := info.pattern
-			if pattern == "" {
-				pattern = "unmatched"
-			}
-			elapsed := time.Since(info.start)
-			s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-				slog.String("request_id", info.id),
-				slog.String("method", r.Method),
-				slog.String("route", pattern),
-				slog.Int("status", status),
-				slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
-			)
-			if s.metrics != nil {
-				s.metrics.observe(r.Method, pattern, status, elapsed)
-			}
+			s.logRequest(r, info, status)
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// logRequest writes the request's log line and metrics.
+func (s *Server) logRequest(r *http.Request, info *requestInfo, status int) {
+	pattern := info.pattern
+	if pattern == "" {
+		pattern = "unmatched"
+	}
+	elapsed := time.Since(info.start)
+	s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		slog.String("request_id", info.id),
+		slog.String("method", r.Method),
+		slog.String("route", pattern),
+		slog.Int("status", status),
+		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+	)
+	if s.metrics != nil {
+		s.metrics.observe(r.Method, pattern, status, elapsed)
+	}
 }
 
 // clientIP is the peer address of the connection. Portico does not trust

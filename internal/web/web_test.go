@@ -397,6 +397,22 @@ func TestPanicIsRecovered(t *testing.T) {
 	if !strings.Contains(s.logs.String(), "panic serving request") {
 		t.Fatal("panic not logged")
 	}
+
+	// A panic after part of the response was written cuts the connection
+	// (http.ErrAbortHandler) rather than pass the truncated page off as
+	// complete.
+	h = s.observe(s.securityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("<p>half a page"))
+		panic("late failure")
+	})))
+	func() {
+		defer func() {
+			if p := recover(); p != http.ErrAbortHandler {
+				t.Fatalf("recovered %v, want http.ErrAbortHandler", p)
+			}
+		}()
+		do(h, "GET", "/", nil, nil)
+	}()
 }
 
 // TestRequestLog: one line per request with ID, method, route pattern,
