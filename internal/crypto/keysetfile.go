@@ -272,4 +272,3 @@ func (m *master) keepsKeysOf(old *master) (missing uint32, ok bool) {
 	}
 	return 0, true
 }
-
