@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -365,5 +366,27 @@ func TestServeOnPostgres(t *testing.T) {
 	}
 	if r.Storage().DB.Dialect() != "postgres" {
 		t.Fatal("not on PostgreSQL")
+	}
+}
+
+// TestSlowClientIsCut: the server's read-header timeout is in effect, so a
+// client that never finishes its headers (slowloris) loses its connection
+// instead of holding it (MTL-1.1, availability).
+func TestSlowClientIsCut(t *testing.T) {
+	r := startApp(t, testConfig(t, t.TempDir(), "--read-header-timeout", "500ms", "--read-timeout", "1s"))
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(r.URL(), "https://"), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: 1\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	// Generous: the point is that the server closes it at all.
+	conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	b, err := io.ReadAll(conn)
+	var ne interface{ Timeout() bool }
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the server kept a connection with unfinished headers open (read %q)", b)
 	}
 }

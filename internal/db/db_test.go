@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -244,6 +245,29 @@ func TestOpenSQLite(t *testing.T) {
 		after, _ := os.ReadFile(path)
 		if string(after) != string(junk) {
 			t.Fatal("corrupt file was modified")
+		}
+	})
+
+	t.Run("pragmas are in effect on the writer and the readers", func(t *testing.T) {
+		d := dbtest.SQLite(t, dbtest.Options{})
+		want := map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "10000", "secure_delete": "1"}
+		type rowQuerier interface {
+			QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+		}
+		check := func(where string, q rowQuerier) {
+			for p, w := range want {
+				var got string
+				if err := q.QueryRowContext(ctx, "PRAGMA "+p).Scan(&got); err != nil {
+					t.Fatalf("%s: PRAGMA %s: %v", where, p, err)
+				}
+				if got != w {
+					t.Errorf("%s: %s = %s, want %s", where, p, got, w)
+				}
+			}
+		}
+		check("reader", d)
+		if err := d.Transact(ctx, func(tx *db.Tx) error { check("writer", tx); return nil }); err != nil {
+			t.Fatal(err)
 		}
 	})
 
