@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -35,6 +36,11 @@ type Config struct {
 	// Policy.
 	Policy     string // --policy, PORTICO_POLICY: built-in profile name
 	PolicyFile string // --policy-file, PORTICO_POLICY_FILE: TOML overrides
+
+	// Identity and mail.
+	SMTPURL               string // --smtp-url, PORTICO_SMTP_URL: outgoing mail; empty keeps mail in the outbox
+	PublicURL             string // --public-url, PORTICO_PUBLIC_URL: base of links in mail
+	BreachedPasswordsFile string // --breached-passwords-file: Pwned Passwords SHA-1 file
 
 	// Logging.
 	LogFormat string // --log-format: auto, text or json
@@ -126,6 +132,34 @@ var settings = []setting{
 		}},
 	{"master-key-file", Storage, "", "master keyset file (default <data-dir>/keys/master.json); keep it off the database host if you can",
 		str(func(c *Config) *string { return &c.MasterKeyFile })},
+	{"smtp-url", Storage, "", "outgoing mail server: smtps://user:pass@host:465?from=portico@example.com, or smtp://... (STARTTLS required; ?tls=none only for a local relay); empty keeps mail in the outbox, shown to admins as undelivered",
+		func(c *Config, v string) error {
+			if v == "" {
+				c.SMTPURL = ""
+				return nil
+			}
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+				return fmt.Errorf("must be smtp://host:port or smtps://host:port")
+			}
+			c.SMTPURL = v
+			return nil
+		}},
+	{"public-url", Storage, "", "the address customers reach Portico at, for links in mail (default: the HTTPS listener's URL)",
+		func(c *Config, v string) error {
+			if v == "" {
+				c.PublicURL = ""
+				return nil
+			}
+			u, err := url.Parse(v)
+			if err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+				return fmt.Errorf("must be an https:// origin such as https://portal.example.com")
+			}
+			c.PublicURL = strings.TrimSuffix(v, "/")
+			return nil
+		}},
+	{"breached-passwords-file", Storage, "", "optional Pwned Passwords file (sorted SHA1:count lines); passwords found in it are refused",
+		str(func(c *Config) *string { return &c.BreachedPasswordsFile })},
 	{"log-format", Storage, "auto", "log format: auto (text on a terminal, JSON otherwise), text or json",
 		oneOf(func(c *Config) *string { return &c.LogFormat }, "auto", "text", "json")},
 	{"log-level", Storage, "info", "log level: debug, info, warn or error",
@@ -298,7 +332,7 @@ func (l *Loader) Load(args []string, getenv func(string) (string, bool)) (Config
 			value = cfgPath
 		}
 		if err := s.set(&c, value); err != nil {
-			problems = append(problems, fmt.Sprintf("%s %q: %v", source, value, err))
+			problems = append(problems, fmt.Sprintf("%s %q: %v", source, redact(value), err))
 		}
 	}
 	if len(problems) > 0 {
@@ -308,6 +342,19 @@ func (l *Loader) Load(args []string, getenv func(string) (string, bool)) (Config
 		return Config{}, &UsageError{Msg: err.Error()}
 	}
 	return c, nil
+}
+
+// redact hides the password of a URL-shaped value (--smtp-url,
+// --database-url) so that an error message never shows it.
+func redact(v string) string {
+	u, err := url.Parse(v)
+	if err != nil || u.User == nil {
+		return v
+	}
+	if _, ok := u.User.Password(); !ok {
+		return v
+	}
+	return u.Redacted()
 }
 
 // readFile reads a TOML configuration file and rejects keys that are not

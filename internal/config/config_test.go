@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,5 +140,15 @@ func TestReadmeDocumentsEverySetting(t *testing.T) {
 		if !strings.Contains(string(b), "`"+s.Flag+"`") || !strings.Contains(string(b), "`"+s.Env+"`") {
 			t.Errorf("README.md does not document %s (%s)", s.Flag, s.Env)
 		}
+	}
+}
+
+// TestErrorsHidePasswords: a bad URL-shaped setting is named in the error
+// without its password.
+func TestErrorsHidePasswords(t *testing.T) {
+	l := NewLoader("serve", "", Storage|Policy|Server, io.Discard)
+	_, err := l.Load([]string{"--smtp-url", "ftp://user:hunter2secret@mail.example.com"}, func(string) (string, bool) { return "", false })
+	if err == nil || strings.Contains(err.Error(), "hunter2secret") || !strings.Contains(err.Error(), "--smtp-url") {
+		t.Fatalf("err = %v", err)
 	}
 }

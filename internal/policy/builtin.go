@@ -40,6 +40,7 @@ func customerPortal() Profile {
 			History:           5,               // MTL-3.1.1 "unique"
 			ExpiryDays:        90,              // CP-4.3 "expire periodically": a quarter
 			ExpiryWarningDays: 14,              // two weeks to change it at leisure
+			RequiredClasses:   0,               // strength, not composition (NIST SP 800-63B)
 			Argon2:            owaspArgon2id(), // CP-5.1, MTL-3.1.1
 		},
 		Session: Session{
@@ -48,11 +49,19 @@ func customerPortal() Profile {
 			StepUpWindow:    Duration{5 * time.Minute},  // one sensitive task, not a work session
 		},
 		Lockout: Lockout{
-			Threshold:       5,                          // a person mistyping rarely fails 5 times
+			Threshold:       10,                         // 10 failures in the window: a typist never gets there
 			Window:          Duration{15 * time.Minute}, // as long as the first lock
 			LockDuration:    Duration{15 * time.Minute}, // OWASP's usual temporary lock
 			BackoffBase:     2,                          // 15m, 30m, 1h, 2h, ...
 			MaxLockDuration: Duration{24 * time.Hour},   // at most a day locked out
+		},
+		RateLimit: RateLimit{
+			Window:          Duration{15 * time.Minute}, // as the lockout window
+			LoginPerIP:      50,                         // a household or office behind one address
+			LoginPerNetwork: 200,                        // a larger site behind one /24
+			SignupPerIP:     10,                         // nobody opens ten accounts in a quarter hour
+			ResetPerIP:      10,                         // each sends a mail: keep it from being a spam relay
+			MFAPerIP:        50,                         // 10^6 codes are out of reach at this rate
 		},
 		Access: Access{
 			RevealGrant:         Duration{15 * time.Minute}, // MTL-3.2.2: one support call

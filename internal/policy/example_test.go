@@ -33,6 +33,7 @@ func ExampleProfile_WriteTOML() {
 	// history = 5              # MTL-3.1.1
 	// expiry_days = 90         # CP-4.3
 	// expiry_warning_days = 14 # CP-4.3
+	// required_classes = 0     # CP-4.3
 	//
 	// [password.argon2]
 	// memory_kib = 19456 # CP-5.1 MTL-3.1.1
@@ -45,11 +46,19 @@ func ExampleProfile_WriteTOML() {
 	// step_up_window = "5m"    # MTL-3.2.2 CP-6.3
 	//
 	// [lockout]
-	// threshold = 5             # CP-8.2
+	// threshold = 10            # CP-8.2
 	// window = "15m"            # CP-8.2
 	// lock_duration = "15m"     # CP-8.2
 	// backoff_base = 2          # CP-8.2
 	// max_lock_duration = "24h" # CP-8.2
+	//
+	// [rate_limit]
+	// window = "15m"          # CP-8.2
+	// login_per_ip = 50       # CP-8.2
+	// login_per_network = 200 # CP-8.2
+	// signup_per_ip = 10      # CP-8.2
+	// reset_per_ip = 10       # CP-8.2
+	// mfa_per_ip = 50         # CP-4.1 CP-8.2
 	//
 	// [access]
 	// reveal_grant = "15m"           # MTL-3.2.2 MTL-3.2.1

@@ -87,6 +87,7 @@ func (p Profile) check() []*SettingError {
 	case pw.ExpiryDays > 0 && pw.ExpiryWarningDays >= pw.ExpiryDays:
 		c.fail("password.expiry_warning_days", "must be less than password.expiry_days (%d)", pw.ExpiryDays)
 	}
+	c.intRange("password.required_classes", pw.RequiredClasses, 0, 4, "lower case, upper case, digits and symbols")
 	a := pw.Argon2
 	if a.Parallelism < 1 {
 		c.fail("password.argon2.parallelism", "must be at least 1")
@@ -126,6 +127,18 @@ func (p Profile) check() []*SettingError {
 	if l.MaxLockDuration.Duration < l.LockDuration.Duration {
 		c.fail("lockout.max_lock_duration", "must not be shorter than lockout.lock_duration (%s)", l.LockDuration)
 	}
+
+	// Rate limits.
+	rl := p.RateLimit
+	c.positive("rate_limit.window", rl.Window)
+	c.intRange("rate_limit.login_per_ip", rl.LoginPerIP, 1, 1_000_000, "a limit of 0 would refuse every sign-in")
+	c.intRange("rate_limit.login_per_network", rl.LoginPerNetwork, 1, 1_000_000, "a limit of 0 would refuse every sign-in")
+	if rl.LoginPerNetwork < rl.LoginPerIP {
+		c.fail("rate_limit.login_per_network", "must not be less than rate_limit.login_per_ip (%d): a network holds the address", rl.LoginPerIP)
+	}
+	c.intRange("rate_limit.signup_per_ip", rl.SignupPerIP, 1, 1_000_000, "a limit of 0 would refuse every sign-up")
+	c.intRange("rate_limit.reset_per_ip", rl.ResetPerIP, 1, 1_000_000, "a limit of 0 would refuse every reset")
+	c.intRange("rate_limit.mfa_per_ip", rl.MFAPerIP, 1, 1_000_000, "a limit of 0 would refuse every second factor")
 
 	// Access.
 	if c.positive("access.reveal_grant", p.Access.RevealGrant) {
