@@ -257,6 +257,7 @@ password is read from standard input with --password-stdin, or asked for
 	email := l.FlagSet().String("email", "", "the account's email `address` (required)")
 	role := l.FlagSet().String("role", "", "the account's `role`: customer, support, security, admin or auditor (required)")
 	fromStdin := l.FlagSet().Bool("password-stdin", false, "read the password from the first line of standard input")
+	name := l.FlagSet().String("name", "", "the person's `name` (optional)")
 	cfg, err := load(e, l, args)
 	if err != nil {
 		return err
@@ -277,8 +278,12 @@ password is read from standard input with --password-stdin, or asked for
 		return err
 	}
 	defer s.Close()
-	svc := identity.NewService(s.DB, s.Keyring, s.Audit, s.Profile)
-	acct, err := svc.CreateAccount(audit.WithActor(ctx, audit.ActorCLI), identity.NewAccount{Email: *email, Role: r, Password: password})
+	svc, closeID, err := app.NewIdentity(s, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeID()
+	acct, err := svc.CreateAccount(audit.WithActor(ctx, audit.ActorCLI), identity.NewAccount{Email: *email, Name: *name, Role: r, Password: password})
 	if err != nil {
 		return err
 	}

@@ -30,11 +30,12 @@ import (
 
 // App is a running Portico server.
 type App struct {
-	cfg     config.Config
-	logger  *slog.Logger
-	storage *Storage
-	reg     *prometheus.Registry
-	anchor  *anchorMetrics
+	cfg      config.Config
+	logger   *slog.Logger
+	storage  *Storage
+	services *Services
+	reg      *prometheus.Registry
+	anchor   *anchorMetrics
 
 	https      *http.Server
 	httpsLn    net.Listener
@@ -83,6 +84,23 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	a.reg.MustRegister(buildInfo)
 	a.anchor = newAnchorMetrics(a.reg)
 
+	// The listener comes first: the public URL (links in mail, the
+	// passkey relying party) defaults to the address actually bound.
+	if a.httpsLn, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, fmt.Errorf("--addr %s: %w", cfg.Addr, err)
+	}
+	a.url = publicURL(cfg.Addr, a.httpsLn.Addr())
+	public := cfg.PublicURL
+	if public == "" {
+		public = a.url
+	}
+	if a.services, err = NewServices(a.storage, cfg, public, logger); err != nil {
+		return nil, err
+	}
+	for _, adv := range a.storage.Profile.Advisories() {
+		logger.Warn("policy profile setting is too weak for production", "advice", adv)
+	}
+
 	srv, err := web.New(ctx, web.Deps{
 		DB:           a.storage.DB,
 		Secrets:      a.storage.Keyring,
@@ -91,6 +109,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		Metrics:      web.NewMetrics(a.reg),
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Version:      bi.Version,
+		Identity:     a.services.Identity,
+		Sessions:     a.services.Sessions,
+		Passkeys:     a.services.Passkeys, // nil when served on an IP address
+		Notices:      a.services.Notices,
 	})
 	if err != nil {
 		return nil, err
@@ -107,11 +129,6 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          errorLog,
 	}
-	if a.httpsLn, err = net.Listen("tcp", cfg.Addr); err != nil {
-		return nil, fmt.Errorf("--addr %s: %w", cfg.Addr, err)
-	}
-	a.url = publicURL(cfg.Addr, a.httpsLn.Addr())
-
 	if cfg.HTTPAddr != "" {
 		if a.redirectLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 			return nil, fmt.Errorf("--http-addr %s: %w", cfg.HTTPAddr, err)
@@ -204,6 +221,12 @@ func (a *App) Run(ctx context.Context, out io.Writer) error {
 		defer close(anchorsDone)
 		a.storage.Audit.RunAnchoring(anchorCtx, a.cfg.AuditAnchorEvery, a.logger, a.anchor.set)
 	}()
+	// Background work: mail delivery and sign-in housekeeping. They stop
+	// before the database closes.
+	workCtx, stopWork := context.WithCancel(context.Background())
+	var work sync.WaitGroup
+	work.Go(func() { a.services.Notices.Run(workCtx) })
+	work.Go(func() { runMaintenance(workCtx, a.services, time.Minute, a.logger) })
 
 	a.logger.Info("portico is running", "url", a.url, "version", bi.Version, "database", a.storage.DB.Dialect())
 	fmt.Fprintf(out, "Portico is running at %s\n", a.url)
@@ -226,6 +249,8 @@ func (a *App) Run(ctx context.Context, out io.Writer) error {
 			}
 		}
 	}
+	stopWork()
+	work.Wait()
 	// The stop is recorded even when the shutdown timed out (its own short
 	// deadline, not the expired one), and before the last anchor, so that
 	// the final anchor covers it.
@@ -253,6 +278,9 @@ func (a *App) Close() error {
 			if ln != nil {
 				ln.Close()
 			}
+		}
+		if a.services != nil {
+			a.services.Close()
 		}
 		if a.storage != nil {
 			err = a.storage.Close()

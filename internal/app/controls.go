@@ -4,7 +4,11 @@ import (
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/identity"
+	"github.com/portico/portico/internal/notify"
+	"github.com/portico/portico/internal/passkey"
+	"github.com/portico/portico/internal/password"
 	"github.com/portico/portico/internal/policy"
+	"github.com/portico/portico/internal/session"
 	"github.com/portico/portico/internal/web"
 )
 
@@ -30,6 +34,10 @@ func Controls() []policy.Control {
 	out = append(out, crypto.Controls()...)
 	out = append(out, audit.Controls()...)
 	out = append(out, identity.Controls()...)
+	out = append(out, password.Controls()...)
+	out = append(out, session.Controls()...)
+	out = append(out, passkey.Controls()...)
+	out = append(out, notify.Controls()...)
 	return out
 }
 

@@ -9,10 +9,11 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
+	"fmt"
 	"net/mail"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -21,36 +22,137 @@ import (
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/password"
 	"github.com/portico/portico/internal/policy"
+	"github.com/portico/portico/internal/session"
 )
 
-// Account is an account as the rest of Portico sees it. Personal fields are
-// decrypted only when asked for.
+// Account statuses.
+const (
+	StatusUnverified = "unverified" // signed up, email address not confirmed yet
+	StatusActive     = "active"
+	StatusDisabled   = "disabled" // every session ended; cannot sign in
+)
+
+// Reasons a password change is required before anything else (CP-4.3,
+// CP-12).
+const (
+	ChangeExpired     = "expired"     // older than the profile's expiry
+	ChangeCompromised = "compromised" // found in the breached-password file at sign-in
+	ChangeAdmin       = "admin"       // an administrator asked for it
+	ChangeIncident    = "incident"    // an incident response asked for it
+)
+
+// Account is an account as the rest of Portico sees it. Personal fields
+// are decrypted only when asked for (Email, Profile).
 type Account struct {
-	ID        string
-	Role      access.Role
-	Status    string
-	CreatedAt time.Time
+	ID                     string
+	Role                   access.Role
+	Status                 string
+	CreatedAt              time.Time
+	EmailVerifiedAt        time.Time // zero until confirmed
+	PasswordChangedAt      time.Time
+	PasswordChangeRequired string // "" or one of the Change* reasons
+	TOTPEnabled            bool
+	LockedUntil            time.Time
+	LockCount              int
+	LastSignInAt           time.Time
+	PasskeyCount           int
 }
+
+// HasSecondFactor reports whether the account has a second factor it can
+// sign in with.
+func (a Account) HasSecondFactor() bool { return a.TOTPEnabled || a.PasskeyCount > 0 }
 
 // NewAccount is the input to CreateAccount.
 type NewAccount struct {
 	Email    string
+	Name     string
 	Role     access.Role
 	Password string
 }
 
-// Service creates and finds accounts.
-type Service struct {
-	db      *db.DB
-	keys    *crypto.Keyring
-	audit   *audit.Log
-	profile policy.Profile
+// Notifier delivers a security notice to an account: into its in-portal
+// inbox and by email to the given address, both written in tx (the
+// transactional outbox of internal/notify). It is an interface so that the
+// command line, which sends nothing, can leave it out.
+type Notifier interface {
+	SecurityNotice(ctx context.Context, tx *db.Tx, n Notice) error
 }
 
-// NewService returns an identity service.
-func NewService(d *db.DB, keys *crypto.Keyring, log *audit.Log, profile policy.Profile) *Service {
-	return &Service{db: d, keys: keys, audit: log, profile: profile}
+// Notice is one security notice to an account.
+type Notice struct {
+	AccountID string
+	To        string // email address; empty sends no mail
+	Kind      string // "new-sign-in", "password-changed", ...
+	Title     string // generic, no personal data
+	Body      string // the details: time, device, IP, country, what to do
+	Inbox     bool   // post to the account's in-portal inbox
+	Email     bool   // send by email to To
+}
+
+// Deps are what the identity service works with. Sessions and Notifier may
+// be nil for the command line, which signs nobody in and sends nothing.
+type Deps struct {
+	DB        *db.DB
+	Keys      *crypto.Keyring
+	Audit     *audit.Log
+	Profile   policy.Profile
+	Passwords *password.Checker
+	Sessions  *session.Store
+	Passkeys  PasskeyCounter
+	Notifier  Notifier
+	// PublicURL is the origin customers reach Portico at, for links in
+	// mail ("https://portal.example.com").
+	PublicURL string
+}
+
+// PasskeyCounter tells how many passkeys an account has (internal/passkey).
+type PasskeyCounter interface {
+	Count(ctx context.Context, accountID string) (int, error)
+}
+
+// Service holds accounts and how people prove who they are.
+type Service struct {
+	db        *db.DB
+	keys      *crypto.Keyring
+	audit     *audit.Log
+	profile   policy.Profile
+	passwords *password.Checker
+	sessions  *session.Store
+	passkeys  PasskeyCounter
+	notifier  Notifier
+	publicURL string
+	dummyHash string
+
+	// Server secrets, fetched once at start: Keyring.Secret may run its
+	// own transaction, which must not happen inside one of ours.
+	lookupKey, rateKey, recoveryKey []byte
+}
+
+// New returns an identity service.
+func New(d Deps) (*Service, error) {
+	if d.DB == nil || d.Keys == nil || d.Audit == nil || d.Passwords == nil {
+		return nil, errors.New("identity: DB, Keys, Audit and Passwords are required")
+	}
+	s := &Service{
+		db: d.DB, keys: d.Keys, audit: d.Audit, profile: d.Profile, passwords: d.Passwords,
+		sessions: d.Sessions, passkeys: d.Passkeys, notifier: d.Notifier, publicURL: d.PublicURL,
+	}
+	// A hash to verify against when the account does not exist, so that
+	// an unknown address costs the same time as a known one.
+	h, err := HashPassword(rand.Text(), s.argon2())
+	if err != nil {
+		return nil, err
+	}
+	s.dummyHash = h
+	ctx := context.Background()
+	for name, dst := range map[string]*[]byte{"email-lookup": &s.lookupKey, "rate-limit": &s.rateKey, "recovery-codes": &s.recoveryKey} {
+		if *dst, err = s.keys.Secret(ctx, name); err != nil {
+			return nil, fmt.Errorf("identity: secret %s: %w", name, err)
+		}
+	}
+	return s, nil
 }
 
 // emailField is where an account's encrypted email lives.
@@ -58,8 +160,15 @@ func emailField(id string) crypto.Field {
 	return crypto.Field{Table: "accounts", Column: "email_enc", Row: id}
 }
 
-// CreateAccount validates and stores a new account with its audit event in
-// one transaction.
+// nameField is where an account's encrypted name lives.
+func nameField(id string) crypto.Field {
+	return crypto.Field{Table: "accounts", Column: "name_enc", Row: id}
+}
+
+// CreateAccount validates and stores a new, active account with its
+// audit event in one transaction. It is how `portico user create` makes
+// accounts (the first administrator among them): the address counts as
+// confirmed, and the password passes the same checks as at sign-up.
 //
 // Enforces CP-5.1, MTL-2.1.3: the email is stored encrypted under the
 // account's own data key, and found through a keyed hash (HMAC-SHA256 under
@@ -72,7 +181,11 @@ func (s *Service) CreateAccount(ctx context.Context, n NewAccount) (Account, err
 	if _, err := access.ParseRole(string(n.Role)); err != nil {
 		return Account{}, apperr.New(apperr.Invalid, err.Error())
 	}
-	if err := s.CheckPassword(n.Password, email); err != nil {
+	name, err := normalizeName(n.Name)
+	if err != nil {
+		return Account{}, err
+	}
+	if err := s.CheckPassword(n.Password, email, name); err != nil {
 		return Account{}, err
 	}
 	hash, err := HashPassword(n.Password, s.argon2())
@@ -83,21 +196,11 @@ func (s *Service) CreateAccount(ctx context.Context, n NewAccount) (Account, err
 	if err != nil {
 		return Account{}, err
 	}
-	acct := Account{ID: newID(), Role: n.Role, Status: "active"}
+	acct := Account{ID: newID(), Role: n.Role, Status: StatusActive}
 	err = s.db.Transact(ctx, func(tx *db.Tx) error {
-		acct.CreatedAt = tx.Now()
-		enc, err := s.keys.Encrypt(ctx, tx, acct.ID, emailField(acct.ID), []byte(email))
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx,
-			`INSERT INTO accounts (id, email_lookup, email_enc, role, status, password_hash, created_at, updated_at)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`,
-			acct.ID, lookup, enc, string(acct.Role), acct.Status, hash, acct.CreatedAt)
-		if db.IsUniqueViolation(err) {
-			return apperr.Wrap(apperr.Conflict, "An account with this email address already exists.", err)
-		}
-		if err != nil {
+		now := tx.Now()
+		acct.CreatedAt, acct.EmailVerifiedAt, acct.PasswordChangedAt = now, now, now
+		if err := s.insertAccount(ctx, tx, acct, email, name, lookup, hash); err != nil {
 			return err
 		}
 		_, err = s.audit.Append(ctx, tx, audit.Event{
@@ -112,6 +215,33 @@ func (s *Service) CreateAccount(ctx context.Context, n NewAccount) (Account, err
 		return Account{}, err
 	}
 	return acct, nil
+}
+
+// insertAccount writes a new account row with its encrypted fields and
+// its first password-history entry.
+func (s *Service) insertAccount(ctx context.Context, tx *db.Tx, a Account, email, name string, lookup []byte, hash string) error {
+	enc, err := s.keys.Encrypt(ctx, tx, a.ID, emailField(a.ID), []byte(email))
+	if err != nil {
+		return err
+	}
+	var nameEnc []byte
+	if name != "" {
+		if nameEnc, err = s.keys.Encrypt(ctx, tx, a.ID, nameField(a.ID), []byte(name)); err != nil {
+			return err
+		}
+	}
+	_, err = tx.ExecContext(ctx,
+		`INSERT INTO accounts (id, email_lookup, email_enc, name_enc, role, status, password_hash, created_at, updated_at,
+		                       email_verified_at, password_changed_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)`,
+		a.ID, lookup, enc, nameEnc, string(a.Role), a.Status, hash, a.CreatedAt, nullTime(a.EmailVerifiedAt), nullTime(a.PasswordChangedAt))
+	if db.IsUniqueViolation(err) {
+		return apperr.Wrap(apperr.Conflict, "An account with this email address already exists.", err)
+	}
+	if err != nil {
+		return err
+	}
+	return s.rememberPassword(ctx, tx, a.ID, hash)
 }
 
 // Email decrypts an account's email address.
@@ -134,24 +264,17 @@ func (s *Service) FindByEmail(ctx context.Context, email string) (Account, error
 	if err != nil {
 		return Account{}, err
 	}
-	var a Account
-	var role string
-	err = s.db.QueryRowContext(ctx, `SELECT id, role, status, created_at FROM accounts WHERE email_lookup = $1`, lookup).
-		Scan(&a.ID, &role, &a.Status, &a.CreatedAt)
+	var id string
+	err = s.db.QueryRowContext(ctx, `SELECT id FROM accounts WHERE email_lookup = $1`, lookup).Scan(&id)
 	if err != nil {
 		return Account{}, apperr.Wrap(apperr.NotFound, "No such account.", err)
 	}
-	a.Role = access.Role(role)
-	return a, nil
+	return s.Account(ctx, id)
 }
 
 // emailLookup is the keyed hash used to find an account by email.
-func (s *Service) emailLookup(ctx context.Context, email string) ([]byte, error) {
-	key, err := s.keys.Secret(ctx, "email-lookup")
-	if err != nil {
-		return nil, err
-	}
-	m := hmac.New(sha256.New, key)
+func (s *Service) emailLookup(_ context.Context, email string) ([]byte, error) {
+	m := hmac.New(sha256.New, s.lookupKey)
 	m.Write([]byte(email))
 	return m.Sum(nil), nil
 }
@@ -173,28 +296,18 @@ func NormalizeEmail(s string) (string, error) {
 	return s, nil
 }
 
-// CheckPassword applies the password rules of the policy profile and says
-// which rule failed, in plain words.
-//
-// Enforces CP-4.3, MTL-3.1.1 (foundation part: length limits and no email
-// in the password; strength, breached and common passwords, history and
-// expiry arrive with the identity issue).
-func (s *Service) CheckPassword(password, email string) error {
-	pw := s.profile.Password
-	p := norm.NFKC.String(password)
-	n := utf8.RuneCountInString(p)
-	min := pw.MinLength
-	if n < min {
-		return apperr.Errorf(apperr.Invalid, "The password is too short: use at least %d characters.", min)
-	}
-	if n > pw.MaxLength {
-		return apperr.Errorf(apperr.Invalid, "The password is too long: use at most %d characters.", pw.MaxLength)
-	}
-	if local, _, ok := strings.Cut(email, "@"); ok && len(local) >= 3 && strings.Contains(strings.ToLower(p), local) {
-		return apperr.New(apperr.Invalid, "The password must not contain your email address.")
-	}
-	return nil
+// CheckPassword applies the password rules of the policy profile
+// (internal/password) and says which rule failed, in plain words.
+func (s *Service) CheckPassword(pw, email, name string) error {
+	return s.passwords.Check(password.Input{Password: pw, Email: email, Name: name})
 }
+
+// PasswordRules are the rules in plain words, to show before the user
+// types (CP-4.3).
+func (s *Service) PasswordRules() []string { return s.passwords.Rules() }
+
+// Profile is the policy profile the service enforces.
+func (s *Service) Profile() policy.Profile { return s.profile }
 
 func (s *Service) argon2() Argon2Params {
 	a := s.profile.Password.Argon2

@@ -12,6 +12,7 @@ import (
 var (
 	errNotFound         = apperr.New(apperr.NotFound, "Page not found.")
 	errMethodNotAllowed = apperr.New(apperr.MethodNotAllowed, "This page does not accept that kind of request.")
+	errSignInFirst      = apperr.New(apperr.Unauthorized, "Your session has ended. Sign in again, then repeat what you were doing.")
 )
 
 // statusOf maps an error code to its HTTP status.

@@ -12,36 +12,6 @@ func (s *Server) landing(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, "landing", landingPage{Page: s.page(w, r, "Welcome")})
 }
 
-// loginPage is the sign-in form. The sign-in flow arrives with the identity
-// issue; the form already has its real fields (email, password).
-type loginPage struct {
-	Page
-	Email string
-}
-
-func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
-	return s.render(w, "login", loginPage{Page: s.page(w, r, "Sign in")})
-}
-
-// signupPage shows the password rules before the user types (CP-4.3).
-type signupPage struct {
-	Page
-	Email       string
-	MinLength   int
-	MaxLength   int
-	MFARequired bool
-}
-
-func (s *Server) signupForm(w http.ResponseWriter, r *http.Request) error {
-	pw := s.profile.Password
-	return s.render(w, "signup", signupPage{
-		Page:        s.page(w, r, "Create your account"),
-		MinLength:   pw.MinLength,
-		MaxLength:   pw.MaxLength,
-		MFARequired: s.profile.MFA.Mode == policy.MFARequired,
-	})
-}
-
 // guidelinesPage is the customer security guidance. Enforces MTL-8.2 and
 // CP-3.1: customers are told how to keep their account safe and how to
 // report suspicious activity, with the numbers of the live policy profile.

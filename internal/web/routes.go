@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/portico/portico/internal/access"
-	"github.com/portico/portico/internal/apperr"
 )
 
 // handlerFunc is a handler that returns its error to the one renderer
@@ -23,16 +22,70 @@ type route struct {
 // no default (CP-4.2, CP-6.3), and TestEveryRouteNamesAPermission walks this
 // table. State changes only happen on POST (CP-6.1).
 func (s *Server) routes() []route {
-	return []route{
+	rs := []route{
 		{"GET /{$}", access.Public, s.landing},
-		{"GET /login", access.Public, s.loginForm},
-		{"GET /signup", access.Public, s.signupForm},
 		{"GET /security", access.Public, s.guidelines},
 		{"GET /privacy", access.Public, s.privacyNotice},
 		{"GET /static/{name}", access.Public, s.serveStatic},
 		{"GET /healthz", access.Public, s.healthz},
 		{"GET /readyz", access.Public, s.readyz},
+
+		// Signing up and in (CP-4.1, CP-4.3, MTL-2.1.2).
+		{"GET /signup", access.Public, s.signupForm},
+		{"POST /signup", access.Public, s.signup},
+		{"GET /verify/{token}", access.Public, s.verifyForm},
+		{"POST /verify/{token}", access.Public, s.verify},
+		{"GET /login", access.Public, s.loginForm},
+		{"POST /login", access.Public, s.login},
+		{"GET /login/mfa", access.SignInSecondFactor, s.mfaForm},
+		{"POST /login/mfa", access.SignInSecondFactor, s.mfaVerify},
+		{"GET /reset", access.Public, s.resetRequestForm},
+		{"POST /reset", access.Public, s.resetRequest},
+		{"GET /reset/{token}", access.Public, s.resetForm},
+		{"POST /reset/{token}", access.Public, s.reset},
+		{"GET /logout", access.SessionEnd, s.logoutForm},
+		{"POST /logout", access.SessionEnd, s.logout},
+
+		// The account's own pages (CP-6.3: step-up inside the handlers
+		// for changes to factors and credentials).
+		{"GET /account", access.AccountSelf, s.account},
+		{"GET /account/security", access.AccountSelf, s.accountSecurity},
+		{"POST /account/sessions/end-others", access.AccountSelf, s.endOtherSessions},
+		{"POST /account/sessions/{id}/end", access.AccountSelf, s.endSession},
+		{"POST /account/report", access.AccountSelf, s.reportSuspicious},
+		{"GET /account/reauth", access.MFAEnrol, s.reauthForm},
+		{"POST /account/reauth", access.MFAEnrol, s.reauth},
+		{"GET /account/password", access.PasswordChange, s.passwordForm},
+		{"POST /account/password", access.PasswordChange, s.passwordChange},
+
+		// Second factors (CP-4.1, MTL-3.1.2); MFAEnrol includes the
+		// restricted mode of an account that must enrol first (CP-12).
+		{"GET /account/mfa/setup", access.MFAEnrol, s.mfaSetup},
+		{"POST /account/mfa/totp/start", access.MFAEnrol, s.totpStart},
+		{"POST /account/mfa/totp/confirm", access.MFAEnrol, s.totpConfirm},
+		{"POST /account/mfa/totp/remove", access.AccountSelf, s.totpRemove},
+		{"GET /account/recovery-codes/new", access.AccountSelf, s.recoveryOffer},
+		{"POST /account/recovery-codes", access.AccountSelf, s.regenerateRecovery},
 	}
+	if s.notices != nil {
+		rs = append(rs,
+			route{"GET /account/notices", access.AccountSelf, s.noticesPage},
+			route{"POST /account/notices/{id}/read", access.AccountSelf, s.markNoticeRead},
+		)
+	}
+	if s.passkeys != nil {
+		rs = append(rs,
+			route{"POST /login/passkey/begin", access.Public, s.passkeyLoginBegin},
+			route{"POST /login/passkey/finish", access.Public, s.passkeyLoginFinish},
+			route{"POST /login/mfa/passkey/begin", access.SignInSecondFactor, s.passkeyMFABegin},
+			route{"POST /login/mfa/passkey/finish", access.SignInSecondFactor, s.passkeyMFAFinish},
+			route{"POST /account/passkeys/begin", access.MFAEnrol, s.passkeyRegisterBegin},
+			route{"POST /account/passkeys/finish", access.MFAEnrol, s.passkeyRegisterFinish},
+			route{"POST /account/passkeys/{id}/rename", access.AccountSelf, s.passkeyRename},
+			route{"POST /account/passkeys/{id}/remove", access.AccountSelf, s.passkeyRemove},
+		)
+	}
+	return rs
 }
 
 // wrap turns a route into an http.Handler: it records the route pattern for
@@ -43,9 +96,10 @@ func (s *Server) wrap(rt route) http.Handler {
 			info.pattern = rt.pattern
 		}
 		// Enforces CP-4.2: deny by default. A route whose permission the
-		// caller lacks answers 404, so its existence is not confirmed.
-		if !access.Allowed(rt.perm) {
-			s.renderError(w, r, apperr.New(apperr.NotFound, "Page not found."))
+		// caller lacks sends them to sign in or to the step they owe, or
+		// answers 404, so its existence is not confirmed.
+		if !access.Allowed(access.PrincipalFrom(r.Context()), rt.perm) {
+			s.denied(w, r, rt.perm)
 			return
 		}
 		if err := rt.handler(w, r); err != nil {

@@ -9,6 +9,8 @@
 //	-> body limit
 //	-> cross-origin protection (Fetch Metadata / Origin; form token for
 //	   clients that send neither)
+//	-> session (hashed token lookup, idle/absolute expiry, account state
+//	   and sign-in stage re-checked on every request)
 //	-> route table (404/405 rendered here) -> permission -> handler
 package web
 
@@ -20,7 +22,11 @@ import (
 	"net/http"
 
 	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/identity"
+	"github.com/portico/portico/internal/notify"
+	"github.com/portico/portico/internal/passkey"
 	"github.com/portico/portico/internal/policy"
+	"github.com/portico/portico/internal/session"
 )
 
 // Secrets gives named server secrets (the keyring implements it).
@@ -39,6 +45,16 @@ type Deps struct {
 	MaxBodyBytes int64
 	// Version is shown in the page footer.
 	Version string
+
+	// The domain services behind the account pages. Identity and Sessions
+	// are required; without Passkeys and Notices their pages are absent.
+	Identity *identity.Service
+	Sessions *session.Store
+	Passkeys *passkey.Service
+	Notices  *notify.Service
+	// PrivacyVersion is the current privacy notice version customers
+	// accept at sign-up.
+	PrivacyVersion string
 }
 
 // Server holds the handlers' dependencies and the assembled handler.
@@ -51,6 +67,11 @@ type Server struct {
 	version   string
 	csrfKey   []byte
 	cop       *http.CrossOriginProtection
+	identity  *identity.Service
+	sessions  *session.Store
+	passkeys  *passkey.Service
+	notices   *notify.Service
+	privacy   string
 	templates map[string]*template.Template
 	static    *staticFiles
 	mux       *http.ServeMux
@@ -60,8 +81,11 @@ type Server struct {
 // New assembles the server: it loads templates and static files, fetches
 // the CSRF key from the keyring and builds the route table.
 func New(ctx context.Context, d Deps) (*Server, error) {
-	if d.DB == nil || d.Secrets == nil || d.Logger == nil {
-		return nil, fmt.Errorf("web: DB, Secrets and Logger are required")
+	if d.DB == nil || d.Secrets == nil || d.Logger == nil || d.Identity == nil || d.Sessions == nil {
+		return nil, fmt.Errorf("web: DB, Secrets, Logger, Identity and Sessions are required")
+	}
+	if d.PrivacyVersion == "" {
+		d.PrivacyVersion = privacyNoticeVersion
 	}
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 1 << 20
@@ -75,15 +99,20 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		db:      d.DB,
-		profile: d.Profile,
-		logger:  d.Logger,
-		metrics: d.Metrics,
-		maxBody: d.MaxBodyBytes,
-		version: d.Version,
-		csrfKey: key,
-		cop:     http.NewCrossOriginProtection(),
-		static:  static,
+		db:       d.DB,
+		profile:  d.Profile,
+		logger:   d.Logger,
+		metrics:  d.Metrics,
+		maxBody:  d.MaxBodyBytes,
+		version:  d.Version,
+		csrfKey:  key,
+		cop:      http.NewCrossOriginProtection(),
+		static:   static,
+		identity: d.Identity,
+		sessions: d.Sessions,
+		passkeys: d.Passkeys,
+		notices:  d.Notices,
+		privacy:  d.PrivacyVersion,
 	}
 	if s.templates, err = parseTemplates(static); err != nil {
 		return nil, err
@@ -93,6 +122,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		s.mux.Handle(rt.pattern, s.wrap(rt))
 	}
 	var h http.Handler = http.HandlerFunc(s.dispatch)
+	h = s.authenticate(h)
 	h = s.crossOrigin(h)
 	h = s.limitBody(h)
 	h = s.securityHeaders(h)

@@ -24,6 +24,19 @@ type Page struct {
 	CSRFToken string // signed double-submit token for this page's forms
 	Path      string // current path, for navigation highlighting
 	Version   string
+
+	// Error is a message about the form just sent (shown with role=alert);
+	// Flash confirms what was just done.
+	Error string
+	Flash string
+
+	// The signed-in account, for the header: nothing about it is shown
+	// to anyone else.
+	SignedIn   bool
+	FullAccess bool   // signed in completely (not in a restricted step)
+	Unread     int    // unread security notices
+	Banner     string // a standing warning: password expiry, MFA prompt
+	BannerLink string
 }
 
 // page builds the common page data for a response.
@@ -33,6 +46,8 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, title string) Page
 		p.Nonce = info.nonce
 	}
 	p.CSRFToken = s.formToken(w, r)
+	p.Flash = flashFrom(r)
+	s.accountChrome(r, &p)
 	return p
 }
 
@@ -40,7 +55,8 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, title string) Page
 // html/template escapes by context: values are never inserted as HTML.
 func parseTemplates(static *staticFiles) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"asset": static.url,
+		"asset":  static.url,
+		"reason": reasonText,
 	}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
@@ -88,4 +104,21 @@ func (s *Server) renderStatus(w http.ResponseWriter, status int, name string, da
 	w.WriteHeader(status)
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// reasonText says why a sign-in attempt failed, in words for its owner.
+func reasonText(code string) string {
+	switch code {
+	case "bad_password":
+		return "wrong password"
+	case "bad_code":
+		return "wrong second-factor code"
+	case "locked":
+		return "account locked"
+	case "throttled":
+		return "too many attempts"
+	case "disabled":
+		return "account disabled"
+	}
+	return code
 }

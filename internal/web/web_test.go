@@ -19,10 +19,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/portico/portico/internal/apperr"
+	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/dbtest"
+	"github.com/portico/portico/internal/identity"
+	"github.com/portico/portico/internal/notify"
+	"github.com/portico/portico/internal/passkey"
+	"github.com/portico/portico/internal/password"
 	"github.com/portico/portico/internal/policy"
+	"github.com/portico/portico/internal/session"
 )
 
 // syncBuffer is a log sink that tests can read while handlers write.
@@ -65,16 +71,40 @@ func newTestServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	profile.Password.Argon2 = policy.Argon2{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
 	logs := &syncBuffer{}
 	reg := prometheus.NewRegistry()
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	al := audit.New(d)
+	pw, err := password.New(profile.Password, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions := session.NewStore(d, kr, al, profile.Session)
+	notices, err := notify.New(d, kr, al, notify.Options{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	passkeys, err := passkey.New(d, al, passkey.Config{RPID: "localhost", Origins: []string{"https://localhost"}, Keys: kr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := identity.New(identity.Deps{DB: d, Keys: kr, Audit: al, Profile: profile, Passwords: pw, Sessions: sessions, Passkeys: passkeys, PublicURL: "https://localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, err := New(context.Background(), Deps{
 		DB:           d,
 		Secrets:      kr,
 		Profile:      profile,
-		Logger:       slog.New(slog.NewJSONHandler(logs, nil)),
+		Logger:       logger,
 		Metrics:      NewMetrics(reg),
 		MaxBodyBytes: 4096,
 		Version:      "test",
+		Identity:     id,
+		Sessions:     sessions,
+		Passkeys:     passkeys,
+		Notices:      notices,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -482,7 +512,7 @@ func TestPagesRender(t *testing.T) {
 	cases := map[string][]string{
 		"/":         {"What you can do here", "How we protect you"},
 		"/login":    {`name="email"`, `name="password"`, `autocomplete="current-password"`},
-		"/signup":   {`name="email"`, `name="password"`, "at least 12 characters", `autocomplete="new-password"`},
+		"/signup":   {`name="email"`, `name="password"`, "At least 12 characters", `autocomplete="new-password"`},
 		"/security": {"never", "Report suspicious activity", "24 hours"},
 		"/privacy":  {"Sign-in history", "395 days", "72 hours", "erase"},
 	}

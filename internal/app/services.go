@@ -1,0 +1,156 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/portico/portico/internal/config"
+	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/identity"
+	"github.com/portico/portico/internal/notify"
+	"github.com/portico/portico/internal/passkey"
+	"github.com/portico/portico/internal/password"
+	"github.com/portico/portico/internal/session"
+)
+
+// Services are the domain services on top of storage.
+type Services struct {
+	Passwords *password.Checker
+	Sessions  *session.Store
+	Notices   *notify.Service
+	Passkeys  *passkey.Service
+	Identity  *identity.Service
+}
+
+// Close releases what the services hold open (the breached-password file).
+func (s *Services) Close() error {
+	if s == nil || s.Passwords == nil {
+		return nil
+	}
+	return s.Passwords.Close()
+}
+
+// NewServices builds the domain services. publicURL is the origin
+// customers reach Portico at (for links in mail and the passkey relying
+// party).
+func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.Logger) (*Services, error) {
+	pw, err := password.New(st.Profile.Password, cfg.BreachedPasswordsFile)
+	if err != nil {
+		return nil, fmt.Errorf("--breached-passwords-file: %w", err)
+	}
+	sv := &Services{Passwords: pw}
+	ok := false
+	defer func() {
+		if !ok {
+			sv.Close()
+		}
+	}()
+	sv.Sessions = session.NewStore(st.DB, st.Keyring, st.Audit, st.Profile.Session)
+	if sv.Notices, err = notify.New(st.DB, st.Keyring, st.Audit, notify.Options{SMTPURL: cfg.SMTPURL, Logger: logger}); err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(publicURL)
+	if err != nil || u.Hostname() == "" {
+		return nil, fmt.Errorf("public URL %q: not an https:// origin", publicURL)
+	}
+	deps := identity.Deps{
+		DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile,
+		Passwords: pw, Sessions: sv.Sessions,
+		Notifier: notifier{sv.Notices}, PublicURL: publicURL,
+	}
+	// Passkeys are bound to a domain name: browsers refuse them on an IP
+	// address. Served by address only, Portico offers the other factors.
+	if net.ParseIP(u.Hostname()) == nil {
+		if sv.Passkeys, err = passkey.New(st.DB, st.Audit, passkey.Config{
+			RPID: u.Hostname(), RPName: "Portico", Origins: []string{publicURL}, Keys: st.Keyring,
+		}); err != nil {
+			return nil, err
+		}
+		deps.Passkeys = sv.Passkeys
+	} else {
+		logger.Warn("passkeys are off: the public URL is an IP address, and passkeys need a domain name; set --public-url", "public_url", publicURL)
+	}
+	if sv.Identity, err = identity.New(deps); err != nil {
+		return nil, err
+	}
+	ok = true
+	return sv, nil
+}
+
+// NewIdentity builds the identity service alone, for commands that create
+// or change accounts without serving (`portico user ...`): same password
+// policy, no sessions, no mail.
+func NewIdentity(st *Storage, cfg config.Config) (*identity.Service, func() error, error) {
+	pw, err := password.New(st.Profile.Password, cfg.BreachedPasswordsFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--breached-passwords-file: %w", err)
+	}
+	id, err := identity.New(identity.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile, Passwords: pw,
+		Sessions: session.NewStore(st.DB, st.Keyring, st.Audit, st.Profile.Session)})
+	if err != nil {
+		pw.Close()
+		return nil, nil, err
+	}
+	return id, pw.Close, nil
+}
+
+// notifier delivers identity's security notices through the outbox and
+// inbox of internal/notify.
+type notifier struct{ n *notify.Service }
+
+func (a notifier) SecurityNotice(ctx context.Context, tx *db.Tx, n identity.Notice) error {
+	note := notify.Notice{AccountID: n.AccountID, Kind: n.Kind, Title: n.Title, Body: n.Body}
+	var err error
+	switch {
+	case n.Inbox && n.Email && n.To != "":
+		_, err = a.n.Notify(ctx, tx, note, n.To)
+	case n.Inbox:
+		_, err = a.n.Post(ctx, tx, note)
+	case n.Email && n.To != "":
+		err = a.n.QueueEmail(ctx, tx, notify.Email{AccountID: n.AccountID, To: n.To, Kind: n.Kind, Subject: n.Title, Text: n.Body})
+	}
+	return err
+}
+
+// runMaintenance does the periodic housekeeping of sign-in until ctx ends:
+// expired sessions swept, password-expiry warnings sent, ended rate-limit
+// windows and passkey challenges deleted. Errors are logged and retried at
+// the next tick.
+func runMaintenance(ctx context.Context, sv *Services, every time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		for name, fn := range map[string]func() error{
+			"sessions.sweep": func() error { _, err := sv.Sessions.Sweep(ctx); return err },
+			"identity.expiry_warnings": func() error {
+				n, err := sv.Identity.SendExpiryWarnings(ctx)
+				if n > 0 {
+					logger.Info("password expiry warnings sent", "count", n)
+				}
+				return err
+			},
+			"identity.prune": func() error { return sv.Identity.Prune(ctx) },
+			"passkey.purge_challenges": func() error {
+				if sv.Passkeys == nil {
+					return nil
+				}
+				_, err := sv.Passkeys.PurgeChallenges(ctx)
+				return err
+			},
+		} {
+			if err := fn(); err != nil && !errors.Is(err, context.Canceled) {
+				logger.Error("maintenance failed", "task", name, "error", err.Error())
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

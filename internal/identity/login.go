@@ -1,0 +1,428 @@
+package identity
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"math"
+	"time"
+
+	"github.com/portico/portico/internal/apperr"
+	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/crypto"
+	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/session"
+)
+
+// Step is what a signed-in session must do next.
+type Step string
+
+// The steps of signing in. A session is usable for everything only at
+// StepDone; the others restrict it to one page (CP-12).
+const (
+	StepDone           Step = "done"
+	StepSecondFactor   Step = "second-factor"   // password accepted; a second factor is due
+	StepEnrol          Step = "enrol"           // MFA is required and the account has no factor yet
+	StepChangePassword Step = "change-password" // expired, or evidence of compromise
+)
+
+// Credentials are what the sign-in form sends, with where it came from.
+type Credentials struct {
+	Email, Password string
+	IP, UserAgent   string
+}
+
+// SignIn is the result of a sign-in step: the new session's token (for
+// the cookie) and what comes next.
+type SignIn struct {
+	Token   string
+	Session session.Session
+	Next    Step
+}
+
+// errSignInFailed is the one answer to every failed password step:
+// unknown address, wrong password, locked, throttled or disabled account.
+// The owner of a locked account learns of the lock by email and in the
+// inbox, not here.
+var errSignInFailed = apperr.New(apperr.Unauthorized,
+	"That email address and password do not match an account that can sign in now. Check them and try again, or reset your password.")
+
+// errCodeFailed is the answer to a wrong, replayed or throttled second
+// factor.
+var errCodeFailed = apperr.New(apperr.Unauthorized,
+	"That code is not right, or it was already used. Enter the current code from your app, or one of your recovery codes.")
+
+// Sign-in methods recorded on sessions and in the sign-in history.
+const (
+	MethodPassword = "password"
+	MethodTOTP     = "totp"
+	MethodRecovery = "recovery-code"
+	MethodPasskey  = "passkey"
+)
+
+// Login checks an email address and password (the first step of signing
+// in) and starts a session whose next step says what is still due.
+//
+// Enforces CP-8.2: attempts are rate-limited per address and network, an
+// account backs off exponentially after failures and locks after the
+// profile's threshold; a locked or throttled attempt never passes the
+// password step, even with the right password. Enforces CP-4.1: an account
+// with a second factor (or one that must enrol one) gets a session that
+// can do nothing but complete it.
+func (s *Service) Login(ctx context.Context, c Credentials) (SignIn, error) {
+	if err := s.throttle(ctx, c.IP, limitLoginIP, limitLoginNetwork); err != nil {
+		return SignIn{}, err
+	}
+	acct, hash, err := s.accountForLogin(ctx, c.Email)
+	if err != nil {
+		VerifyPassword(c.Password, s.dummyHash, s.argon2()) // same time as a known address
+		if errors.Is(err, errNoAccount) {
+			s.audit.Record(ctx, audit.Event{Action: "login.failure", Target: "account:unknown", Outcome: audit.Failure,
+				Details: map[string]any{"reason": "unknown_account"}})
+			return SignIn{}, errSignInFailed
+		}
+		return SignIn{}, err
+	}
+	now := s.db.Now()
+	if reason := s.gateReason(ctx, acct, now); reason != "" {
+		VerifyPassword(c.Password, s.dummyHash, s.argon2())
+		if err := s.recordAttempt(ctx, acct, attempt{outcome: outcomeFailure, reason: reason, method: MethodPassword, ip: c.IP, ua: c.UserAgent}); err != nil {
+			return SignIn{}, err
+		}
+		return SignIn{}, errSignInFailed
+	}
+	ok, rehash, err := VerifyPassword(c.Password, hash, s.argon2())
+	if err != nil {
+		return SignIn{}, err
+	}
+	if !ok {
+		if err := s.recordAttempt(ctx, acct, attempt{outcome: outcomeFailure, reason: "bad_password", method: MethodPassword, ip: c.IP, ua: c.UserAgent, counts: true}); err != nil {
+			return SignIn{}, err
+		}
+		return SignIn{}, errSignInFailed
+	}
+	if acct.Status == StatusUnverified {
+		email, err := s.Email(ctx, acct.ID)
+		if err != nil {
+			return SignIn{}, err
+		}
+		if err := s.db.Transact(ctx, func(tx *db.Tx) error { return s.sendVerification(ctx, tx, acct.ID, email) }); err != nil {
+			return SignIn{}, err
+		}
+		return SignIn{}, apperr.New(apperr.Forbidden, "Confirm your email address first: we have sent you a new link. Open it, then sign in.")
+	}
+	breached, err := s.passwords.Breached(c.Password)
+	if err != nil {
+		return SignIn{}, err
+	}
+	var newHash string
+	if rehash {
+		if newHash, err = HashPassword(c.Password, s.argon2()); err != nil {
+			return SignIn{}, err
+		}
+	}
+
+	var out SignIn
+	err = s.db.Transact(ctx, func(tx *db.Tx) error {
+		if newHash != "" {
+			// Enforces CP-4.3: a hash made with older parameters is
+			// upgraded at the next successful sign-in.
+			if _, err := tx.ExecContext(ctx, `UPDATE accounts SET password_hash = $1 WHERE id = $2`, newHash, acct.ID); err != nil {
+				return err
+			}
+		}
+		if err := s.requireChangeIfDue(ctx, tx, &acct, breached); err != nil {
+			return err
+		}
+		if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "login.password", Target: "account:" + acct.ID, Outcome: audit.Success,
+			Details: map[string]any{"rehashed": newHash != "", "breached": breached}}); err != nil {
+			return err
+		}
+		switch {
+		case acct.HasSecondFactor():
+			out.Next = StepSecondFactor
+		case s.mfaRequired(acct):
+			out.Next = StepEnrol
+		}
+		if out.Next != "" {
+			// Not signed in yet: the session can only finish signing in.
+			var err error
+			out.Token, out.Session, err = s.sessions.Create(ctx, tx, session.Start{
+				AccountID: acct.ID, Role: string(acct.Role), AAL: 1, Methods: []string{MethodPassword}, IP: c.IP, UserAgent: c.UserAgent})
+			return err
+		}
+		// MFA encouraged and no factor: the password completes sign-in.
+		return s.complete(ctx, tx, acct, nil, []string{MethodPassword}, 1, c.IP, c.UserAgent, &out)
+	})
+	return out, err
+}
+
+// accountForLogin finds the account and its password hash by email.
+func (s *Service) accountForLogin(ctx context.Context, email string) (Account, string, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return Account{}, "", errNoAccount
+	}
+	lookup, err := s.emailLookup(ctx, email)
+	if err != nil {
+		return Account{}, "", err
+	}
+	var id, hash string
+	err = s.db.QueryRowContext(ctx, `SELECT id, password_hash FROM accounts WHERE email_lookup = $1`, lookup).Scan(&id, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Account{}, "", errNoAccount
+	}
+	if err != nil {
+		return Account{}, "", err
+	}
+	acct, err := s.Account(ctx, id)
+	return acct, hash, err
+}
+
+// gateReason says why an account may not try a credential now ("" if it
+// may): disabled, locked, or backing off after recent failures.
+func (s *Service) gateReason(ctx context.Context, acct Account, now time.Time) string {
+	switch {
+	case acct.Status == StatusDisabled:
+		return "disabled"
+	case now.Before(acct.LockedUntil):
+		return "locked"
+	}
+	n, last, err := s.recentFailures(ctx, s.db, acct.ID, now)
+	if err == nil && now.Before(last.Add(backoff(n))) {
+		return "throttled"
+	}
+	return ""
+}
+
+// backoff is how long an account waits after n failures since its last
+// success: nothing for the first two (typos), then 1 s, 2 s, 4 s, ... up
+// to a minute, until the lock threshold locks it.
+func backoff(n int) time.Duration {
+	if n < 3 {
+		return 0
+	}
+	return time.Duration(math.Min(math.Pow(2, float64(n-3)), 60)) * time.Second
+}
+
+// recentFailures counts the failed credential checks of an account within
+// the lockout window and after its last successful sign-in, and returns
+// the time of the latest.
+func (s *Service) recentFailures(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, accountID string, now time.Time) (int, time.Time, error) {
+	var n int
+	var last sql.NullTime
+	err := q.QueryRowContext(ctx,
+		`SELECT COUNT(*), MAX(at) FROM sign_in_events
+		 WHERE account_id = $1 AND outcome = 'failure' AND reason IN ('bad_password', 'bad_code') AND at > $2
+		   AND at > COALESCE((SELECT MAX(at) FROM sign_in_events WHERE account_id = $1 AND outcome = 'success'), $2)`,
+		accountID, now.Add(-s.profile.Lockout.Window.Duration)).Scan(&n, &last)
+	return n, last.Time, err
+}
+
+// Outcomes in the sign-in history.
+const (
+	outcomeSuccess = "success"
+	outcomeFailure = "failure"
+)
+
+// attempt is one sign-in attempt to record.
+type attempt struct {
+	outcome, reason, method string
+	ip, ua                  string
+	counts                  bool // a wrong credential: counts towards the lock
+}
+
+// recordAttempt writes a failed attempt to the sign-in history and the
+// audit trail, in its own transaction, and locks the account when the
+// failures reach the profile's threshold.
+func (s *Service) recordAttempt(ctx context.Context, acct Account, a attempt) error {
+	return s.db.Transact(ctx, func(tx *db.Tx) error {
+		if err := s.insertSignInEvent(ctx, tx, acct.ID, a); err != nil {
+			return err
+		}
+		if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "login.failure", Target: "account:" + acct.ID, Outcome: audit.Failure,
+			Details: map[string]any{"reason": a.reason, "method": a.method}}); err != nil {
+			return err
+		}
+		if !a.counts {
+			return nil
+		}
+		n, _, err := s.recentFailures(ctx, tx, acct.ID, tx.Now())
+		if err != nil || n < s.profile.Lockout.Threshold {
+			return err
+		}
+		return s.lock(ctx, tx, acct, a)
+	})
+}
+
+// lock locks an account for the profile's lock duration, doubled (by the
+// back-off base) for each lock since the last successful sign-in, and
+// tells the owner when, from where, and how to get back in.
+//
+// Enforces CP-8.2: brute force against one account is stopped by a
+// temporary, growing lock, and the owner is told.
+func (s *Service) lock(ctx context.Context, tx *db.Tx, acct Account, a attempt) error {
+	l := s.profile.Lockout
+	d := time.Duration(float64(l.LockDuration.Duration) * math.Pow(float64(l.BackoffBase), float64(acct.LockCount)))
+	if d > l.MaxLockDuration.Duration || d <= 0 {
+		d = l.MaxLockDuration.Duration
+	}
+	until := tx.Now().Add(d)
+	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET locked_until = $1, lock_count = lock_count + 1, updated_at = $2 WHERE id = $3`,
+		until, tx.Now(), acct.ID); err != nil {
+		return err
+	}
+	if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "account.lock", Target: "account:" + acct.ID, Outcome: audit.Success,
+		Details: map[string]any{"until": until.Format(time.RFC3339), "lock": acct.LockCount + 1}}); err != nil {
+		return err
+	}
+	email, err := s.emailIn(ctx, tx, acct.ID)
+	if err != nil {
+		return err
+	}
+	from := where(session.Device(a.ua), a.ip, session.Country(a.ip))
+	return s.notice(ctx, tx, acct.ID, email, noticeLockout, "Your account was locked after failed sign-in attempts",
+		"Your Portico account was locked at "+stamp(tx.Now())+" after repeated failed sign-in attempts; the last one came from "+from+".\n\n"+
+			"You can sign in again after "+stamp(until)+", or at once by resetting your password at "+s.link("/reset")+".\n\n"+
+			"If these attempts were not yours, someone may know your email address: use a password you use nowhere else, and keep your second factor on.")
+}
+
+// complete finishes signing in: the session becomes usable (rotated from
+// the pending one, or created), the success goes into the sign-in history
+// and the audit trail, locks and back-off are reset, and a sign-in from a
+// device or country the account has not used before is notified.
+func (s *Service) complete(ctx context.Context, tx *db.Tx, acct Account, pending *session.Session, methods []string, aal int, ip, ua string, out *SignIn) error {
+	var err error
+	if pending != nil {
+		out.Token, out.Session, err = s.sessions.Rotate(ctx, tx, *pending, aal, methods)
+	} else {
+		out.Token, out.Session, err = s.sessions.Create(ctx, tx, session.Start{
+			AccountID: acct.ID, Role: string(acct.Role), AAL: aal, Methods: methods, IP: ip, UserAgent: ua})
+	}
+	if err != nil {
+		return err
+	}
+	device, country := session.Device(ua), session.Country(ip)
+	var seen int
+	if err := tx.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM sign_in_events WHERE account_id = $1 AND outcome = 'success' AND device = $2 AND country = $3`,
+		acct.ID, device, country).Scan(&seen); err != nil {
+		return err
+	}
+	var before int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sign_in_events WHERE account_id = $1 AND outcome = 'success'`, acct.ID).Scan(&before); err != nil {
+		return err
+	}
+	method := methods[len(methods)-1]
+	if err := s.insertSignInEvent(ctx, tx, acct.ID, attempt{outcome: outcomeSuccess, reason: "ok", method: method, ip: ip, ua: ua}); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx,
+		`UPDATE accounts SET last_sign_in_at = $1, locked_until = NULL, lock_count = 0 WHERE id = $2`, tx.Now(), acct.ID); err != nil {
+		return err
+	}
+	if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "login.success", Target: "account:" + acct.ID, Outcome: audit.Success,
+		Details: map[string]any{"methods": methods, "session": out.Session.ID, "new_device": seen == 0 && before > 0}}); err != nil {
+		return err
+	}
+	out.Next = StepDone
+	if acct.PasswordChangeRequired != "" {
+		out.Next = StepChangePassword
+	}
+	if seen == 0 && before > 0 {
+		email, err := s.emailIn(ctx, tx, acct.ID)
+		if err != nil {
+			return err
+		}
+		return s.notice(ctx, tx, acct.ID, email, noticeNewSignIn, "New sign-in to your account",
+			"Your Portico account was signed in to at "+stamp(tx.Now())+" from a device or country it has not used before: "+where(device, ip, country)+".\n\n"+
+				"If this was you, there is nothing to do. "+ifNotYou)
+	}
+	return nil
+}
+
+// insertSignInEvent adds an attempt to the account's sign-in history, with
+// the IP address and user agent encrypted under the account's key.
+func (s *Service) insertSignInEvent(ctx context.Context, tx *db.Tx, accountID string, a attempt) error {
+	id := newID()
+	ipEnc, err := s.keys.Encrypt(ctx, tx, accountID, crypto.Field{Table: "sign_in_events", Column: "ip_enc", Row: id}, []byte(a.ip))
+	if err != nil {
+		return err
+	}
+	uaEnc, err := s.keys.Encrypt(ctx, tx, accountID, crypto.Field{Table: "sign_in_events", Column: "ua_enc", Row: id}, []byte(a.ua))
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx,
+		`INSERT INTO sign_in_events (id, account_id, at, outcome, reason, method, ip_enc, ua_enc, device, country)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		id, accountID, tx.Now(), a.outcome, a.reason, a.method, ipEnc, uaEnc, session.Device(a.ua), session.Country(a.ip))
+	return err
+}
+
+// emailIn decrypts an account's email address inside tx.
+func (s *Service) emailIn(ctx context.Context, tx *db.Tx, id string) (string, error) {
+	var enc []byte
+	if err := tx.QueryRowContext(ctx, `SELECT email_enc FROM accounts WHERE id = $1`, id).Scan(&enc); err != nil {
+		return "", err
+	}
+	b, err := s.keys.Decrypt(ctx, tx, id, emailField(id), enc)
+	return string(b), err
+}
+
+// requireChangeIfDue marks a password change as required at sign-in when
+// the password was found in a breach (evidence of compromise) or has
+// expired under the profile.
+//
+// Enforces CP-4.3: passwords expire when the profile says so, and a change
+// is forced at once on evidence of compromise.
+func (s *Service) requireChangeIfDue(ctx context.Context, tx *db.Tx, acct *Account, breached bool) error {
+	reason := ""
+	switch {
+	case breached:
+		reason = ChangeCompromised
+	case acct.PasswordChangeRequired != "":
+		return nil
+	case s.passwordExpired(*acct, tx.Now()):
+		reason = ChangeExpired
+	default:
+		return nil
+	}
+	if acct.PasswordChangeRequired == reason {
+		return nil
+	}
+	acct.PasswordChangeRequired = reason
+	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET password_change_required = $1 WHERE id = $2`, reason, acct.ID); err != nil {
+		return err
+	}
+	_, err := s.audit.Append(ctx, tx, audit.Event{Action: "password.change_required", Target: "account:" + acct.ID, Outcome: audit.Success,
+		Details: map[string]any{"reason": reason}})
+	return err
+}
+
+// PasswordExpiresAt is when the account's password expires (zero when the
+// profile sets no expiry).
+func (s *Service) PasswordExpiresAt(a Account) time.Time {
+	days := s.profile.Password.ExpiryDays
+	if days <= 0 || a.PasswordChangedAt.IsZero() {
+		return time.Time{}
+	}
+	return a.PasswordChangedAt.Add(time.Duration(days) * 24 * time.Hour)
+}
+
+func (s *Service) passwordExpired(a Account, now time.Time) bool {
+	at := s.PasswordExpiresAt(a)
+	return !at.IsZero() && !now.Before(at)
+}
+
+// ExpiryWarning reports whether the account's password expires within the
+// profile's warning period, for the banner.
+func (s *Service) ExpiryWarning(a Account, now time.Time) (time.Time, bool) {
+	at := s.PasswordExpiresAt(a)
+	if at.IsZero() {
+		return at, false
+	}
+	return at, !now.Before(at.Add(-time.Duration(s.profile.Password.ExpiryWarningDays) * 24 * time.Hour))
+}

@@ -1,0 +1,196 @@
+package identity
+
+import (
+	"context"
+
+	"github.com/portico/portico/internal/apperr"
+	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/db"
+)
+
+// errReused is the answer to a password from the account's history.
+var errReused = apperr.New(apperr.Invalid, "You have used this password recently. Choose one you have not used on this account before.")
+
+// ChangePassword changes the password of a signed-in account. The current
+// password is asked again (it proves the person at the keyboard, and a
+// forced change right after sign-in costs one more line). endOthers ends
+// every other session of the account; a change forced by evidence of
+// compromise always does.
+//
+// Enforces CP-4.3, MTL-3.1.1: the new password passes the policy and is
+// none of the last N.
+func (s *Service) ChangePassword(ctx context.Context, accountID, sessionID, current, next string, endOthers bool) error {
+	acct, err := s.Account(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	var hash string
+	if err := s.db.QueryRowContext(ctx, `SELECT password_hash FROM accounts WHERE id = $1`, accountID).Scan(&hash); err != nil {
+		return err
+	}
+	if ok, _, err := VerifyPassword(current, hash, s.argon2()); err != nil || !ok {
+		return apperr.New(apperr.Invalid, "Your current password is not right.")
+	}
+	if current == next {
+		return apperr.New(apperr.Invalid, "Choose a new password that differs from the current one.")
+	}
+	if acct.PasswordChangeRequired == ChangeCompromised || acct.PasswordChangeRequired == ChangeIncident {
+		endOthers = true
+	}
+	return s.setPassword(ctx, acct, next, "password.change", sessionID, endOthers)
+}
+
+// setPassword checks and stores a new password, clears any required
+// change, the expiry warning and the lock, ends sessions as asked
+// (all but keep when endOthers, all when keep is ""), and notifies.
+func (s *Service) setPassword(ctx context.Context, acct Account, next, action, keep string, endSessions bool, before ...func(tx *db.Tx) error) error {
+	email, err := s.Email(ctx, acct.ID)
+	if err != nil {
+		return err
+	}
+	name, err := s.Name(ctx, acct.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.CheckPassword(next, email, name); err != nil {
+		return err
+	}
+	hash, err := HashPassword(next, s.argon2())
+	if err != nil {
+		return err
+	}
+	return s.db.Transact(ctx, func(tx *db.Tx) error {
+		for _, fn := range before {
+			if err := fn(tx); err != nil {
+				return err
+			}
+		}
+		reused, err := s.reusedPassword(ctx, tx, acct.ID, next)
+		if err != nil {
+			return err
+		}
+		if reused {
+			return errReused
+		}
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE accounts SET password_hash = $1, password_changed_at = $2, password_change_required = '',
+			        expiry_warned_at = NULL, locked_until = NULL, lock_count = 0, updated_at = $2 WHERE id = $3`,
+			hash, tx.Now(), acct.ID); err != nil {
+			return err
+		}
+		if err := s.rememberPassword(ctx, tx, acct.ID, hash); err != nil {
+			return err
+		}
+		ended := 0
+		if endSessions && s.sessions != nil {
+			if ended, err = s.sessions.EndAll(ctx, tx, acct.ID, keep, action); err != nil {
+				return err
+			}
+		}
+		if _, err := s.audit.Append(ctx, tx, audit.Event{Action: action, Target: "account:" + acct.ID, Outcome: audit.Success,
+			Details: map[string]any{"sessions_ended": ended, "was_required": acct.PasswordChangeRequired}}); err != nil {
+			return err
+		}
+		body := "The password of your Portico account was changed at " + stamp(tx.Now()) + "."
+		if ended > 0 {
+			body += " " + plural(ended, "other session was", "other sessions were") + " signed out."
+		}
+		return s.notice(ctx, tx, acct.ID, email, noticePasswordChanged, "Your password was changed", body+"\n\n"+
+			"If you did not do this, reset your password at "+s.link("/reset")+" at once and contact support.")
+	})
+}
+
+// RequestReset mails a password-reset link if the address belongs to an
+// active account. It answers the same way, and in about the same time,
+// whether or not it does (no user enumeration).
+//
+// Enforces CP-4.3: reset links are single-use and valid 30 minutes, and
+// only their hash is stored.
+func (s *Service) RequestReset(ctx context.Context, email, ip string) error {
+	if err := s.throttle(ctx, ip, limitResetIP); err != nil {
+		return err
+	}
+	acct, _, err := s.accountForLogin(ctx, email)
+	if err != nil {
+		if err == errNoAccount {
+			return nil
+		}
+		return err
+	}
+	if acct.Status != StatusActive {
+		return nil
+	}
+	addr, err := s.Email(ctx, acct.ID)
+	if err != nil {
+		return err
+	}
+	return s.db.Transact(ctx, func(tx *db.Tx) error {
+		token, err := issueToken(ctx, tx, acct.ID, purposeResetPassword, ResetLinkTTL)
+		if err != nil {
+			return err
+		}
+		if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "password.reset_request", Target: "account:" + acct.ID, Outcome: audit.Success}); err != nil {
+			return err
+		}
+		return s.noticeTo(ctx, tx, Notice{AccountID: acct.ID, To: addr, Kind: noticeResetPassword, Email: true,
+			Title: "Reset your Portico password",
+			Body: "Someone (we hope you) asked to reset the password of your Portico account at " + stamp(tx.Now()) + ". Open this link within 30 minutes to choose a new one:\n\n" +
+				s.link("/reset/"+token) + "\n\nThe link works once. If you did not ask for it, ignore this message: your password stays as it is."})
+	})
+}
+
+// ResetLinkValid reports whether a reset link can still be used, for the
+// page it opens.
+func (s *Service) ResetLinkValid(ctx context.Context, token string) bool {
+	return peekToken(ctx, s.db, token, purposeResetPassword, s.db.Now())
+}
+
+// ResetPassword sets a new password with a reset link's token. Every
+// session of the account ends and its lock is lifted. It does not sign
+// anyone in: the second factor is still asked at the next sign-in, so a
+// reset never bypasses MFA (CP-4.1). A password the policy refuses leaves
+// the link usable for another try; the token is spent in the same
+// transaction that stores the new password.
+func (s *Service) ResetPassword(ctx context.Context, token, next string) error {
+	accountID, ok := tokenAccount(ctx, s.db, token, purposeResetPassword, s.db.Now())
+	if !ok {
+		return errBadLink
+	}
+	acct, err := s.Account(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	return s.setPassword(ctx, acct, next, "password.reset", "", true, func(tx *db.Tx) error {
+		id, err := consumeToken(ctx, tx, token, purposeResetPassword)
+		if err == nil && id != accountID {
+			err = errBadLink
+		}
+		return err
+	})
+}
+
+// RequirePasswordChange makes an account change its password before it
+// can do anything else (an administrator's flag, or an incident), and ends
+// its sessions so the change happens at the next sign-in.
+func (s *Service) RequirePasswordChange(ctx context.Context, accountID, reason string) error {
+	if reason != ChangeAdmin && reason != ChangeIncident && reason != ChangeCompromised {
+		return apperr.New(apperr.Invalid, "Unknown reason for a password change.")
+	}
+	return s.db.Transact(ctx, func(tx *db.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET password_change_required = $1, updated_at = $2 WHERE id = $3`, reason, tx.Now(), accountID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return errNoAccount
+		}
+		if s.sessions != nil {
+			if _, err := s.sessions.EndAll(ctx, tx, accountID, "", "password_change_required"); err != nil {
+				return err
+			}
+		}
+		_, err = s.audit.Append(ctx, tx, audit.Event{Action: "password.change_required", Target: "account:" + accountID, Outcome: audit.Success,
+			Details: map[string]any{"reason": reason}})
+		return err
+	})
+}

@@ -1,0 +1,213 @@
+package identity
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"github.com/portico/portico/internal/apperr"
+	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/session"
+)
+
+// errWrongSession answers a second-factor step on a session that is not
+// waiting for one.
+var errWrongSession = apperr.New(apperr.Forbidden, "Sign in again: this sign-in is not waiting for a second factor.")
+
+// VerifySecondFactor completes a sign-in that is waiting for a second
+// factor with a TOTP code or a recovery code. A wrong code counts towards
+// the account's lock exactly as a wrong password does, and is answered
+// the same way whether it was wrong, replayed or throttled.
+//
+// Enforces CP-4.1: no session reaches the portal without the second
+// factor; CP-8.2: second-factor guessing is rate-limited and locks too.
+func (s *Service) VerifySecondFactor(ctx context.Context, pending session.Session, code, ip, ua string) (SignIn, error) {
+	if pending.AAL >= 2 {
+		return SignIn{}, errWrongSession
+	}
+	if err := s.throttle(ctx, ip, limitMFAIP); err != nil {
+		return SignIn{}, err
+	}
+	acct, err := s.Account(ctx, pending.AccountID)
+	if err != nil {
+		return SignIn{}, err
+	}
+	if !acct.HasSecondFactor() {
+		return SignIn{}, errWrongSession
+	}
+	if reason := s.gateReason(ctx, acct, s.db.Now()); reason != "" {
+		if err := s.recordAttempt(ctx, acct, attempt{outcome: outcomeFailure, reason: reason, method: MethodTOTP, ip: ip, ua: ua}); err != nil {
+			return SignIn{}, err
+		}
+		return SignIn{}, errCodeFailed
+	}
+	var out SignIn
+	method := ""
+	err = s.db.Transact(ctx, func(tx *db.Tx) error {
+		digits := strings.Join(strings.Fields(code), "")
+		if len(digits) == 6 {
+			ok, err := s.checkTOTP(ctx, tx, acct.ID, digits)
+			if err != nil || !ok {
+				return err
+			}
+			method = MethodTOTP
+		} else {
+			ok, err := s.useRecoveryCode(ctx, tx, acct.ID, code)
+			if err != nil || !ok {
+				return err
+			}
+			method = MethodRecovery
+			left := 0
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL`, acct.ID).Scan(&left); err != nil {
+				return err
+			}
+			email, err := s.emailIn(ctx, tx, acct.ID)
+			if err != nil {
+				return err
+			}
+			if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "mfa.recovery.use", Target: "account:" + acct.ID, Outcome: audit.Success,
+				Details: map[string]any{"left": left}}); err != nil {
+				return err
+			}
+			if err := s.notice(ctx, tx, acct.ID, email, noticeRecoveryUsed, "A recovery code was used to sign in",
+				"One of your recovery codes was used to sign in to your Portico account at "+stamp(tx.Now())+" from "+where(session.Device(ua), ip, session.Country(ip))+". "+
+					plural(left, "recovery code is", "recovery codes are")+" left; you can make a new set on your account's security page.\n\n"+ifNotYou); err != nil {
+				return err
+			}
+		}
+		return s.complete(ctx, tx, acct, &pending, []string{MethodPassword, method}, 2, ip, ua, &out)
+	})
+	if err != nil {
+		return SignIn{}, err
+	}
+	if method == "" {
+		if err := s.recordAttempt(ctx, acct, attempt{outcome: outcomeFailure, reason: "bad_code", method: MethodTOTP, ip: ip, ua: ua, counts: true}); err != nil {
+			return SignIn{}, err
+		}
+		return SignIn{}, errCodeFailed
+	}
+	return out, nil
+}
+
+// PasskeySecondFactor completes a sign-in waiting for a second factor with
+// a passkey that internal/passkey has verified for accountID.
+func (s *Service) PasskeySecondFactor(ctx context.Context, pending session.Session, accountID, ip, ua string) (SignIn, error) {
+	if pending.AAL >= 2 || pending.AccountID != accountID {
+		return SignIn{}, errWrongSession
+	}
+	acct, err := s.Account(ctx, accountID)
+	if err != nil {
+		return SignIn{}, err
+	}
+	if reason := s.gateReason(ctx, acct, s.db.Now()); reason != "" {
+		if err := s.recordAttempt(ctx, acct, attempt{outcome: outcomeFailure, reason: reason, method: MethodPasskey, ip: ip, ua: ua}); err != nil {
+			return SignIn{}, err
+		}
+		return SignIn{}, errCodeFailed
+	}
+	var out SignIn
+	err = s.db.Transact(ctx, func(tx *db.Tx) error {
+		return s.complete(ctx, tx, acct, &pending, []string{MethodPassword, MethodPasskey}, 2, ip, ua, &out)
+	})
+	return out, err
+}
+
+// PasskeySignIn signs in without a password with a passkey that
+// internal/passkey has verified (a discoverable credential with user
+// verification: something the user has, unlocked by something they are or
+// know, so it is multi-factor on its own).
+func (s *Service) PasskeySignIn(ctx context.Context, accountID, ip, ua string) (SignIn, error) {
+	if err := s.throttle(ctx, ip, limitLoginIP, limitLoginNetwork); err != nil {
+		return SignIn{}, err
+	}
+	acct, err := s.Account(ctx, accountID)
+	if err != nil {
+		return SignIn{}, errSignInFailed
+	}
+	if acct.Status != StatusActive {
+		return SignIn{}, errSignInFailed
+	}
+	if reason := s.gateReason(ctx, acct, s.db.Now()); reason != "" {
+		if err := s.recordAttempt(ctx, acct, attempt{outcome: outcomeFailure, reason: reason, method: MethodPasskey, ip: ip, ua: ua}); err != nil {
+			return SignIn{}, err
+		}
+		return SignIn{}, errSignInFailed
+	}
+	var out SignIn
+	err = s.db.Transact(ctx, func(tx *db.Tx) error {
+		if err := s.requireChangeIfDue(ctx, tx, &acct, false); err != nil {
+			return err
+		}
+		return s.complete(ctx, tx, acct, nil, []string{MethodPasskey}, 2, ip, ua, &out)
+	})
+	return out, err
+}
+
+// FinishEnrolment upgrades a restricted session (MFA required, no factor
+// yet) once the account has enrolled its first second factor: the
+// enrolment proved the factor, so the session becomes a full sign-in.
+func (s *Service) FinishEnrolment(ctx context.Context, pending session.Session, method, ip, ua string) (SignIn, error) {
+	acct, err := s.Account(ctx, pending.AccountID)
+	if err != nil {
+		return SignIn{}, err
+	}
+	if !acct.HasSecondFactor() {
+		return SignIn{}, errWrongSession
+	}
+	var out SignIn
+	err = s.db.Transact(ctx, func(tx *db.Tx) error {
+		return s.complete(ctx, tx, acct, &pending, []string{MethodPassword, method}, 2, ip, ua, &out)
+	})
+	return out, err
+}
+
+// FactorAdded notifies the owner that a passkey (or another factor) was
+// added, and reports whether the account still needs recovery codes (its
+// first second factor): the caller then offers to make them, shown once.
+func (s *Service) FactorAdded(ctx context.Context, accountID, what string) (needCodes bool, err error) {
+	err = s.db.Transact(ctx, func(tx *db.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL`, accountID).Scan(&n); err != nil {
+			return err
+		}
+		needCodes = n == 0
+		email, err := s.emailIn(ctx, tx, accountID)
+		if err != nil {
+			return err
+		}
+		return s.notice(ctx, tx, accountID, email, noticeFactorAdded, "A "+what+" was added to your account",
+			"A "+what+" was added as a second factor to your Portico account at "+stamp(tx.Now())+".\n\n"+ifNotYou)
+	})
+	return needCodes, err
+}
+
+// FactorRemoved notifies the owner that a passkey was removed.
+func (s *Service) FactorRemoved(ctx context.Context, tx *db.Tx, accountID, what string) error {
+	email, err := s.emailIn(ctx, tx, accountID)
+	if err != nil {
+		return err
+	}
+	return s.notice(ctx, tx, accountID, email, noticeFactorRemoved, "A "+what+" was removed from your account",
+		"A "+what+" was removed from your Portico account at "+stamp(tx.Now())+".\n\n"+ifNotYou)
+}
+
+// CanRemovePasskey reports whether removing one passkey would leave the
+// account without a second factor it must have.
+func (s *Service) CanRemovePasskey(ctx context.Context, accountID string) error {
+	acct, err := s.Account(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	if s.mfaRequired(acct) && !acct.TOTPEnabled && acct.PasskeyCount <= 1 {
+		return apperr.New(apperr.Conflict, "This is your only second factor and your account must have one. Add another passkey or an authenticator app first.")
+	}
+	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}

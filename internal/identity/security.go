@@ -1,0 +1,247 @@
+package identity
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/portico/portico/internal/apperr"
+	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/crypto"
+	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/session"
+)
+
+// SignInEvent is one entry of an account's sign-in history, as the
+// account's owner sees it.
+type SignInEvent struct {
+	ID      string
+	At      time.Time
+	Success bool
+	Reason  string // "ok", "bad_password", "bad_code", "locked", "throttled", "disabled"
+	Method  string
+	Device  string
+	Country string
+	IP      string
+}
+
+// RecentSignIns returns the account's last n sign-in attempts, newest
+// first, with IP addresses decrypted for the owner.
+func (s *Service) RecentSignIns(ctx context.Context, accountID string, n int) ([]SignInEvent, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT id, at, outcome, reason, method, device, country, ip_enc FROM sign_in_events
+		 WHERE account_id = $1 ORDER BY at DESC, id LIMIT $2`, accountID, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	type row struct {
+		e   SignInEvent
+		enc []byte
+	}
+	var all []row
+	for rows.Next() {
+		var r row
+		var outcome string
+		if err := rows.Scan(&r.e.ID, &r.e.At, &outcome, &r.e.Reason, &r.e.Method, &r.e.Device, &r.e.Country, &r.enc); err != nil {
+			return nil, err
+		}
+		r.e.Success = outcome == outcomeSuccess
+		all = append(all, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	out := make([]SignInEvent, len(all))
+	for i, r := range all {
+		out[i] = r.e
+		if r.enc != nil {
+			ip, err := s.keys.Decrypt(ctx, s.db, accountID, crypto.Field{Table: "sign_in_events", Column: "ip_enc", Row: r.e.ID}, r.enc)
+			if err != nil {
+				return nil, err
+			}
+			out[i].IP = string(ip)
+		}
+	}
+	return out, nil
+}
+
+// ReportSuspicious records a customer's "this wasn't me" about one of
+// their sign-in events (or their account in general when eventID is ""),
+// for the security team's triage queue.
+//
+// Enforces CP-7.3, CP-3.1: customers report suspicious activity from the
+// portal itself.
+func (s *Service) ReportSuspicious(ctx context.Context, accountID, eventID, note, source string) (string, error) {
+	if len(note) > 2000 {
+		return "", apperr.New(apperr.Invalid, "Please keep the description under 2,000 characters.")
+	}
+	id := newID()
+	err := s.db.Transact(ctx, func(tx *db.Tx) error {
+		if eventID != "" {
+			var owner string
+			err := tx.QueryRowContext(ctx, `SELECT account_id FROM sign_in_events WHERE id = $1`, eventID).Scan(&owner)
+			if errors.Is(err, sql.ErrNoRows) || owner != accountID {
+				return apperr.New(apperr.NotFound, "That sign-in is not in your history.")
+			}
+			if err != nil {
+				return err
+			}
+		}
+		var details []byte
+		if note != "" {
+			var err error
+			if details, err = s.keys.Encrypt(ctx, tx, accountID, crypto.Field{Table: "security_reports", Column: "details_enc", Row: id}, []byte(note)); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO security_reports (id, account_id, created_at, source, sign_in_event_id, details_enc) VALUES ($1, $2, $3, $4, $5, $6)`,
+			id, accountID, tx.Now(), source, nullString(eventID), details); err != nil {
+			return err
+		}
+		_, err := s.audit.Append(ctx, tx, audit.Event{Action: "report.create", Target: "report:" + id, Outcome: audit.Success,
+			Details: map[string]any{"account": accountID, "source": source, "sign_in_event": eventID}})
+		return err
+	})
+	return id, err
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// Sessions lists the account's active sessions (devices), newest first.
+func (s *Service) Sessions(ctx context.Context, accountID string) ([]session.Session, error) {
+	return s.sessions.List(ctx, accountID)
+}
+
+// EndSession ends one of the account's own sessions.
+func (s *Service) EndSession(ctx context.Context, accountID, sessionID string) error {
+	return s.db.Transact(ctx, func(tx *db.Tx) error {
+		return s.sessions.End(ctx, tx, accountID, sessionID, "ended_by_user")
+	})
+}
+
+// EndOtherSessions ends every session of the account but the current one
+// and tells the owner.
+func (s *Service) EndOtherSessions(ctx context.Context, accountID, currentID string) (int, error) {
+	var n int
+	err := s.db.Transact(ctx, func(tx *db.Tx) error {
+		var err error
+		if n, err = s.sessions.EndAll(ctx, tx, accountID, currentID, "ended_by_user"); err != nil || n == 0 {
+			return err
+		}
+		email, err := s.emailIn(ctx, tx, accountID)
+		if err != nil {
+			return err
+		}
+		return s.notice(ctx, tx, accountID, email, noticeSessionsEnded, "Your other sessions were signed out",
+			plural(n, "session of your Portico account was", "sessions of your Portico account were")+" signed out at "+stamp(tx.Now())+", at your request.")
+	})
+	return n, err
+}
+
+// Logout ends the current session.
+func (s *Service) Logout(ctx context.Context, sess session.Session) error {
+	return s.db.Transact(ctx, func(tx *db.Tx) error {
+		return s.sessions.End(ctx, tx, sess.AccountID, sess.ID, "logout")
+	})
+}
+
+// Reauthenticate checks the password of a signed-in account again, for a
+// step-up before a sensitive change, and marks the session fresh. A wrong
+// password counts towards the lock like any other.
+//
+// Enforces CP-6.3, MTL-3.2.2: changing factors, email or password needs a
+// re-authentication within the last few minutes.
+func (s *Service) Reauthenticate(ctx context.Context, sess session.Session, pw, ip, ua string) error {
+	acct, err := s.Account(ctx, sess.AccountID)
+	if err != nil {
+		return err
+	}
+	if reason := s.gateReason(ctx, acct, s.db.Now()); reason != "" {
+		return errSignInFailed
+	}
+	var hash string
+	if err := s.db.QueryRowContext(ctx, `SELECT password_hash FROM accounts WHERE id = $1`, acct.ID).Scan(&hash); err != nil {
+		return err
+	}
+	ok, _, err := VerifyPassword(pw, hash, s.argon2())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := s.recordAttempt(ctx, acct, attempt{outcome: outcomeFailure, reason: "bad_password", method: MethodPassword, ip: ip, ua: ua, counts: true}); err != nil {
+			return err
+		}
+		return apperr.New(apperr.Invalid, "That password is not right.")
+	}
+	return s.db.Transact(ctx, func(tx *db.Tx) error {
+		return s.sessions.Reauthenticated(ctx, tx, sess.ID)
+	})
+}
+
+// SetDisabled disables or re-enables an account. Disabling ends every
+// session of the account at once.
+func (s *Service) SetDisabled(ctx context.Context, accountID string, disabled bool) error {
+	return s.db.Transact(ctx, func(tx *db.Tx) error {
+		from, to, action := StatusActive, StatusDisabled, "account.disable"
+		if !disabled {
+			from, to, action = StatusDisabled, StatusActive, "account.enable"
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4`, to, tx.Now(), accountID, from)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return apperr.Errorf(apperr.Conflict, "The account is not %s.", from)
+		}
+		ended := 0
+		if disabled && s.sessions != nil {
+			if ended, err = s.sessions.EndAll(ctx, tx, accountID, "", "account_disabled"); err != nil {
+				return err
+			}
+		}
+		_, err = s.audit.Append(ctx, tx, audit.Event{Action: action, Target: "account:" + accountID, Outcome: audit.Success,
+			Details: map[string]any{"sessions_ended": ended}})
+		return err
+	})
+}
+
+// Stage says what a session may do, from its assurance level and the
+// account's state now. Web middleware calls it on every request: a
+// disabled account, or a role changed since the session began, ends the
+// session (ErrSessionInvalid).
+//
+// Enforces CP-4.1 and CP-12: a session without its second factor, or of
+// an account that must enrol one or change its password, is restricted to
+// that step.
+func (s *Service) Stage(ctx context.Context, sess session.Session) (Account, Step, error) {
+	acct, err := s.Account(ctx, sess.AccountID)
+	if err != nil {
+		return Account{}, "", ErrSessionInvalid
+	}
+	if acct.Status != StatusActive || string(acct.Role) != sess.Role {
+		return Account{}, "", ErrSessionInvalid
+	}
+	switch {
+	case sess.AAL >= 2:
+	case acct.HasSecondFactor():
+		return acct, StepSecondFactor, nil
+	case s.mfaRequired(acct):
+		return acct, StepEnrol, nil
+	}
+	if acct.PasswordChangeRequired != "" {
+		return acct, StepChangePassword, nil
+	}
+	return acct, StepDone, nil
+}
+
+// ErrSessionInvalid means the session's account can no longer use it.
+var ErrSessionInvalid = apperr.New(apperr.Unauthorized, "Your session has ended. Please sign in again.")

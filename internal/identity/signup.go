@@ -1,0 +1,136 @@
+package identity
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/portico/portico/internal/access"
+	"github.com/portico/portico/internal/apperr"
+	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/db"
+)
+
+// SignUpInput is what the sign-up form sends.
+type SignUpInput struct {
+	Email    string
+	Name     string
+	Password string
+	// PrivacyVersion is the version of the privacy notice the customer
+	// accepted ("" if the box was not ticked); it must be the current one.
+	PrivacyVersion string
+	// CurrentPrivacyVersion is the version the site shows now.
+	CurrentPrivacyVersion string
+	IP                    string
+}
+
+// SignUp creates a customer account that waits for its email address to be
+// confirmed, and mails the confirmation link. If the address already has an
+// account, that account's owner is told instead, and the caller gets the
+// same answer: sign-up does not reveal which addresses have accounts, and
+// takes the same time either way (the password is hashed in both cases).
+//
+// Enforces MTL-2.1.2: the privacy notice version the customer accepted is
+// recorded with the time. Enforces CP-4.3, MTL-3.1.1: the password policy.
+func (s *Service) SignUp(ctx context.Context, in SignUpInput) error {
+	if err := s.throttle(ctx, in.IP, limitSignupIP); err != nil {
+		return err
+	}
+	email, err := NormalizeEmail(in.Email)
+	if err != nil {
+		return err
+	}
+	name, err := normalizeName(in.Name)
+	if err != nil {
+		return err
+	}
+	if name == "" {
+		return apperr.New(apperr.Invalid, "Enter your name.")
+	}
+	if in.PrivacyVersion == "" || in.PrivacyVersion != in.CurrentPrivacyVersion {
+		return apperr.New(apperr.Invalid, "Please read the privacy notice and tick the box to accept it.")
+	}
+	if err := s.CheckPassword(in.Password, email, name); err != nil {
+		return err
+	}
+	hash, err := HashPassword(in.Password, s.argon2())
+	if err != nil {
+		return err
+	}
+	lookup, err := s.emailLookup(ctx, email)
+	if err != nil {
+		return err
+	}
+	return s.db.Transact(ctx, func(tx *db.Tx) error {
+		var existing, status string
+		err := tx.QueryRowContext(ctx, `SELECT id, status FROM accounts WHERE email_lookup = $1`, lookup).Scan(&existing, &status)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		case status == StatusUnverified:
+			// A second sign-up before confirming: send a fresh link.
+			return s.sendVerification(ctx, tx, existing, email)
+		default:
+			if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "account.signup", Target: "account:" + existing,
+				Outcome: audit.Failure, Details: map[string]any{"reason": "address_in_use"}}); err != nil {
+				return err
+			}
+			return s.noticeTo(ctx, tx, Notice{AccountID: existing, To: email, Kind: noticeSignupAttempt, Email: true,
+				Title: "Someone tried to create an account with your address",
+				Body: "Someone tried to sign up for Portico with your email address at " + stamp(tx.Now()) + ". You already have an account, so nothing was created.\n\n" +
+					"If it was you, sign in at " + s.link("/login") + " or reset your password at " + s.link("/reset") + ". If not, you can ignore this message."})
+		}
+		now := tx.Now()
+		acct := Account{ID: newID(), Role: access.RoleCustomer, Status: StatusUnverified, CreatedAt: now, PasswordChangedAt: now}
+		if err := s.insertAccount(ctx, tx, acct, email, name, lookup, hash); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET privacy_version = $1, privacy_accepted_at = $2 WHERE id = $3`,
+			in.PrivacyVersion, now, acct.ID); err != nil {
+			return err
+		}
+		if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "account.signup", Target: "account:" + acct.ID,
+			Outcome: audit.Success, Details: map[string]any{"role": string(acct.Role), "privacy_version": in.PrivacyVersion}}); err != nil {
+			return err
+		}
+		return s.sendVerification(ctx, tx, acct.ID, email)
+	})
+}
+
+// sendVerification issues a new confirmation link and mails it.
+func (s *Service) sendVerification(ctx context.Context, tx *db.Tx, accountID, email string) error {
+	token, err := issueToken(ctx, tx, accountID, purposeVerifyEmail, VerifyLinkTTL)
+	if err != nil {
+		return err
+	}
+	return s.noticeTo(ctx, tx, Notice{AccountID: accountID, To: email, Kind: noticeVerifyEmail, Email: true,
+		Title: "Confirm your email address for Portico",
+		Body: "Welcome to Portico. To finish creating your account, confirm your email address by opening this link within 24 hours:\n\n" +
+			s.link("/verify/"+token) + "\n\nIf you did not sign up, ignore this message: the account is deleted unless it is confirmed."})
+}
+
+// VerifyLinkValid reports whether a confirmation link can still be used,
+// for the page the link opens (which asks for a click: no state change on
+// GET).
+func (s *Service) VerifyLinkValid(ctx context.Context, token string) bool {
+	return peekToken(ctx, s.db, token, purposeVerifyEmail, s.db.Now())
+}
+
+// VerifyEmail confirms an account's email address with the link's token
+// and activates the account.
+func (s *Service) VerifyEmail(ctx context.Context, token string) error {
+	return s.db.Transact(ctx, func(tx *db.Tx) error {
+		id, err := consumeToken(ctx, tx, token, purposeVerifyEmail)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE accounts SET status = $1, email_verified_at = $2, updated_at = $2 WHERE id = $3 AND status = $4`,
+			StatusActive, tx.Now(), id, StatusUnverified); err != nil {
+			return err
+		}
+		_, err = s.audit.Append(ctx, tx, audit.Event{Action: "account.verify_email", Target: "account:" + id, Outcome: audit.Success})
+		return err
+	})
+}

@@ -1,0 +1,170 @@
+package notify
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/portico/portico/internal/apperr"
+	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/db"
+)
+
+// Inbox page sizes.
+const (
+	DefaultInboxLimit = 50
+	MaxInboxLimit     = 200
+)
+
+// Post adds n to its account's inbox inside the caller's transaction, so
+// the notice exists exactly when the change it reports is committed, and
+// records notice.post in the audit trail. It returns the notice's ID.
+//
+// Enforces CP-9.1 and MTL-5.1.2 (in-portal delivery) and CP-5.1 (the body
+// is encrypted under the account's data key).
+func (s *Service) Post(ctx context.Context, tx *db.Tx, n Notice) (string, error) {
+	if err := n.validate(); err != nil {
+		return "", err
+	}
+	id := newID()
+	body, err := s.encrypt(ctx, tx, n.AccountID, noticeField(id), n.Body)
+	if err != nil {
+		return "", err
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO notices (id, account_id, kind, title, body_enc, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		id, n.AccountID, n.Kind, n.Title, body, tx.Now()); err != nil {
+		return "", fmt.Errorf("notify: insert notice: %w", err)
+	}
+	// Evidence that the customer was told in the portal (CP-9.1): which
+	// kind of notice, to which account, when.
+	if _, err := s.audit.Append(ctx, tx, audit.Event{
+		Action:  "notice.post",
+		Target:  "notice:" + id,
+		Outcome: audit.Success,
+		Details: map[string]any{"kind": n.Kind, "account": n.AccountID},
+	}); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// Notify delivers one security notice both ways, inside the caller's
+// transaction: n is posted to the inbox and queued as email to the address
+// to, with n.Title as the subject and n.Body as the text, so the customer
+// reads the same words in the portal and in the mail. It returns the
+// notice's ID.
+//
+// Enforces CP-9.1 and MTL-5.1.2: security notices are delivered in-portal
+// and by email, committed together with the change that causes them.
+func (s *Service) Notify(ctx context.Context, tx *db.Tx, n Notice, to string) (string, error) {
+	email := Email{AccountID: n.AccountID, To: to, Kind: n.Kind, Subject: n.Title, Text: n.Body}
+	// Validate both before writing either: a bad address must not leave
+	// an inbox entry behind in a transaction that the caller might commit.
+	if err := firstOf(n.validate(), email.validate()); err != nil {
+		return "", err
+	}
+	id, err := s.Post(ctx, tx, n)
+	if err != nil {
+		return "", err
+	}
+	if err := s.QueueEmail(ctx, tx, email); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// Inbox returns up to limit notices of the account, newest first, with
+// their bodies decrypted. limit <= 0 means DefaultInboxLimit; it is capped
+// at MaxInboxLimit.
+func (s *Service) Inbox(ctx context.Context, accountID string, limit int) ([]InboxItem, error) {
+	if limit <= 0 {
+		limit = DefaultInboxLimit
+	}
+	limit = min(limit, MaxInboxLimit)
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT id, kind, title, body_enc, created_at, read_at FROM notices
+		 WHERE account_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, accountID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("notify: read inbox: %w", err)
+	}
+	type row struct {
+		item InboxItem
+		body []byte
+	}
+	var raw []row
+	for rows.Next() {
+		var r row
+		var readAt sql.Null[time.Time]
+		if err := rows.Scan(&r.item.ID, &r.item.Kind, &r.item.Title, &r.body, &r.item.CreatedAt, &readAt); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("notify: read inbox: %w", err)
+		}
+		r.item.CreatedAt = r.item.CreatedAt.UTC()
+		if readAt.Valid {
+			r.item.ReadAt = readAt.V.UTC()
+		}
+		raw = append(raw, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("notify: read inbox: %w", err)
+	}
+	// Decrypt after the rows are closed: each Decrypt reads the subject
+	// key, and SQLite's read pool is small.
+	out := make([]InboxItem, 0, len(raw))
+	for _, r := range raw {
+		pt, err := s.keys.Decrypt(ctx, s.db, accountID, noticeField(r.item.ID), r.body)
+		if err != nil {
+			return nil, fmt.Errorf("notify: notice %s: %w", r.item.ID, err)
+		}
+		r.item.Body = string(pt)
+		out = append(out, r.item)
+	}
+	return out, nil
+}
+
+// UnreadCount returns how many of the account's notices are unread, for
+// the badge in the portal's navigation.
+func (s *Service) UnreadCount(ctx context.Context, accountID string) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx,
+		`SELECT count(*) FROM notices WHERE account_id = $1 AND read_at IS NULL`, accountID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("notify: count unread: %w", err)
+	}
+	return n, nil
+}
+
+// errNoNotice is the answer for a notice that does not exist and for one
+// of another account alike, so that IDs cannot be probed.
+func errNoNotice(err error) error { return apperr.Wrap(apperr.NotFound, "No such notice.", err) }
+
+// MarkRead marks one of the account's notices read. The query is scoped
+// to the account: another account's notice answers apperr.NotFound, the
+// same as an ID that does not exist. Marking a read notice again is a
+// no-op.
+func (s *Service) MarkRead(ctx context.Context, accountID, noticeID string) error {
+	if accountID == "" || noticeID == "" {
+		return errNoNotice(nil)
+	}
+	return s.db.Transact(ctx, func(tx *db.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE notices SET read_at = $1 WHERE id = $2 AND account_id = $3 AND read_at IS NULL`,
+			tx.Now(), noticeID, accountID)
+		if err != nil {
+			return fmt.Errorf("notify: mark read: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var one int
+		err = tx.QueryRowContext(ctx,
+			`SELECT 1 FROM notices WHERE id = $1 AND account_id = $2`, noticeID, accountID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errNoNotice(err)
+		}
+		return err
+	})
+}

@@ -1,0 +1,62 @@
+package session
+
+import (
+	"context"
+	"fmt"
+)
+
+// List returns the account's live sessions, newest first, with their IP
+// address and user agent decrypted: the "your sessions" page, where the
+// owner recognises (or does not) each device. Sessions that went idle or
+// expired but were not yet swept are left out.
+func (s *Store) List(ctx context.Context, accountID string) ([]Session, error) {
+	now := s.db.Now()
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT id, role, aal, methods, created_at, last_seen_at, reauth_at, expires_at,
+		        device, country, ip_enc, user_agent_enc
+		 FROM sessions
+		 WHERE account_id = $1 AND ended_at IS NULL AND expires_at > $2 AND last_seen_at > $3
+		 ORDER BY created_at DESC, id`,
+		accountID, now, now.Add(-s.policy.IdleTimeout.Duration))
+	if err != nil {
+		return nil, fmt.Errorf("session: list: %w", err)
+	}
+	type row struct {
+		sess         Session
+		ipEnc, uaEnc []byte
+	}
+	var found []row
+	for rows.Next() {
+		r := row{sess: Session{AccountID: accountID}}
+		var methods string
+		if err := rows.Scan(&r.sess.ID, &r.sess.Role, &r.sess.AAL, &methods, &r.sess.CreatedAt, &r.sess.LastSeenAt,
+			&r.sess.ReauthAt, &r.sess.ExpiresAt, &r.sess.Device, &r.sess.Country, &r.ipEnc, &r.uaEnc); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("session: list: %w", err)
+		}
+		r.sess.Methods = splitMethods(methods)
+		found = append(found, r)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("session: list: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("session: list: %w", err)
+	}
+	// Decrypt after the rows are closed: each decryption reads the
+	// subject key, and SQLite's read pool is small.
+	out := make([]Session, 0, len(found))
+	for _, r := range found {
+		ip, err := s.keys.Decrypt(ctx, s.db, accountID, ipField(r.sess.ID), r.ipEnc)
+		if err != nil {
+			return nil, fmt.Errorf("session: decrypt IP address: %w", err)
+		}
+		ua, err := s.keys.Decrypt(ctx, s.db, accountID, userAgentField(r.sess.ID), r.uaEnc)
+		if err != nil {
+			return nil, fmt.Errorf("session: decrypt user agent: %w", err)
+		}
+		r.sess.IP, r.sess.UserAgent = string(ip), string(ua)
+		out = append(out, r.sess)
+	}
+	return out, nil
+}

@@ -1,0 +1,247 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/portico/portico/internal/identity"
+	"github.com/portico/portico/internal/session"
+)
+
+// accountPage is the account's home.
+type accountPage struct {
+	Page
+	Email, Name string
+	Account     identity.Account
+}
+
+func (s *Server) account(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	acct := accountFrom(ctx)
+	email, err := s.identity.Email(ctx, acct.ID)
+	if err != nil {
+		return err
+	}
+	name, err := s.identity.Name(ctx, acct.ID)
+	if err != nil {
+		return err
+	}
+	return s.render(w, "account", accountPage{Page: s.page(w, r, "Your account"), Email: email, Name: name, Account: acct})
+}
+
+// securityPage is /account/security: factors, sessions, password age,
+// recent sign-ins, each with "this wasn't me".
+type securityPage struct {
+	Page
+	Account         identity.Account
+	Passkeys        []passkeyRow
+	PasskeysEnabled bool
+	RecoveryLeft    int
+	PasswordChanged time.Time
+	PasswordExpires time.Time
+	Sessions        []sessionRow
+	SignIns         []identity.SignInEvent
+	MFARequired     bool
+}
+
+type sessionRow struct {
+	session.Session
+	Current bool
+}
+
+type passkeyRow struct {
+	ID, Name   string
+	Created    time.Time
+	LastUsedAt time.Time
+}
+
+func (s *Server) accountSecurity(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	acct := accountFrom(ctx)
+	cur, _ := session.FromContext(ctx)
+	p := securityPage{
+		Page:            s.page(w, r, "Security"),
+		Account:         acct,
+		PasswordChanged: acct.PasswordChangedAt,
+		PasswordExpires: s.identity.PasswordExpiresAt(acct),
+		MFARequired:     s.identity.MFARequired(acct),
+		PasskeysEnabled: s.passkeys != nil,
+	}
+	var err error
+	if p.RecoveryLeft, err = s.identity.RecoveryCodesLeft(ctx, acct.ID); err != nil {
+		return err
+	}
+	sessions, err := s.identity.Sessions(ctx, acct.ID)
+	if err != nil {
+		return err
+	}
+	for _, x := range sessions {
+		p.Sessions = append(p.Sessions, sessionRow{Session: x, Current: x.ID == cur.ID})
+	}
+	if p.SignIns, err = s.identity.RecentSignIns(ctx, acct.ID, 20); err != nil {
+		return err
+	}
+	if s.passkeys != nil {
+		if p.Passkeys, err = s.passkeyRows(r); err != nil {
+			return err
+		}
+	}
+	return s.render(w, "security", p)
+}
+
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request) error {
+	acct := accountFrom(r.Context())
+	if err := s.identity.EndSession(r.Context(), acct.ID, r.PathValue("id")); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/account/security?done=session-ended", http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) endOtherSessions(w http.ResponseWriter, r *http.Request) error {
+	acct := accountFrom(r.Context())
+	cur, _ := session.FromContext(r.Context())
+	if _, err := s.identity.EndOtherSessions(r.Context(), acct.ID, cur.ID); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/account/security?done=sessions-ended", http.StatusSeeOther)
+	return nil
+}
+
+// reportPage follows "this wasn't me": the report is stored, and the
+// page offers the two things to do next.
+type reportPage struct {
+	Page
+	EventID string
+}
+
+// reportSuspicious stores a "this wasn't me" report (CP-7.3) and shows
+// what to do next: end other sessions, change the password.
+func (s *Server) reportSuspicious(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	acct := accountFrom(r.Context())
+	event := r.PostForm.Get("event")
+	if _, err := s.identity.ReportSuspicious(r.Context(), acct.ID, event, r.PostForm.Get("note"), "customer"); err != nil {
+		return err
+	}
+	return s.render(w, "report_done", reportPage{Page: s.page(w, r, "Report sent"), EventID: event})
+}
+
+// noticesPage is the in-portal inbox of security notices.
+type noticesPage struct {
+	Page
+	Items []noticeRow
+}
+
+type noticeRow struct {
+	ID, Title, Body string
+	At              time.Time
+	Read            bool
+}
+
+func (s *Server) noticesPage(w http.ResponseWriter, r *http.Request) error {
+	acct := accountFrom(r.Context())
+	items, err := s.inbox(r, acct.ID)
+	if err != nil {
+		return err
+	}
+	return s.render(w, "notices", noticesPage{Page: s.page(w, r, "Security notices"), Items: items})
+}
+
+func (s *Server) markNoticeRead(w http.ResponseWriter, r *http.Request) error {
+	acct := accountFrom(r.Context())
+	if err := s.notices.MarkRead(r.Context(), acct.ID, r.PathValue("id")); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/account/notices?done=notice-read", http.StatusSeeOther)
+	return nil
+}
+
+// passwordPage changes the password; in restricted mode (expired or
+// compromised) it is the only page the account can use.
+type passwordPage struct {
+	Page
+	Rules    []string
+	Required string // why a change is required now, or ""
+}
+
+func (s *Server) passwordPageData(w http.ResponseWriter, r *http.Request) passwordPage {
+	acct := accountFrom(r.Context())
+	return passwordPage{Page: s.page(w, r, "Change your password"), Rules: s.identity.PasswordRules(), Required: acct.PasswordChangeRequired}
+}
+
+func (s *Server) passwordForm(w http.ResponseWriter, r *http.Request) error {
+	return s.render(w, "password", s.passwordPageData(w, r))
+}
+
+func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	f := r.PostForm
+	acct := accountFrom(r.Context())
+	cur, _ := session.FromContext(r.Context())
+	fail := func(status int, msg string) error {
+		p := s.passwordPageData(w, r)
+		p.Error = msg
+		return s.renderStatus(w, status, "password", p)
+	}
+	if f.Get("new") != f.Get("confirm") {
+		return fail(http.StatusUnprocessableEntity, "The two new passwords differ. Type the same new password twice.")
+	}
+	err := s.identity.ChangePassword(r.Context(), acct.ID, cur.ID, f.Get("current"), f.Get("new"), f.Get("end_others") == "on")
+	if err != nil {
+		if msg := formError(err); msg != "" {
+			return fail(formStatus(err), msg)
+		}
+		return err
+	}
+	http.Redirect(w, r, "/account/security?done=password-changed", http.StatusSeeOther)
+	return nil
+}
+
+// reauthPage asks for the password again before a sensitive change
+// (step-up, CP-6.3).
+type reauthPage struct {
+	Page
+	Next string
+}
+
+func (s *Server) reauthForm(w http.ResponseWriter, r *http.Request) error {
+	return s.render(w, "reauth", reauthPage{Page: s.page(w, r, "Confirm it is you"), Next: safeNext(r.URL.Query().Get("next"), "/account/security")})
+}
+
+func (s *Server) reauth(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	next := safeNext(r.PostForm.Get("next"), "/account/security")
+	sess, _ := session.FromContext(r.Context())
+	if err := s.identity.Reauthenticate(r.Context(), sess, r.PostForm.Get("password"), clientIP(r), r.UserAgent()); err != nil {
+		if msg := formError(err); msg != "" {
+			p := reauthPage{Page: s.page(w, r, "Confirm it is you"), Next: next}
+			p.Error = msg
+			return s.renderStatus(w, formStatus(err), "reauth", p)
+		}
+		return err
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+	return nil
+}
+
+// fresh reports whether the session re-authenticated within the profile's
+// step-up window; if not, it sends the browser to re-authenticate and come
+// back to page, and the caller stops.
+//
+// Enforces CP-6.3, MTL-3.2.2: changing factors or credentials needs a
+// fresh re-authentication.
+func (s *Server) fresh(w http.ResponseWriter, r *http.Request, page string) bool {
+	if s.freshSession(r) {
+		return true
+	}
+	http.Redirect(w, r, "/account/reauth?next="+url.QueryEscape(page), http.StatusSeeOther)
+	return false
+}

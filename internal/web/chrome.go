@@ -1,0 +1,68 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/portico/portico/internal/access"
+	"github.com/portico/portico/internal/policy"
+)
+
+// flashes are the fixed confirmations a redirect can ask a page to show
+// (?done=...). Only these texts can appear: nothing from the URL is
+// reflected into the page.
+var flashes = map[string]string{
+	"signed-out":        "You have signed out.",
+	"verified":          "Your email address is confirmed. Sign in to continue.",
+	"password-changed":  "Your password was changed.",
+	"password-reset":    "Your password was changed. Sign in with it now; we will still ask for your second factor.",
+	"session-ended":     "The session was signed out.",
+	"sessions-ended":    "Your other sessions were signed out.",
+	"totp-added":        "Your authenticator app is set up.",
+	"totp-removed":      "The authenticator app was removed.",
+	"passkey-added":     "Your passkey is saved.",
+	"passkey-removed":   "The passkey was removed.",
+	"passkey-renamed":   "The passkey was renamed.",
+	"reported":          "Thank you. Your report went to our security team, who will look into it and contact you.",
+	"reauthenticated":   "Thanks, that was you. Carry on.",
+	"notice-read":       "Marked as read.",
+	"account-created":   "Your account is ready.",
+	"signed-in":         "You are signed in.",
+	"recovery-replaced": "Your old recovery codes no longer work.",
+}
+
+// flashFrom returns the confirmation named by ?done=, if any.
+func flashFrom(r *http.Request) string {
+	return flashes[r.URL.Query().Get("done")]
+}
+
+// accountChrome fills the parts of every page that depend on the signed-in
+// account: the header's links, the unread count and standing warnings.
+func (s *Server) accountChrome(r *http.Request, p *Page) {
+	pr := access.PrincipalFrom(r.Context())
+	if !pr.SignedIn() {
+		return
+	}
+	p.SignedIn = true
+	p.FullAccess = pr.Stage == access.StageDone
+	if !p.FullAccess {
+		return
+	}
+	ctx := r.Context()
+	acct := accountFrom(ctx)
+	if s.notices != nil {
+		if n, err := s.notices.UnreadCount(ctx, acct.ID); err == nil {
+			p.Unread = n
+		}
+	}
+	// Enforces CP-4.3: a warning before the password expires.
+	if at, soon := s.identity.ExpiryWarning(acct, s.db.Now()); soon {
+		p.Banner = "Your password expires on " + at.UTC().Format("2 January 2006") + ". Change it before then to keep signing in without interruption."
+		p.BannerLink = "/account/password"
+		return
+	}
+	// Enforces MTL-3.1.2: where MFA is only encouraged, a standing prompt.
+	if s.identity.Profile().MFA.Mode == policy.MFAEncouraged && !acct.HasSecondFactor() {
+		p.Banner = "Protect your account with a second factor: an authenticator app or a passkey takes a minute to set up."
+		p.BannerLink = "/account/mfa/setup"
+	}
+}
