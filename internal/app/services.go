@@ -51,7 +51,7 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 		}
 	}()
 	sv.Sessions = session.NewStore(st.DB, st.Keyring, st.Audit, st.Profile.Session)
-	if sv.Notices, err = notify.New(st.DB, st.Keyring, st.Audit, notify.Options{SMTPURL: cfg.SMTPURL, Logger: logger}); err != nil {
+	if sv.Notices, err = notify.New(st.DB, st.Keyring, st.Audit, notify.Options{SMTPURL: cfg.SMTPURL, Logger: logger, PollInterval: time.Second}); err != nil {
 		return nil, err
 	}
 	u, err := url.Parse(publicURL)
