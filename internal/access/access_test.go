@@ -1,0 +1,47 @@
+package access
+
+import "testing"
+
+// TestAllowed is the decision table for an account's permissions over
+// itself (CP-4.2 deny by default; CP-4.1 and CP-12 restricted stages).
+func TestAllowed(t *testing.T) {
+	stages := []Stage{StageNone, StageSecondFactor, StageEnrol, StageChangePassword, StageDone}
+	want := map[Permission][]Stage{
+		Public:               stages,
+		SessionEnd:           {StageSecondFactor, StageEnrol, StageChangePassword, StageDone},
+		SignInSecondFactor:   {StageSecondFactor},
+		MFAEnrol:             {StageEnrol, StageDone},
+		PasswordChange:       {StageChangePassword, StageDone},
+		AccountSelf:          {StageDone},
+		"no.such.permission": nil,
+	}
+	for perm, allowed := range want {
+		for _, st := range stages {
+			exp := false
+			for _, a := range allowed {
+				exp = exp || a == st
+			}
+			p := Principal{AccountID: "a", Role: RoleCustomer, Stage: st}
+			if st == StageNone {
+				p = Principal{}
+			}
+			if got := Allowed(p, perm); got != exp {
+				t.Errorf("Allowed(stage %q, %s) = %v, want %v", st, perm, got, exp)
+			}
+		}
+	}
+}
+
+func TestParseRole(t *testing.T) {
+	for _, r := range Roles() {
+		if got, err := ParseRole(string(r)); err != nil || got != r {
+			t.Errorf("ParseRole(%q) = %q, %v", r, got, err)
+		}
+	}
+	if _, err := ParseRole("root"); err == nil {
+		t.Error("ParseRole accepted an unknown role")
+	}
+	if RoleCustomer.IsStaff() || !RoleAuditor.IsStaff() {
+		t.Error("IsStaff is wrong")
+	}
+}

@@ -1,0 +1,164 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+
+	"github.com/portico/portico/internal/access"
+	"github.com/portico/portico/internal/identity"
+	"github.com/portico/portico/internal/session"
+)
+
+const testPassword = "correct horse battery staple 42"
+
+// signIn creates an account and signs it in with its password, returning
+// the session token and the step the sign-in reached.
+func signIn(t *testing.T, s *testServer, email string, withTOTP bool) (string, identity.Step) {
+	t.Helper()
+	ctx := context.Background()
+	acct, err := s.identity.CreateAccount(ctx, identity.NewAccount{Email: email, Role: access.RoleCustomer, Password: testPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if withTOTP {
+		if err := s.identity.StartTOTP(ctx, acct.ID); err != nil {
+			t.Fatal(err)
+		}
+		e, _, err := s.identity.PendingTOTP(ctx, acct.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _ := totp.GenerateCode(strings.ReplaceAll(e.Secret, " ", ""), time.Now())
+		if _, err := s.identity.ConfirmTOTP(ctx, acct.ID, code); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := s.identity.Login(ctx, identity.Credentials{Email: email, Password: testPassword, IP: "192.0.2.10", UserAgent: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Token, res.Next
+}
+
+// concrete turns a route pattern into a method and a path that matches it.
+func concrete(pattern string) (string, string) {
+	method, path, _ := strings.Cut(pattern, " ")
+	path = strings.ReplaceAll(path, "{$}", "")
+	for strings.Contains(path, "{") {
+		i, j := strings.Index(path, "{"), strings.Index(path, "}")
+		path = path[:i] + "x" + path[j+1:]
+	}
+	return method, path
+}
+
+// TestRestrictedModes walks the whole route table for a session in each
+// restricted stage and proves that only the step it owes (and signing out,
+// and public pages) answers (CP-4.1, CP-12): an account without its second
+// factor reaches nothing of the portal.
+func TestRestrictedModes(t *testing.T) {
+	s := newTestServer(t)
+	cases := []struct {
+		name    string
+		email   string
+		totp    bool
+		step    identity.Step
+		allowed access.Permission
+		page    string
+	}{
+		{"MFA required and none enrolled", "enrol@example.com", false, identity.StepEnrol, access.MFAEnrol, "/account/mfa/setup"},
+		{"second factor owed", "mfa@example.com", true, identity.StepSecondFactor, access.SignInSecondFactor, "/login/mfa"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			token, step := signIn(t, s, tc.email, tc.totp)
+			if step != tc.step {
+				t.Fatalf("sign-in reached %q, want %q", step, tc.step)
+			}
+			cookie := session.CookieName + "=" + token
+			for _, rt := range s.routes() {
+				if rt.perm == access.Public || rt.pattern == "POST /logout" {
+					continue
+				}
+				method, path := concrete(rt.pattern)
+				w := do(s, method, path, strings.NewReader(""), map[string]string{
+					"Cookie": cookie, "Sec-Fetch-Site": "same-origin", "Content-Type": "application/x-www-form-urlencoded"})
+				denied := w.Code == http.StatusNotFound && method == http.MethodPost ||
+					w.Code == http.StatusSeeOther && w.Header().Get("Location") == tc.page && method == http.MethodGet
+				switch rt.perm {
+				case tc.allowed, access.SessionEnd:
+					if w.Code == http.StatusNotFound && strings.Contains(w.Body.String(), "Page not found") && !strings.Contains(rt.pattern, "{") {
+						t.Errorf("%s: the step's own route was refused", rt.pattern)
+					}
+				default:
+					if !denied {
+						t.Errorf("%s answered %d (Location %q) to a session that owes %s", rt.pattern, w.Code, w.Header().Get("Location"), tc.step)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestAnonymousIsSentToSignIn: pages that need an account send anonymous
+// visitors to sign in and back (GET), and refuse state changes (POST).
+func TestAnonymousIsSentToSignIn(t *testing.T) {
+	s := newTestServer(t)
+	for _, rt := range s.routes() {
+		if rt.perm == access.Public {
+			continue
+		}
+		method, path := concrete(rt.pattern)
+		w := do(s, method, path, strings.NewReader(""), map[string]string{"Sec-Fetch-Site": "same-origin", "Content-Type": "application/x-www-form-urlencoded"})
+		switch {
+		case method == http.MethodGet && rt.perm != access.SignInSecondFactor:
+			if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/login?next=") {
+				t.Errorf("%s: %d %q, want a redirect to sign in", rt.pattern, w.Code, w.Header().Get("Location"))
+			}
+		default:
+			if w.Code != http.StatusUnauthorized && w.Code != http.StatusNotFound {
+				t.Errorf("%s: %d, want 401 or 404", rt.pattern, w.Code)
+			}
+		}
+	}
+}
+
+// TestForgedSessionCookie: a cookie that is not a live session is dropped
+// and the request is anonymous (CP-6.3).
+func TestForgedSessionCookie(t *testing.T) {
+	s := newTestServer(t)
+	token, _ := signIn(t, s, "forge@example.com", false)
+	id, _, _ := strings.Cut(token, ".")
+	for _, c := range []string{"garbage", id + ".AAAAAAAAAAAAAAAAAAAAAAAAAA", token + "x"} {
+		w := do(s, "GET", "/account/mfa/setup", nil, map[string]string{"Cookie": session.CookieName + "=" + c})
+		if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/login") {
+			t.Errorf("cookie %q: %d %q, want a redirect to sign in", c, w.Code, w.Header().Get("Location"))
+		}
+		if !strings.Contains(w.Header().Get("Set-Cookie"), session.CookieName+"=;") {
+			t.Errorf("cookie %q was not dropped: %q", c, w.Header().Get("Set-Cookie"))
+		}
+	}
+}
+
+// TestSafeNext: the page to go back to after signing in is always on this
+// site (no open redirect).
+func TestSafeNext(t *testing.T) {
+	for in, want := range map[string]string{
+		"/account/security":     "/account/security",
+		"/account?x=1":          "/account?x=1",
+		"https://evil.example/": "/fallback",
+		"//evil.example/":       "/fallback",
+		"/\\evil.example":       "/fallback",
+		"":                      "/fallback",
+		"javascript:alert(1)":   "/fallback",
+		"/%2F%2Fevil.example/x": "/%2F%2Fevil.example/x",
+	} {
+		if got := safeNext(in, "/fallback"); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
