@@ -211,14 +211,32 @@ func backoff(n int) time.Duration {
 func (s *Service) recentFailures(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }, accountID string, now time.Time) (int, time.Time, error) {
-	var n int
-	var last sql.NullTime
+	// The window starts at the lockout window's start or just after the
+	// last success, whichever is later. Times are read as plain columns
+	// (not MAX(at)): SQLite returns an aggregate of a TIMESTAMP as text.
+	from := now.Add(-s.profile.Lockout.Window.Duration)
+	var lastOK time.Time
 	err := q.QueryRowContext(ctx,
-		`SELECT COUNT(*), MAX(at) FROM sign_in_events
-		 WHERE account_id = $1 AND outcome = 'failure' AND reason IN ('bad_password', 'bad_code') AND at > $2
-		   AND at > COALESCE((SELECT MAX(at) FROM sign_in_events WHERE account_id = $1 AND outcome = 'success'), $2)`,
-		accountID, now.Add(-s.profile.Lockout.Window.Duration)).Scan(&n, &last)
-	return n, last.Time, err
+		`SELECT at FROM sign_in_events WHERE account_id = $1 AND outcome = 'success' AND at > $2 ORDER BY at DESC LIMIT 1`,
+		accountID, from).Scan(&lastOK)
+	switch {
+	case err == nil:
+		from = lastOK
+	case !errors.Is(err, sql.ErrNoRows):
+		return 0, time.Time{}, err
+	}
+	const failures = `FROM sign_in_events WHERE account_id = $1 AND outcome = 'failure' AND reason IN ('bad_password', 'bad_code') AND at > $2`
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) `+failures, accountID, from).Scan(&n); err != nil {
+		return 0, time.Time{}, err
+	}
+	var last time.Time
+	if n > 0 {
+		if err := q.QueryRowContext(ctx, `SELECT at `+failures+` ORDER BY at DESC LIMIT 1`, accountID, from).Scan(&last); err != nil {
+			return 0, time.Time{}, err
+		}
+	}
+	return n, last, nil
 }
 
 // Outcomes in the sign-in history.
