@@ -327,3 +327,51 @@ func readPassword(e env, fromStdin bool) (string, error) {
 	}
 	return string(p1), nil
 }
+
+func cmdUserDisable(ctx context.Context, e env, args []string) error {
+	return setDisabled(ctx, e, args, true)
+}
+
+func cmdUserEnable(ctx context.Context, e env, args []string) error {
+	return setDisabled(ctx, e, args, false)
+}
+
+// setDisabled disables or enables the account with --email. Disabling ends
+// every session of the account at once.
+func setDisabled(ctx context.Context, e env, args []string, disable bool) error {
+	verb := "enable"
+	if disable {
+		verb = "disable"
+	}
+	l := config.NewLoader("user "+verb, "Usage: portico user "+verb+" --email E [flags]\n\n"+
+		map[bool]string{true: "Disables an account: it can no longer sign in, and every session it has ends at once.",
+			false: "Enables an account that was disabled."}[disable], config.Storage|config.Policy, e.stdout)
+	email := l.FlagSet().String("email", "", "the account's email `address` (required)")
+	cfg, err := load(e, l, args)
+	if err != nil {
+		return err
+	}
+	if *email == "" {
+		return usageErr("--email is required")
+	}
+	s, err := app.OpenStorage(ctx, cfg, app.Existing, app.NewLogger(e.stderr, cfg.LogFormat, cfg.LogLevel))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	svc, closeID, err := app.NewIdentity(s, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeID()
+	ctx = audit.WithActor(ctx, audit.ActorCLI)
+	acct, err := svc.FindByEmail(ctx, *email)
+	if err != nil {
+		return err
+	}
+	if err := svc.SetDisabled(ctx, acct.ID, disable); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%sd account %s\n", verb, acct.ID)
+	return nil
+}

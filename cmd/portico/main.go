@@ -9,6 +9,7 @@
 //	portico audit verify          check the audit hash chain
 //	portico audit export          write audit events as JSON Lines
 //	portico user create           create an account
+//	portico user disable|enable   disable (ending its sessions) or enable an account
 //
 // Exit status: 0 success, 1 failure, 2 bad usage (unknown command, flag or
 // value), with a one-line message on standard error.
@@ -59,6 +60,8 @@ func commands() []command {
 		{"audit verify", "check the audit trail's hash chain", cmdAuditVerify},
 		{"audit export", "write audit events as JSON Lines (for a SIEM)", cmdAuditExport},
 		{"user create", "create an account (staff or customer)", cmdUserCreate},
+		{"user disable", "disable an account and end all of its sessions", cmdUserDisable},
+		{"user enable", "enable a disabled account", cmdUserEnable},
 	}
 }
 

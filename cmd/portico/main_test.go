@@ -278,3 +278,29 @@ func TestAuditExportToFile(t *testing.T) {
 		t.Errorf("second export to the same file: exit %d, %q", code, stderr)
 	}
 }
+
+// TestUserDisable: disabling an account from the command line is audited;
+// enabling it again works; an unknown address is an error.
+func TestUserDisable(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, c *cli) {
+		if code, _, stderr := c.run("a long enough passphrase 1\n", "user", "create", "--email", "d@example.com", "--role", "customer", "--password-stdin"); code != 0 {
+			t.Fatalf("user create: %s", stderr)
+		}
+		if code, stdout, stderr := c.run("", "user", "disable", "--email", "d@example.com"); code != 0 || !strings.HasPrefix(stdout, "disabled account ") {
+			t.Fatalf("disable: exit %d %q %q", code, stdout, stderr)
+		}
+		if code, _, stderr := c.run("", "user", "disable", "--email", "d@example.com"); code != 1 || !strings.Contains(stderr, "not active") {
+			t.Errorf("disable twice: exit %d %q", code, stderr)
+		}
+		if code, _, stderr := c.run("", "user", "enable", "--email", "d@example.com"); code != 0 {
+			t.Errorf("enable: %s", stderr)
+		}
+		if code, _, _ := c.run("", "user", "disable", "--email", "nobody@example.com"); code == 0 {
+			t.Error("disabling an unknown address succeeded")
+		}
+		_, stdout, _ := c.run("", "audit", "export")
+		if !strings.Contains(stdout, `"account.disable"`) || !strings.Contains(stdout, `"account.enable"`) {
+			t.Errorf("no disable/enable audit events")
+		}
+	})
+}
