@@ -1,7 +1,6 @@
 package identity_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -136,19 +135,18 @@ func TestVerificationLink(t *testing.T) {
 			}
 		}
 		badLink("superseded link", first)
-		for _, g := range []string{"", "x", strings.Repeat("A", 52), strings.ToLower(second), second[:51] + "Z"[:1], second + "A", "../" + second[3:], "' OR 1=1 --" + strings.Repeat(" ", 41)} {
+		for _, g := range []string{"", "x", strings.Repeat("A", 52), strings.ToLower(second), flip(second), second + "A", "../" + second[3:], "' OR 1=1 --" + strings.Repeat(" ", 41)} {
 			if g == second {
 				continue
 			}
 			badLink("garbage "+g, g)
 		}
 		// A reset token is not a verification token.
-		acct := e.customer("other@example.com", pwB)
+		e.customer("other@example.com", pwB)
 		if err := e.svc.RequestReset(e.ctx, "other@example.com", testIP); err != nil {
 			t.Fatal(err)
 		}
 		badLink("a reset token", e.lastLink("other@example.com", "Reset your", "/reset/"))
-		_ = acct
 
 		// Expiry: valid one second before VerifyLinkTTL, dead at it.
 		e.tick(identity.VerifyLinkTTL - time.Second)
@@ -241,6 +239,14 @@ func TestNoUserEnumeration(t *testing.T) {
 				t.Errorf("audit event names an address: %+v", ev)
 			}
 		}
-		_ = errors.New
 	})
+}
+
+// flip changes the last character of a token.
+func flip(tok string) string {
+	last := byte('A')
+	if tok[len(tok)-1] == 'A' {
+		last = 'B'
+	}
+	return tok[:len(tok)-1] + string(last)
 }
