@@ -18,13 +18,20 @@ const testPassword = "correct horse battery staple 42"
 
 // signIn creates an account and signs it in with its password, returning
 // the session token and the step the sign-in reached.
-func signIn(t *testing.T, s *testServer, email string, withTOTP bool) (string, identity.Step) {
+func signIn(t testing.TB, s *testServer, email string, withTOTP bool) (string, identity.Step) {
+	tok, step, _ := signInSecret(t, s, email, withTOTP)
+	return tok, step
+}
+
+// signInSecret is signIn that also returns the TOTP secret it enrolled.
+func signInSecret(t testing.TB, s *testServer, email string, withTOTP bool) (string, identity.Step, string) {
 	t.Helper()
 	ctx := context.Background()
 	acct, err := s.identity.CreateAccount(ctx, identity.NewAccount{Email: email, Role: access.RoleCustomer, Password: testPassword})
 	if err != nil {
 		t.Fatal(err)
 	}
+	secret := ""
 	if withTOTP {
 		if err := s.identity.StartTOTP(ctx, acct.ID); err != nil {
 			t.Fatal(err)
@@ -33,7 +40,8 @@ func signIn(t *testing.T, s *testServer, email string, withTOTP bool) (string, i
 		if err != nil {
 			t.Fatal(err)
 		}
-		code, _ := totp.GenerateCode(strings.ReplaceAll(e.Secret, " ", ""), time.Now())
+		secret = strings.ReplaceAll(e.Secret, " ", "")
+		code, _ := totp.GenerateCode(secret, time.Now())
 		if _, err := s.identity.ConfirmTOTP(ctx, acct.ID, code); err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +50,28 @@ func signIn(t *testing.T, s *testServer, email string, withTOTP bool) (string, i
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res.Token, res.Next
+	return res.Token, res.Next, secret
+}
+
+// signInFull signs an account in completely: password, then a TOTP code.
+func signInFull(t testing.TB, s *testServer, email string) string {
+	t.Helper()
+	ctx := context.Background()
+	token, step, secret := signInSecret(t, s, email, true)
+	if step != identity.StepSecondFactor {
+		t.Fatalf("step %q", step)
+	}
+	sess, err := s.sessions.Authenticate(ctx, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The enrolment used the current step's code: use the next one.
+	code, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
+	res, err := s.identity.VerifySecondFactor(ctx, sess, code, "192.0.2.10", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Token
 }
 
 // concrete turns a route pattern into a method and a path that matches it.

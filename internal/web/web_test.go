@@ -56,7 +56,7 @@ type testServer struct {
 	reg  *prometheus.Registry
 }
 
-func newTestServer(t *testing.T) *testServer {
+func newTestServer(t testing.TB) *testServer {
 	t.Helper()
 	d := dbtest.SQLite(t, dbtest.Options{})
 	keyPath := filepath.Join(t.TempDir(), "keys", "master.json")
