@@ -15,6 +15,7 @@ import (
 type mfaSetupPage struct {
 	Page
 	Restricted      bool
+	Fresh           bool // re-authenticated within the step-up window
 	Account         identity.Account
 	Pending         bool
 	Secret          string
@@ -28,6 +29,7 @@ func (s *Server) mfaSetupData(w http.ResponseWriter, r *http.Request) (mfaSetupP
 	p := mfaSetupPage{
 		Page:            s.page(w, r, "Set up a second factor"),
 		Restricted:      access.PrincipalFrom(ctx).Stage == access.StageEnrol,
+		Fresh:           s.freshSession(r),
 		Account:         acct,
 		PasskeysEnabled: s.passkeys != nil,
 	}
