@@ -48,6 +48,12 @@ var complete = map[string]bool{
 	"CP-5.3":    true, // tamper-evident trail; each capability audits its own events
 	"CP-6.1":    true, // CSRF defence, contextual escaping, strict nonce CSP
 	"MTL-4.2.1": true, // TLS only, AEAD suites, HSTS, secure cookies
+	"CP-3.1":    true, // guidelines page, "this wasn't me" reports, password policy
+	"CP-4.1":    true, // enrolment forced, restricted stages, TOTP, passkeys, recovery codes
+	"CP-4.3":    true, // policy engine, expiry with warnings, forced change
+	"MTL-3.1.1": true, // strength, common and breached blocklists, history
+	"MTL-3.1.2": true, // TOTP, passkeys, recovery codes; required or encouraged
+	"MTL-8.2":   true, // security guidelines and notices for customers
 }
 
 // ClauseStatus says how far the controls of a clause go: "enforced" or

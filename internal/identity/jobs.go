@@ -21,9 +21,12 @@ func (s *Service) SendExpiryWarnings(ctx context.Context) (int, error) {
 	now := s.db.Now()
 	// Changed before this, the password expires within the warning period.
 	cutoff := now.Add(-time.Duration(p.ExpiryDays-p.ExpiryWarningDays) * 24 * time.Hour)
+	// Changed before this, it has expired already: the next sign-in
+	// forces the change, and a warning would quote a date in the past.
+	expired := now.Add(-time.Duration(p.ExpiryDays) * 24 * time.Hour)
 	rows, err := s.db.QueryContext(ctx,
 		`SELECT id FROM accounts WHERE status = $1 AND expiry_warned_at IS NULL AND password_changed_at IS NOT NULL
-		   AND password_changed_at <= $2 AND password_change_required = '' LIMIT 500`, StatusActive, cutoff)
+		   AND password_changed_at <= $2 AND password_changed_at > $3 AND password_change_required = '' LIMIT 500`, StatusActive, cutoff, expired)
 	if err != nil {
 		return 0, err
 	}

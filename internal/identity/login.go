@@ -188,7 +188,7 @@ func (s *Service) gateReason(ctx context.Context, acct Account, now time.Time) s
 	case now.Before(acct.LockedUntil):
 		return "locked"
 	}
-	n, last, err := s.recentFailures(ctx, s.db, acct.ID, now)
+	n, last, err := s.recentFailures(ctx, s.db, acct, now)
 	if err == nil && now.Before(last.Add(backoff(n))) {
 		return "throttled"
 	}
@@ -206,15 +206,23 @@ func backoff(n int) time.Duration {
 }
 
 // recentFailures counts the failed credential checks of an account within
-// the lockout window and after its last successful sign-in, and returns
-// the time of the latest.
+// the lockout window and after its last successful sign-in or password
+// change, and returns the time of the latest.
 func (s *Service) recentFailures(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, accountID string, now time.Time) (int, time.Time, error) {
-	// The window starts at the lockout window's start or just after the
-	// last success, whichever is later. Times are read as plain columns
-	// (not MAX(at)): SQLite returns an aggregate of a TIMESTAMP as text.
+}, acct Account, now time.Time) (int, time.Time, error) {
+	accountID := acct.ID
+	// The window starts at the lockout window's start, just after the
+	// last success or just after the last password change (the first
+	// password, set at creation, is no change), whichever is latest: a
+	// reset lifts the lock and the back-off with it, and failures against
+	// the old password say nothing about the new one. Times are read as
+	// plain columns (not MAX(at)): SQLite returns an aggregate of a
+	// TIMESTAMP as text.
 	from := now.Add(-s.profile.Lockout.Window.Duration)
+	if acct.PasswordChangedAt.After(acct.CreatedAt) && acct.PasswordChangedAt.After(from) {
+		from = acct.PasswordChangedAt
+	}
 	var lastOK time.Time
 	err := q.QueryRowContext(ctx,
 		`SELECT at FROM sign_in_events WHERE account_id = $1 AND outcome = 'success' AND at > $2 ORDER BY at DESC LIMIT 1`,
@@ -267,7 +275,7 @@ func (s *Service) recordAttempt(ctx context.Context, acct Account, a attempt) er
 		if !a.counts {
 			return nil
 		}
-		n, _, err := s.recentFailures(ctx, tx, acct.ID, tx.Now())
+		n, _, err := s.recentFailures(ctx, tx, acct, tx.Now())
 		if err != nil || n < s.profile.Lockout.Threshold {
 			return err
 		}
@@ -323,16 +331,19 @@ func (s *Service) complete(ctx context.Context, tx *db.Tx, acct Account, pending
 		return err
 	}
 	device, country := session.Device(ua), session.Country(ip)
-	var seen int
-	if err := tx.QueryRowContext(ctx,
-		`SELECT COUNT(*) FROM sign_in_events WHERE account_id = $1 AND outcome = 'success' AND device = $2 AND country = $3`,
-		acct.ID, device, country).Scan(&seen); err != nil {
+	// Existence, not counts: the cost of a sign-in must not grow with the
+	// account's history (13 months of it).
+	seen, err := hasSuccess(ctx, tx, acct.ID, `AND device = $2 AND country = $3`, device, country)
+	if err != nil {
 		return err
 	}
-	var before int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sign_in_events WHERE account_id = $1 AND outcome = 'success'`, acct.ID).Scan(&before); err != nil {
-		return err
+	before := seen
+	if !seen {
+		if before, err = hasSuccess(ctx, tx, acct.ID, ``); err != nil {
+			return err
+		}
 	}
+	newDevice := !seen && before
 	method := methods[len(methods)-1]
 	if err := s.insertSignInEvent(ctx, tx, acct.ID, attempt{outcome: outcomeSuccess, reason: "ok", method: method, ip: ip, ua: ua}); err != nil {
 		return err
@@ -342,14 +353,14 @@ func (s *Service) complete(ctx context.Context, tx *db.Tx, acct Account, pending
 		return err
 	}
 	if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "login.success", Target: "account:" + acct.ID, Outcome: audit.Success,
-		Details: map[string]any{"methods": methods, "session": out.Session.ID, "new_device": seen == 0 && before > 0}}); err != nil {
+		Details: map[string]any{"methods": methods, "session": out.Session.ID, "new_device": newDevice}}); err != nil {
 		return err
 	}
 	out.Next = StepDone
 	if acct.PasswordChangeRequired != "" {
 		out.Next = StepChangePassword
 	}
-	if seen == 0 && before > 0 {
+	if newDevice {
 		email, err := s.emailIn(ctx, tx, acct.ID)
 		if err != nil {
 			return err
@@ -359,6 +370,18 @@ func (s *Service) complete(ctx context.Context, tx *db.Tx, acct Account, pending
 				"If this was you, there is nothing to do. "+ifNotYou)
 	}
 	return nil
+}
+
+// hasSuccess reports whether the account has a successful sign-in that
+// also matches the extra condition cond (on $2, $3, ... from args).
+func hasSuccess(ctx context.Context, tx *db.Tx, accountID, cond string, args ...any) (bool, error) {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM sign_in_events WHERE account_id = $1 AND outcome = 'success' `+cond+` LIMIT 1`,
+		append([]any{accountID}, args...)...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // insertSignInEvent adds an attempt to the account's sign-in history, with

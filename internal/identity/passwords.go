@@ -28,7 +28,23 @@ func (s *Service) ChangePassword(ctx context.Context, accountID, sessionID, curr
 	if err := s.db.QueryRowContext(ctx, `SELECT password_hash FROM accounts WHERE id = $1`, accountID).Scan(&hash); err != nil {
 		return err
 	}
-	if ok, _, err := VerifyPassword(current, hash, s.argon2()); err != nil || !ok {
+	// Enforces CP-8.2: the current password is a credential check like
+	// any other. A locked or backing-off account is refused without it
+	// being checked, and a wrong one counts towards the lock, so that a
+	// session left open is no unlimited password oracle.
+	if reason := s.gateReason(ctx, acct, s.db.Now()); reason != "" {
+		return errSignInFailed
+	}
+	ok, _, err := VerifyPassword(current, hash, s.argon2())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		req := audit.RequestFrom(ctx)
+		if err := s.recordAttempt(ctx, acct, attempt{outcome: outcomeFailure, reason: "bad_password", method: MethodPassword,
+			ip: req.IP, ua: req.UserAgent, counts: true}); err != nil {
+			return err
+		}
 		return apperr.New(apperr.Invalid, "Your current password is not right.")
 	}
 	if current == next {

@@ -83,11 +83,11 @@ func (s *Service) ReportSuspicious(ctx context.Context, accountID, eventID, note
 		if eventID != "" {
 			var owner string
 			err := tx.QueryRowContext(ctx, `SELECT account_id FROM sign_in_events WHERE id = $1`, eventID).Scan(&owner)
-			if errors.Is(err, sql.ErrNoRows) || owner != accountID {
-				return apperr.New(apperr.NotFound, "That sign-in is not in your history.")
-			}
-			if err != nil {
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
+			}
+			if owner != accountID {
+				return apperr.New(apperr.NotFound, "That sign-in is not in your history.")
 			}
 		}
 		var details []byte
