@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
+	"github.com/portico/portico/internal/browsertest"
 	"github.com/portico/portico/internal/session"
 )
 
@@ -31,43 +31,11 @@ import (
 // navigates fails its step instead of the whole run.
 const actionTimeout = 20 * time.Second
 
-// chromium starts headless Chromium with an empty profile and no overall
-// deadline (each action has its own), or skips the test saying why.
+// chromium starts headless Chromium with no overall deadline (each action
+// has its own), or skips the test saying why.
 func chromium(t *testing.T) context.Context {
 	t.Helper()
-	path := os.Getenv("PORTICO_TEST_CHROMIUM")
-	if path == "" {
-		for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-			if p, err := exec.LookPath(name); err == nil {
-				path = p
-				break
-			}
-		}
-	}
-	if path == "" {
-		t.Skip("browser tests skipped: no chromium found (make test installs it; or set PORTICO_TEST_CHROMIUM)")
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		// The test server's certificate is self-signed.
-		chromedp.Flag("ignore-certificate-errors", true),
-	)
-	ctx, cancelB := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelB(); cancelA() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
+	return browsertest.Start(t, 0)
 }
 
 // tab is one browser tab on Portico. Tabs made with newTab in a new

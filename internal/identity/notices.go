@@ -22,6 +22,7 @@ const (
 	noticeVerifyEmail     = "verify-email"
 	noticeResetPassword   = "reset-password"
 	noticeSessionsEnded   = "sessions-ended"
+	noticeEmailChange     = "email-change"
 )
 
 // ifNotYou ends every notice about a change the customer might not have

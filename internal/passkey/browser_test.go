@@ -16,7 +16,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +27,7 @@ import (
 
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/browsertest"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/dbtest"
@@ -36,52 +36,13 @@ import (
 
 // chromiumPath finds the browser for the browser tests: PORTICO_TEST_CHROMIUM,
 // else Debian's chromium.
-func chromiumPath() string {
-	if p := os.Getenv("PORTICO_TEST_CHROMIUM"); p != "" {
-		return p
-	}
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
 // browser starts headless Chromium with an empty profile and a virtual
 // authenticator (a platform passkey provider: CTAP2, internal transport,
 // resident keys, user verification that succeeds, presence simulated), or
 // skips the test saying why.
 func browser(t *testing.T) (context.Context, cdpwebauthn.AuthenticatorID) {
 	t.Helper()
-	path := chromiumPath()
-	if path == "" {
-		t.Skip("browser tests skipped: no Chromium (set PORTICO_TEST_CHROMIUM, or install /usr/bin/chromium)")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		// The test server's certificate is httptest's own.
-		chromedp.Flag("ignore-certificate-errors", true),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelB := chromedp.NewContext(actx)
-	ctx, cancelC := context.WithTimeout(ctx, 120*time.Second)
-	t.Cleanup(func() { cancelC(); cancelB(); cancelA() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
+	ctx := browsertest.Start(t, 120*time.Second)
 	if _, err := chromedp.Call(ctx, cdpwebauthn.Enable, cdpwebauthn.EnableParams{}); err != nil {
 		t.Fatalf("WebAuthn.enable: %v", err)
 	}
@@ -441,7 +402,7 @@ func credentialIDOf(t *testing.T, d *db.DB, accountID string) []byte {
 // credential and a signature counter that goes back are all refused and
 // audited; another account's passkey cannot be removed.
 func TestPasskeyCeremoniesInBrowser(t *testing.T) {
-	if chromiumPath() == "" {
+	if browsertest.Path() == "" {
 		t.Skip("browser tests skipped: no Chromium (set PORTICO_TEST_CHROMIUM, or install /usr/bin/chromium)")
 	}
 	clk := newClock()

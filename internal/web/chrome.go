@@ -28,6 +28,7 @@ var flashes = map[string]string{
 	"account-created":   "Your account is ready.",
 	"signed-in":         "You are signed in.",
 	"recovery-replaced": "Your old recovery codes no longer work.",
+	"email-changed":     "Your email address was changed.",
 }
 
 // flashFrom returns the confirmation named by ?done=, if any.

@@ -55,6 +55,10 @@ func (s *Server) routes() []route {
 		{"POST /account/report", access.AccountSelf, s.reportSuspicious},
 		{"GET /account/reauth", access.MFAEnrol, s.reauthForm},
 		{"POST /account/reauth", access.MFAEnrol, s.reauth},
+		{"GET /account/email", access.AccountSelf, s.emailForm},
+		{"POST /account/email", access.AccountSelf, s.emailChange},
+		{"GET /email/{token}", access.Public, s.emailConfirmForm},
+		{"POST /email/{token}", access.Public, s.emailConfirm},
 		{"GET /account/password", access.PasswordChange, s.passwordForm},
 		{"POST /account/password", access.PasswordChange, s.passwordChange},
 
