@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"golang.org/x/term"
@@ -19,6 +20,7 @@ import (
 	"github.com/portico/portico/internal/buildinfo"
 	"github.com/portico/portico/internal/config"
 	"github.com/portico/portico/internal/identity"
+	"github.com/portico/portico/internal/notify"
 	"github.com/portico/portico/internal/policy"
 )
 
@@ -374,4 +376,79 @@ func setDisabled(ctx context.Context, e env, args []string, disable bool) error 
 	}
 	fmt.Fprintf(e.stdout, "%sd account %s\n", verb, acct.ID)
 	return nil
+}
+
+func cmdUserRequirePasswordChange(ctx context.Context, e env, args []string) error {
+	l := config.NewLoader("user require-password-change", `Usage: portico user require-password-change --email E [--reason admin|incident] [flags]
+
+Makes an account change its password before it can do anything else, and ends
+its sessions so that the change happens at its next sign-in (CP-4.3: a change
+is forced on evidence of compromise).`, config.Storage|config.Policy, e.stdout)
+	email := l.FlagSet().String("email", "", "the account's email `address` (required)")
+	reason := l.FlagSet().String("reason", "admin", "why: `admin` or incident")
+	cfg, err := load(e, l, args)
+	if err != nil {
+		return err
+	}
+	if *email == "" {
+		return usageErr("--email is required")
+	}
+	if *reason != identity.ChangeAdmin && *reason != identity.ChangeIncident {
+		return usageErr("--reason %q: want admin or incident", *reason)
+	}
+	s, err := app.OpenStorage(ctx, cfg, app.Existing, app.NewLogger(e.stderr, cfg.LogFormat, cfg.LogLevel))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	svc, closeID, err := app.NewIdentity(s, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeID()
+	ctx = audit.WithActor(ctx, audit.ActorCLI)
+	acct, err := svc.FindByEmail(ctx, *email)
+	if err != nil {
+		return err
+	}
+	if err := svc.RequirePasswordChange(ctx, acct.ID, *reason); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "account %s must change its password at its next sign-in\n", acct.ID)
+	return nil
+}
+
+func cmdMailUndelivered(ctx context.Context, e env, args []string) error {
+	l := config.NewLoader("mail undelivered", `Usage: portico mail undelivered [flags]
+
+Lists mail in the outbox that has not been delivered: waiting (no --smtp-url,
+or retrying) or failed, with its kind, attempts and last error. Recipients and
+texts are encrypted and never shown.`, config.Storage|config.Policy, e.stdout)
+	cfg, err := load(e, l, args)
+	if err != nil {
+		return err
+	}
+	s, err := app.OpenStorage(ctx, cfg, app.Existing, app.NewLogger(e.stderr, cfg.LogFormat, cfg.LogLevel))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	n, err := notify.New(s.DB, s.Keyring, s.Audit, notify.Options{})
+	if err != nil {
+		return err
+	}
+	items, err := n.Undelivered(ctx, 500)
+	if err != nil {
+		return err
+	}
+	if len(items) == 0 {
+		fmt.Fprintln(e.stdout, "no undelivered mail")
+		return nil
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tCREATED\tKIND\tSTATUS\tATTEMPTS\tLAST ERROR")
+	for _, it := range items {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", it.ID, it.CreatedAt.UTC().Format(time.RFC3339), it.Kind, it.Status, it.Attempts, it.LastError)
+	}
+	return w.Flush()
 }

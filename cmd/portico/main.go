@@ -10,6 +10,8 @@
 //	portico audit export          write audit events as JSON Lines
 //	portico user create           create an account
 //	portico user disable|enable   disable (ending its sessions) or enable an account
+//	portico user require-password-change   force a password change at next sign-in
+//	portico mail undelivered      list mail that has not been delivered
 //
 // Exit status: 0 success, 1 failure, 2 bad usage (unknown command, flag or
 // value), with a one-line message on standard error.
@@ -62,6 +64,8 @@ func commands() []command {
 		{"user create", "create an account (staff or customer)", cmdUserCreate},
 		{"user disable", "disable an account and end all of its sessions", cmdUserDisable},
 		{"user enable", "enable a disabled account", cmdUserEnable},
+		{"user require-password-change", "make an account change its password at its next sign-in", cmdUserRequirePasswordChange},
+		{"mail undelivered", "list mail waiting in the outbox or failed (no addresses or texts)", cmdMailUndelivered},
 	}
 }
 

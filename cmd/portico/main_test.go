@@ -304,3 +304,23 @@ func TestUserDisable(t *testing.T) {
 		}
 	})
 }
+
+// TestRequirePasswordChangeAndUndeliveredMail: an operator forces a password
+// change (CP-4.3) and lists mail kept in the outbox without a mail server
+// (nothing lost, nothing personal shown).
+func TestRequirePasswordChangeAndUndeliveredMail(t *testing.T) {
+	c := newCLI(t, "")
+	if code, _, stderr := c.run("a long enough passphrase 1\n", "user", "create", "--email", "p@example.com", "--role", "customer", "--password-stdin"); code != 0 {
+		t.Fatalf("user create: %s", stderr)
+	}
+	if code, stdout, stderr := c.run("", "user", "require-password-change", "--email", "p@example.com", "--reason", "incident"); code != 0 || !strings.Contains(stdout, "must change its password") {
+		t.Fatalf("require-password-change: exit %d %q %q", code, stdout, stderr)
+	}
+	if code, _, _ := c.run("", "user", "require-password-change", "--email", "p@example.com", "--reason", "whim"); code != 2 {
+		t.Errorf("a bad --reason: exit %d, want 2", code)
+	}
+	code, stdout, stderr := c.run("", "mail", "undelivered")
+	if code != 0 || !strings.Contains(stdout, "no undelivered mail") {
+		t.Errorf("mail undelivered: exit %d %q %q", code, stdout, stderr)
+	}
+}

@@ -2,7 +2,6 @@ package web
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 
 	"github.com/portico/portico/internal/access"
@@ -147,18 +146,6 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	}
 	session.ClearCookie(w)
 	http.Redirect(w, r, "/login?done=signed-out", http.StatusSeeOther)
-	return nil
-}
-
-// readJSON decodes a small JSON body (the passkey ceremonies).
-func readJSON(r *http.Request, v any) error {
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		return apperr.Wrap(apperr.TooLarge, "The request is too large.", err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return apperr.Wrap(apperr.BadRequest, "The request could not be read.", err)
-	}
 	return nil
 }
 
