@@ -239,7 +239,15 @@ func identityFlow(t *testing.T, extra ...string) {
 			t.Fatalf("no verification link in %q", m.Text)
 		}
 		one.open(t, link)
-		one.submit(t, `form[action^="/verify/"] button[type=submit]`)
+		// Confirming needs the password chosen at sign-up: whoever opens
+		// the link without it confirms nothing.
+		done := one.expectConsole("status of 422")
+		one.submit(t, `form[action^="/verify/"] button[type=submit]`, field{"#password", "not the password at all 99"})
+		if a := one.text(t, "[role=alert]"); !strings.Contains(a, "not the password chosen") {
+			t.Errorf("confirming with a wrong password: alert %q", a)
+		}
+		done()
+		one.submit(t, `form[action^="/verify/"] button[type=submit]`, field{"#password", password})
 		one.wantPath(t, "/login?done=verified")
 		if f := one.text(t, ".flash"); !strings.Contains(f, "confirmed") {
 			t.Errorf("flash = %q", f)

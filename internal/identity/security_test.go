@@ -52,7 +52,7 @@ func TestEncryptionAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	verify := e.lastLink(addr, "Confirm", "/verify/")
-	if err := e.svc.VerifyEmail(e.ctx, verify); err != nil {
+	if err := e.svc.VerifyEmail(e.ctx, verify, pwA, testIP, "test"); err != nil {
 		t.Fatal(err)
 	}
 	a, err := e.svc.FindByEmail(e.ctx, addr)
@@ -183,7 +183,7 @@ func TestAuditTrailOfAJourney(t *testing.T) {
 		if err := e.svc.SignUp(e.ctx, signUpInput(addr, pwA)); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.svc.VerifyEmail(e.ctx, e.lastLink(addr, "Confirm", "/verify/")); err != nil {
+		if err := e.svc.VerifyEmail(e.ctx, e.lastLink(addr, "Confirm", "/verify/"), pwA, testIP, "test"); err != nil {
 			t.Fatal(err)
 		}
 		a, _ := e.svc.FindByEmail(e.ctx, addr)

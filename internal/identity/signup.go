@@ -69,8 +69,13 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) error {
 		case err != nil:
 			return err
 		case status == StatusUnverified:
-			// A second sign-up before confirming: send a fresh link.
-			return s.sendVerification(ctx, tx, existing, email)
+			// A second sign-up before confirming takes the address over:
+			// the new password, name and privacy acceptance replace the
+			// old ones and only the new link works. Otherwise whoever
+			// signed up first with someone else's address would keep
+			// their password on the account its owner then confirms (a
+			// pre-verification takeover).
+			return s.restartSignUp(ctx, tx, existing, email, name, hash, in.PrivacyVersion)
 		default:
 			if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "account.signup", Target: "account:" + existing,
 				Outcome: audit.Failure, Details: map[string]any{"reason": "address_in_use"}}); err != nil {
@@ -98,6 +103,33 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) error {
 	})
 }
 
+// restartSignUp replaces an unconfirmed account's password, name and
+// privacy acceptance with those of a new sign-up for the same address, and
+// sends a new link (which voids the old ones).
+func (s *Service) restartSignUp(ctx context.Context, tx *db.Tx, id, email, name, hash, privacy string) error {
+	nameEnc, err := s.keys.Encrypt(ctx, tx, id, nameField(id), []byte(name))
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx,
+		`UPDATE accounts SET password_hash = $1, name_enc = $2, privacy_version = $3, privacy_accepted_at = $4,
+		        password_changed_at = $4, updated_at = $4 WHERE id = $5 AND status = $6`,
+		hash, nameEnc, privacy, tx.Now(), id, StatusUnverified); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM password_history WHERE account_id = $1`, id); err != nil {
+		return err
+	}
+	if err := s.rememberPassword(ctx, tx, id, hash); err != nil {
+		return err
+	}
+	if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "account.signup", Target: "account:" + id,
+		Outcome: audit.Success, Details: map[string]any{"restarted": true, "privacy_version": privacy}}); err != nil {
+		return err
+	}
+	return s.sendVerification(ctx, tx, id, email)
+}
+
 // sendVerification issues a new confirmation link and mails it.
 func (s *Service) sendVerification(ctx context.Context, tx *db.Tx, accountID, email string) error {
 	token, err := issueToken(ctx, tx, accountID, purposeVerifyEmail, VerifyLinkTTL)
@@ -118,12 +150,47 @@ func (s *Service) VerifyLinkValid(ctx context.Context, token string) bool {
 }
 
 // VerifyEmail confirms an account's email address with the link's token
-// and activates the account.
-func (s *Service) VerifyEmail(ctx context.Context, token string) error {
-	return s.db.Transact(ctx, func(tx *db.Tx) error {
-		id, err := consumeToken(ctx, tx, token, purposeVerifyEmail)
+// and the password chosen at sign-up, and activates the account. Asking
+// for the password means that a link opened by someone who did not sign up
+// (the owner of an address that another person signed up with) confirms
+// nothing. A wrong password leaves the link usable and counts towards the
+// account's lock.
+//
+// Enforces CP-4.3, CP-6.3: an account is only ever activated by the
+// person who holds both the mailbox and the password.
+func (s *Service) VerifyEmail(ctx context.Context, token, pw, ip, ua string) error {
+	id, ok := tokenAccount(ctx, s.db, token, purposeVerifyEmail, s.db.Now())
+	if !ok {
+		return errBadLink
+	}
+	acct, err := s.Account(ctx, id)
+	if err != nil {
+		return err
+	}
+	var hash string
+	if err := s.db.QueryRowContext(ctx, `SELECT password_hash FROM accounts WHERE id = $1`, id).Scan(&hash); err != nil {
+		return err
+	}
+	if reason := s.gateReason(ctx, acct, s.db.Now()); reason != "" {
+		VerifyPassword(pw, s.dummyHash, s.argon2())
+		return errVerifyPassword
+	}
+	if ok, _, err := VerifyPassword(pw, hash, s.argon2()); err != nil || !ok {
 		if err != nil {
 			return err
+		}
+		if err := s.recordAttempt(ctx, acct, attempt{outcome: outcomeFailure, reason: "bad_password", method: MethodPassword, ip: ip, ua: ua, counts: true}); err != nil {
+			return err
+		}
+		return errVerifyPassword
+	}
+	return s.db.Transact(ctx, func(tx *db.Tx) error {
+		got, err := consumeToken(ctx, tx, token, purposeVerifyEmail)
+		if err != nil {
+			return err
+		}
+		if got != id {
+			return errBadLink
 		}
 		if _, err := tx.ExecContext(ctx,
 			`UPDATE accounts SET status = $1, email_verified_at = $2, updated_at = $2 WHERE id = $3 AND status = $4`,
@@ -134,3 +201,6 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) error {
 		return err
 	})
 }
+
+// errVerifyPassword answers a confirmation with the wrong password.
+var errVerifyPassword = apperr.New(apperr.Invalid, "That is not the password chosen when this account was created. If you did not sign up yourself, ignore the link: nothing happens unless it is confirmed.")

@@ -129,7 +129,7 @@ func TestVerificationLink(t *testing.T) {
 			if e.svc.VerifyLinkValid(e.ctx, tok) {
 				t.Errorf("%s: VerifyLinkValid says yes", what)
 			}
-			err := e.svc.VerifyEmail(e.ctx, tok)
+			err := e.svc.VerifyEmail(e.ctx, tok, pwA, testIP, "test")
 			if apperr.CodeOf(err) != apperr.Invalid || !strings.Contains(apperr.MessageOf(err), "This link is not valid") {
 				t.Errorf("%s: %v, want the one bad-link answer", what, err)
 			}
@@ -161,7 +161,7 @@ func TestVerificationLink(t *testing.T) {
 			t.Fatal(err)
 		}
 		third := e.lastLink(addr, "Confirm your email", "/verify/")
-		if err := e.svc.VerifyEmail(e.ctx, third); err != nil {
+		if err := e.svc.VerifyEmail(e.ctx, third, pwA, testIP, "test"); err != nil {
 			t.Fatalf("VerifyEmail: %v", err)
 		}
 		badLink("used link", third)
@@ -213,8 +213,12 @@ func TestNoUserEnumeration(t *testing.T) {
 			}
 			_, garbage := e.login("not an address", pwB)
 			same("malformed address", garbage, unknown)
+			// The sign-up subtest gave the pending account pwB (a new
+			// sign-up of an unconfirmed address takes it over): use a
+			// password none of them has.
+			const wrong = "none of these accounts has this 55"
 			for _, a := range addrs {
-				_, err := e.login(a, pwB)
+				_, err := e.login(a, wrong)
 				same("wrong password for "+a, err, unknown)
 			}
 			_, err := e.login("disabled@example.com", pwA)
@@ -249,4 +253,54 @@ func flip(tok string) string {
 		last = 'B'
 	}
 	return tok[:len(tok)-1] + string(last)
+}
+
+// TestPreVerificationTakeover covers CP-4.3 and CP-6.3: someone who signs
+// up first with another person's address gets nothing. The owner's own
+// sign-up replaces their password and voids their link; a link opened by
+// the owner without having signed up confirms nothing without the password.
+func TestPreVerificationTakeover(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d, nil, encouraged)
+		const victim = "victim@example.com"
+		const attackerPW = "attacker chose this one 77"
+
+		// The attacker signs up with the victim's address.
+		if err := e.svc.SignUp(e.ctx, signUpInput(victim, attackerPW)); err != nil {
+			t.Fatal(err)
+		}
+		attackerLink := e.lastLink(victim, "Confirm your email", "/verify/")
+
+		// The victim, who did not sign up, opens the link: without the
+		// attacker's password it confirms nothing.
+		if err := e.svc.VerifyEmail(e.ctx, attackerLink, pwA, testIP, "test"); apperr.CodeOf(err) != apperr.Invalid {
+			t.Fatalf("confirming with another password: %v", err)
+		}
+		if !e.svc.VerifyLinkValid(e.ctx, attackerLink) {
+			t.Fatal("a wrong password used up the link")
+		}
+
+		// The victim signs up: their password replaces the attacker's and
+		// the attacker's link dies.
+		if err := e.svc.SignUp(e.ctx, signUpInput(victim, pwA)); err != nil {
+			t.Fatal(err)
+		}
+		if e.svc.VerifyLinkValid(e.ctx, attackerLink) {
+			t.Error("the first sign-up's link still works")
+		}
+		link := e.lastLink(victim, "Confirm your email", "/verify/")
+		if err := e.svc.VerifyEmail(e.ctx, link, attackerPW, testIP, "test"); apperr.CodeOf(err) != apperr.Invalid {
+			t.Errorf("the attacker's password confirmed the victim's sign-up: %v", err)
+		}
+		if err := e.svc.VerifyEmail(e.ctx, link, pwA, testIP, "test"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.login(victim, attackerPW); err == nil {
+			t.Error("the attacker's password signs in")
+		}
+		e.mustLogin(victim, pwA)
+		if e.countAccounts() != 1 {
+			t.Errorf("%d accounts", e.countAccounts())
+		}
+	})
 }

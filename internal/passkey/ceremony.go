@@ -41,6 +41,7 @@ const (
 	reasonUnknownUser       = "unknown_user"        // a user handle that no account has
 	reasonDuplicate         = "duplicate_credential"
 	reasonCounterRegressed  = "sign_count_regressed" // a cloned authenticator
+	reasonWrongKind         = "wrong_mode"           // a second-factor ceremony at the passwordless endpoint, or the reverse
 )
 
 // Messages shown for refusals. They do not say which check failed.
@@ -278,11 +279,28 @@ func (s *Service) FinishRegistration(ctx context.Context, tx *db.Tx, accountID, 
 // Whether the account may sign in at all (disabled, locked) is the
 // caller's to check.
 func (s *Service) FinishLogin(ctx context.Context, tx *db.Tx, challengeID string, body []byte) (accountID string, p Passkey, err error) {
+	return s.FinishLoginAs(ctx, tx, challengeID, "", body)
+}
+
+// Login modes for FinishLoginAs.
+const (
+	// ModePasswordless: a ceremony begun by BeginDiscoverableLogin.
+	ModePasswordless = modePasswordless
+	// ModeSecondFactor: a ceremony begun by BeginLogin for an account.
+	ModeSecondFactor = modeSecondFactor
+)
+
+// FinishLoginAs is FinishLogin for an endpoint that serves one kind of
+// ceremony (want is ModePasswordless or ModeSecondFactor; "" accepts
+// either). A challenge begun for the other kind is refused and spent: a
+// second-factor challenge, which only prefers user verification, must not
+// finish as a passwordless sign-in, which requires it.
+func (s *Service) FinishLoginAs(ctx context.Context, tx *db.Tx, challengeID, want string, body []byte) (accountID string, p Passkey, err error) {
 	mode := ""
 	refuse := func(accountID, reason string) (string, Passkey, error) {
 		msg, outcome := msgLoginFailed, audit.Failure
 		switch reason {
-		case reasonUnknownChallenge, reasonReplayed, reasonExpired:
+		case reasonUnknownChallenge, reasonReplayed, reasonExpired, reasonWrongKind:
 			msg = msgLoginExpired
 		case reasonCounterRegressed:
 			msg, outcome = msgCloned, audit.Denied
@@ -302,6 +320,9 @@ func (s *Service) FinishLogin(ctx context.Context, tx *db.Tx, challengeID string
 		if c.accountID != "" {
 			mode = modeSecondFactor
 		}
+	}
+	if reason == "" && want != "" && mode != want {
+		reason = reasonWrongKind
 	}
 	if reason != "" {
 		return refuse(c.accountID, reason)

@@ -431,6 +431,23 @@ func TestChallengeSingleUseAndExpiry(t *testing.T) {
 			wantRefused(t, d, err, "passkey.login", "malformed")
 		})
 
+		t.Run("a passwordless endpoint refuses a second-factor ceremony and the reverse", func(t *testing.T) {
+			// A second-factor ceremony only prefers user verification; it
+			// must not finish as a passwordless sign-in (CP-4.1).
+			login, _, err := s.BeginDiscoverableLogin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ferr error
+			if err := d.Transact(ctx, func(tx *db.Tx) error {
+				_, _, ferr = s.FinishLoginAs(ctx, tx, login, passkey.ModeSecondFactor, junk)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			wantRefused(t, d, ferr, "passkey.login", "wrong_mode")
+		})
+
 		t.Run("unknown challenge", func(t *testing.T) {
 			for _, id := range []string{"", "no-such-challenge", strings.Repeat("x", 5000), "' OR 1=1 --"} {
 				_, _, err := finishLogin(s, d, id, junk)

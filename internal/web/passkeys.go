@@ -80,7 +80,7 @@ func (s *Server) passkeyLoginFinish(w http.ResponseWriter, r *http.Request) erro
 	var accountID string
 	_, err := s.finishCeremony(r, func(ctx context.Context, tx *db.Tx, f passkey.FinishRequest) error {
 		var err error
-		accountID, _, err = s.passkeys.FinishLogin(ctx, tx, f.ChallengeID, f.Credential)
+		accountID, _, err = s.passkeys.FinishLoginAs(ctx, tx, f.ChallengeID, passkey.ModePasswordless, f.Credential)
 		return err
 	})
 	if err != nil {
@@ -105,7 +105,7 @@ func (s *Server) passkeyMFAFinish(w http.ResponseWriter, r *http.Request) error 
 	var accountID string
 	_, err := s.finishCeremony(r, func(ctx context.Context, tx *db.Tx, f passkey.FinishRequest) error {
 		var err error
-		accountID, _, err = s.passkeys.FinishLogin(ctx, tx, f.ChallengeID, f.Credential)
+		accountID, _, err = s.passkeys.FinishLoginAs(ctx, tx, f.ChallengeID, passkey.ModeSecondFactor, f.Credential)
 		return err
 	})
 	if err != nil {

@@ -68,10 +68,13 @@ func (s *Server) verifyForm(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
 	tok := r.PathValue("token")
-	if err := s.identity.VerifyEmail(r.Context(), tok); err != nil {
+	if err := s.identity.VerifyEmail(r.Context(), tok, r.PostForm.Get("password"), clientIP(r), r.UserAgent()); err != nil {
 		if msg := formError(err); msg != "" {
-			p := verifyPage{Page: s.page(w, r, "Confirm your email address"), Token: tok}
+			p := verifyPage{Page: s.page(w, r, "Confirm your email address"), Token: tok, Valid: s.identity.VerifyLinkValid(r.Context(), tok)}
 			p.Error = msg
 			return s.renderStatus(w, http.StatusOK, "verify", p)
 		}
