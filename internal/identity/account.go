@@ -105,6 +105,10 @@ type Deps struct {
 	// PublicURL is the origin customers reach Portico at, for links in
 	// mail ("https://portal.example.com").
 	PublicURL string
+	// ResetFloor is the least time a reset request takes, whether or not
+	// the address has an account, so that timing does not tell them
+	// apart (default 250 ms; tests may shorten it).
+	ResetFloor time.Duration
 }
 
 // PasskeyCounter tells how many passkeys an account has (internal/passkey).
@@ -114,16 +118,17 @@ type PasskeyCounter interface {
 
 // Service holds accounts and how people prove who they are.
 type Service struct {
-	db        *db.DB
-	keys      *crypto.Keyring
-	audit     *audit.Log
-	profile   policy.Profile
-	passwords *password.Checker
-	sessions  *session.Store
-	passkeys  PasskeyCounter
-	notifier  Notifier
-	publicURL string
-	dummyHash string
+	db         *db.DB
+	keys       *crypto.Keyring
+	audit      *audit.Log
+	profile    policy.Profile
+	passwords  *password.Checker
+	sessions   *session.Store
+	passkeys   PasskeyCounter
+	notifier   Notifier
+	publicURL  string
+	resetFloor time.Duration
+	dummyHash  string
 
 	// Server secrets, fetched once at start: Keyring.Secret may run its
 	// own transaction, which must not happen inside one of ours.
@@ -138,6 +143,10 @@ func New(d Deps) (*Service, error) {
 	s := &Service{
 		db: d.DB, keys: d.Keys, audit: d.Audit, profile: d.Profile, passwords: d.Passwords,
 		sessions: d.Sessions, passkeys: d.Passkeys, notifier: d.Notifier, publicURL: d.PublicURL,
+		resetFloor: d.ResetFloor,
+	}
+	if s.resetFloor <= 0 {
+		s.resetFloor = 250 * time.Millisecond
 	}
 	// A hash to verify against when the account does not exist, so that
 	// an unknown address costs the same time as a known one.

@@ -129,6 +129,11 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, token string) error {
 		if err != nil {
 			return err
 		}
+		// A reset link sent to the old address stops working.
+		if _, err := tx.ExecContext(ctx, `UPDATE account_tokens SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL AND purpose = $3`,
+			tx.Now(), id, purposeResetPassword); err != nil {
+			return err
+		}
 		if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "email.change", Target: "account:" + id, Outcome: audit.Success}); err != nil {
 			return err
 		}

@@ -145,7 +145,7 @@ func newEnv(t *testing.T, d *db.DB, clk *clock, o options) *env {
 	}
 	t.Cleanup(func() { pw.Close() })
 	e.sessions = session.NewStore(d, e.keys, e.log, p.Session)
-	e.svc, err = identity.New(identity.Deps{DB: d, Keys: e.keys, Audit: e.log, Profile: p, Passwords: pw,
+	e.svc, err = identity.New(identity.Deps{ResetFloor: time.Millisecond, DB: d, Keys: e.keys, Audit: e.log, Profile: p, Passwords: pw,
 		Sessions: e.sessions, Notifier: notifier{e.notices}, PublicURL: "https://portal.example.com"})
 	if err != nil {
 		t.Fatal(err)

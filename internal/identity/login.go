@@ -9,7 +9,6 @@ import (
 
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
-	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/session"
 )
@@ -83,22 +82,24 @@ func (s *Service) Login(ctx context.Context, c Credentials) (SignIn, error) {
 		}
 		return SignIn{}, err
 	}
-	now := s.db.Now()
-	if reason := s.gateReason(ctx, acct, now); reason != "" {
+	try := attempt{method: MethodPassword, ip: c.IP, ua: c.UserAgent}
+	attemptID, refused, err := s.reserve(ctx, acct.ID, try)
+	if err != nil {
+		return SignIn{}, err
+	}
+	if refused != "" {
 		VerifyPassword(c.Password, s.dummyHash, s.argon2())
-		if err := s.recordAttempt(ctx, acct, attempt{outcome: outcomeFailure, reason: reason, method: MethodPassword, ip: c.IP, ua: c.UserAgent}); err != nil {
-			return SignIn{}, err
-		}
 		return SignIn{}, errSignInFailed
 	}
 	ok, rehash, err := VerifyPassword(c.Password, hash, s.argon2())
 	if err != nil {
 		return SignIn{}, err
 	}
+	try.reason = "bad_password"
+	if err := s.settle(ctx, acct.ID, attemptID, ok, try); err != nil {
+		return SignIn{}, err
+	}
 	if !ok {
-		if err := s.recordAttempt(ctx, acct, attempt{outcome: outcomeFailure, reason: "bad_password", method: MethodPassword, ip: c.IP, ua: c.UserAgent, counts: true}); err != nil {
-			return SignIn{}, err
-		}
 		return SignIn{}, errSignInFailed
 	}
 	if acct.Status == StatusUnverified {
@@ -124,6 +125,9 @@ func (s *Service) Login(ctx context.Context, c Credentials) (SignIn, error) {
 
 	var out SignIn
 	err = s.db.Transact(ctx, func(tx *db.Tx) error {
+		if err := lockAccountRow(ctx, tx, acct.ID); err != nil { // before the audit head: see settle
+			return err
+		}
 		if newHash != "" {
 			// Enforces CP-4.3: a hash made with older parameters is
 			// upgraded at the next successful sign-in.
@@ -205,42 +209,43 @@ func backoff(n int) time.Duration {
 	return time.Duration(math.Min(math.Pow(2, float64(n-3)), 60)) * time.Second
 }
 
-// recentFailures counts the failed credential checks of an account within
-// the lockout window and after its last successful sign-in or password
-// change, and returns the time of the latest.
+// recentFailures counts the failed credential checks of an account that
+// weigh on it now, and returns the time of the latest. Failures count
+// within the lockout window and after the last successful sign-in. A
+// password change (a reset, say) also wipes the earlier wrong passwords,
+// which say nothing about the new one, but not the wrong second-factor
+// codes: those were guesses at the factor, and a reset must not hand an
+// attacker who holds the mailbox a fresh budget of them. Times are read as
+// plain columns (not MAX(at)): SQLite returns an aggregate of a TIMESTAMP
+// as text.
 func (s *Service) recentFailures(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }, acct Account, now time.Time) (int, time.Time, error) {
-	accountID := acct.ID
-	// The window starts at the lockout window's start, just after the
-	// last success or just after the last password change (the first
-	// password, set at creation, is no change), whichever is latest: a
-	// reset lifts the lock and the back-off with it, and failures against
-	// the old password say nothing about the new one. Times are read as
-	// plain columns (not MAX(at)): SQLite returns an aggregate of a
-	// TIMESTAMP as text.
 	from := now.Add(-s.profile.Lockout.Window.Duration)
-	if acct.PasswordChangedAt.After(acct.CreatedAt) && acct.PasswordChangedAt.After(from) {
-		from = acct.PasswordChangedAt
-	}
 	var lastOK time.Time
 	err := q.QueryRowContext(ctx,
 		`SELECT at FROM sign_in_events WHERE account_id = $1 AND outcome = 'success' AND at > $2 ORDER BY at DESC LIMIT 1`,
-		accountID, from).Scan(&lastOK)
+		acct.ID, from).Scan(&lastOK)
 	switch {
 	case err == nil:
 		from = lastOK
 	case !errors.Is(err, sql.ErrNoRows):
 		return 0, time.Time{}, err
 	}
-	const failures = `FROM sign_in_events WHERE account_id = $1 AND outcome = 'failure' AND reason IN ('bad_password', 'bad_code') AND at > $2`
+	// The first password, set at creation, is no change.
+	pwFrom := from
+	if acct.PasswordChangedAt.After(acct.CreatedAt) && acct.PasswordChangedAt.After(pwFrom) {
+		pwFrom = acct.PasswordChangedAt
+	}
+	const failures = `FROM sign_in_events WHERE account_id = $1 AND outcome = 'failure'
+		AND (reason = 'bad_code' AND at > $2 OR reason IN ('bad_password', '` + reasonPending + `') AND at > $3)`
 	var n int
-	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) `+failures, accountID, from).Scan(&n); err != nil {
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) `+failures, acct.ID, from, pwFrom).Scan(&n); err != nil {
 		return 0, time.Time{}, err
 	}
 	var last time.Time
 	if n > 0 {
-		if err := q.QueryRowContext(ctx, `SELECT at `+failures+` ORDER BY at DESC LIMIT 1`, accountID, from).Scan(&last); err != nil {
+		if err := q.QueryRowContext(ctx, `SELECT at `+failures+` ORDER BY at DESC LIMIT 1`, acct.ID, from, pwFrom).Scan(&last); err != nil {
 			return 0, time.Time{}, err
 		}
 	}
@@ -265,7 +270,10 @@ type attempt struct {
 // failures reach the profile's threshold.
 func (s *Service) recordAttempt(ctx context.Context, acct Account, a attempt) error {
 	return s.db.Transact(ctx, func(tx *db.Tx) error {
-		if err := s.insertSignInEvent(ctx, tx, acct.ID, a); err != nil {
+		if err := lockAccountRow(ctx, tx, acct.ID); err != nil { // before the audit head: see settle
+			return err
+		}
+		if _, err := s.insertSignInEvent(ctx, tx, acct.ID, a); err != nil {
 			return err
 		}
 		if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "login.failure", Target: "account:" + acct.ID, Outcome: audit.Failure,
@@ -345,7 +353,7 @@ func (s *Service) complete(ctx context.Context, tx *db.Tx, acct Account, pending
 	}
 	newDevice := !seen && before
 	method := methods[len(methods)-1]
-	if err := s.insertSignInEvent(ctx, tx, acct.ID, attempt{outcome: outcomeSuccess, reason: "ok", method: method, ip: ip, ua: ua}); err != nil {
+	if _, err := s.insertSignInEvent(ctx, tx, acct.ID, attempt{outcome: outcomeSuccess, reason: "ok", method: method, ip: ip, ua: ua}); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx,
@@ -382,25 +390,6 @@ func hasSuccess(ctx context.Context, tx *db.Tx, accountID, cond string, args ...
 		return false, nil
 	}
 	return err == nil, err
-}
-
-// insertSignInEvent adds an attempt to the account's sign-in history, with
-// the IP address and user agent encrypted under the account's key.
-func (s *Service) insertSignInEvent(ctx context.Context, tx *db.Tx, accountID string, a attempt) error {
-	id := newID()
-	ipEnc, err := s.keys.Encrypt(ctx, tx, accountID, crypto.Field{Table: "sign_in_events", Column: "ip_enc", Row: id}, []byte(a.ip))
-	if err != nil {
-		return err
-	}
-	uaEnc, err := s.keys.Encrypt(ctx, tx, accountID, crypto.Field{Table: "sign_in_events", Column: "ua_enc", Row: id}, []byte(a.ua))
-	if err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx,
-		`INSERT INTO sign_in_events (id, account_id, at, outcome, reason, method, ip_enc, ua_enc, device, country)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		id, accountID, tx.Now(), a.outcome, a.reason, a.method, ipEnc, uaEnc, session.Device(a.ua), session.Country(a.ip))
-	return err
 }
 
 // emailIn decrypts an account's email address inside tx.

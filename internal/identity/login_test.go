@@ -2,6 +2,7 @@ package identity_test
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -226,8 +227,10 @@ func TestResetLiftsLock(t *testing.T) {
 		if err := e.svc.ResetPassword(e.ctx, e.lastLink(addr, "Reset your", "/reset/"), pwC); err != nil {
 			t.Fatal(err)
 		}
-		if got := e.acct(a.ID); !got.LockedUntil.IsZero() || got.LockCount != 0 {
-			t.Errorf("reset left the lock: %+v", got)
+		// The lock goes; its count stays, so the next lock (if someone
+		// keeps guessing) is longer, not the first again.
+		if got := e.acct(a.ID); !got.LockedUntil.IsZero() || got.LockCount != 1 {
+			t.Errorf("after the reset: locked until %v, lock count %d; want no lock, count kept", got.LockedUntil, got.LockCount)
 		}
 		e.tick(time.Second)
 		if _, err := e.login(addr, pwC); err != nil {
@@ -461,6 +464,41 @@ func TestNewDeviceNotice(t *testing.T) {
 		}
 		if ms := e.mails("dev@example.com", "New sign-in"); len(ms) != 2 || !strings.Contains(ms[0].Text, testIP) {
 			t.Errorf("new sign-in mails: %d", len(ms))
+		}
+	})
+}
+
+// TestParallelGuessesAreCounted covers CP-8.2 under concurrency: a burst of
+// wrong passwords and wrong codes sent at the same moment cannot all pass
+// the back-off before any is counted; the gate and the count are one step.
+func TestParallelGuessesAreCounted(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d, nil, encouraged)
+		a := e.customer("burst@example.com", pwA)
+		const n = 40
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				if _, err := e.login("burst@example.com", pwB); apperr.CodeOf(err) != apperr.Unauthorized {
+					t.Errorf("parallel login: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		var checked int
+		if err := d.QueryRowContext(e.ctx,
+			`SELECT COUNT(*) FROM sign_in_events WHERE account_id = $1 AND reason = 'bad_password'`, a.ID).Scan(&checked); err != nil {
+			t.Fatal(err)
+		}
+		// Three tries pass before the back-off (the fourth must wait a
+		// second), so at most three passwords were really checked.
+		if checked > 3 {
+			t.Errorf("%d of %d parallel wrong passwords were checked; the back-off allows 3", checked, n)
+		}
+		var pending int
+		d.QueryRowContext(e.ctx, `SELECT COUNT(*) FROM sign_in_events WHERE account_id = $1 AND reason = 'pending'`, a.ID).Scan(&pending)
+		if pending != 0 {
+			t.Errorf("%d attempts were left pending", pending)
 		}
 	})
 }

@@ -183,21 +183,30 @@ func (s *Service) ConfirmTOTP(ctx context.Context, accountID, code string) (reco
 // Enforces CP-4.1: an account that must have a second factor cannot drop
 // its last one.
 func (s *Service) RemoveTOTP(ctx context.Context, accountID string) error {
-	acct, err := s.Account(ctx, accountID)
-	if err != nil {
-		return err
-	}
-	if !acct.TOTPEnabled {
-		return apperr.New(apperr.NotFound, "There is no authenticator app on this account.")
-	}
-	if s.mfaRequired(acct) && acct.PasskeyCount == 0 {
-		return apperr.New(apperr.Conflict, "This is your only second factor and your account must have one. Add a passkey first, then remove the app.")
-	}
 	email, err := s.Email(ctx, accountID)
 	if err != nil {
 		return err
 	}
 	return s.db.Transact(ctx, func(tx *db.Tx) error {
+		// Decided inside the transaction, holding the account's row: a
+		// passkey removed at the same moment cannot leave no factor.
+		if err := lockAccountRow(ctx, tx, accountID); err != nil {
+			return err
+		}
+		acct, err := s.loadAccount(ctx, tx, accountID)
+		if err != nil {
+			return err
+		}
+		if !acct.TOTPEnabled {
+			return apperr.New(apperr.NotFound, "There is no authenticator app on this account.")
+		}
+		passkeys, err := countPasskeys(ctx, tx, accountID)
+		if err != nil {
+			return err
+		}
+		if s.mfaRequired(acct) && passkeys == 0 {
+			return apperr.New(apperr.Conflict, "This is your only second factor and your account must have one. Add a passkey first, then remove the app.")
+		}
 		if _, err := tx.ExecContext(ctx,
 			`UPDATE accounts SET totp_secret_enc = NULL, totp_pending_enc = NULL, totp_enabled_at = NULL, updated_at = $1 WHERE id = $2`,
 			tx.Now(), accountID); err != nil {

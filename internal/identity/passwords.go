@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"time"
 
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
@@ -32,19 +33,24 @@ func (s *Service) ChangePassword(ctx context.Context, accountID, sessionID, curr
 	// any other. A locked or backing-off account is refused without it
 	// being checked, and a wrong one counts towards the lock, so that a
 	// session left open is no unlimited password oracle.
-	if reason := s.gateReason(ctx, acct, s.db.Now()); reason != "" {
+	req := audit.RequestFrom(ctx)
+	try := attempt{method: MethodPassword, ip: req.IP, ua: req.UserAgent}
+	attemptID, refused, err := s.reserve(ctx, acct.ID, try)
+	if err != nil {
+		return err
+	}
+	if refused != "" {
 		return errSignInFailed
 	}
 	ok, _, err := VerifyPassword(current, hash, s.argon2())
 	if err != nil {
 		return err
 	}
+	try.reason = "bad_password"
+	if err := s.settle(ctx, acct.ID, attemptID, ok, try); err != nil {
+		return err
+	}
 	if !ok {
-		req := audit.RequestFrom(ctx)
-		if err := s.recordAttempt(ctx, acct, attempt{outcome: outcomeFailure, reason: "bad_password", method: MethodPassword,
-			ip: req.IP, ua: req.UserAgent, counts: true}); err != nil {
-			return err
-		}
 		return apperr.New(apperr.Invalid, "Your current password is not right.")
 	}
 	if current == next {
@@ -90,11 +96,22 @@ func (s *Service) setPassword(ctx context.Context, acct Account, next, action, k
 		}
 		if _, err := tx.ExecContext(ctx,
 			`UPDATE accounts SET password_hash = $1, password_changed_at = $2, password_change_required = '',
-			        expiry_warned_at = NULL, locked_until = NULL, lock_count = 0, updated_at = $2 WHERE id = $3`,
+			        expiry_warned_at = NULL, locked_until = NULL, updated_at = $2 WHERE id = $3`,
 			hash, tx.Now(), acct.ID); err != nil {
 			return err
 		}
 		if err := s.rememberPassword(ctx, tx, acct.ID, hash); err != nil {
+			return err
+		}
+		// Links already sent stop working: a reset link, and a pending
+		// change of email address, which whoever requested it (maybe with
+		// the old password) could otherwise still confirm.
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE account_tokens SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL AND purpose IN ($3, $4)`,
+			tx.Now(), acct.ID, purposeResetPassword, purposeChangeEmail); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET pending_email_enc = NULL WHERE id = $1`, acct.ID); err != nil {
 			return err
 		}
 		ended := 0
@@ -126,6 +143,18 @@ func (s *Service) RequestReset(ctx context.Context, email, ip string) error {
 	if err := s.throttle(ctx, ip, limitResetIP); err != nil {
 		return err
 	}
+	// A known address costs a few database writes that an unknown one
+	// does not: every answer waits until the floor, so the time taken
+	// says nothing about the address.
+	start := time.Now()
+	defer func() {
+		if d := s.resetFloor - time.Since(start); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+			}
+		}
+	}()
 	acct, _, err := s.accountForLogin(ctx, email)
 	if err != nil {
 		if err == errNoAccount {

@@ -11,6 +11,7 @@ import (
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/dbtest"
 	"github.com/portico/portico/internal/identity"
+	"github.com/portico/portico/internal/password"
 	"github.com/portico/portico/internal/policy"
 )
 
@@ -435,4 +436,31 @@ func countRehash(e *env, id string) int {
 		}
 	}
 	return n
+}
+
+// TestResetTakesTheSameTime covers CP-6.3 (no enumeration by timing): a
+// reset request for a known and for an unknown address both wait until
+// the same floor.
+func TestResetTakesTheSameTime(t *testing.T) {
+	d := dbtest.SQLite(t, dbtest.Options{})
+	e := newEnv(t, d, nil, encouraged)
+	e.customer("known@example.com", pwA)
+	pw, err := password.New(e.profile.Password, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := identity.New(identity.Deps{ResetFloor: 100 * time.Millisecond, DB: d, Keys: e.keys, Audit: e.log, Profile: e.profile,
+		Passwords: pw, Sessions: e.sessions, Notifier: notifier{e.notices}, PublicURL: "https://portal.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []string{"known@example.com", "unknown@example.com"} {
+		start := time.Now()
+		if err := svc.RequestReset(e.ctx, addr, testIP); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took < 100*time.Millisecond {
+			t.Errorf("%s: answered after %v, before the floor", addr, took)
+		}
+	}
 }

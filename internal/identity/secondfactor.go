@@ -26,7 +26,9 @@ func (s *Service) VerifySecondFactor(ctx context.Context, pending session.Sessio
 	if pending.AAL >= 2 {
 		return SignIn{}, errWrongSession
 	}
-	if err := s.throttle(ctx, ip, limitMFAIP); err != nil {
+	// Per address and per network: one IPv6 /64 holds more addresses
+	// than anyone could exhaust (CP-8.2).
+	if err := s.throttle(ctx, ip, limitMFAIP, limitLoginNetwork); err != nil {
 		return SignIn{}, err
 	}
 	acct, err := s.Account(ctx, pending.AccountID)
@@ -36,15 +38,20 @@ func (s *Service) VerifySecondFactor(ctx context.Context, pending session.Sessio
 	if !acct.HasSecondFactor() {
 		return SignIn{}, errWrongSession
 	}
-	if reason := s.gateReason(ctx, acct, s.db.Now()); reason != "" {
-		if err := s.recordAttempt(ctx, acct, attempt{outcome: outcomeFailure, reason: reason, method: MethodTOTP, ip: ip, ua: ua}); err != nil {
-			return SignIn{}, err
-		}
+	try := attempt{method: MethodTOTP, ip: ip, ua: ua}
+	attemptID, refused, err := s.reserve(ctx, acct.ID, try)
+	if err != nil {
+		return SignIn{}, err
+	}
+	if refused != "" {
 		return SignIn{}, errCodeFailed
 	}
 	var out SignIn
 	method := ""
 	err = s.db.Transact(ctx, func(tx *db.Tx) error {
+		if err := lockAccountRow(ctx, tx, acct.ID); err != nil { // before the audit head: see settle
+			return err
+		}
 		digits := strings.Join(strings.Fields(code), "")
 		if len(digits) == 6 {
 			ok, err := s.checkTOTP(ctx, tx, acct.ID, digits)
@@ -81,10 +88,11 @@ func (s *Service) VerifySecondFactor(ctx context.Context, pending session.Sessio
 	if err != nil {
 		return SignIn{}, err
 	}
+	try.reason = "bad_code"
+	if err := s.settle(ctx, acct.ID, attemptID, method != "", try); err != nil {
+		return SignIn{}, err
+	}
 	if method == "" {
-		if err := s.recordAttempt(ctx, acct, attempt{outcome: outcomeFailure, reason: "bad_code", method: MethodTOTP, ip: ip, ua: ua, counts: true}); err != nil {
-			return SignIn{}, err
-		}
 		return SignIn{}, errCodeFailed
 	}
 	return out, nil
@@ -108,6 +116,9 @@ func (s *Service) PasskeySecondFactor(ctx context.Context, pending session.Sessi
 	}
 	var out SignIn
 	err = s.db.Transact(ctx, func(tx *db.Tx) error {
+		if err := lockAccountRow(ctx, tx, acct.ID); err != nil { // before the audit head: see settle
+			return err
+		}
 		return s.complete(ctx, tx, acct, &pending, []string{MethodPassword, MethodPasskey}, 2, ip, ua, &out)
 	})
 	return out, err
@@ -136,6 +147,9 @@ func (s *Service) PasskeySignIn(ctx context.Context, accountID, ip, ua string) (
 	}
 	var out SignIn
 	err = s.db.Transact(ctx, func(tx *db.Tx) error {
+		if err := lockAccountRow(ctx, tx, acct.ID); err != nil { // before the audit head: see settle
+			return err
+		}
 		if err := s.requireChangeIfDue(ctx, tx, &acct, false); err != nil {
 			return err
 		}
@@ -157,29 +171,29 @@ func (s *Service) FinishEnrolment(ctx context.Context, pending session.Session, 
 	}
 	var out SignIn
 	err = s.db.Transact(ctx, func(tx *db.Tx) error {
+		if err := lockAccountRow(ctx, tx, acct.ID); err != nil { // before the audit head: see settle
+			return err
+		}
 		return s.complete(ctx, tx, acct, &pending, []string{MethodPassword, method}, 2, ip, ua, &out)
 	})
 	return out, err
 }
 
 // FactorAdded notifies the owner that a passkey (or another factor) was
-// added, and reports whether the account still needs recovery codes (its
-// first second factor): the caller then offers to make them, shown once.
-func (s *Service) FactorAdded(ctx context.Context, accountID, what string) (needCodes bool, err error) {
-	err = s.db.Transact(ctx, func(tx *db.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL`, accountID).Scan(&n); err != nil {
-			return err
-		}
-		needCodes = n == 0
-		email, err := s.emailIn(ctx, tx, accountID)
-		if err != nil {
-			return err
-		}
-		return s.notice(ctx, tx, accountID, email, noticeFactorAdded, "A "+what+" was added to your account",
-			"A "+what+" was added as a second factor to your Portico account at "+stamp(tx.Now())+".\n\n"+ifNotYou)
-	})
-	return needCodes, err
+// added, in the transaction that stored it, and reports whether the
+// account still needs recovery codes (its first second factor): the caller
+// then offers to make them, shown once.
+func (s *Service) FactorAdded(ctx context.Context, tx *db.Tx, accountID, what string) (needCodes bool, err error) {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL`, accountID).Scan(&n); err != nil {
+		return false, err
+	}
+	email, err := s.emailIn(ctx, tx, accountID)
+	if err != nil {
+		return false, err
+	}
+	return n == 0, s.notice(ctx, tx, accountID, email, noticeFactorAdded, "A "+what+" was added to your account",
+		"A "+what+" was added as a second factor to your Portico account at "+stamp(tx.Now())+".\n\n"+ifNotYou)
 }
 
 // FactorRemoved notifies the owner that a passkey was removed.
@@ -192,17 +206,37 @@ func (s *Service) FactorRemoved(ctx context.Context, tx *db.Tx, accountID, what 
 		"A "+what+" was removed from your Portico account at "+stamp(tx.Now())+".\n\n"+ifNotYou)
 }
 
-// CanRemovePasskey reports whether removing one passkey would leave the
-// account without a second factor it must have.
-func (s *Service) CanRemovePasskey(ctx context.Context, accountID string) error {
-	acct, err := s.Account(ctx, accountID)
+// CheckRemovePasskey is called in the transaction that removes a passkey,
+// before removing it: it holds the account's row (so that two removals at
+// once cannot both see a factor left) and refuses to remove the last
+// second factor of an account that must have one.
+//
+// Enforces CP-4.1: an account that must have a second factor keeps one.
+func (s *Service) CheckRemovePasskey(ctx context.Context, tx *db.Tx, accountID string) error {
+	if err := lockAccountRow(ctx, tx, accountID); err != nil {
+		return err
+	}
+	acct, err := s.loadAccount(ctx, tx, accountID)
 	if err != nil {
 		return err
 	}
-	if s.mfaRequired(acct) && !acct.TOTPEnabled && acct.PasskeyCount <= 1 {
+	passkeys, err := countPasskeys(ctx, tx, accountID)
+	if err != nil {
+		return err
+	}
+	if s.mfaRequired(acct) && !acct.TOTPEnabled && passkeys <= 1 {
 		return apperr.New(apperr.Conflict, "This is your only second factor and your account must have one. Add another passkey or an authenticator app first.")
 	}
 	return nil
+}
+
+// countPasskeys counts an account's passkeys inside tx (the passkeys table
+// of internal/passkey), so that a removal sees the count as of its own
+// transaction.
+func countPasskeys(ctx context.Context, tx *db.Tx, accountID string) (int, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM passkeys WHERE account_id = $1`, accountID).Scan(&n)
+	return n, err
 }
 
 func plural(n int, one, many string) string {

@@ -165,21 +165,27 @@ func (s *Service) Reauthenticate(ctx context.Context, sess session.Session, pw, 
 	if err != nil {
 		return err
 	}
-	if reason := s.gateReason(ctx, acct, s.db.Now()); reason != "" {
-		return errSignInFailed
-	}
 	var hash string
 	if err := s.db.QueryRowContext(ctx, `SELECT password_hash FROM accounts WHERE id = $1`, acct.ID).Scan(&hash); err != nil {
 		return err
+	}
+	try := attempt{method: MethodPassword, ip: ip, ua: ua}
+	attemptID, refused, err := s.reserve(ctx, acct.ID, try)
+	if err != nil {
+		return err
+	}
+	if refused != "" {
+		return errSignInFailed
 	}
 	ok, _, err := VerifyPassword(pw, hash, s.argon2())
 	if err != nil {
 		return err
 	}
+	try.reason = "bad_password"
+	if err := s.settle(ctx, acct.ID, attemptID, ok, try); err != nil {
+		return err
+	}
 	if !ok {
-		if err := s.recordAttempt(ctx, acct, attempt{outcome: outcomeFailure, reason: "bad_password", method: MethodPassword, ip: ip, ua: ua, counts: true}); err != nil {
-			return err
-		}
 		return apperr.New(apperr.Invalid, "That password is not right.")
 	}
 	return s.db.Transact(ctx, func(tx *db.Tx) error {

@@ -159,8 +159,8 @@ func (s *Service) VerifyLinkValid(ctx context.Context, token string) bool {
 // Enforces CP-4.3, CP-6.3: an account is only ever activated by the
 // person who holds both the mailbox and the password.
 func (s *Service) VerifyEmail(ctx context.Context, token, pw, ip, ua string) error {
-	id, ok := tokenAccount(ctx, s.db, token, purposeVerifyEmail, s.db.Now())
-	if !ok {
+	id, valid := tokenAccount(ctx, s.db, token, purposeVerifyEmail, s.db.Now())
+	if !valid {
 		return errBadLink
 	}
 	acct, err := s.Account(ctx, id)
@@ -171,17 +171,24 @@ func (s *Service) VerifyEmail(ctx context.Context, token, pw, ip, ua string) err
 	if err := s.db.QueryRowContext(ctx, `SELECT password_hash FROM accounts WHERE id = $1`, id).Scan(&hash); err != nil {
 		return err
 	}
-	if reason := s.gateReason(ctx, acct, s.db.Now()); reason != "" {
+	try := attempt{method: MethodPassword, ip: ip, ua: ua}
+	attemptID, refused, err := s.reserve(ctx, acct.ID, try)
+	if err != nil {
+		return err
+	}
+	if refused != "" {
 		VerifyPassword(pw, s.dummyHash, s.argon2())
 		return errVerifyPassword
 	}
-	if ok, _, err := VerifyPassword(pw, hash, s.argon2()); err != nil || !ok {
-		if err != nil {
-			return err
-		}
-		if err := s.recordAttempt(ctx, acct, attempt{outcome: outcomeFailure, reason: "bad_password", method: MethodPassword, ip: ip, ua: ua, counts: true}); err != nil {
-			return err
-		}
+	ok, _, err := VerifyPassword(pw, hash, s.argon2())
+	if err != nil {
+		return err
+	}
+	try.reason = "bad_password"
+	if err := s.settle(ctx, acct.ID, attemptID, ok, try); err != nil {
+		return err
+	}
+	if !ok {
 		return errVerifyPassword
 	}
 	return s.db.Transact(ctx, func(tx *db.Tx) error {

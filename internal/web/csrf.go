@@ -15,8 +15,8 @@ import (
 // __Host- cookie, and in each form the HMAC of that value under a server
 // secret. Another site can neither read the cookie nor compute the HMAC.
 // Browsers never need it (Fetch Metadata decides for them); it guards
-// clients that send neither Sec-Fetch-Site nor Origin. Once sessions exist,
-// the session's own secret takes the cookie's place.
+// clients that send neither Sec-Fetch-Site nor Origin; forms send it as a
+// field, the passkey script as the X-CSRF-Token header.
 const (
 	csrfCookie = "__Host-portico-csrf"
 	// CSRFField is the name of the hidden form field that carries the token.
@@ -73,10 +73,14 @@ func validCookieValue(v string) bool {
 func (s *Server) checkFormToken(r *http.Request) error {
 	// Read the body first, so that an oversized or malformed one is
 	// reported as such (413, 400) rather than as a missing token.
-	if err := parseForm(r); err != nil {
-		return err
+	// JSON requests (the passkey ceremonies) carry it in a header.
+	got := r.Header.Get("X-CSRF-Token")
+	if got == "" {
+		if err := parseForm(r); err != nil {
+			return err
+		}
+		got = r.PostForm.Get(CSRFField)
 	}
-	got := r.PostForm.Get(CSRFField)
 	c, err := r.Cookie(csrfCookie)
 	if err != nil || !validCookieValue(c.Value) {
 		return errFormToken

@@ -151,14 +151,16 @@ func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request) e
 		return s.passkeyError(w, r, errStepUp)
 	}
 	acct := accountFrom(r.Context())
+	needCodes := false
 	_, err := s.finishCeremony(r, func(ctx context.Context, tx *db.Tx, f passkey.FinishRequest) error {
-		_, err := s.passkeys.FinishRegistration(ctx, tx, acct.ID, f.ChallengeID, f.Name, f.Credential)
+		if _, err := s.passkeys.FinishRegistration(ctx, tx, acct.ID, f.ChallengeID, f.Name, f.Credential); err != nil {
+			return err
+		}
+		// The owner is told in the transaction that stores the passkey.
+		var err error
+		needCodes, err = s.identity.FactorAdded(ctx, tx, acct.ID, "passkey")
 		return err
 	})
-	if err != nil {
-		return s.passkeyError(w, r, err)
-	}
-	needCodes, err := s.identity.FactorAdded(r.Context(), acct.ID, "passkey")
 	if err != nil {
 		return s.passkeyError(w, r, err)
 	}
@@ -198,10 +200,10 @@ func (s *Server) passkeyRemove(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	acct := accountFrom(r.Context())
-	if err := s.identity.CanRemovePasskey(r.Context(), acct.ID); err != nil {
-		return err
-	}
 	err := s.db.Transact(r.Context(), func(tx *db.Tx) error {
+		if err := s.identity.CheckRemovePasskey(r.Context(), tx, acct.ID); err != nil {
+			return err
+		}
 		if err := s.passkeys.Remove(r.Context(), tx, acct.ID, r.PathValue("id")); err != nil {
 			return err
 		}

@@ -119,6 +119,8 @@ func reasonText(code string) string {
 		return "too many attempts"
 	case "disabled":
 		return "account disabled"
+	case "pending":
+		return "interrupted"
 	}
 	return code
 }

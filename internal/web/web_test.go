@@ -295,6 +295,8 @@ func TestCrossOriginProtection(t *testing.T) {
 		{"no headers, forged token is refused", map[string]string{"Cookie": csrfCookie + "=" + cookie.Value}, url.Values{"csrf_token": {"AAAA" + token[4:]}}, 403},
 		{"no headers, token for another cookie is refused", map[string]string{"Cookie": csrfCookie + "=ABCDEFGHIJKLMNOPQRSTUVWXYZ"}, url.Values{"csrf_token": {token}}, 403},
 		{"no headers, valid signed token is accepted", map[string]string{"Cookie": csrfCookie + "=" + cookie.Value}, url.Values{"csrf_token": {token}}, 204},
+		{"no headers, valid token in X-CSRF-Token is accepted", map[string]string{"Cookie": csrfCookie + "=" + cookie.Value, "X-CSRF-Token": token}, nil, 204},
+		{"no headers, forged X-CSRF-Token is refused", map[string]string{"Cookie": csrfCookie + "=" + cookie.Value, "X-CSRF-Token": "AAAA" + token[4:]}, nil, 403},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
