@@ -356,6 +356,18 @@ func setDisabled(ctx context.Context, e env, args []string, disable bool) error 
 	if *email == "" {
 		return usageErr("--email is required")
 	}
+	return onAccount(ctx, e, cfg, *email, func(ctx context.Context, svc *identity.Service, id string) error {
+		if err := svc.SetDisabled(ctx, id, disable); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%sd account %s\n", verb, id)
+		return nil
+	})
+}
+
+// onAccount opens an existing installation's identity service as the
+// command line and runs fn on the account with this email address.
+func onAccount(ctx context.Context, e env, cfg config.Config, email string, fn func(context.Context, *identity.Service, string) error) error {
 	s, err := app.OpenStorage(ctx, cfg, app.Existing, app.NewLogger(e.stderr, cfg.LogFormat, cfg.LogLevel))
 	if err != nil {
 		return err
@@ -367,15 +379,11 @@ func setDisabled(ctx context.Context, e env, args []string, disable bool) error 
 	}
 	defer closeID()
 	ctx = audit.WithActor(ctx, audit.ActorCLI)
-	acct, err := svc.FindByEmail(ctx, *email)
+	acct, err := svc.FindByEmail(ctx, email)
 	if err != nil {
 		return err
 	}
-	if err := svc.SetDisabled(ctx, acct.ID, disable); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "%sd account %s\n", verb, acct.ID)
-	return nil
+	return fn(ctx, svc, acct.ID)
 }
 
 func cmdUserRequirePasswordChange(ctx context.Context, e env, args []string) error {
@@ -396,26 +404,13 @@ is forced on evidence of compromise).`, config.Storage|config.Policy, e.stdout)
 	if *reason != identity.ChangeAdmin && *reason != identity.ChangeIncident {
 		return usageErr("--reason %q: want admin or incident", *reason)
 	}
-	s, err := app.OpenStorage(ctx, cfg, app.Existing, app.NewLogger(e.stderr, cfg.LogFormat, cfg.LogLevel))
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	svc, closeID, err := app.NewIdentity(s, cfg)
-	if err != nil {
-		return err
-	}
-	defer closeID()
-	ctx = audit.WithActor(ctx, audit.ActorCLI)
-	acct, err := svc.FindByEmail(ctx, *email)
-	if err != nil {
-		return err
-	}
-	if err := svc.RequirePasswordChange(ctx, acct.ID, *reason); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "account %s must change its password at its next sign-in\n", acct.ID)
-	return nil
+	return onAccount(ctx, e, cfg, *email, func(ctx context.Context, svc *identity.Service, id string) error {
+		if err := svc.RequirePasswordChange(ctx, id, *reason); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "account %s must change its password at its next sign-in\n", id)
+		return nil
+	})
 }
 
 func cmdMailUndelivered(ctx context.Context, e env, args []string) error {

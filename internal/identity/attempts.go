@@ -27,20 +27,7 @@ const reasonPending = "pending"
 // Enforces CP-8.2: back-off and lock hold under concurrent attempts.
 func (s *Service) reserve(ctx context.Context, accountID string, a attempt) (id, refused string, err error) {
 	err = s.db.Transact(ctx, func(tx *db.Tx) error {
-		if err := lockAccountRow(ctx, tx, accountID); err != nil {
-			return err
-		}
-		acct, err := s.loadAccount(ctx, tx, accountID)
-		if err != nil {
-			return err
-		}
-		if refused = s.gateIn(ctx, tx, acct); refused != "" {
-			a.reason = refused
-			if _, err := s.insertSignInEvent(ctx, tx, accountID, a); err != nil {
-				return err
-			}
-			_, err := s.audit.Append(ctx, tx, audit.Event{Action: "login.failure", Target: "account:" + accountID, Outcome: audit.Failure,
-				Details: map[string]any{"reason": refused, "method": a.method}})
+		if refused, err = s.gate(ctx, tx, accountID, a); err != nil || refused != "" {
 			return err
 		}
 		a.outcome, a.reason = outcomeFailure, reasonPending
@@ -48,6 +35,41 @@ func (s *Service) reserve(ctx context.Context, accountID string, a attempt) (id,
 		return err
 	})
 	return id, refused, err
+}
+
+// admit is the gate of reserve alone, for a credential already verified
+// elsewhere (a passkey): it returns the reason the account may not sign in
+// now, recorded and audited, or "".
+func (s *Service) admit(ctx context.Context, accountID string, a attempt) (refused string, err error) {
+	err = s.db.Transact(ctx, func(tx *db.Tx) error {
+		refused, err = s.gate(ctx, tx, accountID, a)
+		return err
+	})
+	return refused, err
+}
+
+// gate holds the account's row and decides whether it may try a
+// credential now (disabled, locked, backing off). A refusal is recorded in
+// the sign-in history and the audit trail (not counted towards the lock).
+func (s *Service) gate(ctx context.Context, tx *db.Tx, accountID string, a attempt) (string, error) {
+	if err := lockAccountRow(ctx, tx, accountID); err != nil {
+		return "", err
+	}
+	acct, err := s.loadAccount(ctx, tx, accountID)
+	if err != nil {
+		return "", err
+	}
+	refused := s.gateIn(ctx, tx, acct)
+	if refused == "" {
+		return "", nil
+	}
+	a.outcome, a.reason = outcomeFailure, refused
+	if _, err := s.insertSignInEvent(ctx, tx, accountID, a); err != nil {
+		return "", err
+	}
+	_, err = s.audit.Append(ctx, tx, audit.Event{Action: "login.failure", Target: "account:" + accountID, Outcome: audit.Failure,
+		Details: map[string]any{"reason": refused, "method": a.method}})
+	return refused, err
 }
 
 // settle closes an attempt opened by reserve. A right credential removes
@@ -97,7 +119,8 @@ func lockAccountRow(ctx context.Context, tx *db.Tx, accountID string) error {
 	return err
 }
 
-// gateIn is gateReason inside a transaction.
+// gateIn says why an account may not try a credential now ("" if it
+// may): disabled, locked, or backing off after recent failures.
 func (s *Service) gateIn(ctx context.Context, tx *db.Tx, acct Account) string {
 	now := tx.Now()
 	switch {

@@ -183,22 +183,6 @@ func (s *Service) accountForLogin(ctx context.Context, email string) (Account, s
 	return acct, hash, err
 }
 
-// gateReason says why an account may not try a credential now ("" if it
-// may): disabled, locked, or backing off after recent failures.
-func (s *Service) gateReason(ctx context.Context, acct Account, now time.Time) string {
-	switch {
-	case acct.Status == StatusDisabled:
-		return "disabled"
-	case now.Before(acct.LockedUntil):
-		return "locked"
-	}
-	n, last, err := s.recentFailures(ctx, s.db, acct, now)
-	if err == nil && now.Before(last.Add(backoff(n))) {
-		return "throttled"
-	}
-	return ""
-}
-
 // backoff is how long an account waits after n failures since its last
 // success: nothing for the first two (typos), then 1 s, 2 s, 4 s, ... up
 // to a minute, until the lock threshold locks it.
@@ -262,33 +246,6 @@ const (
 type attempt struct {
 	outcome, reason, method string
 	ip, ua                  string
-	counts                  bool // a wrong credential: counts towards the lock
-}
-
-// recordAttempt writes a failed attempt to the sign-in history and the
-// audit trail, in its own transaction, and locks the account when the
-// failures reach the profile's threshold.
-func (s *Service) recordAttempt(ctx context.Context, acct Account, a attempt) error {
-	return s.db.Transact(ctx, func(tx *db.Tx) error {
-		if err := lockAccountRow(ctx, tx, acct.ID); err != nil { // before the audit head: see settle
-			return err
-		}
-		if _, err := s.insertSignInEvent(ctx, tx, acct.ID, a); err != nil {
-			return err
-		}
-		if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "login.failure", Target: "account:" + acct.ID, Outcome: audit.Failure,
-			Details: map[string]any{"reason": a.reason, "method": a.method}}); err != nil {
-			return err
-		}
-		if !a.counts {
-			return nil
-		}
-		n, _, err := s.recentFailures(ctx, tx, acct, tx.Now())
-		if err != nil || n < s.profile.Lockout.Threshold {
-			return err
-		}
-		return s.lock(ctx, tx, acct, a)
-	})
 }
 
 // lock locks an account for the profile's lock duration, doubled (by the

@@ -108,10 +108,11 @@ func (s *Service) PasskeySecondFactor(ctx context.Context, pending session.Sessi
 	if err != nil {
 		return SignIn{}, err
 	}
-	if reason := s.gateReason(ctx, acct, s.db.Now()); reason != "" {
-		if err := s.recordAttempt(ctx, acct, attempt{outcome: outcomeFailure, reason: reason, method: MethodPasskey, ip: ip, ua: ua}); err != nil {
-			return SignIn{}, err
-		}
+	refused, err := s.admit(ctx, acct.ID, attempt{method: MethodPasskey, ip: ip, ua: ua})
+	if err != nil {
+		return SignIn{}, err
+	}
+	if refused != "" {
 		return SignIn{}, errCodeFailed
 	}
 	var out SignIn
@@ -139,10 +140,11 @@ func (s *Service) PasskeySignIn(ctx context.Context, accountID, ip, ua string) (
 	if acct.Status != StatusActive {
 		return SignIn{}, errSignInFailed
 	}
-	if reason := s.gateReason(ctx, acct, s.db.Now()); reason != "" {
-		if err := s.recordAttempt(ctx, acct, attempt{outcome: outcomeFailure, reason: reason, method: MethodPasskey, ip: ip, ua: ua}); err != nil {
-			return SignIn{}, err
-		}
+	refused, err := s.admit(ctx, acct.ID, attempt{method: MethodPasskey, ip: ip, ua: ua})
+	if err != nil {
+		return SignIn{}, err
+	}
+	if refused != "" {
 		return SignIn{}, errSignInFailed
 	}
 	var out SignIn
