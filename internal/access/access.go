@@ -1,49 +1,30 @@
 // Package access decides who may do what. Every route in the web route
-// table names the Permission it needs; there is no route without one, and a
-// test walks the table to prove it (CP-4.2, CP-6.3: deny by default).
+// table, browser or API, names the Permission it needs; there is no route
+// without one, and tests walk the table for every role to prove it (CP-4.2,
+// CP-6.3: deny by default).
 //
-// A request's Principal says who is asking and how far their sign-in has
-// got; Allowed decides. Roles and their permission sets grow with the roles
-// capability; the permissions here are the ones every account has over
-// itself, gated by the stage of its sign-in.
+// A request's Principal says who is asking, in which role, how far their
+// sign-in has got and, for an API token, which permissions the token was
+// scoped to; Allowed decides, from the one role table in matrix.go.
 package access
 
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Permission names an action. Permissions are constants; the route table
 // and the role matrix refer to them by name.
 type Permission string
 
-// The permissions.
-const (
-	// Public: anyone, signed in or not (landing, sign-in and sign-up
-	// forms, static files, health checks).
-	Public Permission = "public"
-	// SignInSecondFactor: a session that passed the password step and
-	// owes its second factor (/login/mfa).
-	SignInSecondFactor Permission = "signin.second-factor"
-	// MFAEnrol: set up a second factor. Allowed to fully signed-in
-	// accounts and to accounts in restricted mode because MFA is required
-	// and they have none yet (CP-12).
-	MFAEnrol Permission = "mfa.enrol"
-	// PasswordChange: change one's own password. Allowed to fully
-	// signed-in accounts and to accounts that must change it first.
-	PasswordChange Permission = "password.change"
-	// SessionEnd: sign out. Any session may end itself.
-	SessionEnd Permission = "session.end"
-	// AccountSelf: one's own account, security page, sessions, notices
-	// and reports. Only with a complete sign-in.
-	AccountSelf Permission = "account.self"
-)
-
-// Role is the role of an account. Each role maps to a set of permissions.
+// Role is the role of an account. Each role maps to a set of permissions
+// in the matrix (matrix.go).
 type Role string
 
-// The roles. Contractor variants and permission sets arrive with the roles
-// issue (CP-4.2, MTL-1.2).
+// The roles. A staff role may be held as a contractor: the account then
+// carries an end date after which it is disabled (MTL-1.2); the role's
+// permissions are the same.
 const (
 	RoleCustomer Role = "customer"
 	RoleSupport  Role = "support"
@@ -68,8 +49,14 @@ func ParseRole(s string) (Role, error) {
 }
 
 // IsStaff reports whether the role belongs to the operator's staff rather
-// than to a customer. Staff always need MFA (CP-4.1).
+// than to a customer. Staff always need MFA (CP-4.1) and a current
+// security-awareness training record (CP-12).
 func (r Role) IsStaff() bool { return r != RoleCustomer }
+
+// MayContract reports whether the role may be held by a contractor with an
+// end date (MTL-1.2). Administration is not contracted out: an admin can
+// grant roles and rotate keys, so it stays with employees.
+func (r Role) MayContract() bool { return r.IsStaff() && r != RoleAdmin }
 
 // Stage is how far a session's sign-in has got (identity.Step).
 type Stage string
@@ -80,19 +67,35 @@ const (
 	StageSecondFactor   Stage = "second-factor"   // password done, second factor owed
 	StageEnrol          Stage = "enrol"           // MFA required, no factor yet: restricted (CP-12)
 	StageChangePassword Stage = "change-password" // password expired or compromised: restricted (CP-12)
-	StageDone           Stage = "done"            // fully signed in
+	// StageTraining: a staff member whose security-awareness training is
+	// overdue. They keep their own account pages but none of their role's
+	// permissions until an administrator records the training (CP-12).
+	StageTraining Stage = "training"
+	StageDone     Stage = "done" // fully signed in
 )
 
 // Principal is who is making a request.
 type Principal struct {
 	AccountID string
 	Role      Role
-	SessionID string
+	SessionID string // "" for an API token
 	Stage     Stage
+	// TokenID is set when the request came with a personal access token
+	// instead of a session; Scopes then lists the permissions the token
+	// was given, a subset of the role's. A token principal never has the
+	// account's own permissions nor any Sensitive one.
+	TokenID string
+	Scopes  []Permission
+	// ReauthAt is the session's last fresh authentication, for step-up
+	// (zero for a token, which can never step up).
+	ReauthAt time.Time
 }
 
-// SignedIn reports whether the principal has a session at all.
+// SignedIn reports whether the principal has a session or token at all.
 func (p Principal) SignedIn() bool { return p.Stage != StageNone }
+
+// ViaToken reports whether the principal is an API token.
+func (p Principal) ViaToken() bool { return p.TokenID != "" }
 
 type principalKey struct{}
 
@@ -109,10 +112,16 @@ func PrincipalFrom(ctx context.Context) Principal {
 
 // Allowed reports whether p may use a route that needs perm.
 //
-// Enforces CP-4.2, CP-6.3: deny by default; a permission not listed here
-// is refused to everyone. Enforces CP-4.1, CP-12: a session short of its
-// second factor, or in restricted mode, gets only the step it owes.
+// Enforces CP-4.2, CP-6.3: deny by default; a permission that the matrix
+// does not give the principal's role is refused, and so is any permission
+// not in the table. Enforces CP-4.1, CP-12: a session short of its second
+// factor, or in restricted mode (no factor, expired password, overdue
+// training), gets only the step it owes and its own account pages. An API
+// token gets only what it was scoped to.
 func Allowed(p Principal, perm Permission) bool {
+	if p.ViaToken() {
+		return p.Stage == StageDone && !Sensitive(perm) && Has(p.Role, perm) && scoped(p.Scopes, perm)
+	}
 	switch perm {
 	case Public:
 		return true
@@ -121,11 +130,27 @@ func Allowed(p Principal, perm Permission) bool {
 	case SignInSecondFactor:
 		return p.Stage == StageSecondFactor
 	case MFAEnrol:
-		return p.Stage == StageEnrol || p.Stage == StageDone
+		return p.Stage == StageEnrol || p.Stage == StageDone || p.Stage == StageTraining
 	case PasswordChange:
-		return p.Stage == StageChangePassword || p.Stage == StageDone
+		return p.Stage == StageChangePassword || p.Stage == StageDone || p.Stage == StageTraining
 	case AccountSelf:
-		return p.Stage == StageDone
+		return p.Stage == StageDone || p.Stage == StageTraining
+	}
+	return p.Stage == StageDone && Has(p.Role, perm)
+}
+
+func scoped(scopes []Permission, perm Permission) bool {
+	for _, s := range scopes {
+		if s == perm {
+			return true
+		}
 	}
 	return false
+}
+
+// Fresh reports whether the principal re-authenticated within window of
+// now: the step-up that Sensitive permissions need (CP-6.3, MTL-3.2.2).
+// A token is never fresh.
+func (p Principal) Fresh(now time.Time, window time.Duration) bool {
+	return !p.ViaToken() && !p.ReauthAt.IsZero() && now.Sub(p.ReauthAt) < window
 }

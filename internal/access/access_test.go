@@ -45,3 +45,20 @@ func TestParseRole(t *testing.T) {
 		t.Error("IsStaff is wrong")
 	}
 }
+
+// TestMask: support sees masked personal data by default (MTL-3.2.1).
+func TestMask(t *testing.T) {
+	for in, want := range map[string]string{"jane.doe@example.com": "j***@example.com", "x": "***", "": "***", "élodie@exemple.fr": "é***@exemple.fr"} {
+		if got := MaskEmail(in); got != want {
+			t.Errorf("MaskEmail(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{"+44 20 7946 0958": "*** ** 58", "": "", "12": "***", "abc": ""} {
+		if got := MaskPhone(in); got != want {
+			t.Errorf("MaskPhone(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := MaskName("Jane  Doe"); got != "J*** D***" {
+		t.Errorf("MaskName = %q", got)
+	}
+}

@@ -113,6 +113,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		Sessions:     a.services.Sessions,
 		Passkeys:     a.services.Passkeys, // nil when served on an IP address
 		Notices:      a.services.Notices,
+		Support:      a.services.Support,
+		Tokens:       a.services.Tokens,
+		Keys:         a.storage.Keyring,
+		PolicyFile:   cfg.PolicyFile,
 	})
 	if err != nil {
 		return nil, err

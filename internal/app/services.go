@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/portico/portico/internal/apitoken"
 	"github.com/portico/portico/internal/config"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/identity"
@@ -16,6 +17,7 @@ import (
 	"github.com/portico/portico/internal/passkey"
 	"github.com/portico/portico/internal/password"
 	"github.com/portico/portico/internal/session"
+	"github.com/portico/portico/internal/support"
 )
 
 // Services are the domain services on top of storage.
@@ -25,6 +27,8 @@ type Services struct {
 	Notices   *notify.Service
 	Passkeys  *passkey.Service
 	Identity  *identity.Service
+	Support   *support.Service
+	Tokens    *apitoken.Store
 }
 
 // Close releases what the services hold open (the breached-password file).
@@ -76,6 +80,13 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 		logger.Warn("passkeys are off: the public URL is an IP address, and passkeys need a domain name; set --public-url", "public_url", publicURL)
 	}
 	if sv.Identity, err = identity.New(deps); err != nil {
+		return nil, err
+	}
+	if sv.Support, err = support.New(support.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile,
+		Identity: sv.Identity, Notifier: notifier{sv.Notices}}); err != nil {
+		return nil, err
+	}
+	if sv.Tokens, err = apitoken.New(apitoken.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile}); err != nil {
 		return nil, err
 	}
 	ok = true

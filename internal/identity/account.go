@@ -58,6 +58,21 @@ type Account struct {
 	LockCount              int
 	LastSignInAt           time.Time
 	PasskeyCount           int
+	// TrainingCompletedAt is a staff member's last security-awareness
+	// training (zero: none recorded). CP-12, MTL-8.1.
+	TrainingCompletedAt time.Time
+	// ContractorUntil is a contractor's end date (zero: not a
+	// contractor). From then on the account cannot be used (MTL-1.2).
+	ContractorUntil time.Time
+	RoleChangedAt   time.Time
+}
+
+// Contractor reports whether the account is held by a contractor.
+func (a Account) Contractor() bool { return !a.ContractorUntil.IsZero() }
+
+// ContractEnded reports whether a contractor's end date has passed at now.
+func (a Account) ContractEnded(now time.Time) bool {
+	return a.Contractor() && !now.Before(a.ContractorUntil)
 }
 
 // HasSecondFactor reports whether the account has a second factor it can

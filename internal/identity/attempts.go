@@ -126,6 +126,10 @@ func (s *Service) gateIn(ctx context.Context, tx *db.Tx, acct Account) string {
 	switch {
 	case acct.Status == StatusDisabled:
 		return "disabled"
+	case acct.ContractEnded(now):
+		// Enforces MTL-1.2: a contractor past their end date is refused
+		// even before the maintenance job marks the account disabled.
+		return "disabled"
 	case now.Before(acct.LockedUntil):
 		return "locked"
 	}

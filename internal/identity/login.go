@@ -23,6 +23,7 @@ const (
 	StepSecondFactor   Step = "second-factor"   // password accepted; a second factor is due
 	StepEnrol          Step = "enrol"           // MFA is required and the account has no factor yet
 	StepChangePassword Step = "change-password" // expired, or evidence of compromise
+	StepTraining       Step = "training"        // staff whose security-awareness training is overdue (CP-12)
 )
 
 // Credentials are what the sign-in form sends, with where it came from.

@@ -233,7 +233,7 @@ func (s *Service) Stage(ctx context.Context, sess session.Session) (Account, Ste
 	if err != nil {
 		return Account{}, "", ErrSessionInvalid
 	}
-	if acct.Status != StatusActive || string(acct.Role) != sess.Role {
+	if acct.Status != StatusActive || string(acct.Role) != sess.Role || acct.ContractEnded(s.db.Now()) {
 		return Account{}, "", ErrSessionInvalid
 	}
 	switch {
@@ -246,7 +246,34 @@ func (s *Service) Stage(ctx context.Context, sess session.Session) (Account, Ste
 	if acct.PasswordChangeRequired != "" {
 		return acct, StepChangePassword, nil
 	}
+	if s.TrainingOverdue(acct) {
+		return acct, StepTraining, nil
+	}
 	return acct, StepDone, nil
+}
+
+// TrainingDue is when a staff member's next security-awareness training is
+// due: the profile's interval after the last one, or the grace period after
+// the account was created if none is recorded. Zero for customers.
+func (s *Service) TrainingDue(a Account) time.Time {
+	if !a.Role.IsStaff() {
+		return time.Time{}
+	}
+	if a.TrainingCompletedAt.IsZero() {
+		return a.CreatedAt.Add(s.profile.Governance.TrainingGrace.Duration)
+	}
+	return a.TrainingCompletedAt.Add(s.profile.Governance.TrainingInterval.Duration)
+}
+
+// TrainingOverdue reports whether a staff member works in restricted mode
+// because their training is overdue.
+//
+// Enforces CP-12, MTL-8.1: staff past the profile's training interval (or
+// new staff past the grace period without a record) keep their own account
+// pages but lose every permission of their role until training is recorded.
+func (s *Service) TrainingOverdue(a Account) bool {
+	due := s.TrainingDue(a)
+	return !due.IsZero() && !s.db.Now().Before(due)
 }
 
 // ErrSessionInvalid means the session's account can no longer use it.

@@ -66,6 +66,7 @@ func customerPortal() Profile {
 		Access: Access{
 			RevealGrant:         Duration{15 * time.Minute}, // MTL-3.2.2: one support call
 			APITokenMaxLifetime: Days(90),                   // a quarter; renewable by the owner
+			BlockedNetworks:     []string{},                 // none: the operator lists them
 		},
 		Retention: Retention{
 			SignInHistory:          Days(395), // 13 months

@@ -63,6 +63,7 @@ func ExampleProfile_WriteTOML() {
 	// [access]
 	// reveal_grant = "15m"           # MTL-3.2.2 MTL-3.2.1
 	// api_token_max_lifetime = "90d" # CP-6.3
+	// blocked_networks = []          # CP-6.3
 	//
 	// [retention]
 	// sign_in_history = "395d"         # CP-5.2 CP-8.2

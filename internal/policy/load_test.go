@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func TestLoadWithoutFileIsBuiltin(t *testing.T) {
 			t.Fatalf("Load(%q): %v", name, err)
 		}
 		want, _ := Builtin(name)
-		if got != want {
+		if !reflect.DeepEqual(got, want) {
 			t.Errorf("Load(%q, \"\") differs from Builtin", name)
 		}
 	}
@@ -60,7 +61,7 @@ closed_tickets = "730d"
 	want.Password.Argon2.MemoryKiB = 64
 	want.Password.Argon2.Iterations = 1
 	want.Retention.ClosedTickets = Days(730)
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load:\n got %+v\nwant %+v", got, want)
 	}
 }

@@ -193,6 +193,11 @@ type Access struct {
 	// APITokenMaxLifetime is the longest lifetime a personal access token
 	// may be given: under CP-6.3 no credential is trusted forever.
 	APITokenMaxLifetime Duration `toml:"api_token_max_lifetime" json:"api_token_max_lifetime" clause:"CP-6.3"`
+	// BlockedNetworks are client networks (CIDR, e.g. "203.0.113.0/24")
+	// that may not use Portico at all: a session seen from one is ended
+	// and recorded as a risk signal, and sign-in from one is refused
+	// (CP-6.3: trust is never granted by network, but it can be withheld).
+	BlockedNetworks []string `toml:"blocked_networks" json:"blocked_networks" clause:"CP-6.3"`
 }
 
 // Retention is the retention schedule per data category: CP-5.2 asks for

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -147,6 +148,11 @@ func (p Profile) check() []*SettingError {
 	}
 	if c.positive("access.api_token_max_lifetime", p.Access.APITokenMaxLifetime) {
 		c.atMost("access.api_token_max_lifetime", p.Access.APITokenMaxLifetime, Year, "tokens must expire (CP-6.3)")
+	}
+	for _, n := range p.Access.BlockedNetworks {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			c.fail("access.blocked_networks", "%q is not a network in CIDR notation (e.g. 203.0.113.0/24)", n)
+		}
 	}
 
 	// Retention (CP-5.2: every category has a defined, finite period).

@@ -111,6 +111,13 @@ func (f field) text() string {
 		return strconv.FormatInt(f.v.Int(), 10)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return strconv.FormatUint(f.v.Uint(), 10)
+	case reflect.Slice:
+		if f.v.Type().Elem().Kind() == reflect.String {
+			if f.v.Len() == 0 {
+				return "none"
+			}
+			return strings.Join(f.v.Interface().([]string), ", ")
+		}
 	}
 	// Only a new field of a new kind gets here; the tests walk every field.
 	panic(fmt.Sprintf("policy: setting %s has unsupported type %s", f.key(), f.v.Type()))
@@ -120,6 +127,14 @@ func (f field) text() string {
 func (f field) literal() string {
 	if f.v.Type() == durationType || f.v.Kind() == reflect.String {
 		return tomlString(f.text())
+	}
+	if f.v.Kind() == reflect.Slice {
+		items := f.v.Interface().([]string)
+		quoted := make([]string, len(items))
+		for i, it := range items {
+			quoted[i] = tomlString(it)
+		}
+		return "[" + strings.Join(quoted, ", ") + "]"
 	}
 	return f.text()
 }

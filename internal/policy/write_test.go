@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func TestWriteTOMLRoundTrips(t *testing.T) {
 	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
 			p, _ := Builtin(name)
-			if got := roundTrip(t, p); got != p {
+			if got := roundTrip(t, p); !reflect.DeepEqual(got, p) {
 				t.Errorf("round trip changed the profile:\n got %+v\nwant %+v", got, p)
 			}
 		})
@@ -49,10 +50,11 @@ func TestWriteTOMLRoundTrips(t *testing.T) {
 		p.Session.IdleTimeout = Duration{90 * time.Second}
 		p.Session.StepUpWindow = Duration{1500 * time.Millisecond}
 		p.Retention.Notices = Days(1000)
+		p.Access.BlockedNetworks = []string{"203.0.113.0/24", "2001:db8::/32"}
 		if err := p.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		if got := roundTrip(t, p); got != p {
+		if got := roundTrip(t, p); !reflect.DeepEqual(got, p) {
 			t.Errorf("round trip changed the profile:\n got %+v\nwant %+v", got, p)
 		}
 	})
@@ -84,7 +86,7 @@ func TestJSON(t *testing.T) {
 		}
 	}
 	var back Profile
-	if err := json.Unmarshal(b, &back); err != nil || back != p {
+	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, p) {
 		t.Errorf("JSON round trip: %v\n got %+v\nwant %+v", err, back, p)
 	}
 }

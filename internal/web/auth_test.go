@@ -25,9 +25,14 @@ func signIn(t testing.TB, s *testServer, email string, withTOTP bool) (string, i
 
 // signInSecret is signIn that also returns the TOTP secret it enrolled.
 func signInSecret(t testing.TB, s *testServer, email string, withTOTP bool) (string, identity.Step, string) {
+	return signInRole(t, s, email, access.RoleCustomer, withTOTP)
+}
+
+// signInRole is signInSecret for an account of the given role.
+func signInRole(t testing.TB, s *testServer, email string, role access.Role, withTOTP bool) (string, identity.Step, string) {
 	t.Helper()
 	ctx := context.Background()
-	acct, err := s.identity.CreateAccount(ctx, identity.NewAccount{Email: email, Role: access.RoleCustomer, Password: testPassword})
+	acct, err := s.identity.CreateAccount(ctx, identity.NewAccount{Email: email, Role: role, Password: testPassword})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,8 +61,16 @@ func signInSecret(t testing.TB, s *testServer, email string, withTOTP bool) (str
 // signInFull signs an account in completely: password, then a TOTP code.
 func signInFull(t testing.TB, s *testServer, email string) string {
 	t.Helper()
+	return signInAs(t, s, email, access.RoleCustomer)
+}
+
+// signInAs creates an account of the given role and signs it in
+// completely (password and TOTP), returning the session token. The
+// sign-in is fresh, so step-up checks pass for the profile's window.
+func signInAs(t testing.TB, s *testServer, email string, role access.Role) string {
+	t.Helper()
 	ctx := context.Background()
-	token, step, secret := signInSecret(t, s, email, true)
+	token, step, secret := signInRole(t, s, email, role, true)
 	if step != identity.StepSecondFactor {
 		t.Fatalf("step %q", step)
 	}

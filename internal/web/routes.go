@@ -89,6 +89,10 @@ func (s *Server) routes() []route {
 			route{"POST /account/passkeys/{id}/remove", access.AccountSelf, s.passkeyRemove},
 		)
 	}
+	rs = append(rs, s.supportRoutes()...)
+	rs = append(rs, s.adminRoutes()...)
+	rs = append(rs, s.auditorRoutes()...)
+	rs = append(rs, s.apiRoutes()...)
 	return rs
 }
 

@@ -21,12 +21,15 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/portico/portico/internal/apitoken"
+	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/notify"
 	"github.com/portico/portico/internal/passkey"
 	"github.com/portico/portico/internal/policy"
 	"github.com/portico/portico/internal/session"
+	"github.com/portico/portico/internal/support"
 )
 
 // Secrets gives named server secrets (the keyring implements it).
@@ -52,6 +55,15 @@ type Deps struct {
 	Sessions *session.Store
 	Passkeys *passkey.Service
 	Notices  *notify.Service
+	// The support desk and API tokens; without them their pages are
+	// absent.
+	Support *support.Service
+	Tokens  *apitoken.Store
+	// Keys is the keyring, for the administrators' key rotation page.
+	Keys *crypto.Keyring
+	// PolicyFile is the policy override file that administrators edit
+	// ("" when the profile is the built-in one with no file).
+	PolicyFile string
 	// PrivacyVersion is the current privacy notice version customers
 	// accept at sign-up.
 	PrivacyVersion string
@@ -59,23 +71,27 @@ type Deps struct {
 
 // Server holds the handlers' dependencies and the assembled handler.
 type Server struct {
-	db        *db.DB
-	profile   policy.Profile
-	logger    *slog.Logger
-	metrics   *Metrics
-	maxBody   int64
-	version   string
-	csrfKey   []byte
-	cop       *http.CrossOriginProtection
-	identity  *identity.Service
-	sessions  *session.Store
-	passkeys  *passkey.Service
-	notices   *notify.Service
-	privacy   string
-	templates map[string]*template.Template
-	static    *staticFiles
-	mux       *http.ServeMux
-	handler   http.Handler
+	db         *db.DB
+	profile    policy.Profile
+	logger     *slog.Logger
+	metrics    *Metrics
+	maxBody    int64
+	version    string
+	csrfKey    []byte
+	cop        *http.CrossOriginProtection
+	identity   *identity.Service
+	sessions   *session.Store
+	passkeys   *passkey.Service
+	notices    *notify.Service
+	support    *support.Service
+	tokens     *apitoken.Store
+	keys       *crypto.Keyring
+	policyFile string
+	privacy    string
+	templates  map[string]*template.Template
+	static     *staticFiles
+	mux        *http.ServeMux
+	handler    http.Handler
 }
 
 // New assembles the server: it loads templates and static files, fetches
@@ -99,20 +115,24 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		db:       d.DB,
-		profile:  d.Profile,
-		logger:   d.Logger,
-		metrics:  d.Metrics,
-		maxBody:  d.MaxBodyBytes,
-		version:  d.Version,
-		csrfKey:  key,
-		cop:      http.NewCrossOriginProtection(),
-		static:   static,
-		identity: d.Identity,
-		sessions: d.Sessions,
-		passkeys: d.Passkeys,
-		notices:  d.Notices,
-		privacy:  d.PrivacyVersion,
+		db:         d.DB,
+		profile:    d.Profile,
+		logger:     d.Logger,
+		metrics:    d.Metrics,
+		maxBody:    d.MaxBodyBytes,
+		version:    d.Version,
+		csrfKey:    key,
+		cop:        http.NewCrossOriginProtection(),
+		static:     static,
+		identity:   d.Identity,
+		sessions:   d.Sessions,
+		passkeys:   d.Passkeys,
+		notices:    d.Notices,
+		support:    d.Support,
+		tokens:     d.Tokens,
+		keys:       d.Keys,
+		policyFile: d.PolicyFile,
+		privacy:    d.PrivacyVersion,
 	}
 	if s.templates, err = parseTemplates(static); err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/portico/portico/internal/apitoken"
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/crypto"
@@ -29,6 +30,7 @@ import (
 	"github.com/portico/portico/internal/password"
 	"github.com/portico/portico/internal/policy"
 	"github.com/portico/portico/internal/session"
+	"github.com/portico/portico/internal/support"
 )
 
 // syncBuffer is a log sink that tests can read while handlers write.
@@ -93,6 +95,14 @@ func newTestServer(t testing.TB) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	desk, err := support.New(support.Deps{DB: d, Keys: kr, Audit: al, Profile: profile, Identity: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := apitoken.New(apitoken.Deps{DB: d, Keys: kr, Audit: al, Profile: profile})
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, err := New(context.Background(), Deps{
 		DB:           d,
 		Secrets:      kr,
@@ -105,6 +115,9 @@ func newTestServer(t testing.TB) *testServer {
 		Sessions:     sessions,
 		Passkeys:     passkeys,
 		Notices:      notices,
+		Support:      desk,
+		Tokens:       tokens,
+		Keys:         kr,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,137 @@
+package access
+
+// The permissions. Self-service permissions (the first group) belong to
+// every account over itself and are gated by the stage of its sign-in; the
+// others belong to roles through the matrix below.
+const (
+	// Public: anyone, signed in or not (landing, sign-in and sign-up
+	// forms, static files, health checks, the API description).
+	Public Permission = "public"
+	// SignInSecondFactor: a session that passed the password step and
+	// owes its second factor (/login/mfa).
+	SignInSecondFactor Permission = "signin.second-factor"
+	// MFAEnrol: set up a second factor. Allowed to fully signed-in
+	// accounts and to accounts in restricted mode because MFA is required
+	// and they have none yet (CP-12).
+	MFAEnrol Permission = "mfa.enrol"
+	// PasswordChange: change one's own password. Allowed to fully
+	// signed-in accounts and to accounts that must change it first.
+	PasswordChange Permission = "password.change"
+	// SessionEnd: sign out. Any session may end itself.
+	SessionEnd Permission = "session.end"
+	// AccountSelf: one's own account, security page, sessions, notices,
+	// reports and access history.
+	AccountSelf Permission = "account.self"
+
+	// Customers.
+	TicketOwn Permission = "ticket.own" // open, read, reply to and close one's own tickets
+
+	// Support desk (CP-3.3, MTL-3.2.1).
+	TicketQueue       Permission = "ticket.queue"             // see every ticket, assign, reply, change status
+	CustomerLookup    Permission = "customer.lookup"          // find a customer; personal data masked
+	CustomerReveal    Permission = "customer.pii.reveal"      // unmask a field, with a reason, for a while
+	ReportForCustomer Permission = "report.file-for-customer" // file a suspicious-activity report for a customer
+	TokenOwn          Permission = "token.own"                // personal access tokens for the API
+
+	// Security team (CP-3.2).
+	IncidentManage Permission = "incident.manage" // incidents, alerts, risk signals
+
+	// Administration (MTL-3.2.2: configuration and keys are admin-only).
+	UserRead    Permission = "user.read"     // the staff and customer list, without personal data unmasked
+	UserManage  Permission = "user.manage"   // disable, enable, unlock, force a password change, end sessions, training, contract end
+	RoleGrant   Permission = "role.grant"    // change roles; granting admin needs a second admin
+	MatrixRead  Permission = "access.matrix" // the permission matrix page
+	PolicyRead  Permission = "policy.read"   // the effective policy profile
+	PolicyEdit  Permission = "policy.edit"   // change the override file
+	KeysRotate  Permission = "keys.rotate"   // rotate the master key
+	OutboxRead  Permission = "outbox.read"   // undelivered mail
+	AuditRead   Permission = "audit.read"    // search the audit trail
+	AuditExport Permission = "audit.export"  // export the audit trail
+)
+
+// matrix is the role table: the one place where roles get permissions
+// (CP-4.2, least privilege). The permission matrix page shows it and
+// TestRouteMatrix drives every route through it for every role.
+var matrix = map[Role][]Permission{
+	RoleCustomer: {TicketOwn},
+	RoleSupport:  {TicketQueue, CustomerLookup, CustomerReveal, ReportForCustomer, TokenOwn},
+	RoleSecurity: {IncidentManage, CustomerLookup, ReportForCustomer, UserRead, PolicyRead, AuditRead, TokenOwn},
+	RoleAdmin: {UserRead, UserManage, RoleGrant, MatrixRead, PolicyRead, PolicyEdit, KeysRotate, OutboxRead,
+		AuditRead, TokenOwn},
+	RoleAuditor: {UserRead, MatrixRead, PolicyRead, AuditRead, AuditExport, TokenOwn},
+}
+
+// sensitive are the permissions that need a step-up re-authentication
+// within the profile's window, and that no API token can carry (CP-6.3,
+// MTL-3.2.2).
+var sensitive = map[Permission]bool{
+	CustomerReveal: true,
+	RoleGrant:      true,
+	PolicyEdit:     true,
+	KeysRotate:     true,
+	AuditExport:    true,
+}
+
+// sets is matrix as sets, for a constant-time decision per request.
+var sets = func() map[Role]map[Permission]bool {
+	out := make(map[Role]map[Permission]bool, len(matrix))
+	for r, ps := range matrix {
+		out[r] = make(map[Permission]bool, len(ps))
+		for _, p := range ps {
+			out[r][p] = true
+		}
+	}
+	return out
+}()
+
+// Has reports whether role r holds permission p in the matrix.
+func Has(r Role, p Permission) bool { return sets[r][p] }
+
+// Sensitive reports whether p needs a fresh step-up and is barred from API
+// tokens.
+func Sensitive(p Permission) bool { return sensitive[p] }
+
+// RolePermissions lists the permissions of r, in the order of Permissions.
+func RolePermissions(r Role) []Permission {
+	var out []Permission
+	for _, p := range Permissions() {
+		if Has(r, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Permissions lists the role permissions in the order the matrix page
+// shows them.
+func Permissions() []Permission {
+	return []Permission{TicketOwn, TicketQueue, CustomerLookup, CustomerReveal, ReportForCustomer,
+		IncidentManage, UserRead, UserManage, RoleGrant, MatrixRead, PolicyRead, PolicyEdit,
+		KeysRotate, OutboxRead, AuditRead, AuditExport, TokenOwn}
+}
+
+// Describe says in words what a permission allows, for the matrix page and
+// the token form.
+func Describe(p Permission) string {
+	return descriptions[p]
+}
+
+var descriptions = map[Permission]string{
+	TicketOwn:         "Open, read, reply to and close their own support tickets",
+	TicketQueue:       "Work the ticket queue: read every ticket, assign, reply, change status",
+	CustomerLookup:    "Look up a customer, with personal data masked",
+	CustomerReveal:    "Reveal a masked field, with a reason, for a limited time (step-up)",
+	ReportForCustomer: "File a suspicious-activity report on a customer's behalf",
+	IncidentManage:    "Manage incidents, alerts and risk signals",
+	UserRead:          "List and search accounts",
+	UserManage:        "Disable, enable, unlock, end sessions, force a password change, record training",
+	RoleGrant:         "Change roles (granting admin needs a second admin) (step-up)",
+	MatrixRead:        "See this permission matrix",
+	PolicyRead:        "See the effective security policy profile",
+	PolicyEdit:        "Change the policy override file (step-up)",
+	KeysRotate:        "Rotate the master encryption key (step-up)",
+	OutboxRead:        "See undelivered mail",
+	AuditRead:         "Search the audit trail",
+	AuditExport:       "Export the audit trail (step-up)",
+	TokenOwn:          "Create and revoke their own API tokens",
+}
