@@ -102,21 +102,22 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	}
 
 	srv, err := web.New(ctx, web.Deps{
-		DB:           a.storage.DB,
-		Secrets:      a.storage.Keyring,
-		Profile:      a.storage.Profile,
-		Logger:       logger,
-		Metrics:      web.NewMetrics(a.reg),
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		Version:      bi.Version,
-		Identity:     a.services.Identity,
-		Sessions:     a.services.Sessions,
-		Passkeys:     a.services.Passkeys, // nil when served on an IP address
-		Notices:      a.services.Notices,
-		Support:      a.services.Support,
-		Tokens:       a.services.Tokens,
-		Keys:         a.storage.Keyring,
-		PolicyFile:   cfg.PolicyFile,
+		DB:             a.storage.DB,
+		Secrets:        a.storage.Keyring,
+		Profile:        a.storage.Profile,
+		Logger:         logger,
+		Metrics:        web.NewMetrics(a.reg),
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		Version:        bi.Version,
+		Identity:       a.services.Identity,
+		Sessions:       a.services.Sessions,
+		Passkeys:       a.services.Passkeys, // nil when served on an IP address
+		Notices:        a.services.Notices,
+		Support:        a.services.Support,
+		Tokens:         a.services.Tokens,
+		Keys:           a.storage.Keyring,
+		PolicyFile:     cfg.PolicyFile,
+		TrustedProxies: cfg.TrustedProxies,
 	})
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/identity"
@@ -31,6 +32,7 @@ func Controls() []policy.Control {
 			Test:        "internal/app: TestBrowser"},
 	}
 	out = append(out, web.Controls()...)
+	out = append(out, access.Controls()...)
 	out = append(out, crypto.Controls()...)
 	out = append(out, audit.Controls()...)
 	out = append(out, identity.Controls()...)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -47,12 +48,15 @@ type Config struct {
 	LogLevel  string // --log-level: debug, info, warn, error
 
 	// Server.
-	Addr              string // --addr, PORTICO_ADDR: HTTPS listener
-	HTTPAddr          string // --http-addr: optional plain-HTTP redirect listener
-	MetricsAddr       string // --metrics-addr: Prometheus endpoint, off when empty
-	TLSCert           string // --tls-cert
-	TLSKey            string // --tls-key
-	MaxBodyBytes      int64  // --max-body-bytes
+	Addr         string // --addr, PORTICO_ADDR: HTTPS listener
+	HTTPAddr     string // --http-addr: optional plain-HTTP redirect listener
+	MetricsAddr  string // --metrics-addr: Prometheus endpoint, off when empty
+	TLSCert      string // --tls-cert
+	TLSKey       string // --tls-key
+	MaxBodyBytes int64  // --max-body-bytes
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For header is believed (--trusted-proxies); none by default.
+	TrustedProxies    []netip.Prefix
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
@@ -185,6 +189,21 @@ var settings = []setting{
 				return fmt.Errorf("must be a whole number of bytes between 1024 and 1073741824")
 			}
 			c.MaxBodyBytes = n
+			return nil
+		}},
+	{"trusted-proxies", Server, "", "comma-separated networks (CIDR) of reverse proxies whose X-Forwarded-For is believed; none by default",
+		func(c *Config, v string) error {
+			c.TrustedProxies = nil
+			for _, f := range strings.Split(v, ",") {
+				if f = strings.TrimSpace(f); f == "" {
+					continue
+				}
+				p, err := netip.ParsePrefix(f)
+				if err != nil {
+					return fmt.Errorf("%q is not a network in CIDR notation (e.g. 10.0.0.0/8)", f)
+				}
+				c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+			}
 			return nil
 		}},
 	{"read-header-timeout", Server, "5s", "time allowed to read request headers",

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/crypto"
@@ -278,3 +279,29 @@ func (s *Service) TrainingOverdue(a Account) bool {
 
 // ErrSessionInvalid means the session's account can no longer use it.
 var ErrSessionInvalid = apperr.New(apperr.Unauthorized, "Your session has ended. Please sign in again.")
+
+// ErrTokenHolder refuses an API token whose holder may not use it now.
+var ErrTokenHolder = apperr.New(apperr.Unauthorized, "The API token's holder may not use the API now.")
+
+// TokenStage checks, on every API request, that the holder of a personal
+// access token may still act: the account is active, still in the role the
+// token was made for, not a contractor past their end date, a member of
+// staff with a second factor, with no password change and no training
+// outstanding. The token itself is checked by internal/apitoken.
+//
+// Enforces CP-6.3 (zero trust: tokens are re-evaluated per request), CP-4.2
+// (a role change voids the token) and CP-12 (restricted staff cannot use
+// the API either).
+func (s *Service) TokenStage(ctx context.Context, accountID string, role access.Role) (Account, error) {
+	acct, err := s.Account(ctx, accountID)
+	if err != nil {
+		return Account{}, ErrTokenHolder
+	}
+	switch {
+	case acct.Status != StatusActive, acct.Role != role, !acct.Role.IsStaff(),
+		acct.ContractEnded(s.db.Now()), !acct.HasSecondFactor(),
+		acct.PasswordChangeRequired != "", s.TrainingOverdue(acct):
+		return Account{}, ErrTokenHolder
+	}
+	return acct, nil
+}

@@ -88,6 +88,7 @@ func (s *Store) Rotate(ctx context.Context, tx *db.Tx, old Session, aal int, met
 		return "", Session{}, fmt.Errorf("session: decrypt user agent: %w", err)
 	}
 	next.CreatedAt, next.LastSeenAt = now, now
+	next.UAHash = uaHash(string(ua))
 	if err := s.insert(ctx, tx, next, secret, string(ip), string(ua)); err != nil {
 		return "", Session{}, err
 	}

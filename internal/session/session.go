@@ -85,6 +85,27 @@ type Session struct {
 	Country   string    // ISO 3166 alpha-2, "" when unknown
 	IP        string    // decrypted by List only
 	UserAgent string    // decrypted by List only
+	// UAHash is the SHA-256 of the full User-Agent the session began
+	// with (nil for sessions from before it was recorded).
+	UAHash []byte
+}
+
+// SameUserAgent reports whether ua is the user agent the session began
+// with. Sessions without a recorded hash match anything.
+//
+// Enforces CP-6.3: a session token replayed from another browser, or a
+// browser that changed under the session, is noticed on its next request.
+func (s Session) SameUserAgent(ua string) bool {
+	if s.UAHash == nil {
+		return true
+	}
+	h := uaHash(truncate(ua, maxUserAgent))
+	return subtle.ConstantTimeCompare(s.UAHash, h) == 1
+}
+
+func uaHash(ua string) []byte {
+	h := sha256.Sum256([]byte(ua))
+	return h[:]
 }
 
 // Start describes a sign-in that has just succeeded.
@@ -182,6 +203,7 @@ func (s *Store) Create(ctx context.Context, tx *db.Tx, st Start) (string, Sessio
 		ExpiresAt:  now.Add(s.policy.AbsoluteTimeout.Duration),
 		Device:     Device(st.UserAgent),
 		Country:    Country(st.IP),
+		UAHash:     uaHash(truncate(st.UserAgent, maxUserAgent)),
 	}
 	if err := s.insert(ctx, tx, sess, secret, truncate(st.IP, maxIP), truncate(st.UserAgent, maxUserAgent)); err != nil {
 		return "", Session{}, err
@@ -218,10 +240,11 @@ func (s *Store) insert(ctx context.Context, tx *db.Tx, sess Session, secret, ip,
 	}
 	_, err = tx.ExecContext(ctx,
 		`INSERT INTO sessions (id, secret_hash, account_id, role, aal, methods,
-		     created_at, last_seen_at, reauth_at, expires_at, ip_enc, user_agent_enc, device, country)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		     created_at, last_seen_at, reauth_at, expires_at, ip_enc, user_agent_enc, device, country, ua_hash)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		sess.ID, hashSecret(secret), sess.AccountID, sess.Role, sess.AAL, strings.Join(sess.Methods, ","),
-		sess.CreatedAt, sess.LastSeenAt, sess.ReauthAt, sess.ExpiresAt, ipEnc, uaEnc, sess.Device, sess.Country)
+		sess.CreatedAt, sess.LastSeenAt, sess.ReauthAt, sess.ExpiresAt, ipEnc, uaEnc, sess.Device, sess.Country,
+		uaHash(userAgent))
 	if err != nil {
 		return fmt.Errorf("session: insert: %w", err)
 	}
@@ -314,10 +337,10 @@ func (s *Store) Authenticate(ctx context.Context, token string) (Session, error)
 	)
 	err := s.db.QueryRowContext(ctx,
 		`SELECT secret_hash, account_id, role, aal, methods, created_at, last_seen_at, reauth_at,
-		        expires_at, device, country, CASE WHEN ended_at IS NULL THEN 0 ELSE 1 END
+		        expires_at, device, country, CASE WHEN ended_at IS NULL THEN 0 ELSE 1 END, ua_hash
 		 FROM sessions WHERE id = $1`, id).
 		Scan(&stored, &sess.AccountID, &sess.Role, &sess.AAL, &methods, &sess.CreatedAt, &sess.LastSeenAt,
-			&sess.ReauthAt, &sess.ExpiresAt, &sess.Device, &sess.Country, &ended)
+			&sess.ReauthAt, &sess.ExpiresAt, &sess.Device, &sess.Country, &ended, &sess.UAHash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrNoSession
 	}

@@ -29,6 +29,9 @@ var flashes = map[string]string{
 	"signed-in":         "You are signed in.",
 	"recovery-replaced": "Your old recovery codes no longer work.",
 	"email-changed":     "Your email address was changed.",
+	// CP-6.3: a session ended because its context changed.
+	"risk-country_change":    "For your safety we signed you out: your session was used from a different country. Please sign in again.",
+	"risk-user_agent_change": "For your safety we signed you out: your session was used from a different browser. Please sign in again.",
 }
 
 // flashFrom returns the confirmation named by ?done=, if any.
@@ -44,16 +47,28 @@ func (s *Server) accountChrome(r *http.Request, p *Page) {
 		return
 	}
 	p.SignedIn = true
-	p.FullAccess = pr.Stage == access.StageDone
+	p.FullAccess = pr.Stage == access.StageDone || pr.Stage == access.StageTraining
 	if !p.FullAccess {
 		return
 	}
 	ctx := r.Context()
 	acct := accountFrom(ctx)
+	p.Nav = Nav{
+		Tickets: access.Allowed(pr, access.TicketOwn),
+		Desk:    access.Allowed(pr, access.TicketQueue) || access.Allowed(pr, access.CustomerLookup),
+		Admin:   access.Allowed(pr, access.UserRead) || access.Allowed(pr, access.AuditRead),
+	}
 	if s.notices != nil {
 		if n, err := s.notices.UnreadCount(ctx, acct.ID); err == nil {
 			p.Unread = n
 		}
+	}
+	// Enforces CP-12: staff whose training is overdue are told why their
+	// role's pages are closed to them.
+	if pr.Stage == access.StageTraining {
+		p.Banner = "Your security-awareness training was due on " + s.identity.TrainingDue(acct).UTC().Format("2 January 2006") +
+			". Until an administrator records it, you can use only your own account pages."
+		return
 	}
 	// Enforces CP-4.3: a warning before the password expires.
 	if at, soon := s.identity.ExpiryWarning(acct, s.db.Now()); soon {

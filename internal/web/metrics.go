@@ -12,6 +12,7 @@ import (
 type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	denied   *prometheus.CounterVec
 }
 
 // NewMetrics registers the HTTP metrics on reg.
@@ -27,7 +28,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"method", "route", "status"}),
 	}
-	reg.MustRegister(m.requests, m.duration)
+	m.denied = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "portico_http_denied_total",
+		Help: "Requests refused by the authorization check, by route pattern and reason (permission or step-up).",
+	}, []string{"route", "reason"})
+	reg.MustRegister(m.requests, m.duration, m.denied)
 	return m
 }
 
@@ -46,4 +51,13 @@ func boundedMethod(m string) string {
 		return m
 	}
 	return "OTHER"
+}
+
+// deny counts a refused request (CP-4.2: every decision is observable;
+// the role x route test reads this counter). A nil Metrics counts nothing.
+func (m *Metrics) deny(route, reason string) {
+	if m == nil {
+		return
+	}
+	m.denied.WithLabelValues(route, reason).Inc()
 }

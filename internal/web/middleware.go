@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ import (
 // pattern is shared through this pointer, not through r.Pattern).
 type requestInfo struct {
 	id      string
+	ip      string // the client address, resolved once (see resolveIP)
 	nonce   string
 	pattern string
 	start   time.Time
@@ -79,7 +81,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // personal data).
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := &requestInfo{id: rand.Text(), start: time.Now()}
+		info := &requestInfo{id: rand.Text(), start: time.Now(), ip: s.resolveIP(r)}
 		ctx := withInfo(r.Context(), info)
 		ctx = audit.WithRequest(ctx, audit.Request{
 			IP:        clientIP(r),
@@ -134,15 +136,65 @@ func (s *Server) logRequest(r *http.Request, info *requestInfo, status int) {
 	}
 }
 
-// clientIP is the peer address of the connection. Portico does not trust
-// X-Forwarded-For by default (CP-6.3: no request is trusted for what it
-// claims about its origin).
+// clientIP is the request's client address, as resolveIP found it.
 func clientIP(r *http.Request) string {
+	if info := infoFrom(r.Context()); info != nil && info.ip != "" {
+		return info.ip
+	}
+	return peerIP(r)
+}
+
+// peerIP is the address of the connection's other end.
+func peerIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// resolveIP finds the client address. Portico does not trust
+// X-Forwarded-For by default (CP-6.3: no request is trusted for what it
+// claims about its origin). Behind reverse proxies that the operator lists
+// in --trusted-proxies, it walks X-Forwarded-For from the right and takes
+// the first address that is not one of those proxies: hops to the left of
+// it were written by the client and prove nothing.
+func (s *Server) resolveIP(r *http.Request) string {
+	peer := peerIP(r)
+	if len(s.trusted) == 0 || !s.isTrusted(peer) {
+		return peer
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		a, err := netip.ParseAddr(hop)
+		if err != nil {
+			return peer // a malformed chain: believe only the connection
+		}
+		if !s.isTrusted(a.String()) {
+			return a.Unmap().String()
+		}
+	}
+	return peer
+}
+
+func (s *Server) isTrusted(ip string) bool {
+	return inNetworks(s.trusted, ip)
+}
+
+// inNetworks reports whether ip lies in one of nets.
+func inNetworks(nets []netip.Prefix, ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, n := range nets {
+		if n.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 func truncate(s string, n int) string {
@@ -213,11 +265,17 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 // handler's parse error becomes 413 in the renderer).
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > s.maxBody {
+		// File uploads (ticket attachments) are multipart and may be
+		// larger than a form; their handlers bound each file again.
+		limit := s.maxBody
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+			limit = max(limit, maxUploadBytes)
+		}
+		if r.ContentLength > limit {
 			s.renderError(w, r, apperr.New(apperr.TooLarge, "The request is too large."))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -249,3 +307,7 @@ func (s *Server) crossOrigin(next http.Handler) http.Handler {
 func isSafeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
+
+// maxUploadBytes bounds a multipart request: three attachments of 5 MiB
+// and the form around them.
+const maxUploadBytes = 16 << 20

@@ -106,8 +106,18 @@ func (s *Server) wrap(rt route) http.Handler {
 		// Enforces CP-4.2: deny by default. A route whose permission the
 		// caller lacks sends them to sign in or to the step they owe, or
 		// answers 404, so its existence is not confirmed.
-		if !access.Allowed(access.PrincipalFrom(r.Context()), rt.perm) {
+		p := access.PrincipalFrom(r.Context())
+		if !access.Allowed(p, rt.perm) {
+			s.metrics.deny(rt.pattern, "permission")
 			s.denied(w, r, rt.perm)
+			return
+		}
+		// Enforces CP-6.3, MTL-3.2.2: sensitive actions (reveal, role
+		// change, policy edit, key rotation, audit export) need a fresh
+		// re-authentication, whatever the handler does.
+		if access.Sensitive(rt.perm) && !p.Fresh(s.db.Now(), s.profile.Session.StepUpWindow.Duration) {
+			s.metrics.deny(rt.pattern, "step-up")
+			s.stepUp(w, r)
 			return
 		}
 		if err := rt.handler(w, r); err != nil {

@@ -20,6 +20,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/netip"
 
 	"github.com/portico/portico/internal/apitoken"
 	"github.com/portico/portico/internal/crypto"
@@ -64,6 +65,9 @@ type Deps struct {
 	// PolicyFile is the policy override file that administrators edit
 	// ("" when the profile is the built-in one with no file).
 	PolicyFile string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed (--trusted-proxies).
+	TrustedProxies []netip.Prefix
 	// PrivacyVersion is the current privacy notice version customers
 	// accept at sign-up.
 	PrivacyVersion string
@@ -87,6 +91,8 @@ type Server struct {
 	tokens     *apitoken.Store
 	keys       *crypto.Keyring
 	policyFile string
+	trusted    []netip.Prefix
+	blocked    []netip.Prefix // the profile's access.blocked_networks
 	privacy    string
 	templates  map[string]*template.Template
 	static     *staticFiles
@@ -133,6 +139,14 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		keys:       d.Keys,
 		policyFile: d.PolicyFile,
 		privacy:    d.PrivacyVersion,
+	}
+	s.trusted = d.TrustedProxies
+	for _, n := range d.Profile.Access.BlockedNetworks {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			return nil, fmt.Errorf("web: blocked network %q: %w", n, err)
+		}
+		s.blocked = append(s.blocked, p.Masked())
 	}
 	if s.templates, err = parseTemplates(static); err != nil {
 		return nil, err

@@ -37,6 +37,16 @@ type Page struct {
 	Unread     int    // unread security notices
 	Banner     string // a standing warning: password expiry, MFA prompt
 	BannerLink string
+	// Nav says which areas the header links to: only those the
+	// principal may use (the routes check again).
+	Nav Nav
+}
+
+// Nav are the header's role-dependent links.
+type Nav struct {
+	Tickets bool // a customer's support tickets
+	Desk    bool // the support desk
+	Admin   bool // administration and audit
 }
 
 // page builds the common page data for a response.

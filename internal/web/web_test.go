@@ -58,7 +58,11 @@ type testServer struct {
 	reg  *prometheus.Registry
 }
 
-func newTestServer(t testing.TB) *testServer {
+// testOption adjusts a test server's dependencies before it is built
+// (the web layer reads the profile and proxies from Deps).
+type testOption func(*Deps)
+
+func newTestServer(t testing.TB, opts ...testOption) *testServer {
 	t.Helper()
 	d := dbtest.SQLite(t, dbtest.Options{})
 	keyPath := filepath.Join(t.TempDir(), "keys", "master.json")
@@ -103,7 +107,7 @@ func newTestServer(t testing.TB) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(context.Background(), Deps{
+	deps := Deps{
 		DB:           d,
 		Secrets:      kr,
 		Profile:      profile,
@@ -118,7 +122,11 @@ func newTestServer(t testing.TB) *testServer {
 		Support:      desk,
 		Tokens:       tokens,
 		Keys:         kr,
-	})
+	}
+	for _, o := range opts {
+		o(&deps)
+	}
+	s, err := New(context.Background(), deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,6 +136,9 @@ func newTestServer(t testing.TB) *testServer {
 // do sends a request through the whole middleware chain.
 func do(h http.Handler, method, target string, body io.Reader, headers map[string]string) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(method, target, body)
+	// The test sign-ins record this browser: a session used from another
+	// one is ended (CP-6.3), as TestContextChangeForcesSignIn shows.
+	r.Header.Set("User-Agent", "test")
 	for k, v := range headers {
 		r.Header.Set(k, v)
 	}

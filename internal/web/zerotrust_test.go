@@ -1,0 +1,199 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portico/portico/internal/access"
+	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/identity"
+	"github.com/portico/portico/internal/session"
+)
+
+// sessionLive reports whether the session behind a token still opens.
+func sessionLive(s *testServer, token string) bool {
+	_, err := s.sessions.Authenticate(context.Background(), token)
+	return err == nil
+}
+
+func riskKinds(t *testing.T, s *testServer, accountID string) []string {
+	t.Helper()
+	var q string
+	var args []any
+	if accountID == "" {
+		q = `SELECT kind FROM risk_signals WHERE account_id IS NULL ORDER BY created_at`
+	} else {
+		q, args = `SELECT kind FROM risk_signals WHERE account_id = $1 ORDER BY created_at`, []any{accountID}
+	}
+	rows, err := s.db.QueryContext(context.Background(), q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var k string
+		rows.Scan(&k)
+		out = append(out, k)
+	}
+	return out
+}
+
+func accountOf(t *testing.T, s *testServer, token string) string {
+	t.Helper()
+	sess, err := s.sessions.Authenticate(context.Background(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sess.AccountID
+}
+
+// TestContextChangeForcesSignIn: a session used from another browser or
+// from another country is ended, its holder is sent to sign in again with
+// the reason, and a risk signal is recorded (CP-6.3).
+func TestContextChangeForcesSignIn(t *testing.T) {
+	// The test client is 192.0.2.1; it is the operator's reverse proxy.
+	s := newTestServer(t, func(d *Deps) { d.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")} })
+
+	t.Run("user agent change", func(t *testing.T) {
+		tok := signInFull(t, s, "ua@example.com")
+		id := accountOf(t, s, tok)
+		cookie := session.CookieName + "=" + tok
+		if w := do(s, "GET", "/account", nil, map[string]string{"Cookie": cookie}); w.Code != 200 {
+			t.Fatalf("same browser: %d", w.Code)
+		}
+		w := do(s, "GET", "/account", nil, map[string]string{"Cookie": cookie, "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"})
+		if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/login?done=risk-user_agent_change") {
+			t.Fatalf("other browser: %d %q", w.Code, w.Header().Get("Location"))
+		}
+		if sessionLive(s, tok) {
+			t.Fatal("the session survived a change of browser")
+		}
+		if got := riskKinds(t, s, id); len(got) != 1 || got[0] != identity.RiskUserAgentChange {
+			t.Fatalf("risk signals %v", got)
+		}
+		page := do(s, "GET", w.Header().Get("Location"), nil, nil)
+		if !strings.Contains(page.Body.String(), "different browser") {
+			t.Error("the sign-in page does not say why")
+		}
+	})
+
+	t.Run("country change through a trusted proxy", func(t *testing.T) {
+		tok := signInFull(t, s, "country@example.com") // signed in from 192.0.2.10: no country
+		id := accountOf(t, s, tok)
+		cookie := session.CookieName + "=" + tok
+		// A client-written hop to the left of the real one proves nothing.
+		w := do(s, "POST", "/account/report", strings.NewReader(url.Values{}.Encode()), map[string]string{
+			"Cookie": cookie, "X-Forwarded-For": "81.2.69.142, 8.8.8.8", "Sec-Fetch-Site": "same-origin",
+			"Content-Type": "application/x-www-form-urlencoded"})
+		if w.Code != http.StatusUnauthorized {
+			t.Fatalf("POST from another country: %d", w.Code)
+		}
+		if sessionLive(s, tok) {
+			t.Fatal("the session survived a change of country")
+		}
+		var detail string
+		s.db.QueryRowContext(context.Background(), `SELECT detail FROM risk_signals WHERE account_id = $1`, id).Scan(&detail)
+		if !strings.Contains(detail, `"to_country":"US"`) || strings.Contains(detail, "8.8.8.8") {
+			t.Fatalf("risk detail %s: want the country, never the address", detail)
+		}
+	})
+
+	t.Run("untrusted peer's X-Forwarded-For is ignored", func(t *testing.T) {
+		plain := newTestServer(t)
+		tok := signInFull(t, plain, "noproxy@example.com")
+		w := do(plain, "GET", "/account", nil, map[string]string{"Cookie": session.CookieName + "=" + tok, "X-Forwarded-For": "8.8.8.8"})
+		if w.Code != 200 || !sessionLive(plain, tok) {
+			t.Fatalf("a forged X-Forwarded-For changed the session: %d", w.Code)
+		}
+	})
+}
+
+// TestBlockedNetwork: a request from a network the profile blocks ends the
+// session, is recorded as a risk signal and is refused, sign-in included;
+// static files and health checks still answer (CP-6.3).
+func TestBlockedNetwork(t *testing.T) {
+	s := newTestServer(t, func(d *Deps) { d.Profile.Access.BlockedNetworks = []string{"192.0.2.0/24"} })
+	tok := signInFull(t, s, "blocked@example.com")
+	id := accountOf(t, s, tok)
+	if w := do(s, "GET", "/account", nil, map[string]string{"Cookie": session.CookieName + "=" + tok}); w.Code != http.StatusForbidden {
+		t.Fatalf("blocked network, session: %d", w.Code)
+	}
+	if sessionLive(s, tok) {
+		t.Fatal("the session survived a request from a blocked network")
+	}
+	if got := riskKinds(t, s, id); len(got) != 1 || got[0] != identity.RiskBlockedNetwork {
+		t.Fatalf("risk signals %v", got)
+	}
+	resp := post(s, "/login", url.Values{"email": {"blocked@example.com"}, "password": {testPassword}}, "")
+	if resp.StatusCode != http.StatusForbidden || sessionCookie(resp) != "" {
+		t.Fatalf("sign-in from a blocked network: %d", resp.StatusCode)
+	}
+	if got := riskKinds(t, s, ""); len(got) != 1 {
+		t.Fatalf("anonymous risk signals %v", got)
+	}
+	if w := do(s, "GET", "/healthz", nil, nil); w.Code != 200 {
+		t.Errorf("health check from a blocked network: %d", w.Code)
+	}
+}
+
+// TestLoopbackIsNotTrusted: a request from loopback gets the same checks
+// as any other (CP-6.3): admin pages are not exempt.
+func TestLoopbackIsNotTrusted(t *testing.T) {
+	s := newTestServer(t)
+	for _, target := range []string{"/admin", "/admin/users", "/desk", "/account"} {
+		r := newRequest("GET", target)
+		r.RemoteAddr = "127.0.0.1:5555"
+		w := serve(s, r)
+		if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/login") {
+			t.Errorf("GET %s from loopback: %d %q", target, w.Code, w.Header().Get("Location"))
+		}
+	}
+}
+
+// TestSensitiveNeedsStepUp: every route with a sensitive permission sends a
+// session that has not re-authenticated within the step-up window to do
+// so, before its handler runs (CP-6.3, MTL-3.2.2).
+func TestSensitiveNeedsStepUp(t *testing.T) {
+	s := newTestServer(t)
+	for _, role := range access.Roles() {
+		tok := signInAs(t, s, string(role)+"-stale@example.com", role)
+		stale := time.Now().Add(-s.profile.Session.StepUpWindow.Duration - time.Minute)
+		id := accountOf(t, s, tok)
+		if err := s.db.Transact(context.Background(), func(tx *db.Tx) error {
+			_, err := tx.ExecContext(context.Background(), `UPDATE sessions SET reauth_at = $1 WHERE account_id = $2`, stale, id)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		p := access.Principal{Role: role, Stage: access.StageDone}
+		for _, rt := range s.routes() {
+			if !access.Sensitive(rt.perm) || !access.Allowed(p, rt.perm) {
+				continue
+			}
+			method, path := concrete(rt.pattern)
+			w := do(s, method, path, nil, map[string]string{"Cookie": session.CookieName + "=" + tok, "Sec-Fetch-Site": "same-origin"})
+			if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/account/reauth?next=") {
+				t.Errorf("%s as %s with a stale sign-in: %d %q", rt.pattern, role, w.Code, w.Header().Get("Location"))
+			}
+		}
+	}
+}
+
+func newRequest(method, target string) *http.Request {
+	r := httptest.NewRequest(method, target, nil)
+	r.Header.Set("User-Agent", "test")
+	return r
+}
+
+func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
