@@ -260,6 +260,7 @@ password is read from standard input with --password-stdin, or asked for
 	role := l.FlagSet().String("role", "", "the account's `role`: customer, support, security, admin or auditor (required)")
 	fromStdin := l.FlagSet().Bool("password-stdin", false, "read the password from the first line of standard input")
 	name := l.FlagSet().String("name", "", "the person's `name` (optional)")
+	until := l.FlagSet().String("contractor-until", "", "make a staff account a contractor's, disabled from this `date` (2027-03-31; support, security or auditor)")
 	cfg, err := load(e, l, args)
 	if err != nil {
 		return err
@@ -270,6 +271,12 @@ password is read from standard input with --password-stdin, or asked for
 	r, err := access.ParseRole(*role)
 	if err != nil {
 		return usageErr("--role: %v", err)
+	}
+	var contractUntil time.Time
+	if *until != "" {
+		if contractUntil, err = time.Parse("2006-01-02", *until); err != nil {
+			return usageErr("--contractor-until: want a date such as 2027-03-31")
+		}
 	}
 	password, err := readPassword(e, *fromStdin)
 	if err != nil {
@@ -285,9 +292,13 @@ password is read from standard input with --password-stdin, or asked for
 		return err
 	}
 	defer closeID()
-	acct, err := svc.CreateAccount(audit.WithActor(ctx, audit.ActorCLI), identity.NewAccount{Email: *email, Name: *name, Role: r, Password: password})
+	acct, err := svc.CreateAccount(audit.WithActor(ctx, audit.ActorCLI), identity.NewAccount{Email: *email, Name: *name, Role: r, Password: password, ContractorUntil: contractUntil})
 	if err != nil {
 		return err
+	}
+	if acct.Contractor() {
+		fmt.Fprintf(e.stdout, "created %s account %s (contractor until %s)\n", acct.Role, acct.ID, acct.ContractorUntil.Format("2006-01-02"))
+		return nil
 	}
 	fmt.Fprintf(e.stdout, "created %s account %s\n", acct.Role, acct.ID)
 	return nil

@@ -176,6 +176,22 @@ func TestUserCreate(t *testing.T) {
 				t.Errorf("exit %d, stderr %q", code, stderr)
 			}
 		})
+		// MTL-1.2: contractors hold staff roles with an end date;
+		// administration is not contracted out.
+		t.Run("contractor with an end date", func(t *testing.T) {
+			code, stdout, stderr := c.run(pw+"\n", "user", "create", "--email", "temp@example.com", "--role", "support", "--contractor-until", "2099-03-31", "--password-stdin")
+			if code != 0 || !strings.Contains(stdout, "(contractor until 2099-03-31)") {
+				t.Errorf("exit %d, %q %q", code, stdout, stderr)
+			}
+			code, _, stderr = c.run(pw+"\n", "user", "create", "--email", "temp-admin@example.com", "--role", "admin", "--contractor-until", "2099-03-31", "--password-stdin")
+			if code == 0 || !strings.Contains(stderr, "cannot be a contractor") {
+				t.Errorf("contractor admin: exit %d, %q", code, stderr)
+			}
+			code, _, stderr = c.run(pw+"\n", "user", "create", "--email", "temp-past@example.com", "--role", "support", "--contractor-until", "2001-01-01", "--password-stdin")
+			if code == 0 || !strings.Contains(stderr, "in the future") {
+				t.Errorf("past end date: exit %d, %q", code, stderr)
+			}
+		})
 		t.Run("no password source", func(t *testing.T) {
 			code, _, stderr := c.run("", "user", "create", "--email", "b@example.com", "--role", "customer")
 			if code != 2 || !strings.Contains(stderr, "--password-stdin") {

@@ -85,6 +85,9 @@ type NewAccount struct {
 	Name     string
 	Role     access.Role
 	Password string
+	// ContractorUntil makes a staff account a contractor's, usable until
+	// this time (MTL-1.2). Zero for employees and customers.
+	ContractorUntil time.Time
 }
 
 // Notifier delivers a security notice to an account: into its in-portal
@@ -209,6 +212,16 @@ func (s *Service) CreateAccount(ctx context.Context, n NewAccount) (Account, err
 	if err != nil {
 		return Account{}, err
 	}
+	if !n.ContractorUntil.IsZero() {
+		// Enforces MTL-1.2: contractors hold staff roles under the same
+		// controls, with an end date; administration stays with employees.
+		if !n.Role.MayContract() {
+			return Account{}, apperr.Errorf(apperr.Invalid, "A %s account cannot be a contractor's: contractors may hold support, security or auditor roles.", n.Role)
+		}
+		if !n.ContractorUntil.After(s.db.Now()) {
+			return Account{}, apperr.New(apperr.Invalid, "The contract end date must be in the future.")
+		}
+	}
 	if err := s.CheckPassword(n.Password, email, name); err != nil {
 		return Account{}, err
 	}
@@ -220,18 +233,25 @@ func (s *Service) CreateAccount(ctx context.Context, n NewAccount) (Account, err
 	if err != nil {
 		return Account{}, err
 	}
-	acct := Account{ID: newID(), Role: n.Role, Status: StatusActive}
+	acct := Account{ID: newID(), Role: n.Role, Status: StatusActive, ContractorUntil: n.ContractorUntil}
 	err = s.db.Transact(ctx, func(tx *db.Tx) error {
 		now := tx.Now()
 		acct.CreatedAt, acct.EmailVerifiedAt, acct.PasswordChangedAt = now, now, now
 		if err := s.insertAccount(ctx, tx, acct, email, name, lookup, hash); err != nil {
 			return err
 		}
+		details := map[string]any{"role": string(acct.Role)}
+		if acct.Contractor() {
+			if _, err := tx.ExecContext(ctx, `UPDATE accounts SET contractor_until = $1 WHERE id = $2`, acct.ContractorUntil, acct.ID); err != nil {
+				return err
+			}
+			details["contractor_until"] = acct.ContractorUntil.UTC().Format(time.RFC3339)
+		}
 		_, err = s.audit.Append(ctx, tx, audit.Event{
 			Action:  "account.create",
 			Target:  "account:" + acct.ID,
 			Outcome: audit.Success,
-			Details: map[string]any{"role": string(acct.Role)},
+			Details: details,
 		})
 		return err
 	})

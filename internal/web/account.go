@@ -1,6 +1,7 @@
 package web
 
 import (
+	"github.com/portico/portico/internal/access"
 	"net/http"
 	"net/url"
 	"time"
@@ -14,6 +15,9 @@ type accountPage struct {
 	Page
 	Email, Name string
 	Account     identity.Account
+	Staff       bool
+	Tokens      bool // may hold API tokens
+	TrainingDue time.Time
 }
 
 func (s *Server) account(w http.ResponseWriter, r *http.Request) error {
@@ -27,7 +31,9 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.render(w, "account", accountPage{Page: s.page(w, r, "Your account"), Email: email, Name: name, Account: acct})
+	p := access.PrincipalFrom(ctx)
+	return s.render(w, "account", accountPage{Page: s.page(w, r, "Your account"), Email: email, Name: name, Account: acct,
+		Staff: acct.Role.IsStaff(), Tokens: s.tokens != nil && access.Has(p.Role, access.TokenOwn), TrainingDue: s.identity.TrainingDue(acct)})
 }
 
 // securityPage is /account/security: factors, sessions, password age,
