@@ -2,16 +2,22 @@
 // attachments, the agents' queue, customer lookup with masked personal data
 // and time-bound, reason-backed reveals (CP-3.3, MTL-3.2.1, MTL-3.2.2).
 //
-// SKELETON: the exported signatures below are the contract that the web
-// layer and the API are written against; the support-desk work fills them.
+// Every method takes the acting principal and checks, below the handler,
+// both the role's permission and the object: a customer reaches only their
+// own tickets, and a ticket that the principal may not see answers exactly
+// like one that does not exist (CP-4.2, STYLE.md §5). Everything a customer
+// writes, and everything staff write on a customer's ticket, is encrypted
+// under that customer's data key (CP-5.1, MTL-2.1.3).
 package support
 
 import (
-	"context"
+	"crypto/rand"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/portico/portico/internal/access"
+	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
@@ -26,8 +32,7 @@ const (
 	StatusClosed  = "closed"
 )
 
-// Ticket is a support ticket. Subject and message bodies are personal data
-// of the customer and stored encrypted under their data key.
+// Ticket is a support ticket.
 type Ticket struct {
 	ID         string // unguessable
 	AccountID  string // the customer
@@ -61,7 +66,7 @@ type Attachment struct {
 // NewAttachment is an uploaded file.
 type NewAttachment struct {
 	Name        string
-	ContentType string
+	ContentType string // as declared by the browser; checked against the content
 	Data        []byte
 }
 
@@ -72,12 +77,17 @@ type Deps struct {
 	Audit    *audit.Log
 	Profile  policy.Profile
 	Identity *identity.Service
-	Notifier identity.Notifier // may be nil
+	Notifier identity.Notifier // may be nil: no notices
 }
 
 // Service is the support desk.
 type Service struct {
-	d Deps
+	db       *db.DB
+	keys     *crypto.Keyring
+	audit    *audit.Log
+	profile  policy.Profile
+	identity *identity.Service
+	notifier identity.Notifier
 }
 
 // New returns the support desk.
@@ -85,13 +95,51 @@ func New(d Deps) (*Service, error) {
 	if d.DB == nil || d.Keys == nil || d.Audit == nil || d.Identity == nil {
 		return nil, errors.New("support: DB, Keys, Audit and Identity are required")
 	}
-	return &Service{d: d}, nil
+	return &Service{db: d.DB, keys: d.Keys, audit: d.Audit, profile: d.Profile, identity: d.Identity, notifier: d.Notifier}, nil
 }
 
-var errTODO = errors.New("support: not built yet")
+func newID() string { return strings.ToLower(rand.Text()) }
 
-// Get returns a ticket with its messages if p may see it; a ticket p may
-// not see answers apperr NotFound, exactly like one that does not exist.
-func (s *Service) Get(ctx context.Context, p access.Principal, id string) (Ticket, error) {
-	return Ticket{}, errTODO
+// errNoTicket is the one answer for a ticket that does not exist and for
+// one the principal may not see (CP-4.2: no existence oracle).
+var errNoTicket = apperr.New(apperr.NotFound, "No such ticket.")
+
+// errNoCustomer is the same for customers.
+var errNoCustomer = apperr.New(apperr.NotFound, "No such customer.")
+
+// isAgent reports whether p works the queue.
+func isAgent(p access.Principal) bool { return access.Has(p.Role, access.TicketQueue) }
+
+// mayOpen reports whether p may see a ticket of accountID.
+//
+// Enforces CP-4.2: object-level access below the handler: the owner (with
+// the customer's permission) or an agent of the queue; nobody else.
+func mayOpen(p access.Principal, accountID string) bool {
+	if p.AccountID == "" {
+		return false
+	}
+	if isAgent(p) {
+		return true
+	}
+	return access.Has(p.Role, access.TicketOwn) && p.AccountID == accountID
+}
+
+func subjectField(id string) crypto.Field {
+	return crypto.Field{Table: "tickets", Column: "subject_enc", Row: id}
+}
+
+func bodyField(id string) crypto.Field {
+	return crypto.Field{Table: "ticket_messages", Column: "body_enc", Row: id}
+}
+
+func attachmentNameField(id string) crypto.Field {
+	return crypto.Field{Table: "ticket_attachments", Column: "name_enc", Row: id}
+}
+
+func attachmentDataField(id string) crypto.Field {
+	return crypto.Field{Table: "ticket_attachments", Column: "data_enc", Row: id}
+}
+
+func reasonField(id string) crypto.Field {
+	return crypto.Field{Table: "reveal_grants", Column: "reason_enc", Row: id}
 }
