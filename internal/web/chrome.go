@@ -29,6 +29,13 @@ var flashes = map[string]string{
 	"signed-in":         "You are signed in.",
 	"recovery-replaced": "Your old recovery codes no longer work.",
 	"email-changed":     "Your email address was changed.",
+	"ticket-opened":     "Your ticket is open. We will reply here and tell you by a notice.",
+	"reply-sent":        "Your reply was sent.",
+	"ticket-closed":     "The ticket is closed.",
+	"ticket-updated":    "The ticket was updated.",
+	"revealed":          "The field is revealed for you for a limited time. The customer can see that you did, and why.",
+	"report-filed":      "The report went to the security team.",
+	"contact-saved":     "Your name and phone number were saved.",
 	// CP-6.3: a session ended because its context changed.
 	"risk-country_change":    "For your safety we signed you out: your session was used from a different country. Please sign in again.",
 	"risk-user_agent_change": "For your safety we signed you out: your session was used from a different browser. Please sign in again.",
