@@ -242,4 +242,3 @@ func (s *Service) ReportForCustomer(ctx context.Context, p access.Principal, acc
 	}
 	return s.identity.ReportSuspicious(ctx, a.ID, "", note, "support:"+p.AccountID)
 }
-

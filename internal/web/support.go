@@ -215,7 +215,7 @@ func (s *Server) renderTicket(w http.ResponseWriter, r *http.Request, status int
 	}
 	desk := strings.HasPrefix(r.URL.Path, "/desk/")
 	page := ticketPage{Page: s.page(w, r, t.Subject), Ticket: t, Desk: desk, Draft: draft,
-		Mine: t.AssigneeID != "" && t.AssigneeID == p.AccountID,
+		Mine:     t.AssigneeID != "" && t.AssigneeID == p.AccountID,
 		Statuses: []string{support.StatusOpen, support.StatusPending, support.StatusClosed}}
 	page.Error = errMsg
 	page.Base = "/tickets/" + t.ID
