@@ -146,6 +146,13 @@ func runMaintenance(ctx context.Context, sv *Services, every time.Duration, logg
 				return err
 			},
 			"identity.prune": func() error { return sv.Identity.Prune(ctx) },
+			"identity.ended_contracts": func() error {
+				n, err := sv.Identity.DisableEndedContracts(ctx)
+				if n > 0 {
+					logger.Info("contractor accounts disabled at their end date", "count", n)
+				}
+				return err
+			},
 			"passkey.purge_challenges": func() error {
 				if sv.Passkeys == nil {
 					return nil

@@ -65,6 +65,9 @@ type Account struct {
 	// contractor). From then on the account cannot be used (MTL-1.2).
 	ContractorUntil time.Time
 	RoleChangedAt   time.Time
+	// FailuresResetAt is an administrator's last unlock: failures before
+	// it no longer count.
+	FailuresResetAt time.Time
 }
 
 // Contractor reports whether the account is held by a contractor.

@@ -217,6 +217,9 @@ func (s *Service) recentFailures(ctx context.Context, q interface {
 	case !errors.Is(err, sql.ErrNoRows):
 		return 0, time.Time{}, err
 	}
+	if acct.FailuresResetAt.After(from) {
+		from = acct.FailuresResetAt
+	}
 	// The first password, set at creation, is no change.
 	pwFrom := from
 	if acct.PasswordChangedAt.After(acct.CreatedAt) && acct.PasswordChangedAt.After(pwFrom) {

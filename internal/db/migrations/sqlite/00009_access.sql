@@ -9,6 +9,9 @@ ALTER TABLE accounts ADD COLUMN phone_enc BLOB;
 ALTER TABLE accounts ADD COLUMN training_completed_at TIMESTAMP;
 -- A contractor's end date: from then on the account is disabled (MTL-1.2).
 ALTER TABLE accounts ADD COLUMN contractor_until TIMESTAMP;
+-- An administrator's unlock: failed sign-ins before it no longer count
+-- towards the lock or the back-off (CP-8.2).
+ALTER TABLE accounts ADD COLUMN failures_reset_at TIMESTAMP;
 -- The role's last change, for the admin list.
 ALTER TABLE accounts ADD COLUMN role_changed_at TIMESTAMP;
 
@@ -50,6 +53,7 @@ DROP TABLE risk_signals;
 ALTER TABLE sessions DROP COLUMN ua_hash;
 DROP TABLE role_requests;
 ALTER TABLE accounts DROP COLUMN role_changed_at;
+ALTER TABLE accounts DROP COLUMN failures_reset_at;
 ALTER TABLE accounts DROP COLUMN contractor_until;
 ALTER TABLE accounts DROP COLUMN training_completed_at;
 ALTER TABLE accounts DROP COLUMN phone_enc;

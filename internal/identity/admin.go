@@ -1,0 +1,531 @@
+package identity
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portico/portico/internal/access"
+	"github.com/portico/portico/internal/apperr"
+	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/db"
+)
+
+// Administration of accounts. Every function takes the acting principal
+// and checks its permission again below the handler (CP-4.2); each change
+// is audited with its old and new value.
+
+// AccountQuery narrows SearchAccounts.
+type AccountQuery struct {
+	Email  string      // exact address (found through the keyed lookup hash)
+	Role   access.Role // "" for any
+	Status string      // "" for any
+	Limit  int         // default 50, at most 200
+	Offset int
+}
+
+// AccountSummary is an account in an administrator's list: its email
+// address is masked (MTL-3.2.1: staff see what they need).
+type AccountSummary struct {
+	Account
+	EmailMasked string
+}
+
+var errNotAllowed = apperr.New(apperr.NotFound, "No such account.")
+
+// RoleRequest is a pending grant of a role that needs a second
+// administrator.
+type RoleRequest struct {
+	ID          string
+	AccountID   string
+	Role        access.Role
+	RequestedBy string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// roleRequestLifetime is how long a grant waits for its second
+// administrator.
+const roleRequestLifetime = 72 * time.Hour
+
+// SearchAccounts lists accounts for administrators and auditors, newest
+// first, with the total count for pagination.
+func (s *Service) SearchAccounts(ctx context.Context, actor access.Principal, q AccountQuery) ([]AccountSummary, int, error) {
+	if !access.Has(actor.Role, access.UserRead) {
+		return nil, 0, errNotAllowed
+	}
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if q.Email != "" {
+		email, err := NormalizeEmail(q.Email)
+		if err != nil {
+			return nil, 0, err
+		}
+		lookup, err := s.emailLookup(ctx, email)
+		if err != nil {
+			return nil, 0, err
+		}
+		where = append(where, "email_lookup = "+arg(lookup))
+	}
+	if q.Role != "" {
+		if _, err := access.ParseRole(string(q.Role)); err != nil {
+			return nil, 0, apperr.New(apperr.Invalid, err.Error())
+		}
+		where = append(where, "role = "+arg(string(q.Role)))
+	}
+	switch q.Status {
+	case "":
+	case StatusActive, StatusDisabled, StatusUnverified:
+		where = append(where, "status = "+arg(q.Status))
+	default:
+		return nil, 0, apperr.New(apperr.Invalid, "Unknown status: choose active, disabled or unverified.")
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 200)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts`+cond+
+		` ORDER BY created_at DESC, id LIMIT `+arg(limit)+` OFFSET `+arg(max(q.Offset, 0)), args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	var out []AccountSummary
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			rows.Close()
+			return nil, 0, err
+		}
+		out = append(out, AccountSummary{Account: a})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	for i := range out {
+		email, err := s.Email(ctx, out[i].ID)
+		if err != nil {
+			return nil, 0, err
+		}
+		out[i].EmailMasked = access.MaskEmail(email)
+		if s.passkeys != nil {
+			if out[i].PasskeyCount, err = s.passkeys.Count(ctx, out[i].ID); err != nil {
+				return nil, 0, err
+			}
+		}
+	}
+	return out, total, nil
+}
+
+// AdminAccount returns one account for an administrator's page, with its
+// masked address.
+func (s *Service) AdminAccount(ctx context.Context, actor access.Principal, id string) (AccountSummary, error) {
+	if !access.Has(actor.Role, access.UserRead) {
+		return AccountSummary{}, errNotAllowed
+	}
+	a, err := s.Account(ctx, id)
+	if err != nil {
+		return AccountSummary{}, errNotAllowed
+	}
+	email, err := s.Email(ctx, id)
+	if err != nil {
+		return AccountSummary{}, err
+	}
+	return AccountSummary{Account: a, EmailMasked: access.MaskEmail(email)}, nil
+}
+
+// manage checks that actor may manage target: the permission, and never
+// oneself (an administrator does not disable, unlock or re-role their own
+// account: separation of duties, CP-4.2).
+func manage(actor access.Principal, perm access.Permission, target string) error {
+	if !access.Has(actor.Role, perm) || actor.AccountID == "" {
+		return errNotAllowed
+	}
+	if actor.AccountID == target {
+		return apperr.New(apperr.Forbidden, "You cannot do this to your own account: ask another administrator.")
+	}
+	return nil
+}
+
+// Unlock lifts a sign-in lock and its back-off.
+func (s *Service) Unlock(ctx context.Context, actor access.Principal, id string) error {
+	if err := manage(actor, access.UserManage, id); err != nil {
+		return err
+	}
+	return s.db.Transact(ctx, func(tx *db.Tx) error {
+		if err := lockAccountRow(ctx, tx, id); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET locked_until = NULL, lock_count = 0, failures_reset_at = $1, updated_at = $1 WHERE id = $2`, tx.Now(), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return errNotAllowed
+		}
+		_, err = s.audit.Append(ctx, tx, audit.Event{Action: "account.unlock", Target: "account:" + id, Outcome: audit.Success})
+		return err
+	})
+}
+
+// EndAllSessions signs an account out everywhere.
+func (s *Service) EndAllSessions(ctx context.Context, actor access.Principal, id string) (int, error) {
+	if err := manage(actor, access.UserManage, id); err != nil {
+		return 0, err
+	}
+	if _, err := s.Account(ctx, id); err != nil {
+		return 0, errNotAllowed
+	}
+	n := 0
+	err := s.db.Transact(ctx, func(tx *db.Tx) error {
+		var err error
+		if s.sessions != nil {
+			if n, err = s.sessions.EndAll(ctx, tx, id, "", "admin"); err != nil {
+				return err
+			}
+		}
+		_, err = s.audit.Append(ctx, tx, audit.Event{Action: "account.sessions.end_all", Target: "account:" + id, Outcome: audit.Success,
+			Details: map[string]any{"sessions_ended": n}})
+		return err
+	})
+	return n, err
+}
+
+// AdminRequirePasswordChange makes an account change its password at its
+// next sign-in (CP-4.3), for an administrator.
+func (s *Service) AdminRequirePasswordChange(ctx context.Context, actor access.Principal, id string) error {
+	if err := manage(actor, access.UserManage, id); err != nil {
+		return err
+	}
+	return s.RequirePasswordChange(ctx, id, ChangeAdmin)
+}
+
+// AdminSetDisabled disables or enables an account, for an administrator.
+func (s *Service) AdminSetDisabled(ctx context.Context, actor access.Principal, id string, disabled bool) error {
+	if err := manage(actor, access.UserManage, id); err != nil {
+		return err
+	}
+	return s.SetDisabled(ctx, id, disabled)
+}
+
+// RecordTraining records a staff member's security-awareness training.
+//
+// Enforces CP-12, MTL-8.1: the record lifts the restricted mode of overdue
+// training; it is audited with the old and new date.
+func (s *Service) RecordTraining(ctx context.Context, actor access.Principal, id string, at time.Time) error {
+	if err := manage(actor, access.UserManage, id); err != nil {
+		return err
+	}
+	a, err := s.Account(ctx, id)
+	if err != nil {
+		return errNotAllowed
+	}
+	if !a.Role.IsStaff() {
+		return apperr.New(apperr.Invalid, "Training is recorded for staff accounts only.")
+	}
+	now := s.db.Now()
+	if at.IsZero() || at.After(now) {
+		return apperr.New(apperr.Invalid, "Give the date the training was completed: today or earlier.")
+	}
+	if now.Sub(at) > s.profile.Governance.TrainingInterval.Duration {
+		return apperr.New(apperr.Invalid, "That training is older than the policy's interval: it would not count.")
+	}
+	return s.db.Transact(ctx, func(tx *db.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET training_completed_at = $1, updated_at = $2 WHERE id = $3`, at, tx.Now(), id); err != nil {
+			return err
+		}
+		_, err := s.audit.Append(ctx, tx, audit.Event{Action: "account.training.record", Target: "account:" + id, Outcome: audit.Success,
+			Details: map[string]any{"old": dateOrNone(a.TrainingCompletedAt), "new": dateOrNone(at)}})
+		return err
+	})
+}
+
+func dateOrNone(t time.Time) string {
+	if t.IsZero() {
+		return "none"
+	}
+	return t.UTC().Format("2006-01-02")
+}
+
+// SetContractor sets or clears (zero until) a staff member's contract end.
+//
+// Enforces MTL-1.2: contractors work under the same controls with an end
+// date after which the account is disabled; administrators are employees.
+func (s *Service) SetContractor(ctx context.Context, actor access.Principal, id string, until time.Time) error {
+	if err := manage(actor, access.UserManage, id); err != nil {
+		return err
+	}
+	a, err := s.Account(ctx, id)
+	if err != nil {
+		return errNotAllowed
+	}
+	if !until.IsZero() {
+		if !a.Role.MayContract() {
+			return apperr.Errorf(apperr.Invalid, "A %s account cannot be a contractor's: contractors may hold support, security or auditor roles.", a.Role)
+		}
+		if !until.After(s.db.Now()) {
+			return apperr.New(apperr.Invalid, "The contract end date must be in the future; to end access now, disable the account.")
+		}
+	}
+	return s.db.Transact(ctx, func(tx *db.Tx) error {
+		var v any
+		if !until.IsZero() {
+			v = until
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET contractor_until = $1, updated_at = $2 WHERE id = $3`, v, tx.Now(), id); err != nil {
+			return err
+		}
+		_, err := s.audit.Append(ctx, tx, audit.Event{Action: "account.contractor.set", Target: "account:" + id, Outcome: audit.Success,
+			Details: map[string]any{"old": dateOrNone(a.ContractorUntil), "new": dateOrNone(until)}})
+		return err
+	})
+}
+
+// ChangeRole changes an account's role. Granting admin only files a
+// request that a second administrator must approve (DecideRoleRequest);
+// the returned request ID is then non-empty.
+//
+// Enforces CP-4.2: separation of duties: nobody changes their own role,
+// and no single administrator makes another administrator.
+func (s *Service) ChangeRole(ctx context.Context, actor access.Principal, id string, role access.Role) (string, error) {
+	if err := manage(actor, access.RoleGrant, id); err != nil {
+		return "", err
+	}
+	if !actor.Fresh(s.db.Now(), s.profile.Session.StepUpWindow.Duration) {
+		return "", apperr.New(apperr.Forbidden, "Confirm your password first: changing a role needs a fresh sign-in.")
+	}
+	if _, err := access.ParseRole(string(role)); err != nil {
+		return "", apperr.New(apperr.Invalid, err.Error())
+	}
+	a, err := s.Account(ctx, id)
+	if err != nil {
+		return "", errNotAllowed
+	}
+	if a.Role == role {
+		return "", apperr.Errorf(apperr.Conflict, "The account already has the %s role.", role)
+	}
+	if role == access.RoleAdmin {
+		if a.Contractor() {
+			return "", apperr.New(apperr.Invalid, "A contractor cannot be made an administrator.")
+		}
+		reqID := newID()
+		err := s.db.Transact(ctx, func(tx *db.Tx) error {
+			var open int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM role_requests WHERE account_id = $1 AND decided_at IS NULL AND expires_at > $2`, id, tx.Now()).Scan(&open); err != nil {
+				return err
+			}
+			if open > 0 {
+				return apperr.New(apperr.Conflict, "A role change for this account is already waiting for approval.")
+			}
+			now := tx.Now()
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO role_requests (id, account_id, role, requested_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+				reqID, id, string(role), actor.AccountID, now, now.Add(roleRequestLifetime)); err != nil {
+				return err
+			}
+			_, err := s.audit.Append(ctx, tx, audit.Event{Action: "account.role.request", Target: "account:" + id, Outcome: audit.Success,
+				Details: map[string]any{"request": reqID, "old": string(a.Role), "new": string(role)}})
+			return err
+		})
+		if err != nil {
+			return "", err
+		}
+		return reqID, nil
+	}
+	return "", s.db.Transact(ctx, func(tx *db.Tx) error {
+		return s.applyRole(ctx, tx, a, role, "")
+	})
+}
+
+// applyRole changes the role in tx, ends every session of the account and
+// notifies it.
+func (s *Service) applyRole(ctx context.Context, tx *db.Tx, a Account, role access.Role, approvedBy string) error {
+	if err := lockAccountRow(ctx, tx, a.ID); err != nil {
+		return err
+	}
+	now := tx.Now()
+	var until any
+	if !role.MayContract() || !a.Contractor() {
+		until = nil
+	} else {
+		until = a.ContractorUntil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET role = $1, role_changed_at = $2, updated_at = $2, contractor_until = $3 WHERE id = $4`,
+		string(role), now, until, a.ID); err != nil {
+		return err
+	}
+	ended := 0
+	if s.sessions != nil {
+		var err error
+		if ended, err = s.sessions.EndAll(ctx, tx, a.ID, "", "role_changed"); err != nil {
+			return err
+		}
+	}
+	details := map[string]any{"old": string(a.Role), "new": string(role), "sessions_ended": ended}
+	if approvedBy != "" {
+		details["approved_by"] = approvedBy
+	}
+	if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "account.role.change", Target: "account:" + a.ID, Outcome: audit.Success, Details: details}); err != nil {
+		return err
+	}
+	email, err := s.Email(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	return s.notice(ctx, tx, a.ID, email, "role-changed", "Your role in Portico changed",
+		"On "+stamp(now)+" an administrator changed your role from "+string(a.Role)+" to "+string(role)+
+			". You were signed out everywhere; sign in again to continue. "+ifNotYou)
+}
+
+// RoleRequests lists the role grants waiting for a second administrator.
+func (s *Service) RoleRequests(ctx context.Context, actor access.Principal) ([]RoleRequest, error) {
+	if !access.Has(actor.Role, access.UserRead) {
+		return nil, errNotAllowed
+	}
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT id, account_id, role, requested_by, created_at, expires_at FROM role_requests
+		 WHERE decided_at IS NULL AND expires_at > $1 ORDER BY created_at`, s.db.Now())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []RoleRequest
+	for rows.Next() {
+		var r RoleRequest
+		var role string
+		if err := rows.Scan(&r.ID, &r.AccountID, &role, &r.RequestedBy, &r.CreatedAt, &r.ExpiresAt); err != nil {
+			return nil, err
+		}
+		r.Role = access.Role(role)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// DecideRoleRequest approves or rejects a pending role grant. The
+// approver must be an administrator other than the requester and the
+// account concerned; the requester may cancel (reject) their own request.
+func (s *Service) DecideRoleRequest(ctx context.Context, actor access.Principal, requestID string, approve bool) error {
+	if !access.Has(actor.Role, access.RoleGrant) || actor.AccountID == "" {
+		return errNotAllowed
+	}
+	if !actor.Fresh(s.db.Now(), s.profile.Session.StepUpWindow.Duration) {
+		return apperr.New(apperr.Forbidden, "Confirm your password first: changing a role needs a fresh sign-in.")
+	}
+	return s.db.Transact(ctx, func(tx *db.Tx) error {
+		var r RoleRequest
+		var role string
+		err := tx.QueryRowContext(ctx,
+			`SELECT id, account_id, role, requested_by, created_at, expires_at FROM role_requests WHERE id = $1 AND decided_at IS NULL`, requestID).
+			Scan(&r.ID, &r.AccountID, &role, &r.RequestedBy, &r.CreatedAt, &r.ExpiresAt)
+		if errors.Is(err, sql.ErrNoRows) {
+			return apperr.New(apperr.NotFound, "No such request waiting.")
+		}
+		if err != nil {
+			return err
+		}
+		r.Role = access.Role(role)
+		now := tx.Now()
+		outcome := "rejected"
+		switch {
+		case !now.Before(r.ExpiresAt):
+			return apperr.New(apperr.Conflict, "This request has expired; ask for the role change again.")
+		case approve && actor.AccountID == r.RequestedBy:
+			return apperr.New(apperr.Forbidden, "You asked for this change: another administrator must approve it.")
+		case approve && actor.AccountID == r.AccountID:
+			return apperr.New(apperr.Forbidden, "Nobody approves a role for themselves.")
+		case approve:
+			outcome = "approved"
+		case actor.AccountID == r.RequestedBy:
+			outcome = "cancelled"
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE role_requests SET decided_by = $1, decided_at = $2, outcome = $3 WHERE id = $4`,
+			actor.AccountID, now, outcome, r.ID); err != nil {
+			return err
+		}
+		if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "account.role.decide", Target: "account:" + r.AccountID, Outcome: audit.Success,
+			Details: map[string]any{"request": r.ID, "outcome": outcome, "role": string(r.Role), "requested_by": r.RequestedBy}}); err != nil {
+			return err
+		}
+		if !approve {
+			return nil
+		}
+		a, err := s.loadAccount(ctx, tx, r.AccountID)
+		if err != nil {
+			return errNotAllowed
+		}
+		if a.Contractor() && r.Role == access.RoleAdmin {
+			return apperr.New(apperr.Invalid, "A contractor cannot be made an administrator.")
+		}
+		return s.applyRole(ctx, tx, a, r.Role, actor.AccountID)
+	})
+}
+
+// DisableEndedContracts disables every active account whose contract has
+// ended, ending its sessions. The maintenance job runs it every minute.
+//
+// Enforces MTL-1.2: a contractor's access ends on their end date.
+func (s *Service) DisableEndedContracts(ctx context.Context) (int, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT id FROM accounts WHERE status = $1 AND contractor_until IS NOT NULL AND contractor_until <= $2 LIMIT 100`,
+		StatusActive, s.db.Now())
+	if err != nil {
+		return 0, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		err := s.db.Transact(audit.WithActor(ctx, audit.ActorSystem), func(tx *db.Tx) error {
+			res, err := tx.ExecContext(ctx, `UPDATE accounts SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4`,
+				StatusDisabled, tx.Now(), id, StatusActive)
+			if err != nil {
+				return err
+			}
+			if k, _ := res.RowsAffected(); k != 1 {
+				return nil
+			}
+			ended := 0
+			if s.sessions != nil {
+				if ended, err = s.sessions.EndAll(ctx, tx, id, "", "contract_ended"); err != nil {
+					return err
+				}
+			}
+			n++
+			_, err = s.audit.Append(ctx, tx, audit.Event{Actor: audit.ActorSystem, Action: "account.disable", Target: "account:" + id,
+				Outcome: audit.Success, Details: map[string]any{"reason": "contract_ended", "sessions_ended": ended}})
+			return err
+		})
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
