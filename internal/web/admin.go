@@ -1,4 +1,314 @@
 package web
 
-// adminRoutes: SKELETON, filled by the work on this part of issue 4.
-func (s *Server) adminRoutes() []route { return nil }
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/portico/portico/internal/access"
+	"github.com/portico/portico/internal/apperr"
+	"github.com/portico/portico/internal/identity"
+)
+
+// adminRoutes are the administration of accounts and roles (CP-4.2,
+// MTL-1.2, CP-12). Every action is checked again in internal/identity.
+func (s *Server) adminRoutes() []route {
+	return []route{
+		{"GET /admin", access.UserRead, s.adminHome},
+		{"GET /admin/users", access.UserRead, s.adminUsers},
+		{"GET /admin/users/{id}", access.UserRead, s.adminUser},
+		{"POST /admin/users/{id}/disable", access.UserManage, s.adminAction},
+		{"POST /admin/users/{id}/enable", access.UserManage, s.adminAction},
+		{"POST /admin/users/{id}/unlock", access.UserManage, s.adminAction},
+		{"POST /admin/users/{id}/end-sessions", access.UserManage, s.adminAction},
+		{"POST /admin/users/{id}/require-password-change", access.UserManage, s.adminAction},
+		{"POST /admin/users/{id}/training", access.UserManage, s.adminAction},
+		{"POST /admin/users/{id}/contract", access.UserManage, s.adminAction},
+		{"POST /admin/users/{id}/role", access.RoleGrant, s.adminRole},
+		{"GET /admin/roles", access.UserRead, s.adminRoles},
+		{"POST /admin/roles/requests/{id}/approve", access.RoleGrant, s.adminDecide},
+		{"POST /admin/roles/requests/{id}/reject", access.RoleGrant, s.adminDecide},
+		{"GET /admin/access", access.MatrixRead, s.adminMatrix},
+	}
+}
+
+// adminLinks says which administration pages the principal may open.
+type adminLinks struct {
+	Users, Roles, Matrix, Audit, Policy, Outbox, Keys bool
+}
+
+func linksFor(p access.Principal) adminLinks {
+	return adminLinks{
+		Users: access.Allowed(p, access.UserRead), Roles: access.Allowed(p, access.UserRead),
+		Matrix: access.Allowed(p, access.MatrixRead), Audit: access.Allowed(p, access.AuditRead),
+		Policy: access.Allowed(p, access.PolicyRead), Outbox: access.Allowed(p, access.OutboxRead),
+		Keys: access.Allowed(p, access.KeysRotate),
+	}
+}
+
+type adminHomePage struct {
+	Page
+	Links adminLinks
+}
+
+func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) error {
+	return s.render(w, "admin", adminHomePage{Page: s.page(w, r, "Administration"), Links: linksFor(access.PrincipalFrom(r.Context()))})
+}
+
+// userRow is an account in the admin list.
+type userRow struct {
+	identity.AccountSummary
+	TrainingDue time.Time
+	Locked      bool
+}
+
+type adminUsersPage struct {
+	Page
+	Users      []userRow
+	Total      int
+	Query      identity.AccountQuery
+	Roles      []access.Role
+	Statuses   []string
+	Prev, Next string
+	From, To   int
+}
+
+const adminPageSize = 50
+
+func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) error {
+	p := access.PrincipalFrom(r.Context())
+	v := r.URL.Query()
+	offset, _ := strconv.Atoi(v.Get("offset"))
+	q := identity.AccountQuery{Email: v.Get("email"), Role: access.Role(v.Get("role")), Status: v.Get("status"), Limit: adminPageSize, Offset: max(offset, 0)}
+	page := adminUsersPage{Page: s.page(w, r, "Accounts"), Query: q, Roles: access.Roles(),
+		Statuses: []string{identity.StatusActive, identity.StatusDisabled, identity.StatusUnverified}}
+	list, total, err := s.identity.SearchAccounts(r.Context(), p, q)
+	if err != nil {
+		if msg := formError(err); msg != "" {
+			page.Error = msg
+			return s.renderStatus(w, formStatus(err), "admin_users", page)
+		}
+		return err
+	}
+	now := s.db.Now()
+	for _, a := range list {
+		page.Users = append(page.Users, userRow{AccountSummary: a, TrainingDue: s.identity.TrainingDue(a.Account), Locked: now.Before(a.LockedUntil)})
+	}
+	page.Total = total
+	page.From, page.To = q.Offset+1, q.Offset+len(list)
+	link := func(off int) string {
+		u := url.Values{"email": {q.Email}, "role": {string(q.Role)}, "status": {q.Status}, "offset": {strconv.Itoa(off)}}
+		return "/admin/users?" + u.Encode()
+	}
+	if q.Offset > 0 {
+		page.Prev = link(max(q.Offset-adminPageSize, 0))
+	}
+	if q.Offset+len(list) < total {
+		page.Next = link(q.Offset + adminPageSize)
+	}
+	return s.render(w, "admin_users", page)
+}
+
+type adminUserPage struct {
+	Page
+	User        identity.AccountSummary
+	TrainingDue time.Time
+	Overdue     bool
+	Locked      bool
+	Self        bool
+	CanManage   bool
+	CanRole     bool
+	Roles       []access.Role
+	Today       string
+}
+
+func (s *Server) adminUser(w http.ResponseWriter, r *http.Request) error {
+	return s.renderAdminUser(w, r, http.StatusOK, "")
+}
+
+func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, status int, errMsg string) error {
+	p := access.PrincipalFrom(r.Context())
+	u, err := s.identity.AdminAccount(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	now := s.db.Now()
+	page := adminUserPage{Page: s.page(w, r, "Account"), User: u, TrainingDue: s.identity.TrainingDue(u.Account),
+		Overdue: s.identity.TrainingOverdue(u.Account), Locked: now.Before(u.LockedUntil), Self: u.ID == p.AccountID,
+		CanManage: access.Allowed(p, access.UserManage), CanRole: access.Allowed(p, access.RoleGrant),
+		Roles: access.Roles(), Today: now.UTC().Format("2006-01-02")}
+	page.Error = errMsg
+	return s.renderStatus(w, status, "admin_user", page)
+}
+
+// adminAction runs one of the account actions named by the route's last
+// path segment.
+func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	p := access.PrincipalFrom(ctx)
+	id := r.PathValue("id")
+	var err error
+	done := "account-updated"
+	switch action := r.URL.Path[len("/admin/users/"+id+"/"):]; action {
+	case "disable":
+		err = s.identity.AdminSetDisabled(ctx, p, id, true)
+	case "enable":
+		err = s.identity.AdminSetDisabled(ctx, p, id, false)
+	case "unlock":
+		err = s.identity.Unlock(ctx, p, id)
+	case "end-sessions":
+		_, err = s.identity.EndAllSessions(ctx, p, id)
+	case "require-password-change":
+		err = s.identity.AdminRequirePasswordChange(ctx, p, id)
+	case "training":
+		var at time.Time
+		if at, err = parseDate(r.PostForm.Get("date")); err == nil {
+			// Training on a given day counts from the end of it, or now
+			// if that is earlier.
+			if at = at.Add(24*time.Hour - time.Second); at.After(s.db.Now()) && at.Sub(s.db.Now()) < 24*time.Hour {
+				at = s.db.Now()
+			}
+			err = s.identity.RecordTraining(ctx, p, id, at)
+		}
+	case "contract":
+		var until time.Time
+		if d := r.PostForm.Get("until"); d != "" {
+			until, err = parseDate(d)
+		}
+		if err == nil {
+			err = s.identity.SetContractor(ctx, p, id, until)
+		}
+	default:
+		return errNotFound
+	}
+	if err != nil {
+		if msg := formError(err); msg != "" && apperr.CodeOf(err) != apperr.NotFound {
+			return s.renderAdminUser(w, r, formStatus(err), msg)
+		}
+		return err
+	}
+	http.Redirect(w, r, "/admin/users/"+id+"?done="+done, http.StatusSeeOther)
+	return nil
+}
+
+func parseDate(s string) (time.Time, error) {
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return time.Time{}, apperr.New(apperr.Invalid, "Give a date as YYYY-MM-DD.")
+	}
+	return t, nil
+}
+
+func (s *Server) adminRole(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	p := access.PrincipalFrom(r.Context())
+	id := r.PathValue("id")
+	role, err := access.ParseRole(r.PostForm.Get("role"))
+	if err != nil {
+		return s.renderAdminUser(w, r, http.StatusUnprocessableEntity, "Choose one of the roles.")
+	}
+	req, err := s.identity.ChangeRole(r.Context(), p, id, role)
+	if err != nil {
+		if msg := formError(err); msg != "" && apperr.CodeOf(err) != apperr.NotFound {
+			return s.renderAdminUser(w, r, formStatus(err), msg)
+		}
+		return err
+	}
+	done := "role-changed"
+	if req != "" {
+		done = "role-requested"
+	}
+	http.Redirect(w, r, "/admin/users/"+id+"?done="+done, http.StatusSeeOther)
+	return nil
+}
+
+// roleRequestRow is a pending grant with the accounts masked.
+type roleRequestRow struct {
+	identity.RoleRequest
+	Account, RequestedBy string
+	Mine                 bool
+}
+
+type adminRolesPage struct {
+	Page
+	Requests  []roleRequestRow
+	Counts    []roleCount
+	CanDecide bool
+}
+
+type roleCount struct {
+	Role  access.Role
+	Count int
+}
+
+func (s *Server) adminRoles(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	p := access.PrincipalFrom(ctx)
+	reqs, err := s.identity.RoleRequests(ctx, p)
+	if err != nil {
+		return err
+	}
+	page := adminRolesPage{Page: s.page(w, r, "Roles"), CanDecide: access.Allowed(p, access.RoleGrant)}
+	label := func(id string) string {
+		if a, err := s.identity.AdminAccount(ctx, p, id); err == nil {
+			return a.EmailMasked
+		}
+		return "(unknown)"
+	}
+	for _, q := range reqs {
+		page.Requests = append(page.Requests, roleRequestRow{RoleRequest: q, Account: label(q.AccountID), RequestedBy: label(q.RequestedBy), Mine: q.RequestedBy == p.AccountID})
+	}
+	for _, role := range access.Roles() {
+		_, n, err := s.identity.SearchAccounts(ctx, p, identity.AccountQuery{Role: role, Limit: 1})
+		if err != nil {
+			return err
+		}
+		page.Counts = append(page.Counts, roleCount{Role: role, Count: n})
+	}
+	return s.render(w, "admin_roles", page)
+}
+
+func (s *Server) adminDecide(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	p := access.PrincipalFrom(r.Context())
+	approve := r.URL.Path[len(r.URL.Path)-len("approve"):] == "approve"
+	if err := s.identity.DecideRoleRequest(r.Context(), p, r.PathValue("id"), approve); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/admin/roles?done=role-decided", http.StatusSeeOther)
+	return nil
+}
+
+// matrixRow is one permission across the roles.
+type matrixRow struct {
+	Perm        access.Permission
+	Description string
+	Sensitive   bool
+	Roles       []bool
+}
+
+type adminMatrixPage struct {
+	Page
+	Roles []access.Role
+	Rows  []matrixRow
+}
+
+func (s *Server) adminMatrix(w http.ResponseWriter, r *http.Request) error {
+	page := adminMatrixPage{Page: s.page(w, r, "Permission matrix"), Roles: access.Roles()}
+	for _, perm := range access.Permissions() {
+		row := matrixRow{Perm: perm, Description: access.Describe(perm), Sensitive: access.Sensitive(perm)}
+		for _, role := range page.Roles {
+			row.Roles = append(row.Roles, access.Has(role, perm))
+		}
+		page.Rows = append(page.Rows, row)
+	}
+	return s.render(w, "admin_matrix", page)
+}

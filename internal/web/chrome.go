@@ -36,6 +36,10 @@ var flashes = map[string]string{
 	"revealed":          "The field is revealed for you for a limited time. The customer can see that you did, and why.",
 	"report-filed":      "The report went to the security team.",
 	"contact-saved":     "Your name and phone number were saved.",
+	"account-updated":   "Done. The change is in the audit trail.",
+	"role-changed":      "The role was changed; the account was signed out everywhere and told.",
+	"role-requested":    "Granting the administrator role needs a second administrator: the request is waiting on the Roles page.",
+	"role-decided":      "Decision recorded.",
 	// CP-6.3: a session ended because its context changed.
 	"risk-country_change":    "For your safety we signed you out: your session was used from a different country. Please sign in again.",
 	"risk-user_agent_change": "For your safety we signed you out: your session was used from a different browser. Please sign in again.",
