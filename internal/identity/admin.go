@@ -377,7 +377,11 @@ func (s *Service) applyRole(ctx context.Context, tx *db.Tx, a Account, role acce
 			return err
 		}
 	}
-	details := map[string]any{"old": string(a.Role), "new": string(role), "sessions_ended": ended}
+	tokens, err := revokeTokens(ctx, tx, a.ID)
+	if err != nil {
+		return err
+	}
+	details := map[string]any{"old": string(a.Role), "new": string(role), "sessions_ended": ended, "tokens_revoked": tokens}
 	if approvedBy != "" {
 		details["approved_by"] = approvedBy
 	}
@@ -528,4 +532,16 @@ func (s *Service) DisableEndedContracts(ctx context.Context) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// revokeTokens revokes every live API token of an account (a role change
+// or a disabled account: CP-6.3, no credential outlives the trust it was
+// issued under).
+func revokeTokens(ctx context.Context, tx *db.Tx, accountID string) (int, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL`, tx.Now(), accountID)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }

@@ -209,14 +209,19 @@ func (s *Service) SetDisabled(ctx context.Context, accountID string, disabled bo
 		if n, _ := res.RowsAffected(); n != 1 {
 			return apperr.Errorf(apperr.Conflict, "The account is not %s.", from)
 		}
-		ended := 0
+		ended, tokens := 0, 0
 		if disabled && s.sessions != nil {
 			if ended, err = s.sessions.EndAll(ctx, tx, accountID, "", "account_disabled"); err != nil {
 				return err
 			}
 		}
+		if disabled {
+			if tokens, err = revokeTokens(ctx, tx, accountID); err != nil {
+				return err
+			}
+		}
 		_, err = s.audit.Append(ctx, tx, audit.Event{Action: action, Target: "account:" + accountID, Outcome: audit.Success,
-			Details: map[string]any{"sessions_ended": ended}})
+			Details: map[string]any{"sessions_ended": ended, "tokens_revoked": tokens}})
 		return err
 	})
 }

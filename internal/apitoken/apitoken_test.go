@@ -1,0 +1,151 @@
+package apitoken_test
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portico/portico/internal/access"
+	"github.com/portico/portico/internal/apitoken"
+	"github.com/portico/portico/internal/apperr"
+	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/crypto"
+	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/dbtest"
+	"github.com/portico/portico/internal/policy"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// each runs fn on every test database with a store and two accounts.
+func each(t *testing.T, fn func(t *testing.T, d *db.DB, clk *clock, st *apitoken.Store)) {
+	clk := &clock{}
+	dbtest.EachWith(t, dbtest.Options{Now: clk.Now}, func(t *testing.T, d *db.DB) {
+		clk.mu.Lock()
+		clk.t = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+		clk.mu.Unlock()
+		keyset := filepath.Join(t.TempDir(), crypto.KeysetFileName)
+		if err := crypto.CreateMasterKeyset(keyset); err != nil {
+			t.Fatal(err)
+		}
+		keys, err := crypto.Open(d, keyset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := policy.Builtin(policy.Default)
+		st, err := apitoken.New(apitoken.Deps{DB: d, Keys: keys, Audit: audit.New(d), Profile: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"agent", "other"} {
+			if err := d.Transact(context.Background(), func(tx *db.Tx) error {
+				_, err := tx.ExecContext(context.Background(),
+					`INSERT INTO accounts (id, email_lookup, email_enc, role, created_at, updated_at) VALUES ($1, $2, $3, 'support', $4, $4)`,
+					id, []byte(id), []byte("x"), tx.Now())
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fn(t, d, clk, st)
+	})
+}
+
+var agent = access.Principal{AccountID: "agent", Role: access.RoleSupport, SessionID: "s", Stage: access.StageDone}
+
+// TestTokenScopesAndLifetime: scopes within the role and never sensitive;
+// lifetime bounded by the profile; customers hold none (CP-6.3).
+func TestTokenScopesAndLifetime(t *testing.T) {
+	each(t, func(t *testing.T, d *db.DB, clk *clock, st *apitoken.Store) {
+		ctx := context.Background()
+		for name, tc := range map[string]struct {
+			p      access.Principal
+			scopes []access.Permission
+			life   time.Duration
+		}{
+			"scope beyond the role": {agent, []access.Permission{access.UserManage}, 7 * 24 * time.Hour},
+			"sensitive scope":       {agent, []access.Permission{access.CustomerReveal}, 7 * 24 * time.Hour},
+			"no scope":              {agent, nil, 7 * 24 * time.Hour},
+			"too long":              {agent, []access.Permission{access.TicketQueue}, 91 * 24 * time.Hour},
+			"too short":             {agent, []access.Permission{access.TicketQueue}, time.Hour},
+			"customer":              {access.Principal{AccountID: "agent", Role: access.RoleCustomer, Stage: access.StageDone}, []access.Permission{access.TicketOwn}, 7 * 24 * time.Hour},
+		} {
+			if _, _, err := st.Create(ctx, tc.p, "laptop", tc.scopes, tc.life); err == nil {
+				t.Errorf("%s: created", name)
+			}
+		}
+		raw, tok, err := st.Create(ctx, agent, "laptop", []access.Permission{access.TicketQueue, access.TicketQueue}, 7*24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tok.Scopes) != 1 {
+			t.Errorf("scopes %v", tok.Scopes)
+		}
+		got, err := st.Authenticate(ctx, raw, "203.0.113.5")
+		if err != nil || got.AccountID != "agent" || got.Role != access.RoleSupport || len(got.Scopes) != 1 {
+			t.Fatalf("Authenticate: %+v %v", got, err)
+		}
+		list, _ := st.List(ctx, "agent")
+		if len(list) != 1 || list[0].LastUsedIP != "203.0.113.5" || list[0].LastUsedAt.IsZero() {
+			t.Errorf("list %+v", list)
+		}
+		var stored []byte
+		d.QueryRowContext(ctx, `SELECT secret_hash FROM api_tokens`).Scan(&stored)
+		if bytes.Contains(stored, []byte(raw[len(raw)-26:])) {
+			t.Error("the secret is stored in clear")
+		}
+		var ipEnc []byte
+		d.QueryRowContext(ctx, `SELECT last_used_ip_enc FROM api_tokens`).Scan(&ipEnc)
+		if bytes.Contains(ipEnc, []byte("203.0.113.5")) {
+			t.Error("the last address is stored in clear")
+		}
+		clk.Add(7*24*time.Hour + time.Second)
+		if _, err := st.Authenticate(ctx, raw, "203.0.113.5"); err != apitoken.ErrNoToken {
+			t.Errorf("expired token: %v", err)
+		}
+	})
+}
+
+// TestTokenRevocation: the holder revokes their own token, which stops at
+// once; another account's token ID answers NotFound; forged values fail.
+func TestTokenRevocation(t *testing.T) {
+	each(t, func(t *testing.T, d *db.DB, clk *clock, st *apitoken.Store) {
+		ctx := context.Background()
+		raw, tok, err := st.Create(ctx, agent, "ci", []access.Permission{access.TicketQueue}, 30*24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := access.Principal{AccountID: "other", Role: access.RoleSupport, Stage: access.StageDone}
+		if err := st.Revoke(ctx, other, tok.ID); apperr.CodeOf(err) != apperr.NotFound {
+			t.Errorf("foreign revoke: %v", err)
+		}
+		forged := raw[:len(raw)-1] + "a"
+		if forged == raw {
+			forged = raw[:len(raw)-1] + "b"
+		}
+		for _, bad := range []string{"", "ptk_", forged, "Bearer " + raw, raw + "x"} {
+			if _, err := st.Authenticate(ctx, bad, "ip"); err != apitoken.ErrNoToken {
+				t.Errorf("Authenticate(%q): %v", bad, err)
+			}
+		}
+		if err := st.Revoke(ctx, agent, tok.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Authenticate(ctx, raw, "ip"); err != apitoken.ErrNoToken {
+			t.Errorf("revoked token: %v", err)
+		}
+	})
+}
