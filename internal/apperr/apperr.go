@@ -26,6 +26,7 @@ const (
 	Unavailable      Code = "unavailable"  // a dependency (database) is down
 	BadRequest       Code = "bad_request"  // malformed request (not a validation failure)
 	MethodNotAllowed Code = "method_not_allowed"
+	UnsupportedMedia Code = "unsupported_media_type" // the body is not in a format the endpoint takes
 )
 
 // Error is an error whose Message is safe to show to the user.

@@ -118,4 +118,3 @@ func TestMassAssignmentRole(t *testing.T) {
 		t.Errorf("sign-up with role=admin made a %s", b.Role)
 	}
 }
-

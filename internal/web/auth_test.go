@@ -130,7 +130,8 @@ func TestRestrictedModes(t *testing.T) {
 				w := do(s, method, path, strings.NewReader(""), map[string]string{
 					"Cookie": cookie, "Sec-Fetch-Site": "same-origin", "Content-Type": "application/x-www-form-urlencoded"})
 				denied := w.Code == http.StatusNotFound && method == http.MethodPost ||
-					w.Code == http.StatusSeeOther && w.Header().Get("Location") == tc.page && method == http.MethodGet
+					w.Code == http.StatusSeeOther && w.Header().Get("Location") == tc.page && method == http.MethodGet ||
+					strings.HasPrefix(path, "/api/") && w.Code == http.StatusUnauthorized // sessions do not reach the API
 				switch rt.perm {
 				case tc.allowed, access.SessionEnd:
 					if w.Code == http.StatusNotFound && strings.Contains(w.Body.String(), "Page not found") && !strings.Contains(rt.pattern, "{") {
@@ -147,7 +148,8 @@ func TestRestrictedModes(t *testing.T) {
 }
 
 // TestAnonymousIsSentToSignIn: pages that need an account send anonymous
-// visitors to sign in and back (GET), and refuse state changes (POST).
+// visitors to sign in and back (GET), and refuse state changes (POST); the
+// API answers 401 in JSON.
 func TestAnonymousIsSentToSignIn(t *testing.T) {
 	s := newTestServer(t)
 	for _, rt := range s.routes() {
@@ -157,6 +159,10 @@ func TestAnonymousIsSentToSignIn(t *testing.T) {
 		method, path := concrete(rt.pattern)
 		w := do(s, method, path, strings.NewReader(""), map[string]string{"Sec-Fetch-Site": "same-origin", "Content-Type": "application/x-www-form-urlencoded"})
 		switch {
+		case strings.HasPrefix(path, "/api/"):
+			if w.Code != http.StatusUnauthorized || !strings.HasPrefix(w.Header().Get("Content-Type"), "application/json") {
+				t.Errorf("%s: %d %q, want 401 in JSON", rt.pattern, w.Code, w.Header().Get("Content-Type"))
+			}
 		case method == http.MethodGet && rt.perm != access.SignInSecondFactor:
 			if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/login?next=") {
 				t.Errorf("%s: %d %q, want a redirect to sign in", rt.pattern, w.Code, w.Header().Get("Location"))

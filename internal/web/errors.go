@@ -38,6 +38,8 @@ func statusOf(code apperr.Code) int {
 		return http.StatusServiceUnavailable
 	case apperr.MethodNotAllowed:
 		return http.StatusMethodNotAllowed
+	case apperr.UnsupportedMedia:
+		return http.StatusUnsupportedMediaType
 	}
 	return http.StatusInternalServerError
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 
@@ -45,12 +46,32 @@ func TestRouteMatrix(t *testing.T) {
 	for _, role := range roles {
 		token := ""
 		n := 0
+		bearer := ""
+		var tokenP access.Principal
 		fresh := func() {
 			if role == "" {
 				return
 			}
 			n++
 			token = signInAs(t, s, fmt.Sprintf("matrix-%s-%d@example.com", role, n), role)
+			if role.IsStaff() && bearer == "" {
+				// The API is reached with a token holding every
+				// permission a token may hold for the role.
+				var scopes []access.Permission
+				for _, p := range access.RolePermissions(role) {
+					if !access.Sensitive(p) {
+						scopes = append(scopes, p)
+					}
+				}
+				sess, _ := s.sessions.Authenticate(context.Background(), token)
+				holder := access.Principal{AccountID: sess.AccountID, Role: role, SessionID: sess.ID, Stage: access.StageDone}
+				raw, tk, err := s.tokens.Create(context.Background(), holder, "matrix", scopes, 24*time.Hour)
+				if err != nil {
+					t.Fatal(err)
+				}
+				bearer = raw
+				tokenP = access.Principal{AccountID: sess.AccountID, Role: role, TokenID: tk.ID, Scopes: tk.Scopes, Stage: access.StageDone}
+			}
 		}
 		fresh()
 		for _, rt := range routes {
@@ -60,8 +81,13 @@ func TestRouteMatrix(t *testing.T) {
 				}
 			}
 			method, path := concrete(rt.pattern)
+			api := strings.HasPrefix(path, "/api/")
 			h := map[string]string{"Sec-Fetch-Site": "same-origin"}
-			if token != "" {
+			switch {
+			case api && bearer != "":
+				h["Authorization"] = "Bearer " + bearer
+			case api:
+			case token != "":
 				h["Cookie"] = session.CookieName + "=" + token
 			}
 			before := deniedCount(t, s, rt.pattern, "permission")
@@ -73,13 +99,22 @@ func TestRouteMatrix(t *testing.T) {
 			got[rt.pattern][role] = !refused
 
 			p := access.Principal{}
-			if role != "" {
+			switch {
+			case api && bearer != "":
+				p = tokenP
+			case api:
+				// Customers hold no tokens and sessions do not reach
+				// the API: anonymous there.
+			case role != "":
 				p = access.Principal{AccountID: "x", Role: role, Stage: access.StageDone}
 			}
 			if want := access.Allowed(p, rt.perm); want == refused {
 				t.Errorf("%s as %q: refused=%v (status %d), but the matrix says allowed=%v", rt.pattern, role, refused, w.Code, want)
 			}
-			if refused && role != "" && w.Code != http.StatusNotFound && w.Code != http.StatusSeeOther {
+			if refused && !p.SignedIn() && api && w.Code != http.StatusUnauthorized {
+				t.Errorf("%s without a token: refused with %d, want 401", rt.pattern, w.Code)
+			}
+			if refused && p.SignedIn() && w.Code != http.StatusNotFound && w.Code != http.StatusSeeOther {
 				t.Errorf("%s as %q: refused with %d, want 404 (or a redirect to the step owed)", rt.pattern, role, w.Code)
 			}
 		}
@@ -92,6 +127,8 @@ func TestRouteMatrix(t *testing.T) {
 	b.WriteString("role (CP-4.2, CP-6.3). ✓ = the authorization check lets it through to the handler (which still\n")
 	b.WriteString("checks ownership of the object); · = refused (404 to signed-in accounts, sign-in for anonymous\n")
 	b.WriteString("visitors). Routes marked *step-up* also need a re-authentication within the profile's window.\n")
+	b.WriteString("`/api/` routes are sent with a personal access token holding every permission a token may hold for\n")
+	b.WriteString("the role (session cookies do not reach the API, and customers hold no tokens).\n")
 	b.WriteString("Regenerate with `go test ./internal/web -run TestRouteMatrix -update`.\n\n")
 	b.WriteString("| Route | Permission | anonymous |")
 	for _, r := range access.Roles() {

@@ -149,7 +149,8 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// writeJSON answers a passkey ceremony step.
+// writeJSON answers a passkey ceremony step or an API request with v as
+// JSON (never cached: securityHeaders sets no-store).
 func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
