@@ -116,6 +116,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		Support:        a.services.Support,
 		Tokens:         a.services.Tokens,
 		Keys:           a.storage.Keyring,
+		Audit:          a.storage.Audit,
 		PolicyFile:     cfg.PolicyFile,
 		TrustedProxies: cfg.TrustedProxies,
 	})

@@ -1,4 +1,279 @@
 package web
 
-// auditorRoutes: SKELETON, filled by the work on this part of issue 4.
-func (s *Server) auditorRoutes() []route { return nil }
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portico/portico/internal/access"
+	"github.com/portico/portico/internal/apperr"
+	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/crypto"
+	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/notify"
+	"github.com/portico/portico/internal/policy"
+)
+
+// auditorRoutes are the read-only views of the trail for auditors, the
+// policy profile, undelivered mail and the master key (CP-5.3, MTL-3.2.2,
+// MTL-7.2).
+func (s *Server) auditorRoutes() []route {
+	var rs []route
+	if s.audit != nil {
+		rs = append(rs,
+			route{"GET /admin/audit", access.AuditRead, s.auditPage},
+			route{"GET /admin/audit/export", access.AuditExport, s.auditExport},
+			route{"GET /admin/policy", access.PolicyRead, s.policyPage},
+			route{"POST /admin/policy", access.PolicyEdit, s.policySave},
+		)
+	}
+	if s.notices != nil {
+		rs = append(rs, route{"GET /admin/outbox", access.OutboxRead, s.outboxPage})
+	}
+	if s.keys != nil && s.audit != nil {
+		rs = append(rs,
+			route{"GET /admin/keys", access.KeysRotate, s.keysPage},
+			route{"POST /admin/keys/rotate", access.KeysRotate, s.keysRotate},
+		)
+	}
+	return rs
+}
+
+// record appends an audit event of the web layer's own (the actor comes
+// from the request).
+func (s *Server) record(ctx context.Context, action, target string, details map[string]any) error {
+	return s.db.Transact(ctx, func(tx *db.Tx) error {
+		_, err := s.audit.Append(ctx, tx, audit.Event{Action: action, Target: target, Outcome: audit.Success, Details: details})
+		return err
+	})
+}
+
+// auditFilter reads the search form. Dates are days in UTC; "to" includes
+// its whole day.
+func auditFilter(r *http.Request) (audit.Filter, error) {
+	q := r.URL.Query()
+	f := audit.Filter{Actor: strings.TrimSpace(q.Get("actor")), Action: strings.TrimSpace(q.Get("action")), Target: strings.TrimSpace(q.Get("target"))}
+	if v := q.Get("from"); v != "" {
+		t, err := time.Parse("2006-01-02", v)
+		if err != nil {
+			return f, apperr.New(apperr.Invalid, "Give the dates as YYYY-MM-DD.")
+		}
+		f.From = t
+	}
+	if v := q.Get("to"); v != "" {
+		t, err := time.Parse("2006-01-02", v)
+		if err != nil {
+			return f, apperr.New(apperr.Invalid, "Give the dates as YYYY-MM-DD.")
+		}
+		f.To = t.Add(24 * time.Hour)
+	}
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return f, apperr.New(apperr.Invalid, "Bad page.")
+		}
+		f.Before = n
+	}
+	return f, nil
+}
+
+type auditPage struct {
+	Page
+	Events    []audit.ExportLine
+	Q         map[string]string
+	Next      string
+	ExportURL string
+	CanExport bool
+}
+
+func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) error {
+	p := access.PrincipalFrom(r.Context())
+	q := r.URL.Query()
+	page := auditPage{Page: s.page(w, r, "Audit trail"), CanExport: access.Allowed(p, access.AuditExport),
+		Q: map[string]string{"actor": q.Get("actor"), "action": q.Get("action"), "target": q.Get("target"), "from": q.Get("from"), "to": q.Get("to")}}
+	f, err := auditFilter(r)
+	if err != nil {
+		page.Error = apperr.MessageOf(err)
+		return s.renderStatus(w, http.StatusUnprocessableEntity, "audit", page)
+	}
+	f.Limit = 50
+	if page.Events, err = s.audit.Search(r.Context(), f); err != nil {
+		return err
+	}
+	keep := r.URL.Query()
+	keep.Del("before")
+	page.ExportURL = "/admin/audit/export?" + keep.Encode()
+	if len(page.Events) == f.Limit {
+		keep.Set("before", strconv.FormatInt(page.Events[len(page.Events)-1].Seq, 10))
+		page.Next = "/admin/audit?" + keep.Encode()
+	}
+	return s.render(w, "audit", page)
+}
+
+// auditExport streams the search as JSON Lines. It is audited with its
+// filter and count (step-up enforced by the route's permission).
+func (s *Server) auditExport(w http.ResponseWriter, r *http.Request) error {
+	f, err := auditFilter(r)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Content-Disposition", `attachment; filename="portico-audit-`+s.db.Now().UTC().Format("20060102-150405")+`.jsonl"`)
+	n, err := s.audit.ExportFiltered(r.Context(), w, f)
+	if err != nil {
+		// Part of the body may be out: cut the connection rather than
+		// let a partial export pass for a whole one.
+		s.logger.Error("audit export failed", "request_id", RequestID(r.Context()), "error", err.Error())
+		panic(http.ErrAbortHandler)
+	}
+	return s.record(r.Context(), "audit.export", "audit:trail", map[string]any{
+		"events": n, "actor_filter": f.Actor, "action_filter": f.Action, "target_filter": f.Target,
+		"from": timeOrEmpty(f.From), "to": timeOrEmpty(f.To)})
+}
+
+func timeOrEmpty(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// policyRow is one setting on the policy page.
+type policyRow struct {
+	policy.Setting
+	FileValue string // the value in the override file now, when it differs from the running one
+	Input     string // what the form shows (the admin's input after a refused save)
+}
+
+type policyPage struct {
+	Page
+	Rows    []policyRow
+	File    string
+	CanEdit bool
+	Pending bool // the file differs from the running profile
+	Changes []policy.Change
+}
+
+func (s *Server) policyData(w http.ResponseWriter, r *http.Request) policyPage {
+	p := access.PrincipalFrom(r.Context())
+	page := policyPage{Page: s.page(w, r, "Security policy"), File: s.policyFile, CanEdit: s.policyFile != "" && access.Allowed(p, access.PolicyEdit)}
+	fileVals := map[string]string{}
+	if s.policyFile != "" {
+		if fp, err := policy.Load(s.profile.Name, s.policyFile); err == nil {
+			for _, st := range fp.Settings() {
+				fileVals[st.Key] = st.Value
+			}
+		}
+	}
+	for _, st := range s.profile.Settings() {
+		row := policyRow{Setting: st, Input: st.Value}
+		if v, ok := fileVals[st.Key]; ok && v != st.Value {
+			row.FileValue, row.Input = v, v
+			page.Pending = true
+		}
+		page.Rows = append(page.Rows, row)
+	}
+	return page
+}
+
+func (s *Server) policyPage(w http.ResponseWriter, r *http.Request) error {
+	return s.render(w, "policy", s.policyData(w, r))
+}
+
+// policySave writes the override file from the form. The running server
+// keeps its profile until restarted (every service was built with it); the
+// page says so.
+//
+// Enforces MTL-3.2.2: configuration is admin-only, validated, and every
+// change is audited with its old and new value.
+func (s *Server) policySave(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	if s.policyFile == "" {
+		return apperr.New(apperr.Conflict, "This server runs without a policy file (--policy-file), so there is nothing to edit here.")
+	}
+	values := map[string]string{}
+	for _, st := range s.profile.Settings() {
+		if v, ok := r.PostForm["setting."+st.Key]; ok && st.Key != "name" {
+			values[st.Key] = v[0]
+		}
+	}
+	_, changes, err := policy.Edit(s.policyFile, s.profile.Name, values)
+	if err != nil {
+		page := s.policyData(w, r)
+		page.Error = "Nothing was saved: " + err.Error()
+		for i := range page.Rows {
+			if v, ok := values[page.Rows[i].Key]; ok {
+				page.Rows[i].Input = v
+			}
+		}
+		return s.renderStatus(w, http.StatusUnprocessableEntity, "policy", page)
+	}
+	for _, c := range changes {
+		if err := s.record(r.Context(), "policy.change", "policy:"+c.Key, map[string]any{
+			"setting": c.Key, "old": c.Old, "new": c.New, "clauses": strings.Join(c.Clauses, " ")}); err != nil {
+			return err
+		}
+	}
+	http.Redirect(w, r, "/admin/policy?done=policy-saved", http.StatusSeeOther)
+	return nil
+}
+
+type outboxPage struct {
+	Page
+	Items []notify.OutboxItem
+}
+
+func (s *Server) outboxPage(w http.ResponseWriter, r *http.Request) error {
+	items, err := s.notices.Undelivered(r.Context(), 200)
+	if err != nil {
+		return err
+	}
+	return s.render(w, "outbox", outboxPage{Page: s.page(w, r, "Outgoing mail"), Items: items})
+}
+
+type keysPage struct {
+	Page
+	Status crypto.Status
+	Result *crypto.RotateResult
+}
+
+func (s *Server) keysPage(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.keys.Status(r.Context())
+	if err != nil {
+		return err
+	}
+	return s.render(w, "keys", keysPage{Page: s.page(w, r, "Encryption keys"), Status: st})
+}
+
+// keysRotate rotates the master key while the server runs: the keyring
+// locks its file and re-wraps in batches; other nodes pick up the new
+// keyset when they next read it.
+//
+// Enforces CP-5.1, MTL-3.2.2: keys are admin-only, rotation needs a
+// step-up and is audited.
+func (s *Server) keysRotate(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	res, err := s.keys.Rotate(r.Context(), io.Discard)
+	if err != nil {
+		return err
+	}
+	if err := s.record(r.Context(), "keys.rotate", "keyring:master", map[string]any{
+		"primary": res.PrimaryKeyID, "previous": res.PreviousKeyID, "resumed": res.Resumed,
+		"subject_keys": res.SubjectKeys, "secrets": res.Secrets}); err != nil {
+		return err
+	}
+	st, err := s.keys.Status(r.Context())
+	if err != nil {
+		return err
+	}
+	page := keysPage{Page: s.page(w, r, "Encryption keys"), Status: st, Result: &res}
+	page.Flash = "The master key was rotated."
+	return s.render(w, "keys", page)
+}

@@ -41,6 +41,7 @@ var flashes = map[string]string{
 	"role-requested":    "Granting the administrator role needs a second administrator: the request is waiting on the Roles page.",
 	"role-decided":      "Decision recorded.",
 	"token-revoked":     "The token was revoked. It stopped working at once.",
+	"policy-saved":      "Saved to the policy file and recorded in the audit trail. The new values apply when Portico is restarted.",
 	// CP-6.3: a session ended because its context changed.
 	"risk-country_change":    "For your safety we signed you out: your session was used from a different country. Please sign in again.",
 	"risk-user_agent_change": "For your safety we signed you out: your session was used from a different browser. Please sign in again.",

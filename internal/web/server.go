@@ -23,6 +23,7 @@ import (
 	"net/netip"
 
 	"github.com/portico/portico/internal/apitoken"
+	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/identity"
@@ -62,6 +63,9 @@ type Deps struct {
 	Tokens  *apitoken.Store
 	// Keys is the keyring, for the administrators' key rotation page.
 	Keys *crypto.Keyring
+	// Audit is the trail, for the auditors' search and for changes the
+	// web layer makes itself (policy edits, key rotation, exports).
+	Audit *audit.Log
 	// PolicyFile is the policy override file that administrators edit
 	// ("" when the profile is the built-in one with no file).
 	PolicyFile string
@@ -90,6 +94,7 @@ type Server struct {
 	support    *support.Service
 	tokens     *apitoken.Store
 	keys       *crypto.Keyring
+	audit      *audit.Log
 	policyFile string
 	trusted    []netip.Prefix
 	blocked    []netip.Prefix // the profile's access.blocked_networks
@@ -137,6 +142,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		support:    d.Support,
 		tokens:     d.Tokens,
 		keys:       d.Keys,
+		audit:      d.Audit,
 		policyFile: d.PolicyFile,
 		privacy:    d.PrivacyVersion,
 	}

@@ -122,6 +122,7 @@ func newTestServer(t testing.TB, opts ...testOption) *testServer {
 		Support:      desk,
 		Tokens:       tokens,
 		Keys:         kr,
+		Audit:        al,
 	}
 	for _, o := range opts {
 		o(&deps)

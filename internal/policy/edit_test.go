@@ -1,0 +1,63 @@
+package policy
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEdit: an administrator's change is validated, written minimal and
+// atomically with mode 0600, and reported with old and new values; an
+// invalid or unknown setting writes nothing (MTL-3.2.2).
+func TestEdit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.toml")
+	p, changes, err := Edit(path, CustomerPortal, map[string]string{
+		"session.idle_timeout":    "20m",
+		"access.blocked_networks": "203.0.113.0/24, 198.51.100.0/24",
+		"lockout.threshold":       "10", // unchanged: ignored
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Session.IdleTimeout.Duration != 20*time.Minute || len(p.Access.BlockedNetworks) != 2 {
+		t.Fatalf("profile %+v", p.Session)
+	}
+	if len(changes) != 2 || changes[1].Key != "session.idle_timeout" || changes[1].Old != "30m" || changes[1].New != "20m" || len(changes[1].Clauses) == 0 {
+		t.Fatalf("changes %+v", changes)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("file mode %v %v", st, err)
+	}
+	b, _ := os.ReadFile(path)
+	if strings.Contains(string(b), "threshold") || !strings.Contains(string(b), "idle_timeout") {
+		t.Errorf("the file is not minimal:\n%s", b)
+	}
+	if back, err := Load(CustomerPortal, path); err != nil || back.Session.IdleTimeout.Duration != 20*time.Minute {
+		t.Fatalf("Load: %v", err)
+	}
+	for name, values := range map[string]map[string]string{
+		"over the bound":    {"session.idle_timeout": "48h"},
+		"not a duration":    {"session.idle_timeout": "soon"},
+		"unknown":           {"session.nap": "1m"},
+		"bad network":       {"access.blocked_networks": "not-a-network"},
+		"name not editable": {"name": "1642mtl-web"},
+	} {
+		if _, _, err := Edit(path, CustomerPortal, values); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	after, _ := os.ReadFile(path)
+	if string(after) != string(b) {
+		t.Error("a refused edit changed the file")
+	}
+	// Back to the built-in value: the key leaves the file.
+	if _, _, err := Edit(path, CustomerPortal, map[string]string{"session.idle_timeout": "30m"}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); strings.Contains(string(b), "idle_timeout") {
+		t.Errorf("a built-in value is written:\n%s", b)
+	}
+}
