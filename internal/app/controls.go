@@ -2,6 +2,7 @@ package app
 
 import (
 	"github.com/portico/portico/internal/access"
+	"github.com/portico/portico/internal/apitoken"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/identity"
@@ -35,6 +36,7 @@ func Controls() []policy.Control {
 	out = append(out, web.Controls()...)
 	out = append(out, access.Controls()...)
 	out = append(out, support.Controls()...)
+	out = append(out, apitoken.Controls()...)
 	out = append(out, crypto.Controls()...)
 	out = append(out, audit.Controls()...)
 	out = append(out, identity.Controls()...)
@@ -58,6 +60,12 @@ var complete = map[string]bool{
 	"MTL-3.1.1": true, // strength, common and breached blocklists, history
 	"MTL-3.1.2": true, // TOTP, passkeys, recovery codes; required or encouraged
 	"MTL-8.2":   true, // security guidelines and notices for customers
+	"CP-3.3":    true, // ticket desk; reports filed on a customer's behalf
+	"CP-4.2":    true, // role table, deny by default, object checks, separation of duties
+	"CP-6.3":    true, // per-request session, context and holder checks; step-up; scoped tokens
+	"CP-12":     true, // restricted mode: no second factor, expired or compromised password, overdue training
+	"MTL-3.2.1": true, // support sees masked data
+	"MTL-3.2.2": true, // reveal with reason, time-bound, audited; configuration and keys admin-only
 }
 
 // ClauseStatus says how far the controls of a clause go: "enforced" or

@@ -20,5 +20,11 @@ func Controls() []policy.Control {
 		{Clause: "MTL-1.1", Name: "audit.hash-chain",
 			Description: "Integrity of the record: killing the process at any moment loses no committed event and the chain still verifies.",
 			Test:        "internal/audit: TestKillLosesNoCommittedEvent"},
+		{Clause: "MTL-7.2", Name: "audit.search",
+			Description: "Auditors search the trail by actor, action prefix, target and time range (read-only) and export the result as JSON Lines with its hashes; the export is itself audited.",
+			Test:        "internal/audit: TestSearch"},
+		{Clause: "CP-5.3", Name: "audit.search",
+			Description: "The trail is searchable by actor, action, target and time through indexes, newest first.",
+			Test:        "internal/audit: TestSearch"},
 	}
 }

@@ -1,0 +1,15 @@
+package apitoken
+
+import "github.com/portico/portico/internal/policy"
+
+// Controls lists the API tokens' controls, for the compliance map.
+func Controls() []policy.Control {
+	return []policy.Control{
+		{Clause: "CP-6.3", Name: "apitoken.scoped-expiring",
+			Description: "Personal access tokens are for staff only, scoped to non-sensitive permissions of the holder's role, expire within the profile's api_token_max_lifetime, are stored as SHA-256 hashes compared in constant time, shown once, revocable, with last use (time, encrypted address) recorded.",
+			Test:        "internal/apitoken: TestTokenScopesAndLifetime"},
+		{Clause: "CP-6.3", Name: "apitoken.revocation",
+			Description: "A revoked or expired token, or any forged value, is refused at once with one answer; a foreign token ID cannot be revoked.",
+			Test:        "internal/apitoken: TestTokenRevocation"},
+	}
+}
