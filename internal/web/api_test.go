@@ -68,99 +68,101 @@ func apiDo(s *testServer, method, path, token, body string) (int, map[string]any
 // customers cannot hold tokens; a revoked token stops at once; errors are
 // JSON (CP-6.3, CP-4.2).
 func TestAPITokens(t *testing.T) {
-	s := newTestServer(t)
-	cust := signInFull(t, s, "api-cust@example.com")
-	postMultipart(s, "/tickets", map[string]string{"subject": "API ticket", "body": "hello"}, nil, cookieOf(cust))
-	agent := signInAs(t, s, "api-agent@example.com", access.RoleSupport)
-	tok := apiToken(t, s, agent, access.TicketQueue)
+	eachServer(t, func(t *testing.T, s *testServer) {
+		cust := signInFull(t, s, "api-cust@example.com")
+		postMultipart(s, "/tickets", map[string]string{"subject": "API ticket", "body": "hello"}, nil, cookieOf(cust))
+		agent := signInAs(t, s, "api-agent@example.com", access.RoleSupport)
+		tok := apiToken(t, s, agent, access.TicketQueue)
 
-	code, body := apiDo(s, "GET", "/api/v1/tickets", tok, "")
-	list, _ := body["tickets"].([]any)
-	if code != 200 || len(list) != 1 {
-		t.Fatalf("GET tickets: %d %v", code, body)
-	}
-	id := list[0].(map[string]any)["id"].(string)
-	if code, body = apiDo(s, "POST", "/api/v1/tickets/"+id+"/replies", tok, `{"body":"From the API"}`); code != 201 || body["status"] != "pending" {
-		t.Errorf("reply: %d %v", code, body)
-	}
-	if code, body = apiDo(s, "GET", "/api/v1/users", tok, ""); code != 404 || body["error"] == nil {
-		t.Errorf("out of scope: %d %v", code, body)
-	}
-	if code, _ = apiDo(s, "GET", "/api/v1/me", tok, ""); code != 404 {
-		t.Errorf("/me without token.own in scope: %d", code)
-	}
-	if code, body = apiDo(s, "POST", "/api/v1/tickets/"+id+"/status", tok, `{"status":"closed","role":"admin"}`); code != 400 || !strings.Contains(body["error"].(map[string]any)["message"].(string), "unknown field") {
-		t.Errorf("unknown field: %d %v", code, body)
-	}
-	w := do(s, "POST", "/api/v1/tickets/"+id+"/status", strings.NewReader(`{"status":"closed"}`), map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "text/plain"})
-	if w.Code != http.StatusUnsupportedMediaType {
-		t.Errorf("text/plain body: %d", w.Code)
-	}
-	if code, _ = apiDo(s, "GET", "/api/v1/tickets/aaaaaaaaaaaaaaaaaaaaaaaaaa", tok, ""); code != 404 {
-		t.Errorf("unknown ticket: %d", code)
-	}
-	// A browser session does not reach the API.
-	w = do(s, "GET", "/api/v1/tickets", nil, map[string]string{"Cookie": cookieOf(agent)})
-	if w.Code != http.StatusUnauthorized || !strings.HasPrefix(w.Header().Get("Content-Type"), "application/json") {
-		t.Errorf("session cookie on the API: %d", w.Code)
-	}
-	// Customers hold no tokens: customer A has no way to B's tickets here.
-	if r := post(s, "/account/tokens", url.Values{"name": {"x"}, "days": {"7"}, "scope": {"ticket.own"}}, cookieOf(cust)); r.StatusCode != http.StatusNotFound {
-		t.Errorf("customer token page: %d", r.StatusCode)
-	}
-	// A sensitive permission is never offered nor accepted.
-	if r := post(s, "/account/tokens", url.Values{"name": {"x"}, "days": {"7"}, "scope": {"customer.pii.reveal"}}, cookieOf(agent)); r.StatusCode != http.StatusUnprocessableEntity {
-		t.Errorf("sensitive scope: %d", r.StatusCode)
-	}
-	// Revoked: 401 at once.
-	tokens, _ := s.tokens.List(context.Background(), accountOf(t, s, agent))
-	if r := post(s, "/account/tokens/"+tokens[0].ID+"/revoke", url.Values{}, cookieOf(agent)); r.StatusCode != http.StatusSeeOther {
-		t.Fatalf("revoke: %d", r.StatusCode)
-	}
-	if code, body = apiDo(s, "GET", "/api/v1/tickets", tok, ""); code != 401 || body["error"] == nil {
-		t.Errorf("revoked token: %d %v", code, body)
-	}
-	if code, _ = apiDo(s, "GET", "/api/v1/tickets", "ptk_garbage", ""); code != 401 {
-		t.Errorf("garbage token: %d", code)
-	}
+		code, body := apiDo(s, "GET", "/api/v1/tickets", tok, "")
+		list, _ := body["tickets"].([]any)
+		if code != 200 || len(list) != 1 {
+			t.Fatalf("GET tickets: %d %v", code, body)
+		}
+		id := list[0].(map[string]any)["id"].(string)
+		if code, body = apiDo(s, "POST", "/api/v1/tickets/"+id+"/replies", tok, `{"body":"From the API"}`); code != 201 || body["status"] != "pending" {
+			t.Errorf("reply: %d %v", code, body)
+		}
+		if code, body = apiDo(s, "GET", "/api/v1/users", tok, ""); code != 404 || body["error"] == nil {
+			t.Errorf("out of scope: %d %v", code, body)
+		}
+		if code, _ = apiDo(s, "GET", "/api/v1/me", tok, ""); code != 404 {
+			t.Errorf("/me without token.own in scope: %d", code)
+		}
+		if code, body = apiDo(s, "POST", "/api/v1/tickets/"+id+"/status", tok, `{"status":"closed","role":"admin"}`); code != 400 || !strings.Contains(body["error"].(map[string]any)["message"].(string), "unknown field") {
+			t.Errorf("unknown field: %d %v", code, body)
+		}
+		w := do(s, "POST", "/api/v1/tickets/"+id+"/status", strings.NewReader(`{"status":"closed"}`), map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "text/plain"})
+		if w.Code != http.StatusUnsupportedMediaType {
+			t.Errorf("text/plain body: %d", w.Code)
+		}
+		if code, _ = apiDo(s, "GET", "/api/v1/tickets/aaaaaaaaaaaaaaaaaaaaaaaaaa", tok, ""); code != 404 {
+			t.Errorf("unknown ticket: %d", code)
+		}
+		// A browser session does not reach the API.
+		w = do(s, "GET", "/api/v1/tickets", nil, map[string]string{"Cookie": cookieOf(agent)})
+		if w.Code != http.StatusUnauthorized || !strings.HasPrefix(w.Header().Get("Content-Type"), "application/json") {
+			t.Errorf("session cookie on the API: %d", w.Code)
+		}
+		// Customers hold no tokens: customer A has no way to B's tickets here.
+		if r := post(s, "/account/tokens", url.Values{"name": {"x"}, "days": {"7"}, "scope": {"ticket.own"}}, cookieOf(cust)); r.StatusCode != http.StatusNotFound {
+			t.Errorf("customer token page: %d", r.StatusCode)
+		}
+		// A sensitive permission is never offered nor accepted.
+		if r := post(s, "/account/tokens", url.Values{"name": {"x"}, "days": {"7"}, "scope": {"customer.pii.reveal"}}, cookieOf(agent)); r.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("sensitive scope: %d", r.StatusCode)
+		}
+		// Revoked: 401 at once.
+		tokens, _ := s.tokens.List(context.Background(), accountOf(t, s, agent))
+		if r := post(s, "/account/tokens/"+tokens[0].ID+"/revoke", url.Values{}, cookieOf(agent)); r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("revoke: %d", r.StatusCode)
+		}
+		if code, body = apiDo(s, "GET", "/api/v1/tickets", tok, ""); code != 401 || body["error"] == nil {
+			t.Errorf("revoked token: %d %v", code, body)
+		}
+		if code, _ = apiDo(s, "GET", "/api/v1/tickets", "ptk_garbage", ""); code != 401 {
+			t.Errorf("garbage token: %d", code)
+		}
+	})
 }
 
 // TestAPIUsersAndHolderChecks: an admin token manages users through the
 // API; when the holder's role changes, or their training lapses, the token
 // stops (CP-6.3, CP-12).
 func TestAPIUsersAndHolderChecks(t *testing.T) {
-	s := newTestServer(t)
-	admin := signInAs(t, s, "api-admin@example.com", access.RoleAdmin)
-	tok := apiToken(t, s, admin, access.UserRead, access.UserManage, access.TokenOwn)
-	cust := signInFull(t, s, "api-target@example.com")
-	custID := accountOf(t, s, cust)
-	code, body := apiDo(s, "GET", "/api/v1/users?role=customer", tok, "")
-	if code != 200 || body["total"] != float64(1) {
-		t.Fatalf("users: %d %v", code, body)
-	}
-	u := body["users"].([]any)[0].(map[string]any)
-	if u["email_masked"] != "a***@example.com" || strings.Contains(mustJSON(body), "api-target@") {
-		t.Errorf("user not masked: %v", u)
-	}
-	if code, body = apiDo(s, "POST", "/api/v1/users/"+custID+"/disable", tok, ""); code != 200 || body["status"] != "disabled" {
-		t.Errorf("disable: %d %v", code, body)
-	}
-	if sessionLive(s, cust) {
-		t.Error("disabled through the API but the session lives")
-	}
-	if code, _ = apiDo(s, "GET", "/api/v1/me", tok, ""); code != 200 {
-		t.Errorf("me: %d", code)
-	}
-	// Training overdue: the holder is restricted, and so is the token.
-	if err := s.db.Transact(context.Background(), func(tx *db.Tx) error {
-		_, err := tx.ExecContext(context.Background(), `UPDATE accounts SET created_at = $1 WHERE id = $2`, time.Now().Add(-30*24*time.Hour), accountOf(t, s, admin))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if code, _ = apiDo(s, "GET", "/api/v1/me", tok, ""); code != 401 {
-		t.Errorf("token of a holder with overdue training: %d", code)
-	}
+	eachServer(t, func(t *testing.T, s *testServer) {
+		admin := signInAs(t, s, "api-admin@example.com", access.RoleAdmin)
+		tok := apiToken(t, s, admin, access.UserRead, access.UserManage, access.TokenOwn)
+		cust := signInFull(t, s, "api-target@example.com")
+		custID := accountOf(t, s, cust)
+		code, body := apiDo(s, "GET", "/api/v1/users?role=customer", tok, "")
+		if code != 200 || body["total"] != float64(1) {
+			t.Fatalf("users: %d %v", code, body)
+		}
+		u := body["users"].([]any)[0].(map[string]any)
+		if u["email_masked"] != "a***@example.com" || strings.Contains(mustJSON(body), "api-target@") {
+			t.Errorf("user not masked: %v", u)
+		}
+		if code, body = apiDo(s, "POST", "/api/v1/users/"+custID+"/disable", tok, ""); code != 200 || body["status"] != "disabled" {
+			t.Errorf("disable: %d %v", code, body)
+		}
+		if sessionLive(s, cust) {
+			t.Error("disabled through the API but the session lives")
+		}
+		if code, _ = apiDo(s, "GET", "/api/v1/me", tok, ""); code != 200 {
+			t.Errorf("me: %d", code)
+		}
+		// Training overdue: the holder is restricted, and so is the token.
+		if err := s.db.Transact(context.Background(), func(tx *db.Tx) error {
+			_, err := tx.ExecContext(context.Background(), `UPDATE accounts SET created_at = $1 WHERE id = $2`, time.Now().Add(-30*24*time.Hour), accountOf(t, s, admin))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if code, _ = apiDo(s, "GET", "/api/v1/me", tok, ""); code != 401 {
+			t.Errorf("token of a holder with overdue training: %d", code)
+		}
+	})
 }
 
 func mustJSON(v any) string {

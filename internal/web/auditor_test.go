@@ -15,36 +15,37 @@ import (
 // sign-in, and the export is itself audited); support does not see the
 // trail; nobody reaches it anonymously (CP-5.3, MTL-7.2, CP-4.2).
 func TestAuditorViews(t *testing.T) {
-	s := newTestServer(t)
-	aud := signInAs(t, s, "aud@example.com", access.RoleAuditor)
-	sup := signInAs(t, s, "sup@example.com", access.RoleSupport)
-	page := do(s, "GET", "/admin/audit?action=session.", nil, map[string]string{"Cookie": cookieOf(aud)})
-	if page.Code != 200 || !strings.Contains(page.Body.String(), "session.create") {
-		t.Fatalf("audit search: %d", page.Code)
-	}
-	if strings.Contains(page.Body.String(), "account.create</td>") {
-		t.Error("the action filter did not filter")
-	}
-	if w := do(s, "GET", "/admin/audit?from=yesterday", nil, map[string]string{"Cookie": cookieOf(aud)}); w.Code != http.StatusUnprocessableEntity {
-		t.Errorf("bad date: %d", w.Code)
-	}
-	exp := do(s, "GET", "/admin/audit/export?action=session.", nil, map[string]string{"Cookie": cookieOf(aud)})
-	if exp.Code != 200 || !strings.HasPrefix(exp.Header().Get("Content-Disposition"), "attachment") || strings.Count(exp.Body.String(), "\n") < 2 {
-		t.Fatalf("export: %d %q", exp.Code, exp.Body.String())
-	}
-	again := do(s, "GET", "/admin/audit?action=audit.export", nil, map[string]string{"Cookie": cookieOf(aud)}).Body.String()
-	if !strings.Contains(again, "audit.export") {
-		t.Error("the export is not in the trail")
-	}
-	for _, path := range []string{"/admin/audit", "/admin/audit/export", "/admin/policy", "/admin/outbox", "/admin/keys"} {
-		if w := do(s, "GET", path, nil, map[string]string{"Cookie": cookieOf(sup)}); w.Code != http.StatusNotFound {
-			t.Errorf("support GET %s: %d", path, w.Code)
+	eachServer(t, func(t *testing.T, s *testServer) {
+		aud := signInAs(t, s, "aud@example.com", access.RoleAuditor)
+		sup := signInAs(t, s, "sup@example.com", access.RoleSupport)
+		page := do(s, "GET", "/admin/audit?action=session.", nil, map[string]string{"Cookie": cookieOf(aud)})
+		if page.Code != 200 || !strings.Contains(page.Body.String(), "session.create") {
+			t.Fatalf("audit search: %d", page.Code)
 		}
-	}
-	makeStale(t, s, aud)
-	if w := do(s, "GET", "/admin/audit/export", nil, map[string]string{"Cookie": cookieOf(aud)}); w.Code != http.StatusSeeOther {
-		t.Errorf("stale export: %d", w.Code)
-	}
+		if strings.Contains(page.Body.String(), "account.create</td>") {
+			t.Error("the action filter did not filter")
+		}
+		if w := do(s, "GET", "/admin/audit?from=yesterday", nil, map[string]string{"Cookie": cookieOf(aud)}); w.Code != http.StatusUnprocessableEntity {
+			t.Errorf("bad date: %d", w.Code)
+		}
+		exp := do(s, "GET", "/admin/audit/export?action=session.", nil, map[string]string{"Cookie": cookieOf(aud)})
+		if exp.Code != 200 || !strings.HasPrefix(exp.Header().Get("Content-Disposition"), "attachment") || strings.Count(exp.Body.String(), "\n") < 2 {
+			t.Fatalf("export: %d %q", exp.Code, exp.Body.String())
+		}
+		again := do(s, "GET", "/admin/audit?action=audit.export", nil, map[string]string{"Cookie": cookieOf(aud)}).Body.String()
+		if !strings.Contains(again, "audit.export") {
+			t.Error("the export is not in the trail")
+		}
+		for _, path := range []string{"/admin/audit", "/admin/audit/export", "/admin/policy", "/admin/outbox", "/admin/keys"} {
+			if w := do(s, "GET", path, nil, map[string]string{"Cookie": cookieOf(sup)}); w.Code != http.StatusNotFound {
+				t.Errorf("support GET %s: %d", path, w.Code)
+			}
+		}
+		makeStale(t, s, aud)
+		if w := do(s, "GET", "/admin/audit/export", nil, map[string]string{"Cookie": cookieOf(aud)}); w.Code != http.StatusSeeOther {
+			t.Errorf("stale export: %d", w.Code)
+		}
+	})
 }
 
 // TestPolicyPage: admins edit the override file through the page; a

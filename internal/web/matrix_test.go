@@ -39,130 +39,131 @@ func deniedCount(t *testing.T, s *testServer, pattern, reason string) float64 {
 // `go test ./internal/web -run TestRouteMatrix -update`), which fails the
 // test when the policy changes without the document.
 func TestRouteMatrix(t *testing.T) {
-	s := newTestServer(t)
-	routes := s.routes()
-	roles := append([]access.Role{""}, access.Roles()...) // "" is anonymous
-	got := map[string]map[access.Role]bool{}
-	for _, role := range roles {
-		token := ""
-		n := 0
-		bearer := ""
-		var tokenP access.Principal
-		fresh := func() {
-			if role == "" {
-				return
+	eachServer(t, func(t *testing.T, s *testServer) {
+		routes := s.routes()
+		roles := append([]access.Role{""}, access.Roles()...) // "" is anonymous
+		got := map[string]map[access.Role]bool{}
+		for _, role := range roles {
+			token := ""
+			n := 0
+			bearer := ""
+			var tokenP access.Principal
+			fresh := func() {
+				if role == "" {
+					return
+				}
+				n++
+				token = signInAs(t, s, fmt.Sprintf("matrix-%s-%d@example.com", role, n), role)
+				if role.IsStaff() && bearer == "" {
+					// The API is reached with a token holding every
+					// permission a token may hold for the role.
+					var scopes []access.Permission
+					for _, p := range access.RolePermissions(role) {
+						if !access.Sensitive(p) {
+							scopes = append(scopes, p)
+						}
+					}
+					sess, _ := s.sessions.Authenticate(context.Background(), token)
+					holder := access.Principal{AccountID: sess.AccountID, Role: role, SessionID: sess.ID, Stage: access.StageDone}
+					raw, tk, err := s.tokens.Create(context.Background(), holder, "matrix", scopes, 24*time.Hour)
+					if err != nil {
+						t.Fatal(err)
+					}
+					bearer = raw
+					tokenP = access.Principal{AccountID: sess.AccountID, Role: role, TokenID: tk.ID, Scopes: tk.Scopes, Stage: access.StageDone}
+				}
 			}
-			n++
-			token = signInAs(t, s, fmt.Sprintf("matrix-%s-%d@example.com", role, n), role)
-			if role.IsStaff() && bearer == "" {
-				// The API is reached with a token holding every
-				// permission a token may hold for the role.
-				var scopes []access.Permission
-				for _, p := range access.RolePermissions(role) {
-					if !access.Sensitive(p) {
-						scopes = append(scopes, p)
+			fresh()
+			for _, rt := range routes {
+				if token != "" {
+					if _, err := s.sessions.Authenticate(context.Background(), token); err != nil {
+						fresh() // the previous route signed it out
 					}
 				}
-				sess, _ := s.sessions.Authenticate(context.Background(), token)
-				holder := access.Principal{AccountID: sess.AccountID, Role: role, SessionID: sess.ID, Stage: access.StageDone}
-				raw, tk, err := s.tokens.Create(context.Background(), holder, "matrix", scopes, 24*time.Hour)
-				if err != nil {
-					t.Fatal(err)
+				method, path := concrete(rt.pattern)
+				api := strings.HasPrefix(path, "/api/")
+				h := map[string]string{"Sec-Fetch-Site": "same-origin"}
+				switch {
+				case api && bearer != "":
+					h["Authorization"] = "Bearer " + bearer
+				case api:
+				case token != "":
+					h["Cookie"] = session.CookieName + "=" + token
 				}
-				bearer = raw
-				tokenP = access.Principal{AccountID: sess.AccountID, Role: role, TokenID: tk.ID, Scopes: tk.Scopes, Stage: access.StageDone}
-			}
-		}
-		fresh()
-		for _, rt := range routes {
-			if token != "" {
-				if _, err := s.sessions.Authenticate(context.Background(), token); err != nil {
-					fresh() // the previous route signed it out
+				before := deniedCount(t, s, rt.pattern, "permission")
+				w := do(s, method, path, nil, h)
+				refused := deniedCount(t, s, rt.pattern, "permission") > before
+				if got[rt.pattern] == nil {
+					got[rt.pattern] = map[access.Role]bool{}
+				}
+				got[rt.pattern][role] = !refused
+
+				p := access.Principal{}
+				switch {
+				case api && bearer != "":
+					p = tokenP
+				case api:
+					// Customers hold no tokens and sessions do not reach
+					// the API: anonymous there.
+				case role != "":
+					p = access.Principal{AccountID: "x", Role: role, Stage: access.StageDone}
+				}
+				if want := access.Allowed(p, rt.perm); want == refused {
+					t.Errorf("%s as %q: refused=%v (status %d), but the matrix says allowed=%v", rt.pattern, role, refused, w.Code, want)
+				}
+				if refused && !p.SignedIn() && api && w.Code != http.StatusUnauthorized {
+					t.Errorf("%s without a token: refused with %d, want 401", rt.pattern, w.Code)
+				}
+				if refused && p.SignedIn() && w.Code != http.StatusNotFound && w.Code != http.StatusSeeOther {
+					t.Errorf("%s as %q: refused with %d, want 404 (or a redirect to the step owed)", rt.pattern, role, w.Code)
 				}
 			}
-			method, path := concrete(rt.pattern)
-			api := strings.HasPrefix(path, "/api/")
-			h := map[string]string{"Sec-Fetch-Site": "same-origin"}
-			switch {
-			case api && bearer != "":
-				h["Authorization"] = "Bearer " + bearer
-			case api:
-			case token != "":
-				h["Cookie"] = session.CookieName + "=" + token
-			}
-			before := deniedCount(t, s, rt.pattern, "permission")
-			w := do(s, method, path, nil, h)
-			refused := deniedCount(t, s, rt.pattern, "permission") > before
-			if got[rt.pattern] == nil {
-				got[rt.pattern] = map[access.Role]bool{}
-			}
-			got[rt.pattern][role] = !refused
-
-			p := access.Principal{}
-			switch {
-			case api && bearer != "":
-				p = tokenP
-			case api:
-				// Customers hold no tokens and sessions do not reach
-				// the API: anonymous there.
-			case role != "":
-				p = access.Principal{AccountID: "x", Role: role, Stage: access.StageDone}
-			}
-			if want := access.Allowed(p, rt.perm); want == refused {
-				t.Errorf("%s as %q: refused=%v (status %d), but the matrix says allowed=%v", rt.pattern, role, refused, w.Code, want)
-			}
-			if refused && !p.SignedIn() && api && w.Code != http.StatusUnauthorized {
-				t.Errorf("%s without a token: refused with %d, want 401", rt.pattern, w.Code)
-			}
-			if refused && p.SignedIn() && w.Code != http.StatusNotFound && w.Code != http.StatusSeeOther {
-				t.Errorf("%s as %q: refused with %d, want 404 (or a redirect to the step owed)", rt.pattern, role, w.Code)
-			}
 		}
-	}
 
-	var b strings.Builder
-	b.WriteString("# Access matrix: every route × every role\n\n")
-	b.WriteString("Generated by `TestRouteMatrix` (internal/web/matrix_test.go) from the route table and the role\n")
-	b.WriteString("table in `internal/access/matrix.go`, by sending each request as a fully signed-in account of each\n")
-	b.WriteString("role (CP-4.2, CP-6.3). ✓ = the authorization check lets it through to the handler (which still\n")
-	b.WriteString("checks ownership of the object); · = refused (404 to signed-in accounts, sign-in for anonymous\n")
-	b.WriteString("visitors). Routes marked *step-up* also need a re-authentication within the profile's window.\n")
-	b.WriteString("`/api/` routes are sent with a personal access token holding every permission a token may hold for\n")
-	b.WriteString("the role (session cookies do not reach the API, and customers hold no tokens).\n")
-	b.WriteString("Regenerate with `go test ./internal/web -run TestRouteMatrix -update`.\n\n")
-	b.WriteString("| Route | Permission | anonymous |")
-	for _, r := range access.Roles() {
-		b.WriteString(" " + string(r) + " |")
-	}
-	b.WriteString("\n|---|---|---|")
-	for range access.Roles() {
-		b.WriteString("---|")
-	}
-	b.WriteString("\n")
-	for _, rt := range routes {
-		perm := "`" + string(rt.perm) + "`"
-		if access.Sensitive(rt.perm) {
-			perm += " *step-up*"
+		var b strings.Builder
+		b.WriteString("# Access matrix: every route × every role\n\n")
+		b.WriteString("Generated by `TestRouteMatrix` (internal/web/matrix_test.go) from the route table and the role\n")
+		b.WriteString("table in `internal/access/matrix.go`, by sending each request as a fully signed-in account of each\n")
+		b.WriteString("role (CP-4.2, CP-6.3). ✓ = the authorization check lets it through to the handler (which still\n")
+		b.WriteString("checks ownership of the object); · = refused (404 to signed-in accounts, sign-in for anonymous\n")
+		b.WriteString("visitors). Routes marked *step-up* also need a re-authentication within the profile's window.\n")
+		b.WriteString("`/api/` routes are sent with a personal access token holding every permission a token may hold for\n")
+		b.WriteString("the role (session cookies do not reach the API, and customers hold no tokens).\n")
+		b.WriteString("Regenerate with `go test ./internal/web -run TestRouteMatrix -update`.\n\n")
+		b.WriteString("| Route | Permission | anonymous |")
+		for _, r := range access.Roles() {
+			b.WriteString(" " + string(r) + " |")
 		}
-		fmt.Fprintf(&b, "| `%s` | %s |", rt.pattern, perm)
-		for _, role := range roles {
-			mark := "·"
-			if got[rt.pattern][role] {
-				mark = "✓"
-			}
-			b.WriteString(" " + mark + " |")
+		b.WriteString("\n|---|---|---|")
+		for range access.Roles() {
+			b.WriteString("---|")
 		}
 		b.WriteString("\n")
-	}
-	const golden = "../../docs/access-matrix.md"
-	if *updateMatrix {
-		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
+		for _, rt := range routes {
+			perm := "`" + string(rt.perm) + "`"
+			if access.Sensitive(rt.perm) {
+				perm += " *step-up*"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s |", rt.pattern, perm)
+			for _, role := range roles {
+				mark := "·"
+				if got[rt.pattern][role] {
+					mark = "✓"
+				}
+				b.WriteString(" " + mark + " |")
+			}
+			b.WriteString("\n")
 		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil || string(want) != b.String() {
-		t.Errorf("docs/access-matrix.md is out of date: run go test ./internal/web -run TestRouteMatrix -update")
-	}
+		const golden = "../../docs/access-matrix.md"
+		if *updateMatrix {
+			if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil || string(want) != b.String() {
+			t.Errorf("docs/access-matrix.md is out of date: run go test ./internal/web -run TestRouteMatrix -update")
+		}
+	})
 }

@@ -64,7 +64,20 @@ type testOption func(*Deps)
 
 func newTestServer(t testing.TB, opts ...testOption) *testServer {
 	t.Helper()
-	d := dbtest.SQLite(t, dbtest.Options{})
+	return newTestServerOn(t, dbtest.SQLite(t, dbtest.Options{}), opts...)
+}
+
+// eachServer runs fn with a test server on SQLite and, when
+// PORTICO_TEST_POSTGRES_URL is set, on PostgreSQL.
+func eachServer(t *testing.T, fn func(t *testing.T, s *testServer), opts ...testOption) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		fn(t, newTestServerOn(t, d, opts...))
+	})
+}
+
+// newTestServerOn builds the whole web server over d.
+func newTestServerOn(t testing.TB, d *db.DB, opts ...testOption) *testServer {
+	t.Helper()
 	keyPath := filepath.Join(t.TempDir(), "keys", "master.json")
 	if err := crypto.CreateMasterKeyset(keyPath); err != nil {
 		t.Fatal(err)

@@ -119,28 +119,29 @@ func TestContextChangeForcesSignIn(t *testing.T) {
 // session, is recorded as a risk signal and is refused, sign-in included;
 // static files and health checks still answer (CP-6.3).
 func TestBlockedNetwork(t *testing.T) {
-	s := newTestServer(t, func(d *Deps) { d.Profile.Access.BlockedNetworks = []string{"192.0.2.0/24"} })
-	tok := signInFull(t, s, "blocked@example.com")
-	id := accountOf(t, s, tok)
-	if w := do(s, "GET", "/account", nil, map[string]string{"Cookie": session.CookieName + "=" + tok}); w.Code != http.StatusForbidden {
-		t.Fatalf("blocked network, session: %d", w.Code)
-	}
-	if sessionLive(s, tok) {
-		t.Fatal("the session survived a request from a blocked network")
-	}
-	if got := riskKinds(t, s, id); len(got) != 1 || got[0] != identity.RiskBlockedNetwork {
-		t.Fatalf("risk signals %v", got)
-	}
-	resp := post(s, "/login", url.Values{"email": {"blocked@example.com"}, "password": {testPassword}}, "")
-	if resp.StatusCode != http.StatusForbidden || sessionCookie(resp) != "" {
-		t.Fatalf("sign-in from a blocked network: %d", resp.StatusCode)
-	}
-	if got := riskKinds(t, s, ""); len(got) != 1 {
-		t.Fatalf("anonymous risk signals %v", got)
-	}
-	if w := do(s, "GET", "/healthz", nil, nil); w.Code != 200 {
-		t.Errorf("health check from a blocked network: %d", w.Code)
-	}
+	eachServer(t, func(t *testing.T, s *testServer) {
+		tok := signInFull(t, s, "blocked@example.com")
+		id := accountOf(t, s, tok)
+		if w := do(s, "GET", "/account", nil, map[string]string{"Cookie": session.CookieName + "=" + tok}); w.Code != http.StatusForbidden {
+			t.Fatalf("blocked network, session: %d", w.Code)
+		}
+		if sessionLive(s, tok) {
+			t.Fatal("the session survived a request from a blocked network")
+		}
+		if got := riskKinds(t, s, id); len(got) != 1 || got[0] != identity.RiskBlockedNetwork {
+			t.Fatalf("risk signals %v", got)
+		}
+		resp := post(s, "/login", url.Values{"email": {"blocked@example.com"}, "password": {testPassword}}, "")
+		if resp.StatusCode != http.StatusForbidden || sessionCookie(resp) != "" {
+			t.Fatalf("sign-in from a blocked network: %d", resp.StatusCode)
+		}
+		if got := riskKinds(t, s, ""); len(got) != 1 {
+			t.Fatalf("anonymous risk signals %v", got)
+		}
+		if w := do(s, "GET", "/healthz", nil, nil); w.Code != 200 {
+			t.Errorf("health check from a blocked network: %d", w.Code)
+		}
+	}, func(d *Deps) { d.Profile.Access.BlockedNetworks = []string{"192.0.2.0/24"} })
 }
 
 // TestLoopbackIsNotTrusted: a request from loopback gets the same checks
@@ -161,29 +162,30 @@ func TestLoopbackIsNotTrusted(t *testing.T) {
 // session that has not re-authenticated within the step-up window to do
 // so, before its handler runs (CP-6.3, MTL-3.2.2).
 func TestSensitiveNeedsStepUp(t *testing.T) {
-	s := newTestServer(t)
-	for _, role := range access.Roles() {
-		tok := signInAs(t, s, string(role)+"-stale@example.com", role)
-		stale := time.Now().Add(-s.profile.Session.StepUpWindow.Duration - time.Minute)
-		id := accountOf(t, s, tok)
-		if err := s.db.Transact(context.Background(), func(tx *db.Tx) error {
-			_, err := tx.ExecContext(context.Background(), `UPDATE sessions SET reauth_at = $1 WHERE account_id = $2`, stale, id)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		p := access.Principal{Role: role, Stage: access.StageDone}
-		for _, rt := range s.routes() {
-			if !access.Sensitive(rt.perm) || !access.Allowed(p, rt.perm) {
-				continue
+	eachServer(t, func(t *testing.T, s *testServer) {
+		for _, role := range access.Roles() {
+			tok := signInAs(t, s, string(role)+"-stale@example.com", role)
+			stale := time.Now().Add(-s.profile.Session.StepUpWindow.Duration - time.Minute)
+			id := accountOf(t, s, tok)
+			if err := s.db.Transact(context.Background(), func(tx *db.Tx) error {
+				_, err := tx.ExecContext(context.Background(), `UPDATE sessions SET reauth_at = $1 WHERE account_id = $2`, stale, id)
+				return err
+			}); err != nil {
+				t.Fatal(err)
 			}
-			method, path := concrete(rt.pattern)
-			w := do(s, method, path, nil, map[string]string{"Cookie": session.CookieName + "=" + tok, "Sec-Fetch-Site": "same-origin"})
-			if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/account/reauth?next=") {
-				t.Errorf("%s as %s with a stale sign-in: %d %q", rt.pattern, role, w.Code, w.Header().Get("Location"))
+			p := access.Principal{Role: role, Stage: access.StageDone}
+			for _, rt := range s.routes() {
+				if !access.Sensitive(rt.perm) || !access.Allowed(p, rt.perm) {
+					continue
+				}
+				method, path := concrete(rt.pattern)
+				w := do(s, method, path, nil, map[string]string{"Cookie": session.CookieName + "=" + tok, "Sec-Fetch-Site": "same-origin"})
+				if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/account/reauth?next=") {
+					t.Errorf("%s as %s with a stale sign-in: %d %q", rt.pattern, role, w.Code, w.Header().Get("Location"))
+				}
 			}
 		}
-	}
+	})
 }
 
 func newRequest(method, target string) *http.Request {
