@@ -47,15 +47,27 @@ func (s *Service) Account(ctx context.Context, id string) (Account, error) {
 }
 
 func (s *Service) loadAccount(ctx context.Context, q rowQuerier, id string) (Account, error) {
+	a, err := s.loadAccountRow(ctx, q, id)
+	if err != nil {
+		return Account{}, err
+	}
+	return s.countPasskeys(ctx, a)
+}
+
+// loadAccountRow reads the account row alone, without counting passkeys.
+func (s *Service) loadAccountRow(ctx context.Context, q rowQuerier, id string) (Account, error) {
 	a, err := scanAccount(q.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Account{}, errNoAccount
 	}
-	if err != nil {
-		return Account{}, err
-	}
+	return a, err
+}
+
+// countPasskeys fills in how many passkeys the account has.
+func (s *Service) countPasskeys(ctx context.Context, a Account) (Account, error) {
+	var err error
 	if s.passkeys != nil {
-		if a.PasskeyCount, err = s.passkeys.Count(ctx, id); err != nil {
+		if a.PasskeyCount, err = s.passkeys.Count(ctx, a.ID); err != nil {
 			return Account{}, err
 		}
 	}

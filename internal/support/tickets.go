@@ -11,6 +11,7 @@ import (
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/identity"
 )
@@ -129,12 +130,13 @@ func (s *Service) insertMessage(ctx context.Context, tx *db.Tx, t Ticket, author
 	return m, nil
 }
 
-// ListOwn returns the customer's own tickets, most recently active first.
+// ListOwn returns the customer's own tickets, most recently active first,
+// without their opening and closing times (Get has them).
 func (s *Service) ListOwn(ctx context.Context, p access.Principal) ([]Ticket, error) {
 	if !access.Has(p.Role, access.TicketOwn) || p.AccountID == "" {
 		return nil, nil
 	}
-	return s.list(ctx, `WHERE account_id = $1 ORDER BY updated_at DESC, id LIMIT 500`, p.AccountID)
+	return s.listBrief(ctx, `WHERE account_id = $1 ORDER BY updated_at DESC, id LIMIT 500`, p.AccountID)
 }
 
 // QueueFilter narrows the agents' queue.
@@ -185,8 +187,22 @@ func (s *Service) Queue(ctx context.Context, p access.Principal, f QueueFilter) 
 }
 
 func (s *Service) list(ctx context.Context, rest string, args ...any) ([]Ticket, error) {
-	rows, err := s.db.QueryContext(ctx,
-		`SELECT id, account_id, subject_enc, status, COALESCE(assignee_id, ''), created_at, updated_at, closed_at FROM tickets `+rest, args...)
+	return s.query(ctx, true, rest, args...)
+}
+
+// listBrief is list without the opening and closing times, which the
+// customer's list page does not show: a page of fifty tickets then parses
+// a hundred fewer timestamps.
+func (s *Service) listBrief(ctx context.Context, rest string, args ...any) ([]Ticket, error) {
+	return s.query(ctx, false, rest, args...)
+}
+
+func (s *Service) query(ctx context.Context, full bool, rest string, args ...any) ([]Ticket, error) {
+	cols := `id, account_id, subject_enc, status, COALESCE(assignee_id, ''), updated_at`
+	if full {
+		cols += `, created_at, closed_at`
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+cols+` FROM tickets `+rest, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +213,11 @@ func (s *Service) list(ctx context.Context, rest string, args ...any) ([]Ticket,
 		var t Ticket
 		var enc []byte
 		var closed sql.NullTime
-		if err := rows.Scan(&t.ID, &t.AccountID, &enc, &t.Status, &t.AssigneeID, &t.CreatedAt, &t.UpdatedAt, &closed); err != nil {
+		dest := []any{&t.ID, &t.AccountID, &enc, &t.Status, &t.AssigneeID, &t.UpdatedAt}
+		if full {
+			dest = append(dest, &t.CreatedAt, &closed)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		t.ClosedAt = closed.Time
@@ -208,12 +228,23 @@ func (s *Service) list(ctx context.Context, rest string, args ...any) ([]Ticket,
 		return nil, err
 	}
 	rows.Close()
+	// One key read per customer, not per ticket.
+	bySubject := map[string][]int{}
 	for i := range out {
-		b, err := s.keys.Decrypt(ctx, s.db, out[i].AccountID, subjectField(out[i].ID), encs[i])
+		bySubject[out[i].AccountID] = append(bySubject[out[i].AccountID], i)
+	}
+	for subject, idx := range bySubject {
+		items := make([]crypto.Sealed, len(idx))
+		for j, i := range idx {
+			items[j] = crypto.Sealed{Field: subjectField(out[i].ID), Ciphertext: encs[i]}
+		}
+		plain, err := s.keys.DecryptAll(ctx, s.db, subject, items)
 		if err != nil {
 			return nil, err
 		}
-		out[i].Subject = string(b)
+		for j, i := range idx {
+			out[i].Subject = string(plain[j])
+		}
 	}
 	return out, nil
 }
