@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -99,13 +100,22 @@ func plainText(body string) []textLine {
 // renders fifty of them, and formatting in the template goes through
 // reflection for every call.
 type ticketRow struct {
-	Link, Subject, Status string
-	Assigned              bool
-	Updated               string
+	ID, Link, Subject string
+	Badge             template.HTML // the status badge, from a fixed set
+	Assigned          bool
+	Updated           string
+}
+
+// statusBadges are the status badges, built once from constants: a row
+// inserts one without escaping work.
+var statusBadges = map[string]template.HTML{
+	support.StatusOpen:    `<span class="status status-open">open</span>`,
+	support.StatusPending: `<span class="status status-pending">pending</span>`,
+	support.StatusClosed:  `<span class="status status-closed">closed</span>`,
 }
 
 func newTicketRow(t support.Ticket, base string) ticketRow {
-	return ticketRow{Link: base + t.ID, Subject: t.Subject, Status: t.Status, Assigned: t.AssigneeID != "",
+	return ticketRow{ID: t.ID, Link: base + t.ID, Subject: t.Subject, Badge: statusBadges[t.Status], Assigned: t.AssigneeID != "",
 		Updated: t.UpdatedAt.UTC().Format("2 Jan 2006 15:04 UTC")}
 }
 
