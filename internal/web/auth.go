@@ -25,12 +25,12 @@ import (
 // not reach the API, so that the API needs no CSRF defence.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
 		if len(s.blocked) > 0 && inNetworks(s.blocked, clientIP(r)) {
 			s.refuseBlocked(w, r)
 			return
 		}
-		p := access.Principal{}
+		var p access.Principal
+		var ctx context.Context
 		switch {
 		case isAPI(r):
 			var ok bool
