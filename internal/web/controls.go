@@ -101,5 +101,8 @@ func Controls() []policy.Control {
 		{Clause: "CP-4.2", Name: "web.openapi",
 			Description: "Every API route is in the OpenAPI document with the permission it needs (x-permission), and nothing else is.",
 			Test:        "internal/web: TestOpenAPIMatchesRoutes"},
+		{Clause: "CP-12", Name: "web.training-restriction",
+			Description: "A member of staff with overdue training keeps their own pages under a banner saying why and is refused their role's pages (403, not a silent 404) until an administrator records the training.",
+			Test:        "internal/web: TestTrainingOverdueRestrictsStaff"},
 	}
 }

@@ -199,3 +199,34 @@ func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
 	h.ServeHTTP(w, r)
 	return w
 }
+
+// TestTrainingOverdueRestrictsStaff: a member of staff whose training is
+// overdue keeps their own account pages, with a banner saying why, and
+// gets a clear refusal on their role's pages until an administrator
+// records the training (CP-12).
+func TestTrainingOverdueRestrictsStaff(t *testing.T) {
+	s := newTestServer(t)
+	tok := signInAs(t, s, "late@example.com", access.RoleSupport)
+	id := accountOf(t, s, tok)
+	if err := s.db.Transact(context.Background(), func(tx *db.Tx) error {
+		_, err := tx.ExecContext(context.Background(), `UPDATE accounts SET created_at = $1 WHERE id = $2`, time.Now().Add(-30*24*time.Hour), id)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h := map[string]string{"Cookie": cookieOf(tok)}
+	if w := do(s, "GET", "/desk", nil, h); w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "training is overdue") {
+		t.Errorf("role page with overdue training: %d", w.Code)
+	}
+	w := do(s, "GET", "/account", nil, h)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), "security-awareness training was due") {
+		t.Errorf("own account page: %d", w.Code)
+	}
+	admin := signInAs(t, s, "trainer@example.com", access.RoleAdmin)
+	if r := post(s, "/admin/users/"+id+"/training", url.Values{"date": {time.Now().UTC().Format("2006-01-02")}}, cookieOf(admin)); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("record training: %d", r.StatusCode)
+	}
+	if w := do(s, "GET", "/desk", nil, h); w.Code != 200 {
+		t.Errorf("after training: %d", w.Code)
+	}
+}
