@@ -46,11 +46,14 @@ func (f Filter) where() (string, []any) {
 	if f.Target != "" {
 		conds = append(conds, "target = "+arg(f.Target))
 	}
+	// Times are stored to the microsecond, so a bound is rounded up to
+	// one: "at >= From" and "at < To" then hold for a stored time exactly
+	// when they hold for the true one.
 	if !f.From.IsZero() {
-		conds = append(conds, "at >= "+arg(f.From.UTC()))
+		conds = append(conds, "at >= "+arg(ceilMicro(f.From)))
 	}
 	if !f.To.IsZero() {
-		conds = append(conds, "at < "+arg(f.To.UTC()))
+		conds = append(conds, "at < "+arg(ceilMicro(f.To)))
 	}
 	if f.Before > 0 {
 		conds = append(conds, "seq < "+arg(f.Before))
@@ -92,11 +95,45 @@ func (l *Log) Search(ctx context.Context, f Filter) ([]ExportLine, error) {
 	return out, rows.Err()
 }
 
-// ExportFiltered writes the events that match f (f.Before and f.Limit
-// aside) to w as JSON Lines in seq order, in batches, and returns how many
-// it wrote.
+// ceilMicro is t in UTC rounded up to the microsecond.
+func ceilMicro(t time.Time) time.Time {
+	t = t.UTC()
+	if r := t.Truncate(time.Microsecond); r.Before(t) {
+		return r.Add(time.Microsecond)
+	}
+	return t
+}
+
+// ExportScope counts the events that match f (f.Limit aside) up to the
+// chain's head as it is now, and returns the count and the head's seq.
+// ExportFiltered with f.Before set to head+1 then writes exactly those
+// events, whatever is appended meanwhile, so that an export can be
+// recorded in the trail with its count before any event leaves.
+//
+// One statement reads both: the head and the events up to it come from the
+// same snapshot, in which every event up to the head is committed (an
+// append moves the head in the transaction that inserts the event, after
+// the event before it was committed).
+func (l *Log) ExportScope(ctx context.Context, f Filter) (count int, head int64, err error) {
+	cond, args := f.where()
+	if cond == "" {
+		cond = " WHERE "
+	} else {
+		cond += " AND "
+	}
+	err = l.db.QueryRowContext(ctx,
+		`SELECT h.seq, (SELECT count(*) FROM audit_events`+cond+`seq <= h.seq)
+		 FROM audit_head h WHERE h.id = 1`, args...).Scan(&head, &count)
+	if err != nil {
+		return 0, 0, fmt.Errorf("audit: count export: %w", err)
+	}
+	return count, head, nil
+}
+
+// ExportFiltered writes the events that match f (f.Limit aside; when
+// f.Before is set, those below it) to w as JSON Lines in seq order, in
+// batches, and returns how many it wrote.
 func (l *Log) ExportFiltered(ctx context.Context, w io.Writer, f Filter) (int, error) {
-	f.Before = 0
 	cond, args := f.where()
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
@@ -157,12 +194,14 @@ func scanLine(rows interface{ Scan(...any) error }) (ExportLine, error) {
 		&details, &ph, &h); err != nil {
 		return e, fmt.Errorf("audit: read: %w", err)
 	}
-	e.At = at.raw
+	e.At = at.raw // a row altered by hand: its text as stored
 	if at.ok {
 		e.At = at.t.UTC().Format(timeLayout)
 	}
 	e.Details = json.RawMessage(details)
 	if !json.Valid(e.Details) {
+		// A row altered by hand can hold anything; export it as a
+		// string rather than write a line that is not JSON.
 		e.Details, _ = json.Marshal(details)
 	}
 	e.PrevHash, e.Hash = hex.EncodeToString(ph), hex.EncodeToString(h)

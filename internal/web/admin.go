@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -153,15 +154,10 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	var err error
 	done := "account-updated"
-	switch action := r.URL.Path[len("/admin/users/"+id+"/"):]; action {
-	case "disable":
-		err = s.identity.AdminSetDisabled(ctx, p, id, true)
-	case "enable":
-		err = s.identity.AdminSetDisabled(ctx, p, id, false)
-	case "unlock":
-		err = s.identity.Unlock(ctx, p, id)
-	case "end-sessions":
-		_, err = s.identity.EndAllSessions(ctx, p, id)
+	action := r.URL.Path[len("/admin/users/"+id+"/"):]
+	switch action {
+	case "disable", "enable", "unlock", "end-sessions":
+		err = s.accountAction(ctx, p, id, action)
 	case "require-password-change":
 		err = s.identity.AdminRequirePasswordChange(ctx, p, id)
 	case "training":
@@ -193,6 +189,23 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.Redirect(w, r, "/admin/users/"+id+"?done="+done, http.StatusSeeOther)
 	return nil
+}
+
+// accountAction runs one of the account actions that the admin pages and
+// the API share; the identity service checks the actor again.
+func (s *Server) accountAction(ctx context.Context, p access.Principal, id, action string) error {
+	switch action {
+	case "disable":
+		return s.identity.AdminSetDisabled(ctx, p, id, true)
+	case "enable":
+		return s.identity.AdminSetDisabled(ctx, p, id, false)
+	case "unlock":
+		return s.identity.Unlock(ctx, p, id)
+	case "end-sessions":
+		_, err := s.identity.EndAllSessions(ctx, p, id)
+		return err
+	}
+	return errNotFound
 }
 
 func parseDate(s string) (time.Time, error) {

@@ -175,20 +175,7 @@ func (s *Server) apiUserAction(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := access.PrincipalFrom(ctx)
 	id := r.PathValue("id")
-	var err error
-	switch r.URL.Path[len("/api/v1/users/"+id+"/"):] {
-	case "disable":
-		err = s.identity.AdminSetDisabled(ctx, p, id, true)
-	case "enable":
-		err = s.identity.AdminSetDisabled(ctx, p, id, false)
-	case "unlock":
-		err = s.identity.Unlock(ctx, p, id)
-	case "end-sessions":
-		_, err = s.identity.EndAllSessions(ctx, p, id)
-	default:
-		return errNotFound
-	}
-	if err != nil {
+	if err := s.accountAction(ctx, p, id, r.URL.Path[len("/api/v1/users/"+id+"/"):]); err != nil {
 		return err
 	}
 	a, err := s.identity.AdminAccount(ctx, p, id)
