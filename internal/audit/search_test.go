@@ -60,6 +60,11 @@ func TestSearch(t *testing.T) {
 		if got, _ := l.Search(ctx, audit.Filter{From: from, To: to}); len(got) != 2 {
 			t.Errorf("time range [from, to): %d", len(got))
 		}
+		// Stored times have microseconds: a bound between two is rounded
+		// up, so an event at 09:01:00 is before 09:01:00.0000005.
+		if got, _ := l.Search(ctx, audit.Filter{From: from.Add(500 * time.Nanosecond), To: to}); len(got) != 1 {
+			t.Errorf("time range from a sub-microsecond bound: %d", len(got))
+		}
 		page1, _ := l.Search(ctx, audit.Filter{Limit: 3})
 		page2, _ := l.Search(ctx, audit.Filter{Limit: 3, Before: page1[2].Seq})
 		if len(page1) != 3 || len(page2) != 3 || page2[0].Seq != page1[2].Seq-1 {
@@ -69,6 +74,22 @@ func TestSearch(t *testing.T) {
 		n, err := l.ExportFiltered(ctx, &buf, audit.Filter{Actor: "account:a"})
 		if err != nil || n != 5 || strings.Count(buf.String(), "\n") != 5 {
 			t.Errorf("export: %d %v", n, err)
+		}
+
+		// ExportScope counts up to the head; an export bounded by it
+		// leaves out what was appended after, such as the record of the
+		// export itself.
+		count, head, err := l.ExportScope(ctx, audit.Filter{Actor: "account:a"})
+		if err != nil || count != 5 || head != 8 {
+			t.Fatalf("scope: %d events up to %d, %v", count, head, err)
+		}
+		add("account:a", "audit.export", "audit:trail")
+		buf.Reset()
+		if n, err := l.ExportFiltered(ctx, &buf, audit.Filter{Actor: "account:a", Before: head + 1}); err != nil || n != count {
+			t.Errorf("bounded export: %d, want %d (%v)", n, count, err)
+		}
+		if count, head, err := l.ExportScope(ctx, audit.Filter{}); err != nil || count != 9 || head != 9 {
+			t.Errorf("scope of everything: %d up to %d, %v", count, head, err)
 		}
 	})
 }

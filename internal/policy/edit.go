@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 )
@@ -31,12 +32,18 @@ type Change struct {
 // values that differ from the built-in profile), atomically (a temporary
 // file renamed over it) and with mode 0600. A missing file is created.
 //
+// Edits in this process are serialized, so that two administrators saving
+// at once cannot lose each other's change (each reads the file the other
+// wrote) and each one's Changes hold the old value it really replaced.
+//
 // Enforces MTL-3.2.2: configuration changes are validated against the
 // policy's bounds before they can take effect; the caller audits Changes.
 func Edit(path, name string, values map[string]string) (Profile, []Change, error) {
 	if path == "" {
 		return Profile{}, nil, fmt.Errorf("policy: no override file configured (--policy-file)")
 	}
+	editMu.Lock()
+	defer editMu.Unlock()
 	base, err := Builtin(name)
 	if err != nil {
 		return Profile{}, nil, err
@@ -87,6 +94,9 @@ func Edit(path, name string, values map[string]string) (Profile, []Change, error
 	}
 	return next, changes, nil
 }
+
+// editMu serializes Edit's read, change and rename of the override file.
+var editMu sync.Mutex
 
 // setText sets a leaf of the profile from its text form.
 func setText(v reflect.Value, text string) error {

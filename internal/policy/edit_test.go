@@ -1,9 +1,11 @@
 package policy
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -59,5 +61,51 @@ func TestEdit(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(path); strings.Contains(string(b), "idle_timeout") {
 		t.Errorf("a built-in value is written:\n%s", b)
+	}
+}
+
+// TestEditConcurrent: administrators saving different settings at once
+// each keep their change: the file ends with all of them (MTL-3.2.2).
+func TestEditConcurrent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.toml")
+	edits := map[string]string{
+		"session.idle_timeout":     "20m",
+		"rate_limit.login_per_ip":  "40",
+		"rate_limit.signup_per_ip": "9",
+		"rate_limit.reset_per_ip":  "8",
+		"rate_limit.mfa_per_ip":    "30",
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(edits))
+	for k, v := range edits {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, changes, err := Edit(path, CustomerPortal, map[string]string{k: v})
+			if err == nil && len(changes) != 1 {
+				err = fmt.Errorf("%s: %d changes", k, len(changes))
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := Load(CustomerPortal, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, s := range p.Settings() {
+		got[s.Key] = s.Value
+	}
+	for k, v := range edits {
+		if got[k] != v {
+			t.Errorf("%s = %s, want %s (a concurrent edit was lost)", k, got[k], v)
+		}
 	}
 }

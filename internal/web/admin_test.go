@@ -120,3 +120,21 @@ func TestMassAssignmentRole(t *testing.T) {
 		}
 	})
 }
+
+// TestStepUpReturnsToThePage: a sensitive form sent from a stale session
+// leads to the password prompt and back to the page the form was on
+// (pages send no Referer, so the route tree decides).
+func TestStepUpReturnsToThePage(t *testing.T) {
+	s := newTestServer(t)
+	for path, want := range map[string]string{
+		"/admin/users/abc/role":           "/admin/users/abc",
+		"/desk/customers/abc/reveal":      "/desk/customers/abc",
+		"/admin/keys/rotate":              "/admin/keys",
+		"/admin/roles/requests/x/approve": "/admin/roles",
+		"/admin/policy":                   "/admin/policy",
+	} {
+		if got := s.pageOf(path); got != want {
+			t.Errorf("pageOf(%s) = %s, want %s", path, got, want)
+		}
+	}
+}

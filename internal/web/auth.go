@@ -253,12 +253,26 @@ var errTrainingOverdue = apperr.New(apperr.Forbidden, "Your security-awareness t
 func (s *Server) stepUp(w http.ResponseWriter, r *http.Request) {
 	next := r.URL.RequestURI()
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		next = "/account"
-		if ref, err := url.Parse(r.Referer()); err == nil && ref.Host == r.Host {
-			next = safeNext(ref.RequestURI(), "/account")
-		}
+		next = s.pageOf(r.URL.Path)
 	}
 	http.Redirect(w, r, "/account/reauth?next="+url.QueryEscape(next), http.StatusSeeOther)
+}
+
+// pageOf finds the page a form posted to path was on: the path itself or
+// its nearest ancestor that answers GET (POST /admin/users/ID/role comes from
+// /admin/users/ID), or /account. Pages send no Referer (Referrer-Policy:
+// no-referrer), so the route tree is the guide.
+func (s *Server) pageOf(path string) string {
+	for p := path; strings.Count(p, "/") >= 1 && p != ""; p = p[:strings.LastIndex(p, "/")] {
+		probe, err := http.NewRequest(http.MethodGet, p, nil)
+		if err != nil {
+			break
+		}
+		if _, pattern := s.mux.Handler(probe); pattern != "" && !strings.Contains(pattern, "{$}") {
+			return p
+		}
+	}
+	return "/account"
 }
 
 // safeNext returns a local path to continue to after signing in, or

@@ -68,8 +68,13 @@ func (s *Server) accountChrome(r *http.Request, p *Page) {
 	acct := accountFrom(ctx)
 	p.Nav = Nav{
 		Tickets: access.Allowed(pr, access.TicketOwn),
-		Desk:    access.Allowed(pr, access.TicketQueue) || access.Allowed(pr, access.CustomerLookup),
 		Admin:   access.Allowed(pr, access.UserRead) || access.Allowed(pr, access.AuditRead),
+	}
+	switch {
+	case access.Allowed(pr, access.TicketQueue):
+		p.Nav.Desk = "/desk"
+	case access.Allowed(pr, access.CustomerLookup):
+		p.Nav.Desk = "/desk/customers"
 	}
 	if s.notices != nil {
 		if n, err := s.notices.UnreadCount(ctx, acct.ID); err == nil {

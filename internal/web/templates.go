@@ -44,9 +44,9 @@ type Page struct {
 
 // Nav are the header's role-dependent links.
 type Nav struct {
-	Tickets bool // a customer's support tickets
-	Desk    bool // the support desk
-	Admin   bool // administration and audit
+	Tickets bool   // a customer's support tickets
+	Desk    string // the support desk's entry page, "" when not allowed
+	Admin   bool   // administration and audit
 }
 
 // page builds the common page data for a response.
