@@ -424,6 +424,41 @@ is forced on evidence of compromise).`, config.Storage|config.Policy, e.stdout)
 	})
 }
 
+func cmdUserRecordTraining(ctx context.Context, e env, args []string) error {
+	l := config.NewLoader("user record-training", `Usage: portico user record-training --email E [--date YYYY-MM-DD] [flags]
+
+Records a staff member's security-awareness training (default: today). Staff
+past the policy's training interval work in restricted mode until it is
+recorded (CP-12); administrators do this from the admin pages, and this
+command is the way out when no other administrator can.`, config.Storage|config.Policy, e.stdout)
+	email := l.FlagSet().String("email", "", "the account's email `address` (required)")
+	date := l.FlagSet().String("date", "", "the `day` the training was completed (default today)")
+	cfg, err := load(e, l, args)
+	if err != nil {
+		return err
+	}
+	if *email == "" {
+		return usageErr("--email is required")
+	}
+	at := time.Now()
+	if *date != "" {
+		d, err := time.Parse("2006-01-02", *date)
+		if err != nil {
+			return usageErr("--date: want a day such as 2026-11-25")
+		}
+		if at = d.Add(24*time.Hour - time.Second); at.After(time.Now()) {
+			at = time.Now()
+		}
+	}
+	return onAccount(ctx, e, cfg, *email, func(ctx context.Context, svc *identity.Service, id string) error {
+		if err := svc.RecordTrainingFromCLI(ctx, id, at); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "training recorded for account %s on %s\n", id, at.UTC().Format("2006-01-02"))
+		return nil
+	})
+}
+
 func cmdMailUndelivered(ctx context.Context, e env, args []string) error {
 	l := config.NewLoader("mail undelivered", `Usage: portico mail undelivered [flags]
 

@@ -11,6 +11,7 @@
 //	portico user create           create an account
 //	portico user disable|enable   disable (ending its sessions) or enable an account
 //	portico user require-password-change   force a password change at next sign-in
+//	portico user record-training           record a staff member's security-awareness training
 //	portico mail undelivered      list mail that has not been delivered
 //
 // Exit status: 0 success, 1 failure, 2 bad usage (unknown command, flag or
@@ -65,6 +66,7 @@ func commands() []command {
 		{"user disable", "disable an account and end all of its sessions", cmdUserDisable},
 		{"user enable", "enable a disabled account", cmdUserEnable},
 		{"user require-password-change", "make an account change its password at its next sign-in", cmdUserRequirePasswordChange},
+		{"user record-training", "record a staff member's security-awareness training", cmdUserRecordTraining},
 		{"mail undelivered", "list mail waiting in the outbox or failed (no addresses or texts)", cmdMailUndelivered},
 	}
 }

@@ -332,6 +332,16 @@ func TestRequirePasswordChangeAndUndeliveredMail(t *testing.T) {
 	if code, stdout, stderr := c.run("", "user", "require-password-change", "--email", "p@example.com", "--reason", "incident"); code != 0 || !strings.Contains(stdout, "must change its password") {
 		t.Fatalf("require-password-change: exit %d %q %q", code, stdout, stderr)
 	}
+	// CP-12: the way out when the only administrator's training lapsed.
+	if code, _, stderr := c.run("a long enough passphrase 1\n", "user", "create", "--email", "s@example.com", "--role", "admin", "--password-stdin"); code != 0 {
+		t.Fatalf("user create: %s", stderr)
+	}
+	if code, stdout, stderr := c.run("", "user", "record-training", "--email", "s@example.com"); code != 0 || !strings.Contains(stdout, "training recorded") {
+		t.Errorf("record-training: exit %d %q %q", code, stdout, stderr)
+	}
+	if code, stdout, stderr := c.run("", "user", "record-training", "--email", "p@example.com"); code != 2 || !strings.Contains(stderr, "staff accounts only") {
+		t.Errorf("record-training for a customer: exit %d %q %q", code, stdout, stderr)
+	}
 	if code, _, _ := c.run("", "user", "require-password-change", "--email", "p@example.com", "--reason", "whim"); code != 2 {
 		t.Errorf("a bad --reason: exit %d, want 2", code)
 	}

@@ -232,6 +232,17 @@ func (s *Service) RecordTraining(ctx context.Context, actor access.Principal, id
 	if err := manage(actor, access.UserManage, id); err != nil {
 		return err
 	}
+	return s.recordTraining(ctx, id, at)
+}
+
+// RecordTrainingFromCLI records training for `portico user
+// record-training`: the operator's way out when the only administrator
+// is the one whose training is overdue (nobody records their own).
+func (s *Service) RecordTrainingFromCLI(ctx context.Context, id string, at time.Time) error {
+	return s.recordTraining(ctx, id, at)
+}
+
+func (s *Service) recordTraining(ctx context.Context, id string, at time.Time) error {
 	a, err := s.Account(ctx, id)
 	if err != nil {
 		return errNotAllowed

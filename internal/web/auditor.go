@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"strconv"
@@ -51,56 +52,112 @@ func (s *Server) record(ctx context.Context, action, target string, details map[
 	})
 }
 
+// auditQuery is the search form as typed, to show it back.
+type auditQuery struct {
+	Actor, Action, Target, From, To string
+}
+
+// maxAuditField bounds each text field of the search form.
+const maxAuditField = 200
+
 // auditFilter reads the search form. Dates are days in UTC; "to" includes
 // its whole day.
-func auditFilter(r *http.Request) (audit.Filter, error) {
+//
+// Actors and targets are opaque IDs (account:01J…, ticket:…, cli) and
+// actions are dotted names, so the fields take only the characters of
+// those: an email address or a name typed into them is refused rather than
+// searched for and written, with the export's filter, into the trail,
+// which must hold no personal data (CP-5.3).
+func auditFilter(r *http.Request) (audit.Filter, auditQuery, error) {
 	q := r.URL.Query()
-	f := audit.Filter{Actor: strings.TrimSpace(q.Get("actor")), Action: strings.TrimSpace(q.Get("action")), Target: strings.TrimSpace(q.Get("target"))}
-	if v := q.Get("from"); v != "" {
+	aq := auditQuery{Actor: strings.TrimSpace(q.Get("actor")), Action: strings.TrimSpace(q.Get("action")),
+		Target: strings.TrimSpace(q.Get("target")), From: q.Get("from"), To: q.Get("to")}
+	f := audit.Filter{Actor: aq.Actor, Action: aq.Action, Target: aq.Target}
+	for _, v := range []string{aq.Actor, aq.Action, aq.Target} {
+		if len(v) > maxAuditField || strings.IndexFunc(v, notIDRune) >= 0 {
+			return f, aq, apperr.New(apperr.Invalid, "Search by IDs such as account:01J… and actions such as account.role, not by names or addresses.")
+		}
+	}
+	if v := aq.From; v != "" {
 		t, err := time.Parse("2006-01-02", v)
 		if err != nil {
-			return f, apperr.New(apperr.Invalid, "Give the dates as YYYY-MM-DD.")
+			return f, aq, apperr.New(apperr.Invalid, "Give the dates as YYYY-MM-DD.")
 		}
 		f.From = t
 	}
-	if v := q.Get("to"); v != "" {
+	if v := aq.To; v != "" {
 		t, err := time.Parse("2006-01-02", v)
 		if err != nil {
-			return f, apperr.New(apperr.Invalid, "Give the dates as YYYY-MM-DD.")
+			return f, aq, apperr.New(apperr.Invalid, "Give the dates as YYYY-MM-DD.")
 		}
 		f.To = t.Add(24 * time.Hour)
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		return f, aq, apperr.New(apperr.Invalid, "The end date is before the start date.")
 	}
 	if v := q.Get("before"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {
-			return f, apperr.New(apperr.Invalid, "Bad page.")
+			return f, aq, apperr.New(apperr.Invalid, "That page of results does not exist.")
 		}
 		f.Before = n
 	}
-	return f, nil
+	return f, aq, nil
+}
+
+// notIDRune reports a character that no actor, action or target holds.
+func notIDRune(c rune) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return false
+	}
+	return !strings.ContainsRune(".:_-", c)
+}
+
+// chainStatus is the head of the chain and the last verification run.
+type chainStatus struct {
+	Head       int64
+	HeadHash   string // the first 16 hex digits
+	LastVerify *audit.ExportLine
 }
 
 type auditPage struct {
 	Page
 	Events    []audit.ExportLine
-	Q         map[string]string
+	Q         auditQuery
 	Next      string
 	ExportURL string
 	CanExport bool
+	Chain     chainStatus
 }
 
+// auditPage searches the trail, newest first, 50 events a page.
+//
+// Enforces CP-5.3, MTL-7.2: auditors read the trail, search it by actor,
+// action, target and time, and see the chain's head and its last
+// verification; nothing here changes it.
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) error {
-	p := access.PrincipalFrom(r.Context())
-	q := r.URL.Query()
-	page := auditPage{Page: s.page(w, r, "Audit trail"), CanExport: access.Allowed(p, access.AuditExport),
-		Q: map[string]string{"actor": q.Get("actor"), "action": q.Get("action"), "target": q.Get("target"), "from": q.Get("from"), "to": q.Get("to")}}
-	f, err := auditFilter(r)
+	ctx := r.Context()
+	page := auditPage{Page: s.page(w, r, "Audit trail"), CanExport: access.Allowed(access.PrincipalFrom(ctx), access.AuditExport)}
+	head, err := s.audit.Head(ctx)
+	if err != nil {
+		return err
+	}
+	page.Chain.Head = head.Seq
+	page.Chain.HeadHash = hex.EncodeToString(head.Hash)[:16]
+	if v, err := s.audit.Search(ctx, audit.Filter{Action: "audit.verify", Limit: 1}); err != nil {
+		return err
+	} else if len(v) == 1 {
+		page.Chain.LastVerify = &v[0]
+	}
+	f, q, err := auditFilter(r)
+	page.Q = q
 	if err != nil {
 		page.Error = apperr.MessageOf(err)
 		return s.renderStatus(w, http.StatusUnprocessableEntity, "audit", page)
 	}
 	f.Limit = 50
-	if page.Events, err = s.audit.Search(r.Context(), f); err != nil {
+	if page.Events, err = s.audit.Search(ctx, f); err != nil {
 		return err
 	}
 	keep := r.URL.Query()
@@ -113,25 +170,48 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, "audit", page)
 }
 
-// auditExport streams the search as JSON Lines. It is audited with its
-// filter and count (step-up enforced by the route's permission).
+// auditExport streams the search as JSON Lines, as a download. Its
+// permission needs a fresh sign-in (step-up, in wrap).
+//
+// Enforces CP-5.3, MTL-7.2: the export is recorded in the trail, with its
+// filter and its count, before any event leaves: the events that match up
+// to the chain's head now are counted, the record is committed, then
+// exactly those are written (not the ones appended meanwhile, nor the
+// record itself). An export that fails is cut off, never passed off as a
+// whole one.
 func (s *Server) auditExport(w http.ResponseWriter, r *http.Request) error {
-	f, err := auditFilter(r)
+	ctx := r.Context()
+	f, _, err := auditFilter(r)
 	if err != nil {
 		return err
 	}
+	f.Before = 0
+	count, head, err := s.audit.ExportScope(ctx, f)
+	if err != nil {
+		return err
+	}
+	if err := s.record(ctx, "audit.export", "audit:trail", map[string]any{
+		"events": count, "up_to_seq": head, "actor_filter": f.Actor, "action_filter": f.Action, "target_filter": f.Target,
+		"from": timeOrEmpty(f.From), "to": timeOrEmpty(f.To)}); err != nil {
+		return err
+	}
+	f.Before = head + 1
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Content-Disposition", `attachment; filename="portico-audit-`+s.db.Now().UTC().Format("20060102-150405")+`.jsonl"`)
-	n, err := s.audit.ExportFiltered(r.Context(), w, f)
-	if err != nil {
+	w.Header().Set("Cache-Control", "no-store")
+	n, err := s.audit.ExportFiltered(ctx, w, f)
+	if err != nil || n != count {
 		// Part of the body may be out: cut the connection rather than
-		// let a partial export pass for a whole one.
-		s.logger.Error("audit export failed", "request_id", RequestID(r.Context()), "error", err.Error())
+		// let a partial export pass for a whole one. (n != count would
+		// mean events up to the head changed: Verify will say how.)
+		errText := "count mismatch"
+		if err != nil {
+			errText = err.Error()
+		}
+		s.logger.Error("audit export failed", "request_id", RequestID(ctx), "events", n, "expected", count, "error", errText)
 		panic(http.ErrAbortHandler)
 	}
-	return s.record(r.Context(), "audit.export", "audit:trail", map[string]any{
-		"events": n, "actor_filter": f.Actor, "action_filter": f.Action, "target_filter": f.Target,
-		"from": timeOrEmpty(f.From), "to": timeOrEmpty(f.To)})
+	return nil
 }
 
 func timeOrEmpty(t time.Time) string {
@@ -262,6 +342,19 @@ func (s *Server) keysRotate(w http.ResponseWriter, r *http.Request) error {
 	}
 	res, err := s.keys.Rotate(r.Context(), io.Discard)
 	if err != nil {
+		// A failed rotation is recorded too; it is resumable, and the
+		// page then says that it is unfinished. The request's context may
+		// be what failed.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+		defer cancel()
+		if rerr := s.db.Transact(ctx, func(tx *db.Tx) error {
+			_, err := s.audit.Append(ctx, tx, audit.Event{Action: "keys.rotate", Target: "keyring:master", Outcome: audit.Failure,
+				Details: map[string]any{"primary": res.PrimaryKeyID, "previous": res.PreviousKeyID, "resumed": res.Resumed,
+					"subject_keys": res.SubjectKeys, "secrets": res.Secrets}})
+			return err
+		}); rerr != nil {
+			s.logger.Error("audit of a failed key rotation", "request_id", RequestID(r.Context()), "error", rerr.Error())
+		}
 		return err
 	}
 	if err := s.record(r.Context(), "keys.rotate", "keyring:master", map[string]any{

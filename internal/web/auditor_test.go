@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"os"
@@ -9,105 +11,233 @@ import (
 	"testing"
 
 	"github.com/portico/portico/internal/access"
+	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/notify"
 )
 
 // TestAuditorViews: auditors search the trail and export it (a fresh
-// sign-in, and the export is itself audited); support does not see the
-// trail; nobody reaches it anonymously (CP-5.3, MTL-7.2, CP-4.2).
+// sign-in, and the export is recorded with its count before it is sent);
+// the search takes IDs, not personal data; support does not see the
+// trail (CP-5.3, MTL-7.2, CP-4.2).
 func TestAuditorViews(t *testing.T) {
 	eachServer(t, func(t *testing.T, s *testServer) {
 		aud := signInAs(t, s, "aud@example.com", access.RoleAuditor)
 		sup := signInAs(t, s, "sup@example.com", access.RoleSupport)
-		page := do(s, "GET", "/admin/audit?action=session.", nil, map[string]string{"Cookie": cookieOf(aud)})
-		if page.Code != 200 || !strings.Contains(page.Body.String(), "session.create") {
-			t.Fatalf("audit search: %d", page.Code)
+		get := func(path, token string) string {
+			t.Helper()
+			w := do(s, "GET", path, nil, map[string]string{"Cookie": cookieOf(token)})
+			if w.Code != 200 {
+				t.Fatalf("GET %s: %d", path, w.Code)
+			}
+			return w.Body.String()
 		}
-		if strings.Contains(page.Body.String(), "account.create</td>") {
+		page := get("/admin/audit?action=session.", aud)
+		if !strings.Contains(page, "session.create") {
+			t.Fatal("the search found no session.create")
+		}
+		if strings.Contains(page, "account.create</td>") {
 			t.Error("the action filter did not filter")
 		}
-		if w := do(s, "GET", "/admin/audit?from=yesterday", nil, map[string]string{"Cookie": cookieOf(aud)}); w.Code != http.StatusUnprocessableEntity {
-			t.Errorf("bad date: %d", w.Code)
+		if !strings.Contains(page, "Head</dt><dd>event ") || !strings.Contains(page, "Last verified</dt><dd>never") {
+			t.Error("no chain status")
 		}
-		exp := do(s, "GET", "/admin/audit/export?action=session.", nil, map[string]string{"Cookie": cookieOf(aud)})
-		if exp.Code != 200 || !strings.HasPrefix(exp.Header().Get("Content-Disposition"), "attachment") || strings.Count(exp.Body.String(), "\n") < 2 {
-			t.Fatalf("export: %d %q", exp.Code, exp.Body.String())
+		// Combined filters: this auditor's own session events only.
+		me := "account:" + accountOf(t, s, aud)
+		mine := get("/admin/audit?actor="+url.QueryEscape(me)+"&action=session.", aud)
+		if strings.Count(mine, "<td>session.") == 0 || strings.Count(mine, "<td>session.") >= strings.Count(page, "<td>session.") {
+			t.Errorf("actor and action together: %d of %d", strings.Count(mine, "<td>session."), strings.Count(page, "<td>session."))
 		}
-		again := do(s, "GET", "/admin/audit?action=audit.export", nil, map[string]string{"Cookie": cookieOf(aud)}).Body.String()
-		if !strings.Contains(again, "audit.export") {
-			t.Error("the export is not in the trail")
+		for _, bad := range []string{"from=yesterday", "from=2026-11-02&to=2026-11-01", "target=aud%40example.com", "actor=Ann+Smith", "before=x"} {
+			if w := do(s, "GET", "/admin/audit?"+bad, nil, map[string]string{"Cookie": cookieOf(aud)}); w.Code != http.StatusUnprocessableEntity {
+				t.Errorf("%s: %d", bad, w.Code)
+			}
 		}
+		if w := do(s, "GET", "/admin/audit/export?target=aud%40example.com", nil, map[string]string{"Cookie": cookieOf(aud)}); w.Code != http.StatusUnprocessableEntity {
+			t.Errorf("export by an address: %d", w.Code)
+		}
+
+		exp := do(s, "GET", "/admin/audit/export", nil, map[string]string{"Cookie": cookieOf(aud)})
+		if exp.Code != 200 || !strings.HasPrefix(exp.Header().Get("Content-Disposition"), "attachment") || exp.Header().Get("Content-Type") != "application/x-ndjson" {
+			t.Fatalf("export: %d %v", exp.Code, exp.Header())
+		}
+		lines := strings.Split(strings.TrimSuffix(exp.Body.String(), "\n"), "\n")
+		var last audit.ExportLine
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last.Action == "audit.export" {
+			t.Fatalf("the last line %q (%v): the export holds its own record", lines[len(lines)-1], err)
+		}
+		// The record came before the events: it counts exactly what was
+		// sent, up to the event before it.
+		recs, err := s.audit.Search(context.Background(), audit.Filter{Action: "audit.export", Limit: 1})
+		if err != nil || len(recs) != 1 {
+			t.Fatalf("the export is not in the trail: %v", err)
+		}
+		var d struct {
+			Events int   `json:"events"`
+			UpTo   int64 `json:"up_to_seq"`
+		}
+		if err := json.Unmarshal(recs[0].Details, &d); err != nil || d.Events != len(lines) || d.UpTo != last.Seq || recs[0].Seq != last.Seq+1 || recs[0].Actor != me {
+			t.Errorf("export record %s (seq %d, by %s) for %d lines up to %d", recs[0].Details, recs[0].Seq, recs[0].Actor, len(lines), last.Seq)
+		}
+
 		for _, path := range []string{"/admin/audit", "/admin/audit/export", "/admin/policy", "/admin/outbox", "/admin/keys"} {
 			if w := do(s, "GET", path, nil, map[string]string{"Cookie": cookieOf(sup)}); w.Code != http.StatusNotFound {
 				t.Errorf("support GET %s: %d", path, w.Code)
+			}
+			if w := do(s, "GET", path, nil, nil); w.Code == 200 {
+				t.Errorf("anonymous GET %s: %d", path, w.Code)
 			}
 		}
 		makeStale(t, s, aud)
 		if w := do(s, "GET", "/admin/audit/export", nil, map[string]string{"Cookie": cookieOf(aud)}); w.Code != http.StatusSeeOther {
 			t.Errorf("stale export: %d", w.Code)
 		}
+		if w := do(s, "GET", "/admin/audit", nil, map[string]string{"Cookie": cookieOf(aud)}); w.Code != 200 {
+			t.Errorf("stale search (no step-up needed): %d", w.Code)
+		}
 	})
 }
 
+// withPolicyFile gives each test server an override file path of its own
+// (not created yet).
+func withPolicyFile(t *testing.T) testOption {
+	return func(d *Deps) { d.PolicyFile = filepath.Join(t.TempDir(), "policy.toml") }
+}
+
 // TestPolicyPage: admins edit the override file through the page; a
-// refused value writes nothing and shows what was typed; every change is
-// audited with old and new value; auditors read and cannot save
-// (MTL-3.2.2).
+// refused value writes nothing and shows what was typed with the
+// validator's reason; every change is audited with old and new value;
+// auditors read and cannot save (MTL-3.2.2).
 func TestPolicyPage(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "policy.toml")
-	s := newTestServer(t, func(d *Deps) { d.PolicyFile = file })
-	admin := signInAs(t, s, "padmin@example.com", access.RoleAdmin)
-	aud := signInAs(t, s, "paud@example.com", access.RoleAuditor)
-	if w := do(s, "GET", "/admin/policy", nil, map[string]string{"Cookie": cookieOf(aud)}); w.Code != 200 || strings.Contains(w.Body.String(), `name="setting.`) {
-		t.Errorf("auditor view: %d (an edit form is offered: %v)", w.Code, strings.Contains(w.Body.String(), `name="setting.`))
+	eachServer(t, func(t *testing.T, s *testServer) {
+		file := s.policyFile
+		admin := signInAs(t, s, "padmin@example.com", access.RoleAdmin)
+		aud := signInAs(t, s, "paud@example.com", access.RoleAuditor)
+		w := do(s, "GET", "/admin/policy", nil, map[string]string{"Cookie": cookieOf(aud)})
+		if w.Code != 200 || strings.Contains(w.Body.String(), `name="setting.`) || !strings.Contains(w.Body.String(), "session.idle_timeout") {
+			t.Errorf("auditor view: %d (an edit form is offered: %v)", w.Code, strings.Contains(w.Body.String(), `name="setting.`))
+		}
+		if r := post(s, "/admin/policy", url.Values{"setting.session.idle_timeout": {"20m"}}, cookieOf(aud)); r.StatusCode != http.StatusNotFound {
+			t.Errorf("auditor save: %d", r.StatusCode)
+		}
+		if w := do(s, "GET", "/admin/policy", nil, map[string]string{"Cookie": cookieOf(admin)}); w.Code != 200 || !strings.Contains(w.Body.String(), `name="setting.session.idle_timeout"`) {
+			t.Fatalf("admin view: %d", w.Code)
+		}
+		bad := do(s, "POST", "/admin/policy", strings.NewReader(url.Values{"setting.session.idle_timeout": {"48h"}, "setting.lockout.threshold": {"7"}}.Encode()),
+			map[string]string{"Cookie": cookieOf(admin), "Sec-Fetch-Site": "same-origin", "Content-Type": "application/x-www-form-urlencoded"})
+		if bad.Code != http.StatusUnprocessableEntity || !strings.Contains(bad.Body.String(), "Nothing was saved") ||
+			!strings.Contains(bad.Body.String(), "session.idle_timeout") || !strings.Contains(bad.Body.String(), `value="48h"`) || !strings.Contains(bad.Body.String(), `value="7"`) {
+			t.Errorf("invalid value: %d, the message or the typed values are missing", bad.Code)
+		}
+		if _, err := os.Stat(file); err == nil {
+			t.Error("a refused edit wrote the file")
+		}
+		r := post(s, "/admin/policy", url.Values{"setting.session.idle_timeout": {"20m"}, "setting.lockout.threshold": {"10"}}, cookieOf(admin))
+		if r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("save: %d", r.StatusCode)
+		}
+		b, _ := os.ReadFile(file)
+		if !strings.Contains(string(b), `idle_timeout = "20m"`) || strings.Contains(string(b), "threshold") {
+			t.Errorf("file:\n%s", b)
+		}
+		if st, err := os.Stat(file); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("file mode: %v %v", st, err)
+		}
+		recs, err := s.audit.Search(context.Background(), audit.Filter{Action: "policy.change"})
+		if err != nil || len(recs) != 1 || recs[0].Target != "policy:session.idle_timeout" || recs[0].Actor != "account:"+accountOf(t, s, admin) {
+			t.Fatalf("policy changes in the trail: %+v %v", recs, err)
+		}
+		var d map[string]string
+		if err := json.Unmarshal(recs[0].Details, &d); err != nil || d["old"] != "30m" || d["new"] != "20m" {
+			t.Errorf("the change is not audited with old and new value: %s", recs[0].Details)
+		}
+		page := do(s, "GET", "/admin/policy", nil, map[string]string{"Cookie": cookieOf(admin)}).Body.String()
+		if !strings.Contains(page, "not in force yet") || !strings.Contains(page, "(file: 20m)") {
+			t.Error("the page does not say the change waits for a restart")
+		}
+		if s.profile.Session.IdleTimeout.Duration.String() != "30m0s" {
+			t.Error("the running profile changed")
+		}
+	}, withPolicyFile(t))
+}
+
+// TestPolicyPageWithoutFile: with no --policy-file, the page says how to
+// set one, offers no form, and a save writes nothing anywhere (MTL-3.2.2).
+func TestPolicyPageWithoutFile(t *testing.T) {
+	s := newTestServer(t)
+	admin := signInAs(t, s, "nadmin@example.com", access.RoleAdmin)
+	page := do(s, "GET", "/admin/policy", nil, map[string]string{"Cookie": cookieOf(admin)}).Body.String()
+	if strings.Contains(page, `name="setting.`) || !strings.Contains(page, "--policy-file") {
+		t.Error("the page offers an edit form without a policy file, or does not say how to set one")
 	}
-	if r := post(s, "/admin/policy", url.Values{"setting.session.idle_timeout": {"20m"}}, cookieOf(aud)); r.StatusCode != http.StatusNotFound {
-		t.Errorf("auditor save: %d", r.StatusCode)
+	if r := post(s, "/admin/policy", url.Values{"setting.session.idle_timeout": {"20m"}}, cookieOf(admin)); r.StatusCode != http.StatusConflict {
+		t.Errorf("save without a file: %d", r.StatusCode)
 	}
-	r := post(s, "/admin/policy", url.Values{"setting.session.idle_timeout": {"48h"}}, cookieOf(admin))
-	if r.StatusCode != http.StatusUnprocessableEntity {
-		t.Errorf("invalid value: %d", r.StatusCode)
-	}
-	if _, err := os.Stat(file); err == nil {
-		t.Error("a refused edit wrote the file")
-	}
-	r = post(s, "/admin/policy", url.Values{"setting.session.idle_timeout": {"20m"}, "setting.lockout.threshold": {"10"}}, cookieOf(admin))
-	if r.StatusCode != http.StatusSeeOther {
-		t.Fatalf("save: %d", r.StatusCode)
-	}
-	b, _ := os.ReadFile(file)
-	if !strings.Contains(string(b), `idle_timeout = "20m"`) {
-		t.Errorf("file:\n%s", b)
-	}
-	trail := do(s, "GET", "/admin/audit?action=policy.change", nil, map[string]string{"Cookie": cookieOf(admin)}).Body.String()
-	if !strings.Contains(trail, "session.idle_timeout") || !strings.Contains(trail, "30m") || !strings.Contains(trail, "20m") {
-		t.Error("the change is not audited with old and new value")
-	}
-	if page := do(s, "GET", "/admin/policy", nil, map[string]string{"Cookie": cookieOf(admin)}).Body.String(); !strings.Contains(page, "not in force yet") {
-		t.Error("the page does not say the change waits for a restart")
+	if recs, _ := s.audit.Search(context.Background(), audit.Filter{Action: "policy.change"}); len(recs) != 0 {
+		t.Error("a change was recorded")
 	}
 }
 
 // TestOutboxAndKeysPages: the outbox lists undelivered mail without
 // addresses; an administrator rotates the master key from the page, with
-// a fresh sign-in, and the rotation is audited (CP-5.1, MTL-3.2.2).
+// a fresh sign-in, and the rotation is audited (CP-5.1, MTL-1.1,
+// MTL-3.2.2).
 func TestOutboxAndKeysPages(t *testing.T) {
-	s := newTestServer(t)
-	admin := signInAs(t, s, "kadmin@example.com", access.RoleAdmin)
-	if w := do(s, "GET", "/admin/outbox", nil, map[string]string{"Cookie": cookieOf(admin)}); w.Code != 200 || strings.Contains(w.Body.String(), "kadmin@") {
-		t.Errorf("outbox: %d", w.Code)
-	}
-	if w := do(s, "GET", "/admin/keys", nil, map[string]string{"Cookie": cookieOf(admin)}); w.Code != 200 {
-		t.Fatalf("keys: %d", w.Code)
-	}
-	r := post(s, "/admin/keys/rotate", url.Values{}, cookieOf(admin))
-	if r.StatusCode != 200 {
-		t.Fatalf("rotate: %d", r.StatusCode)
-	}
-	if !strings.Contains(do(s, "GET", "/admin/audit?action=keys.rotate", nil, map[string]string{"Cookie": cookieOf(admin)}).Body.String(), "keys.rotate") {
-		t.Error("the rotation is not audited")
-	}
-	aud := signInAs(t, s, "kaud@example.com", access.RoleAuditor)
-	if r := post(s, "/admin/keys/rotate", url.Values{}, cookieOf(aud)); r.StatusCode != http.StatusNotFound {
-		t.Errorf("auditor rotate: %d", r.StatusCode)
-	}
+	eachServer(t, func(t *testing.T, s *testServer) {
+		ctx := context.Background()
+		admin := signInAs(t, s, "kadmin@example.com", access.RoleAdmin)
+		if w := do(s, "GET", "/admin/outbox", nil, map[string]string{"Cookie": cookieOf(admin)}); w.Code != 200 {
+			t.Fatalf("outbox: %d", w.Code)
+		}
+		id := accountOf(t, s, admin)
+		if err := s.db.Transact(ctx, func(tx *db.Tx) error {
+			return s.notices.QueueEmail(ctx, tx, notify.Email{AccountID: id, To: "kadmin@example.com", Kind: "security.test-mail", Subject: "Private subject", Text: "Private text"})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		w := do(s, "GET", "/admin/outbox", nil, map[string]string{"Cookie": cookieOf(admin)})
+		body := w.Body.String()
+		if w.Code != 200 || !strings.Contains(body, "security.test-mail") || !strings.Contains(body, "/admin/users/"+id) {
+			t.Errorf("outbox: %d, the queued mail is not listed", w.Code)
+		}
+		if strings.Contains(body, "kadmin@") || strings.Contains(body, "Private") {
+			t.Error("the outbox page shows an address or a text")
+		}
+
+		if w := do(s, "GET", "/admin/keys", nil, map[string]string{"Cookie": cookieOf(admin)}); w.Code != 200 || !strings.Contains(w.Body.String(), "Last rotation</dt><dd>never") {
+			t.Fatalf("keys: %d", w.Code)
+		}
+		before, err := s.keys.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := post(s, "/admin/keys/rotate", url.Values{}, cookieOf(admin))
+		if r.StatusCode != 200 {
+			t.Fatalf("rotate: %d", r.StatusCode)
+		}
+		after, err := s.keys.Status(ctx)
+		if err != nil || after.PrimaryKeyID == before.PrimaryKeyID || after.MasterKeys != before.MasterKeys+1 || after.NotUnderPrimary != 0 || after.LastRotation.IsZero() {
+			t.Errorf("keyring after the rotation: %+v (before %+v) %v", after, before, err)
+		}
+		recs, err := s.audit.Search(ctx, audit.Filter{Action: "keys.rotate"})
+		if err != nil || len(recs) != 1 || recs[0].Outcome != audit.Success || recs[0].Actor != "account:"+id {
+			t.Errorf("the rotation is not audited: %+v %v", recs, err)
+		}
+		// The data encrypted before still opens: the outbox still lists
+		// and the signed-in session still works.
+		if w := do(s, "GET", "/admin/outbox", nil, map[string]string{"Cookie": cookieOf(admin)}); w.Code != 200 || !strings.Contains(w.Body.String(), "security.test-mail") {
+			t.Errorf("outbox after the rotation: %d", w.Code)
+		}
+		aud := signInAs(t, s, "kaud@example.com", access.RoleAuditor)
+		if r := post(s, "/admin/keys/rotate", url.Values{}, cookieOf(aud)); r.StatusCode != http.StatusNotFound {
+			t.Errorf("auditor rotate: %d", r.StatusCode)
+		}
+		makeStale(t, s, admin)
+		if r := post(s, "/admin/keys/rotate", url.Values{}, cookieOf(admin)); r.StatusCode != http.StatusSeeOther {
+			t.Errorf("stale rotate: %d", r.StatusCode)
+		}
+		if st, _ := s.keys.Status(ctx); st.PrimaryKeyID != after.PrimaryKeyID {
+			t.Error("a stale session rotated the key")
+		}
+	})
 }
