@@ -136,7 +136,7 @@ func Allowed(p Principal, perm Permission) bool {
 		return p.Stage == StageEnrol || p.Stage == StageDone || p.Stage == StageTraining
 	case PasswordChange:
 		return p.Stage == StageChangePassword || p.Stage == StageDone || p.Stage == StageTraining
-	case AccountSelf:
+	case AccountSelf, AccountData:
 		return p.Stage == StageDone || p.Stage == StageTraining
 	}
 	return p.Stage == StageDone && Has(p.Role, perm)

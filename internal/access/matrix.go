@@ -47,6 +47,14 @@ const (
 	OutboxRead  Permission = "outbox.read"   // undelivered mail
 	AuditRead   Permission = "audit.read"    // search the audit trail
 	AuditExport Permission = "audit.export"  // export the audit trail
+
+	// PrivacyRequests: the data inventory and every data-subject request
+	// with its deadline (MTL-2.1.1, MTL-7.1).
+	PrivacyRequests Permission = "privacy.requests"
+	// AccountData: export or erase one's own data. A self-service
+	// permission like AccountSelf, but sensitive: it needs a fresh
+	// re-authentication (CP-11.1, CP-6.3).
+	AccountData Permission = "account.data"
 )
 
 // matrix is the role table: the one place where roles get permissions
@@ -57,8 +65,8 @@ var matrix = map[Role][]Permission{
 	RoleSupport:  {TicketQueue, CustomerLookup, CustomerReveal, ReportForCustomer, TokenOwn},
 	RoleSecurity: {IncidentManage, CustomerLookup, ReportForCustomer, UserRead, PolicyRead, AuditRead, TokenOwn},
 	RoleAdmin: {UserRead, UserManage, RoleGrant, MatrixRead, PolicyRead, PolicyEdit, KeysRotate, OutboxRead,
-		AuditRead, TokenOwn},
-	RoleAuditor: {UserRead, MatrixRead, PolicyRead, AuditRead, AuditExport, TokenOwn},
+		AuditRead, PrivacyRequests, TokenOwn},
+	RoleAuditor: {UserRead, MatrixRead, PolicyRead, AuditRead, AuditExport, PrivacyRequests, TokenOwn},
 }
 
 // sensitive are the permissions that need a step-up re-authentication
@@ -70,6 +78,7 @@ var sensitive = map[Permission]bool{
 	PolicyEdit:     true,
 	KeysRotate:     true,
 	AuditExport:    true,
+	AccountData:    true,
 }
 
 // sets is matrix as sets, for a constant-time decision per request.
@@ -107,7 +116,7 @@ func RolePermissions(r Role) []Permission {
 func Permissions() []Permission {
 	return []Permission{TicketOwn, TicketQueue, CustomerLookup, CustomerReveal, ReportForCustomer,
 		IncidentManage, UserRead, UserManage, RoleGrant, MatrixRead, PolicyRead, PolicyEdit,
-		KeysRotate, OutboxRead, AuditRead, AuditExport, TokenOwn}
+		KeysRotate, OutboxRead, AuditRead, AuditExport, PrivacyRequests, TokenOwn}
 }
 
 // Describe says in words what a permission allows, for the matrix page and
@@ -133,5 +142,6 @@ var descriptions = map[Permission]string{
 	OutboxRead:        "See undelivered mail",
 	AuditRead:         "Search the audit trail",
 	AuditExport:       "Export the audit trail (step-up)",
+	PrivacyRequests:   "See the data inventory and every data-subject request with its deadline",
 	TokenOwn:          "Create and revoke their own API tokens",
 }

@@ -318,3 +318,51 @@ func (s *Service) TokenStage(ctx context.Context, accountID string, role access.
 	}
 	return acct, nil
 }
+
+// Report is a suspicious-activity report as its subject sees it.
+type Report struct {
+	ID          string
+	CreatedAt   time.Time
+	Source      string // "customer", or "support:<id>" when filed for them
+	SignInEvent string
+	Details     string
+	Status      string
+}
+
+// Reports returns the account's suspicious-activity reports, newest first,
+// with their details decrypted: for the account's own data export.
+func (s *Service) Reports(ctx context.Context, accountID string) ([]Report, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT id, created_at, source, COALESCE(sign_in_event_id, ''), details_enc, status FROM security_reports
+		 WHERE account_id = $1 ORDER BY created_at DESC, id`, accountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Report
+	var encs [][]byte
+	for rows.Next() {
+		var r Report
+		var enc []byte
+		if err := rows.Scan(&r.ID, &r.CreatedAt, &r.Source, &r.SignInEvent, &enc, &r.Status); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+		encs = append(encs, enc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	for i := range out {
+		if encs[i] == nil {
+			continue
+		}
+		b, err := s.keys.Decrypt(ctx, s.db, accountID, crypto.Field{Table: "security_reports", Column: "details_enc", Row: out[i].ID}, encs[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i].Details = string(b)
+	}
+	return out, nil
+}

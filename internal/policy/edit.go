@@ -28,7 +28,8 @@ type Change struct {
 // "none" for an empty list). Keys whose text is unchanged are ignored.
 //
 // The new profile must pass Validate, or nothing is written and the error
-// names each refused setting. The file is rewritten whole and minimal (only
+// names each refused setting (errors.Join of *SettingError, every problem
+// at once). The file is rewritten whole and minimal (only
 // values that differ from the built-in profile), atomically (a temporary
 // file renamed over it) and with mode 0600. A missing file is created.
 //
@@ -79,9 +80,10 @@ func Edit(path, name string, values map[string]string) (Profile, []Change, error
 		}
 		changes = append(changes, Change{Key: key, Old: old, New: f.text(), Clauses: f.clauses})
 	}
-	if len(errs) == 0 {
-		errs = next.check()
-	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Key < errs[j].Key })
+	// Every problem at once: the values that did not parse kept their
+	// old (valid) text, so the check reports only the others.
+	errs = append(errs, next.check()...)
 	if err := join(errs, path); err != nil {
 		return Profile{}, nil, err
 	}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -50,6 +51,12 @@ func TestEdit(t *testing.T) {
 		if _, _, err := Edit(path, CustomerPortal, values); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+	// A value that does not parse and one out of bounds are both named.
+	_, _, err = Edit(path, CustomerPortal, map[string]string{"password.min_length": "abc", "session.idle_timeout": "48h"})
+	var se *SettingError
+	if err == nil || !errors.As(err, &se) || !strings.Contains(err.Error(), "password.min_length: not a whole number") || !strings.Contains(err.Error(), "session.idle_timeout: must be") {
+		t.Errorf("both problems at once: %v", err)
 	}
 	after, _ := os.ReadFile(path)
 	if string(after) != string(b) {

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -226,26 +227,34 @@ type policyRow struct {
 	policy.Setting
 	FileValue string // the value in the override file now, when it differs from the running one
 	Input     string // what the form shows (the admin's input after a refused save)
+	Problem   string // why a refused save refused this value
 }
 
 type policyPage struct {
 	Page
-	Rows    []policyRow
-	File    string
-	CanEdit bool
-	Pending bool // the file differs from the running profile
-	Changes []policy.Change
+	Profile  string // the built-in profile the running one starts from
+	Rows     []policyRow
+	File     string
+	// FileProblem says why the override file does not load now (edited
+	// by hand since the start); a save needs it fixed first.
+	FileProblem string
+	CanEdit  bool
+	Pending  bool     // the file differs from the running profile
+	Problems []string // a refused save's reasons, "key: reason"
 }
 
 func (s *Server) policyData(w http.ResponseWriter, r *http.Request) policyPage {
 	p := access.PrincipalFrom(r.Context())
-	page := policyPage{Page: s.page(w, r, "Security policy"), File: s.policyFile, CanEdit: s.policyFile != "" && access.Allowed(p, access.PolicyEdit)}
+	page := policyPage{Page: s.page(w, r, "Security policy"), Profile: s.profile.Name, File: s.policyFile,
+		CanEdit: s.policyFile != "" && access.Allowed(p, access.PolicyEdit)}
 	fileVals := map[string]string{}
 	if s.policyFile != "" {
-		if fp, err := policy.Load(s.profile.Name, s.policyFile); err == nil {
-			for _, st := range fp.Settings() {
-				fileVals[st.Key] = st.Value
-			}
+		fp, err := policy.Load(s.profile.Name, s.policyFile)
+		if err != nil {
+			page.FileProblem = err.Error()
+		}
+		for _, st := range fp.Settings() {
+			fileVals[st.Key] = st.Value
 		}
 	}
 	for _, st := range s.profile.Settings() {
@@ -284,12 +293,31 @@ func (s *Server) policySave(w http.ResponseWriter, r *http.Request) error {
 	}
 	_, changes, err := policy.Edit(s.policyFile, s.profile.Name, values)
 	if err != nil {
+		// Nothing was written: the form comes back with what was typed
+		// and the validator's reasons, by setting.
 		page := s.policyData(w, r)
-		page.Error = "Nothing was saved: " + err.Error()
+		page.Error = "Nothing was saved. Correct the settings below and save again."
+		byKey := map[string]string{}
+		var errs []error
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = j.Unwrap()
+		} else {
+			errs = []error{err}
+		}
+		for _, e := range errs {
+			var se *policy.SettingError
+			if errors.As(e, &se) {
+				byKey[se.Key] = se.Reason
+				page.Problems = append(page.Problems, se.Key+": "+se.Reason)
+			} else {
+				page.Problems = append(page.Problems, e.Error())
+			}
+		}
 		for i := range page.Rows {
 			if v, ok := values[page.Rows[i].Key]; ok {
 				page.Rows[i].Input = v
 			}
+			page.Rows[i].Problem = byKey[page.Rows[i].Key]
 		}
 		return s.renderStatus(w, http.StatusUnprocessableEntity, "policy", page)
 	}

@@ -123,11 +123,15 @@ func TestPolicyPage(t *testing.T) {
 		if w := do(s, "GET", "/admin/policy", nil, map[string]string{"Cookie": cookieOf(admin)}); w.Code != 200 || !strings.Contains(w.Body.String(), `name="setting.session.idle_timeout"`) {
 			t.Fatalf("admin view: %d", w.Code)
 		}
-		bad := do(s, "POST", "/admin/policy", strings.NewReader(url.Values{"setting.session.idle_timeout": {"48h"}, "setting.lockout.threshold": {"7"}}.Encode()),
+		bad := do(s, "POST", "/admin/policy", strings.NewReader(url.Values{
+			"setting.session.idle_timeout": {"48h"}, "setting.password.min_length": {"abc"}, "setting.lockout.threshold": {"7"}}.Encode()),
 			map[string]string{"Cookie": cookieOf(admin), "Sec-Fetch-Site": "same-origin", "Content-Type": "application/x-www-form-urlencoded"})
-		if bad.Code != http.StatusUnprocessableEntity || !strings.Contains(bad.Body.String(), "Nothing was saved") ||
-			!strings.Contains(bad.Body.String(), "session.idle_timeout") || !strings.Contains(bad.Body.String(), `value="48h"`) || !strings.Contains(bad.Body.String(), `value="7"`) {
-			t.Errorf("invalid value: %d, the message or the typed values are missing", bad.Code)
+		body := bad.Body.String()
+		if bad.Code != http.StatusUnprocessableEntity || !strings.Contains(body, "Nothing was saved") ||
+			!strings.Contains(body, `value="48h" maxlength="2000" class="input-small" aria-invalid="true" aria-describedby="p-session.idle_timeout"`) ||
+			!strings.Contains(body, `<span class="field-problem" id="p-password.min_length">not a whole number</span>`) ||
+			!strings.Contains(body, `value="7"`) {
+			t.Errorf("invalid value: %d, the reasons or the typed values are missing:\n%s", bad.Code, body)
 		}
 		if _, err := os.Stat(file); err == nil {
 			t.Error("a refused edit wrote the file")
@@ -157,6 +161,21 @@ func TestPolicyPage(t *testing.T) {
 		}
 		if s.profile.Session.IdleTimeout.Duration.String() != "30m0s" {
 			t.Error("the running profile changed")
+		}
+		// A file broken by hand since: the page says so, a save is
+		// refused and leaves it as it is.
+		broken := []byte("name = \"customer-portal\"\n[session]\nidle_timeout = \"3d\"\n")
+		if err := os.WriteFile(file, broken, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if page := do(s, "GET", "/admin/policy", nil, map[string]string{"Cookie": cookieOf(admin)}).Body.String(); !strings.Contains(page, "does not load as it is now") {
+			t.Error("the page does not say the file is broken")
+		}
+		if r := post(s, "/admin/policy", url.Values{"setting.lockout.threshold": {"8"}}, cookieOf(admin)); r.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("save over a broken file: %d", r.StatusCode)
+		}
+		if b, _ := os.ReadFile(file); string(b) != string(broken) {
+			t.Error("a save over a broken file changed it")
 		}
 	}, withPolicyFile(t))
 }

@@ -1,0 +1,28 @@
+package privacy
+
+import "github.com/portico/portico/internal/policy"
+
+// Controls lists the controls of data-subject rights, for the compliance
+// map.
+func Controls() []policy.Control {
+	return []policy.Control{
+		{Clause: "CP-11.1", Name: "privacy.export",
+			Description: "A customer downloads everything Portico holds about them, decrypted, as a zip of JSON files with a README, through a link that works once, for them only, for an hour; request and download are audited and tracked with the legal deadline.",
+			Test:        "internal/privacy: TestExportArchive"},
+		{Clause: "CP-11.1", Name: "privacy.erasure",
+			Description: "A customer schedules the erasure of their account (fresh step-up); it runs after the profile's grace period unless cancelled: the data key is destroyed and the account's rows deleted; sign-in is impossible, no copy decrypts, and the audit trail keeps only the opaque ID.",
+			Test:        "internal/privacy: TestErasure"},
+		{Clause: "CP-5.2", Name: "privacy.erasure",
+			Description: "Erased data is destroyed beyond recovery by crypto-shredding, not only deleted.",
+			Test:        "internal/privacy: TestErasure"},
+		{Clause: "MTL-7.1", Name: "privacy.requests",
+			Description: "Every data-subject request is recorded with its legal deadline (profile privacy.request_deadline) and its outcome.",
+			Test:        "internal/privacy: TestExportArchive"},
+		{Clause: "MTL-2.1.1", Name: "privacy.inventory",
+			Description: "A data inventory in code lists every category of personal data with its purpose, lawful basis, retention from the live profile and where it lives; the privacy notice, the admin page and the export's README come from it, and every file of the export is explained by it.",
+			Test:        "internal/privacy: TestInventoryCoversTheExport"},
+		{Clause: "MTL-2.1.2", Name: "privacy.inventory",
+			Description: "Each category's retention is the profile's, stated to the customer in the privacy notice and the export.",
+			Test:        "internal/privacy: TestInventoryCoversTheExport"},
+	}
+}
