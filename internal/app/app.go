@@ -117,6 +117,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		Tokens:         a.services.Tokens,
 		Keys:           a.storage.Keyring,
 		Audit:          a.storage.Audit,
+		Privacy:        a.services.Privacy,
 		PolicyFile:     cfg.PolicyFile,
 		TrustedProxies: cfg.TrustedProxies,
 	})

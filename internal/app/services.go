@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/portico/portico/internal/privacy"
 	"log/slog"
 	"net"
 	"net/url"
@@ -29,6 +30,7 @@ type Services struct {
 	Identity  *identity.Service
 	Support   *support.Service
 	Tokens    *apitoken.Store
+	Privacy   *privacy.Service
 }
 
 // Close releases what the services hold open (the breached-password file).
@@ -89,6 +91,10 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 	if sv.Tokens, err = apitoken.New(apitoken.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile}); err != nil {
 		return nil, err
 	}
+	if sv.Privacy, err = privacy.New(privacy.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile,
+		Identity: sv.Identity, Support: sv.Support, Notices: sv.Notices, Passkeys: sv.Passkeys, Tokens: sv.Tokens}); err != nil {
+		return nil, err
+	}
 	ok = true
 	return sv, nil
 }
@@ -146,6 +152,13 @@ func runMaintenance(ctx context.Context, sv *Services, every time.Duration, logg
 				return err
 			},
 			"identity.prune": func() error { return sv.Identity.Prune(ctx) },
+			"privacy.due_erasures": func() error {
+				n, err := sv.Privacy.RunDueErasures(ctx)
+				if n > 0 {
+					logger.Info("accounts erased at the end of their grace period", "count", n)
+				}
+				return err
+			},
 			"identity.ended_contracts": func() error {
 				n, err := sv.Identity.DisableEndedContracts(ctx)
 				if n > 0 {

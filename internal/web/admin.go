@@ -36,7 +36,7 @@ func (s *Server) adminRoutes() []route {
 
 // adminLinks says which administration pages the principal may open.
 type adminLinks struct {
-	Users, Roles, Matrix, Audit, Policy, Outbox, Keys bool
+	Users, Roles, Matrix, Audit, Policy, Outbox, Keys, Privacy bool
 }
 
 func linksFor(p access.Principal) adminLinks {
@@ -44,7 +44,7 @@ func linksFor(p access.Principal) adminLinks {
 		Users: access.Allowed(p, access.UserRead), Roles: access.Allowed(p, access.UserRead),
 		Matrix: access.Allowed(p, access.MatrixRead), Audit: access.Allowed(p, access.AuditRead),
 		Policy: access.Allowed(p, access.PolicyRead), Outbox: access.Allowed(p, access.OutboxRead),
-		Keys: access.Allowed(p, access.KeysRotate),
+		Keys: access.Allowed(p, access.KeysRotate), Privacy: access.Allowed(p, access.PrivacyRequests),
 	}
 }
 

@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"io/fs"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -232,15 +234,15 @@ type policyRow struct {
 
 type policyPage struct {
 	Page
-	Profile  string // the built-in profile the running one starts from
-	Rows     []policyRow
-	File     string
+	Profile string // the built-in profile the running one starts from
+	Rows    []policyRow
+	File    string
 	// FileProblem says why the override file does not load now (edited
 	// by hand since the start); a save needs it fixed first.
 	FileProblem string
-	CanEdit  bool
-	Pending  bool     // the file differs from the running profile
-	Problems []string // a refused save's reasons, "key: reason"
+	CanEdit     bool
+	Pending     bool     // the file differs from the running profile
+	Problems    []string // a refused save's reasons, "key: reason"
 }
 
 func (s *Server) policyData(w http.ResponseWriter, r *http.Request) policyPage {
@@ -249,12 +251,16 @@ func (s *Server) policyData(w http.ResponseWriter, r *http.Request) policyPage {
 		CanEdit: s.policyFile != "" && access.Allowed(p, access.PolicyEdit)}
 	fileVals := map[string]string{}
 	if s.policyFile != "" {
-		fp, err := policy.Load(s.profile.Name, s.policyFile)
-		if err != nil {
-			page.FileProblem = err.Error()
-		}
-		for _, st := range fp.Settings() {
-			fileVals[st.Key] = st.Value
+		// A missing file is no problem here: the first save creates it.
+		if _, err := os.Stat(s.policyFile); !errors.Is(err, fs.ErrNotExist) {
+			fp, err := policy.Load(s.profile.Name, s.policyFile)
+			if err != nil {
+				page.FileProblem = err.Error()
+			} else {
+				for _, st := range fp.Settings() {
+					fileVals[st.Key] = st.Value
+				}
+			}
 		}
 	}
 	for _, st := range s.profile.Settings() {

@@ -42,6 +42,8 @@ var flashes = map[string]string{
 	"role-decided":      "Decision recorded.",
 	"token-revoked":     "The token was revoked. It stopped working at once.",
 	"policy-saved":      "Saved to the policy file and recorded in the audit trail. The new values apply when Portico is restarted.",
+	"erasure-scheduled": "Your account is scheduled for deletion. You can cancel it on this page until then.",
+	"erasure-cancelled": "The deletion is cancelled. Your account stays.",
 	// CP-6.3: a session ended because its context changed.
 	"risk-country_change":    "For your safety we signed you out: your session was used from a different country. Please sign in again.",
 	"risk-user_agent_change": "For your safety we signed you out: your session was used from a different browser. Please sign in again.",

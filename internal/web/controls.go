@@ -104,5 +104,8 @@ func Controls() []policy.Control {
 		{Clause: "CP-12", Name: "web.training-restriction",
 			Description: "A member of staff with overdue training keeps their own pages under a banner saying why and is refused their role's pages (403, not a silent 404) until an administrator records the training.",
 			Test:        "internal/web: TestTrainingOverdueRestrictsStaff"},
+		{Clause: "CP-11.1", Name: "web.data-rights",
+			Description: "Customers prepare an export (fresh step-up) and download it once as a zip, schedule the erasure of their account with explicit confirmation and cancel it during the grace period; administrators and auditors see every request with its legal deadline.",
+			Test:        "internal/web: TestDataRightsPages"},
 	}
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"github.com/portico/portico/internal/privacy"
 	"net/http"
 
 	"github.com/portico/portico/internal/policy"
@@ -42,15 +43,11 @@ func (s *Server) guidelines(w http.ResponseWriter, r *http.Request) error {
 type privacyPage struct {
 	Page
 	NoticeVersion    string
-	Categories       []dataCategory
+	Categories       []privacy.Category
 	ErasureGraceDays int
 	RequestDeadline  string
 	NotifyHours      int
 	RegulatorHours   int
-}
-
-type dataCategory struct {
-	Name, Purpose, Basis, Retention string
 }
 
 // privacyNoticeVersion is the version of the notice text below. Versioned
@@ -59,19 +56,10 @@ const privacyNoticeVersion = "2026-11"
 
 func (s *Server) privacyNotice(w http.ResponseWriter, r *http.Request) error {
 	p := s.profile
-	ret := p.Retention
 	return s.render(w, "privacy", privacyPage{
-		Page:          s.page(w, r, "Privacy notice"),
-		NoticeVersion: privacyNoticeVersion,
-		Categories: []dataCategory{
-			{"Account identity (email address, name)", "To run your account and sign you in.", "Contract", "While your account exists; inactive accounts are closed after " + ret.InactiveAccounts.Human() + ", with a warning first."},
-			{"Contact details (phone, address)", "To reach you about your account and incidents.", "Contract", "While your account exists."},
-			{"Sign-in history (time, device, IP address, country)", "To protect your account and show you recent activity.", "Legitimate interest (security)", ret.SignInHistory.Human() + "."},
-			{"Support tickets", "To answer your requests.", "Contract", ret.ClosedTickets.Human() + " after the ticket is closed."},
-			{"Security reports and notices", "To investigate incidents and keep you informed.", "Legal obligation and legitimate interest", ret.SecurityReports.Human() + "."},
-			{"Unconfirmed sign-ups", "To finish creating your account.", "Contract (pre-contract steps)", ret.UnverifiedSignups.Human() + ", then deleted."},
-			{"Audit records (what was done, when, by which account)", "To keep a tamper-evident record of security events, as our policy and the law require.", "Legal obligation", ret.AuditEvents.Human() + "; they hold an opaque account number, no personal details."},
-		},
+		Page:             s.page(w, r, "Privacy notice"),
+		NoticeVersion:    privacyNoticeVersion,
+		Categories:       privacy.Inventory(p),
 		ErasureGraceDays: int(p.Privacy.ErasureGrace.Hours() / 24),
 		RequestDeadline:  p.Privacy.RequestDeadline.Human(),
 		NotifyHours:      int(p.Incident.CustomerNotification.Hours()),

@@ -93,6 +93,7 @@ func (s *Server) routes() []route {
 	rs = append(rs, s.adminRoutes()...)
 	rs = append(rs, s.auditorRoutes()...)
 	rs = append(rs, s.tokenRoutes()...)
+	rs = append(rs, s.privacyRoutes()...)
 	rs = append(rs, s.apiRoutes()...)
 	return rs
 }

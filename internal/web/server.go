@@ -17,6 +17,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"github.com/portico/portico/internal/privacy"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -61,6 +62,9 @@ type Deps struct {
 	// absent.
 	Support *support.Service
 	Tokens  *apitoken.Store
+	// Privacy carries out data-subject requests; without it their pages
+	// are absent.
+	Privacy *privacy.Service
 	// Keys is the keyring, for the administrators' key rotation page.
 	Keys *crypto.Keyring
 	// Audit is the trail, for the auditors' search and for changes the
@@ -94,6 +98,7 @@ type Server struct {
 	support    *support.Service
 	tokens     *apitoken.Store
 	keys       *crypto.Keyring
+	rights     *privacy.Service // data-subject requests
 	audit      *audit.Log
 	policyFile string
 	trusted    []netip.Prefix
@@ -142,6 +147,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		support:    d.Support,
 		tokens:     d.Tokens,
 		keys:       d.Keys,
+		rights:     d.Privacy,
 		audit:      d.Audit,
 		policyFile: d.PolicyFile,
 		privacy:    d.PrivacyVersion,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/portico/portico/internal/privacy"
 	"io"
 	"log/slog"
 	"net/http"
@@ -120,6 +121,10 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...testOption) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rights, err := privacy.New(privacy.Deps{DB: d, Keys: kr, Audit: al, Profile: profile, Identity: id, Support: desk, Notices: notices, Passkeys: passkeys, Tokens: tokens})
+	if err != nil {
+		t.Fatal(err)
+	}
 	deps := Deps{
 		DB:           d,
 		Secrets:      kr,
@@ -136,6 +141,7 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...testOption) *testServer {
 		Tokens:       tokens,
 		Keys:         kr,
 		Audit:        al,
+		Privacy:      rights,
 	}
 	for _, o := range opts {
 		o(&deps)
