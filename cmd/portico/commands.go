@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"github.com/portico/portico/internal/retention"
 	"io"
 	"os"
 	"strconv"
@@ -490,6 +491,52 @@ texts are encrypted and never shown.`, config.Storage|config.Policy, e.stdout)
 	fmt.Fprintln(w, "ID\tCREATED\tKIND\tSTATUS\tATTEMPTS\tLAST ERROR")
 	for _, it := range items {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", it.ID, it.CreatedAt.UTC().Format(time.RFC3339), it.Kind, it.Status, it.Attempts, it.LastError)
+	}
+	return w.Flush()
+}
+
+func cmdRetentionRun(ctx context.Context, e env, args []string) error {
+	l := config.NewLoader("retention run", `Usage: portico retention run [--dry-run] [flags]
+
+Runs the retention purge now (the server runs it every hour): deletes what the
+policy profile's retention periods say has expired, per category, and warns
+inactive customers before their account is closed. With --dry-run it only
+counts what would go. One node runs it at a time.`, config.Storage|config.Policy, e.stdout)
+	dry := l.FlagSet().Bool("dry-run", false, "count what would be deleted, delete nothing")
+	cfg, err := load(e, l, args)
+	if err != nil {
+		return err
+	}
+	s, err := app.OpenStorage(ctx, cfg, app.Existing, app.NewLogger(e.stderr, cfg.LogFormat, cfg.LogLevel))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ids, closeID, err := app.NewIdentity(s, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeID()
+	n, err := notify.New(s.DB, s.Keyring, s.Audit, notify.Options{SMTPURL: cfg.SMTPURL})
+	if err != nil {
+		return err
+	}
+	r, err := retention.New(retention.Deps{DB: s.DB, Keys: s.Keyring, Audit: s.Audit, Profile: s.Profile, Identity: ids, Notices: n})
+	if err != nil {
+		return err
+	}
+	run, err := r.Run(ctx, *dry)
+	if err != nil {
+		return err
+	}
+	verb := "deleted"
+	if *dry {
+		verb = "would delete"
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "CATEGORY\t%s\n", strings.ToUpper(verb))
+	for _, c := range retention.Categories() {
+		fmt.Fprintf(w, "%s\t%d\n", c, run.Counts[c])
 	}
 	return w.Flush()
 }

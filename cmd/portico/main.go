@@ -12,6 +12,7 @@
 //	portico user disable|enable   disable (ending its sessions) or enable an account
 //	portico user require-password-change   force a password change at next sign-in
 //	portico user record-training           record a staff member's security-awareness training
+//	portico retention run [--dry-run]      run the retention purge now
 //	portico mail undelivered      list mail that has not been delivered
 //
 // Exit status: 0 success, 1 failure, 2 bad usage (unknown command, flag or
@@ -67,6 +68,7 @@ func commands() []command {
 		{"user enable", "enable a disabled account", cmdUserEnable},
 		{"user require-password-change", "make an account change its password at its next sign-in", cmdUserRequirePasswordChange},
 		{"user record-training", "record a staff member's security-awareness training", cmdUserRecordTraining},
+		{"retention run", "run the retention purge now (--dry-run counts only)", cmdRetentionRun},
 		{"mail undelivered", "list mail waiting in the outbox or failed (no addresses or texts)", cmdMailUndelivered},
 	}
 }

@@ -342,6 +342,13 @@ func TestRequirePasswordChangeAndUndeliveredMail(t *testing.T) {
 	if code, stdout, stderr := c.run("", "user", "record-training", "--email", "p@example.com"); code != 2 || !strings.Contains(stderr, "staff accounts only") {
 		t.Errorf("record-training for a customer: exit %d %q %q", code, stdout, stderr)
 	}
+	// CP-5.2: the purge on demand, dry or not.
+	if code, stdout, stderr := c.run("", "retention", "run", "--dry-run"); code != 0 || !strings.Contains(stdout, "WOULD DELETE") || !strings.Contains(stdout, "sign_in_history") {
+		t.Errorf("retention run --dry-run: exit %d %q %q", code, stdout, stderr)
+	}
+	if code, stdout, stderr := c.run("", "retention", "run"); code != 0 || !strings.Contains(stdout, "DELETED") {
+		t.Errorf("retention run: exit %d %q %q", code, stdout, stderr)
+	}
 	if code, _, _ := c.run("", "user", "require-password-change", "--email", "p@example.com", "--reason", "whim"); code != 2 {
 		t.Errorf("a bad --reason: exit %d, want 2", code)
 	}

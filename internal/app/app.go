@@ -97,6 +97,18 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	if a.services, err = NewServices(a.storage, cfg, public, logger); err != nil {
 		return nil, err
 	}
+	// CP-5.2, CP-8.1: the retention purge's last run, for alerting on a
+	// purge that stopped running.
+	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "portico_retention_last_run_timestamp_seconds",
+		Help: "When the retention purge last ran (Unix time; 0 if never).",
+	}, func() float64 {
+		last, ok, err := a.services.Retention.LastRun(context.Background())
+		if err != nil || !ok {
+			return 0
+		}
+		return float64(last.StartedAt.Unix())
+	}))
 	for _, adv := range a.storage.Profile.Advisories() {
 		logger.Warn("policy profile setting is too weak for production", "advice", adv)
 	}
@@ -118,6 +130,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		Keys:           a.storage.Keyring,
 		Audit:          a.storage.Audit,
 		Privacy:        a.services.Privacy,
+		Retention:      a.services.Retention,
 		PolicyFile:     cfg.PolicyFile,
 		TrustedProxies: cfg.TrustedProxies,
 	})

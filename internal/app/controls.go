@@ -11,6 +11,7 @@ import (
 	"github.com/portico/portico/internal/password"
 	"github.com/portico/portico/internal/policy"
 	"github.com/portico/portico/internal/privacy"
+	"github.com/portico/portico/internal/retention"
 	"github.com/portico/portico/internal/session"
 	"github.com/portico/portico/internal/support"
 	"github.com/portico/portico/internal/web"
@@ -39,6 +40,7 @@ func Controls() []policy.Control {
 	out = append(out, support.Controls()...)
 	out = append(out, apitoken.Controls()...)
 	out = append(out, privacy.Controls()...)
+	out = append(out, retention.Controls()...)
 	out = append(out, crypto.Controls()...)
 	out = append(out, audit.Controls()...)
 	out = append(out, identity.Controls()...)

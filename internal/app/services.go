@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/portico/portico/internal/privacy"
+	"github.com/portico/portico/internal/retention"
 	"log/slog"
 	"net"
 	"net/url"
@@ -31,6 +32,7 @@ type Services struct {
 	Support   *support.Service
 	Tokens    *apitoken.Store
 	Privacy   *privacy.Service
+	Retention *retention.Service
 }
 
 // Close releases what the services hold open (the breached-password file).
@@ -95,6 +97,10 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 		Identity: sv.Identity, Support: sv.Support, Notices: sv.Notices, Passkeys: sv.Passkeys, Tokens: sv.Tokens}); err != nil {
 		return nil, err
 	}
+	if sv.Retention, err = retention.New(retention.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile,
+		Identity: sv.Identity, Notices: sv.Notices}); err != nil {
+		return nil, err
+	}
 	ok = true
 	return sv, nil
 }
@@ -151,7 +157,8 @@ func runMaintenance(ctx context.Context, sv *Services, every time.Duration, logg
 				}
 				return err
 			},
-			"identity.prune": func() error { return sv.Identity.Prune(ctx) },
+			"identity.prune":  func() error { return sv.Identity.Prune(ctx) },
+			"retention.purge": func() error { return runRetentionIfDue(ctx, sv.Retention, logger) },
 			"privacy.due_erasures": func() error {
 				n, err := sv.Privacy.RunDueErasures(ctx)
 				if n > 0 {
@@ -184,4 +191,30 @@ func runMaintenance(ctx context.Context, sv *Services, every time.Duration, logg
 		case <-t.C:
 		}
 	}
+}
+
+// retentionEvery is how often the retention purge runs.
+const retentionEvery = time.Hour
+
+// runRetentionIfDue runs the purge when its last run is an hour old. Every
+// node asks; the lease lets one of them run it.
+func runRetentionIfDue(ctx context.Context, r *retention.Service, logger *slog.Logger) error {
+	last, ok, err := r.LastRun(ctx)
+	if err != nil || ok && time.Since(last.StartedAt) < retentionEvery {
+		return err
+	}
+	run, err := r.Run(ctx, false)
+	if errors.Is(err, retention.ErrBusy) {
+		return nil
+	}
+	if err == nil {
+		total := 0
+		for _, n := range run.Counts {
+			total += n
+		}
+		if total > 0 {
+			logger.Info("retention purge", "deleted", total, "run", run.ID)
+		}
+	}
+	return err
 }

@@ -20,8 +20,8 @@ type Filter struct {
 	Target string    // exact: "account:ID", "ticket:ID"
 	From   time.Time // at or after (inclusive)
 	To     time.Time // before (exclusive)
-	// Before continues a search newest-first below this seq (0: from the
-	// newest event).
+	// Before keeps events below this seq (0: no bound): Search continues
+	// newest-first from it, ExportFiltered stops at it.
 	Before int64
 	Limit  int // Search only: default 50, at most 500
 }

@@ -38,8 +38,23 @@ type Change struct {
 // wrote) and each one's Changes hold the old value it really replaced.
 //
 // Enforces MTL-3.2.2: configuration changes are validated against the
-// policy's bounds before they can take effect; the caller audits Changes.
+// policy's bounds before they can take effect; the caller audits Changes
+// (EditRecorded has it do so before the file is replaced).
 func Edit(path, name string, values map[string]string) (Profile, []Change, error) {
+	return EditRecorded(path, name, values, nil)
+}
+
+// EditRecorded is Edit with a step before the file is replaced: once the
+// new file is written beside the old one and loads back to the edited
+// profile, record is called with the changes (it is not called when
+// nothing changes), and the file is replaced only if record returns nil.
+// Record the changes in the audit trail there: then no change reaches the
+// file without its record. (Should the final rename fail after a record,
+// the trail tells of a change the file lacks, never the reverse.)
+//
+// Enforces MTL-3.2.2: security settings changes are audited with their old
+// and new value, before they are written.
+func EditRecorded(path, name string, values map[string]string, record func([]Change) error) (Profile, []Change, error) {
 	if path == "" {
 		return Profile{}, nil, fmt.Errorf("policy: no override file configured (--policy-file)")
 	}
@@ -91,7 +106,11 @@ func Edit(path, name string, values map[string]string) (Profile, []Change, error
 	if len(changes) == 0 {
 		return cur, nil, nil
 	}
-	if err := writeMinimal(path, base, next); err != nil {
+	before := func() error { return nil }
+	if record != nil {
+		before = func() error { return record(changes) }
+	}
+	if err := writeMinimal(path, base, next, before); err != nil {
 		return Profile{}, nil, err
 	}
 	return next, changes, nil
@@ -142,8 +161,9 @@ func setText(v reflect.Value, text string) error {
 }
 
 // writeMinimal writes the settings of p that differ from base as a TOML
-// override file, checked by loading it back, and renames it into place.
-func writeMinimal(path string, base, p Profile) error {
+// override file, checked by loading it back, and renames it into place if
+// before returns nil.
+func writeMinimal(path string, base, p Profile, before func() error) error {
 	tables := map[string]any{"name": p.Name}
 	baseFields := fields(reflect.ValueOf(base), "")
 	for i, f := range fields(reflect.ValueOf(p), "") {
@@ -196,6 +216,9 @@ func writeMinimal(path string, base, p Profile) error {
 	}
 	if !reflect.DeepEqual(back, p) {
 		return fmt.Errorf("policy: the new file does not load back to the edited profile")
+	}
+	if err := before(); err != nil {
+		return err
 	}
 	return os.Rename(tmp.Name(), path)
 }

@@ -116,3 +116,40 @@ func TestEditConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestEditRecorded: the changes are handed to the recorder before the
+// file is replaced, and a failed record leaves the file as it was, so no
+// change is in the file without its audit record (MTL-3.2.2).
+func TestEditRecorded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.toml")
+	if _, _, err := Edit(path, CustomerPortal, map[string]string{"lockout.threshold": "8"}); err != nil {
+		t.Fatal(err)
+	}
+	orig, _ := os.ReadFile(path)
+	fail := errors.New("the audit trail is down")
+	_, _, err := EditRecorded(path, CustomerPortal, map[string]string{"session.idle_timeout": "20m"}, func([]Change) error { return fail })
+	if !errors.Is(err, fail) {
+		t.Fatalf("err = %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != string(orig) {
+		t.Error("a change whose record failed reached the file")
+	}
+	if m, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".policy-*")); len(m) != 0 {
+		t.Errorf("temporary files left: %v", m)
+	}
+	var seen []Change
+	_, changes, err := EditRecorded(path, CustomerPortal, map[string]string{"session.idle_timeout": "20m", "lockout.threshold": "8"}, func(c []Change) error {
+		seen = c
+		if b, _ := os.ReadFile(path); string(b) != string(orig) {
+			t.Error("the file was replaced before the record")
+		}
+		return nil
+	})
+	if err != nil || len(changes) != 1 || len(seen) != 1 || seen[0].Key != "session.idle_timeout" || seen[0].Old != "30m" || seen[0].New != "20m" {
+		t.Fatalf("changes %+v, recorded %+v, %v", changes, seen, err)
+	}
+	called := false
+	if _, _, err := EditRecorded(path, CustomerPortal, map[string]string{"session.idle_timeout": "20m"}, func([]Change) error { called = true; return nil }); err != nil || called {
+		t.Errorf("no change: recorder called %v, %v", called, err)
+	}
+}

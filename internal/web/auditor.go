@@ -282,8 +282,9 @@ func (s *Server) policyPage(w http.ResponseWriter, r *http.Request) error {
 // keeps its profile until restarted (every service was built with it); the
 // page says so.
 //
-// Enforces MTL-3.2.2: configuration is admin-only, validated, and every
-// change is audited with its old and new value.
+// Enforces MTL-3.2.2: configuration is admin-only (with a fresh step-up),
+// validated, and every change is audited with its old and new value before
+// it is written.
 func (s *Server) policySave(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(r); err != nil {
 		return err
@@ -297,7 +298,24 @@ func (s *Server) policySave(w http.ResponseWriter, r *http.Request) error {
 			values[st.Key] = v[0]
 		}
 	}
-	_, changes, err := policy.Edit(s.policyFile, s.profile.Name, values)
+	// The changes are recorded, in one transaction, before the new file
+	// replaces the old one: no change reaches the file unrecorded.
+	var recErr error
+	_, _, err := policy.EditRecorded(s.policyFile, s.profile.Name, values, func(changes []policy.Change) error {
+		recErr = s.db.Transact(r.Context(), func(tx *db.Tx) error {
+			for _, c := range changes {
+				if _, err := s.audit.Append(r.Context(), tx, audit.Event{Action: "policy.change", Target: "policy:" + c.Key, Outcome: audit.Success,
+					Details: map[string]any{"setting": c.Key, "old": c.Old, "new": c.New, "clauses": strings.Join(c.Clauses, " ")}}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		return recErr
+	})
+	if recErr != nil {
+		return recErr
+	}
 	if err != nil {
 		// Nothing was written: the form comes back with what was typed
 		// and the validator's reasons, by setting.
@@ -326,12 +344,6 @@ func (s *Server) policySave(w http.ResponseWriter, r *http.Request) error {
 			page.Rows[i].Problem = byKey[page.Rows[i].Key]
 		}
 		return s.renderStatus(w, http.StatusUnprocessableEntity, "policy", page)
-	}
-	for _, c := range changes {
-		if err := s.record(r.Context(), "policy.change", "policy:"+c.Key, map[string]any{
-			"setting": c.Key, "old": c.Old, "new": c.New, "clauses": strings.Join(c.Clauses, " ")}); err != nil {
-			return err
-		}
 	}
 	http.Redirect(w, r, "/admin/policy?done=policy-saved", http.StatusSeeOther)
 	return nil

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"github.com/portico/portico/internal/retention"
 	"net/http"
 	"time"
 
@@ -142,6 +143,13 @@ type adminPrivacyPage struct {
 	Inventory []privacy.Category
 	Requests  []privacy.Request
 	Now       time.Time
+	LastRun   *retention.Run
+	Counts    []retentionCount
+}
+
+type retentionCount struct {
+	Category string
+	N        int
 }
 
 func (s *Server) adminPrivacy(w http.ResponseWriter, r *http.Request) error {
@@ -149,5 +157,16 @@ func (s *Server) adminPrivacy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.render(w, "admin_privacy", adminPrivacyPage{Page: s.page(w, r, "Personal data"), Inventory: privacy.Inventory(s.profile), Requests: reqs, Now: s.db.Now()})
+	page := adminPrivacyPage{Page: s.page(w, r, "Personal data"), Inventory: privacy.Inventory(s.profile), Requests: reqs, Now: s.db.Now()}
+	if s.retention != nil {
+		if last, ok, err := s.retention.LastRun(r.Context()); err != nil {
+			return err
+		} else if ok {
+			page.LastRun = &last
+			for _, c := range retention.Categories() {
+				page.Counts = append(page.Counts, retentionCount{c, last.Counts[c]})
+			}
+		}
+	}
+	return s.render(w, "admin_privacy", page)
 }

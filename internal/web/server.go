@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/portico/portico/internal/privacy"
+	"github.com/portico/portico/internal/retention"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -65,6 +66,8 @@ type Deps struct {
 	// Privacy carries out data-subject requests; without it their pages
 	// are absent.
 	Privacy *privacy.Service
+	// Retention is the purge, whose last run the privacy page shows.
+	Retention *retention.Service
 	// Keys is the keyring, for the administrators' key rotation page.
 	Keys *crypto.Keyring
 	// Audit is the trail, for the auditors' search and for changes the
@@ -99,6 +102,7 @@ type Server struct {
 	tokens     *apitoken.Store
 	keys       *crypto.Keyring
 	rights     *privacy.Service // data-subject requests
+	retention  *retention.Service
 	audit      *audit.Log
 	policyFile string
 	trusted    []netip.Prefix
@@ -148,6 +152,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		tokens:     d.Tokens,
 		keys:       d.Keys,
 		rights:     d.Privacy,
+		retention:  d.Retention,
 		audit:      d.Audit,
 		policyFile: d.PolicyFile,
 		privacy:    d.PrivacyVersion,
