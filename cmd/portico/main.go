@@ -13,6 +13,7 @@
 //	portico user require-password-change   force a password change at next sign-in
 //	portico user record-training           record a staff member's security-awareness training
 //	portico retention run [--dry-run]      run the retention purge now
+//	portico backup create|restore          encrypted backups and their restore
 //	portico mail undelivered      list mail that has not been delivered
 //
 // Exit status: 0 success, 1 failure, 2 bad usage (unknown command, flag or
@@ -69,6 +70,8 @@ func commands() []command {
 		{"user require-password-change", "make an account change its password at its next sign-in", cmdUserRequirePasswordChange},
 		{"user record-training", "record a staff member's security-awareness training", cmdUserRecordTraining},
 		{"retention run", "run the retention purge now (--dry-run counts only)", cmdRetentionRun},
+		{"backup create", "write an encrypted, consistent backup while the server runs", cmdBackupCreate},
+		{"backup restore", "restore a backup into an empty database", cmdBackupRestore},
 		{"mail undelivered", "list mail waiting in the outbox or failed (no addresses or texts)", cmdMailUndelivered},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/apitoken"
 	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/backup"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/notify"
@@ -41,6 +42,7 @@ func Controls() []policy.Control {
 	out = append(out, apitoken.Controls()...)
 	out = append(out, privacy.Controls()...)
 	out = append(out, retention.Controls()...)
+	out = append(out, backup.Controls()...)
 	out = append(out, crypto.Controls()...)
 	out = append(out, audit.Controls()...)
 	out = append(out, identity.Controls()...)

@@ -479,6 +479,11 @@ func (k *Keyring) DestroySubjectKey(ctx context.Context, tx *db.Tx, subjectID st
 	if err != nil {
 		return fmt.Errorf("crypto: destroy subject key: %w", err)
 	}
+	// A backup taken before now still holds the wrapped key: the ledger
+	// next to the keyset lets a restore destroy it again.
+	if err := k.recordErasure(subjectID); err != nil {
+		return err
+	}
 	// Every use reads the row first, so the cache could not serve the key
 	// anyway; dropping it lets the memory go.
 	k.cache.drop(subjectID)

@@ -163,7 +163,6 @@ func (s *Service) erase(ctx context.Context, r Request) (bool, error) {
 	return done, err
 }
 
-
 func noticeOf(accountID, title, body string) notify.Notice {
 	return notify.Notice{AccountID: accountID, Kind: "privacy.erasure", Title: title, Body: body}
 }

@@ -144,7 +144,7 @@ func TestPurge(t *testing.T) {
 		if run.Counts["closed_tickets"] != 0 {
 			t.Error("a closed ticket went before 3 years")
 		}
-		e.clk.Add(3 * 366 * 24 * time.Hour) // past 3 years after closing
+		e.clk.Add(3 * 366 * 24 * time.Hour)                                                                              // past 3 years after closing
 		e.id.Login(e.ctx, identity.Credentials{Email: "old@example.com", Password: pw, IP: "192.0.2.1", UserAgent: "t"}) // still active
 		run, _ = e.purge.Run(e.ctx, false)
 		if run.Counts["closed_tickets"] != 1 {
