@@ -24,5 +24,11 @@ func Controls() []policy.Control {
 		{Clause: "MTL-2.1.2", Name: "privacy.inventory",
 			Description: "Each category's retention is the profile's, stated to the customer in the privacy notice and the export.",
 			Test:        "internal/privacy: TestInventoryCoversTheExport"},
+		{Clause: "CP-5.1", Name: "privacy.no-clear-text",
+			Description: "A customer seeded with every category of the inventory leaves none of their values in clear in the raw SQLite file (and WAL) or in a pg_dump of the schema.",
+			Test:        "internal/privacy: TestNoPersonalDataInClear"},
+		{Clause: "MTL-2.1.3", Name: "privacy.no-clear-text",
+			Description: "Personal data is encrypted at rest in every category, proven by reading the database as an attacker with a copy would.",
+			Test:        "internal/privacy: TestNoPersonalDataInClear"},
 	}
 }

@@ -107,5 +107,8 @@ func Controls() []policy.Control {
 		{Clause: "CP-11.1", Name: "web.data-rights",
 			Description: "Customers prepare an export (fresh step-up) and download it once as a zip, schedule the erasure of their account with explicit confirmation and cancel it during the grace period; administrators and auditors see every request with its legal deadline.",
 			Test:        "internal/web: TestDataRightsPages"},
+		{Clause: "MTL-2.1.3", Name: "web.audit-pseudonymised",
+			Description: "The audit trail, never encrypted and kept beyond accounts, records the client's network (/24, /48) and coarse device, not the exact address or browser string; those stay encrypted under the person's key in sign-ins and sessions.",
+			Test:        "internal/web: TestAuditRecordsNetworksNotAddresses"},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"github.com/portico/portico/internal/session"
 	"log/slog"
 	"net"
 	"net/http"
@@ -83,9 +84,15 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := &requestInfo{id: rand.Text(), start: time.Now(), ip: s.resolveIP(r)}
 		ctx := withInfo(r.Context(), info)
+		// Enforces CP-5.1, MTL-2.1.3 (pseudonymisation): the audit trail,
+		// which outlives accounts and is never encrypted, records the
+		// client's network (IPv4 /24, IPv6 /48) and coarse device, not
+		// the exact address and browser string; the exact ones are kept
+		// encrypted under the person's key with their sign-ins and
+		// sessions, for their retention period.
 		ctx = audit.WithRequest(ctx, audit.Request{
-			IP:        clientIP(r),
-			UserAgent: truncate(r.UserAgent(), 256),
+			IP:        networkOf(info.ip),
+			UserAgent: session.Device(r.UserAgent()),
 			RequestID: info.id,
 		})
 		r = r.WithContext(ctx)
@@ -314,3 +321,22 @@ func isSafeMethod(m string) bool {
 // maxUploadBytes bounds a multipart request: three attachments of 5 MiB
 // and the form around them.
 const maxUploadBytes = 16 << 20
+
+// networkOf is the network an address belongs to, as the audit trail
+// records it: "203.0.113.0/24", "2001:db8:1::/48"; "" for anything else.
+func networkOf(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ""
+	}
+	a = a.Unmap()
+	bits := 24
+	if a.Is6() {
+		bits = 48
+	}
+	p, err := a.Prefix(bits)
+	if err != nil {
+		return ""
+	}
+	return p.String()
+}

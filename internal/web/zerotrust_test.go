@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -228,5 +229,40 @@ func TestTrainingOverdueRestrictsStaff(t *testing.T) {
 	}
 	if w := do(s, "GET", "/desk", nil, h); w.Code != 200 {
 		t.Errorf("after training: %d", w.Code)
+	}
+}
+
+// TestAuditRecordsNetworksNotAddresses: the audit trail, which is never
+// encrypted and outlives accounts, records the client's network and coarse
+// device, not the exact address or browser string (CP-5.1, MTL-2.1.3).
+func TestAuditRecordsNetworksNotAddresses(t *testing.T) {
+	s := newTestServer(t, func(d *Deps) { d.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")} })
+	post(s, "/login", url.Values{"email": {"nobody@example.com"}, "password": {"wrong password entirely"}}, "")
+	r := newRequest("POST", "/signup")
+	r.Header.Set("X-Forwarded-For", "198.51.100.77")
+	r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0 Exact-UA-5J1")
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Body = io.NopCloser(strings.NewReader(url.Values{"email": {"new@example.com"}, "name": {"New Person"}, "password": {testPassword}, "privacy": {"on"}}.Encode()))
+	serve(s, r)
+	rows, err := s.db.QueryContext(context.Background(), `SELECT ip, user_agent FROM audit_events WHERE ip <> ''`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	seen := 0
+	for rows.Next() {
+		var ip, ua string
+		rows.Scan(&ip, &ua)
+		seen++
+		if strings.Contains(ip, "198.51.100.77") || strings.Contains(ua, "Exact-UA-5J1") {
+			t.Errorf("the audit trail holds %q / %q", ip, ua)
+		}
+		if ip == "198.51.100.0/24" && !strings.Contains(ua, "Firefox") {
+			t.Errorf("device %q", ua)
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no audit event with a request context: the test checks nothing")
 	}
 }
