@@ -57,49 +57,56 @@ func each(t *testing.T, fn func(t *testing.T, e *env)) {
 		clk.mu.Lock()
 		clk.t = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 		clk.mu.Unlock()
-		keyset := filepath.Join(t.TempDir(), crypto.KeysetFileName)
-		if err := crypto.CreateMasterKeyset(keyset); err != nil {
-			t.Fatal(err)
-		}
-		keys, err := crypto.Open(d, keyset)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, _ := policy.Builtin(policy.Default)
-		p.Password.Argon2 = policy.Argon2{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
-		pwc, err := password.New(p.Password, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { pwc.Close() })
-		log := audit.New(d)
-		notices, err := notify.New(d, keys, log, notify.Options{Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sessions := session.NewStore(d, keys, log, p.Session)
-		id, err := identity.New(identity.Deps{DB: d, Keys: keys, Audit: log, Profile: p, Passwords: pwc, Sessions: sessions})
-		if err != nil {
-			t.Fatal(err)
-		}
-		desk, err := support.New(support.Deps{DB: d, Keys: keys, Audit: log, Profile: p, Identity: id})
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc, err := privacy.New(privacy.Deps{DB: d, Keys: keys, Audit: log, Profile: p, Identity: id, Support: desk, Notices: notices})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if res, err := log.Verify(context.Background(), audit.VerifyOptions{}); err != nil || !res.OK {
-				t.Errorf("audit chain does not verify: %+v %v", res, err)
-			}
-		})
-		fn(t, &env{ctx: context.Background(), d: d, clk: clk, keys: keys, id: id, desk: desk, svc: svc})
+		fn(t, newEnv(t, d, clk))
 	})
 }
 
-func (e *env) customer(t *testing.T, email string) access.Principal {
+// newEnv builds the services over d; at the end the audit chain must
+// verify.
+func newEnv(t testing.TB, d *db.DB, clk *clock) *env {
+	t.Helper()
+	keyset := filepath.Join(t.TempDir(), crypto.KeysetFileName)
+	if err := crypto.CreateMasterKeyset(keyset); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := crypto.Open(d, keyset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := policy.Builtin(policy.Default)
+	p.Password.Argon2 = policy.Argon2{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
+	pwc, err := password.New(p.Password, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pwc.Close() })
+	log := audit.New(d)
+	notices, err := notify.New(d, keys, log, notify.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions := session.NewStore(d, keys, log, p.Session)
+	id, err := identity.New(identity.Deps{DB: d, Keys: keys, Audit: log, Profile: p, Passwords: pwc, Sessions: sessions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	desk, err := support.New(support.Deps{DB: d, Keys: keys, Audit: log, Profile: p, Identity: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := privacy.New(privacy.Deps{DB: d, Keys: keys, Audit: log, Profile: p, Identity: id, Support: desk, Notices: notices})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if res, err := log.Verify(context.Background(), audit.VerifyOptions{}); err != nil || !res.OK {
+			t.Errorf("audit chain does not verify: %+v %v", res, err)
+		}
+	})
+	return &env{ctx: context.Background(), d: d, clk: clk, keys: keys, id: id, desk: desk, svc: svc}
+}
+
+func (e *env) customer(t testing.TB, email string) access.Principal {
 	t.Helper()
 	a, err := e.id.CreateAccount(e.ctx, identity.NewAccount{Email: email, Name: "Jane Doe", Role: access.RoleCustomer, Password: pw})
 	if err != nil {
