@@ -68,6 +68,9 @@ type Account struct {
 	// FailuresResetAt is an administrator's last unlock: failures before
 	// it no longer count.
 	FailuresResetAt time.Time
+	// PrivacyVersion is the privacy notice version the account last
+	// acknowledged ("" if none).
+	PrivacyVersion string
 }
 
 // Contractor reports whether the account is held by a contractor.

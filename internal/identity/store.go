@@ -21,7 +21,7 @@ var errNoAccount = apperr.New(apperr.NotFound, "No such account.")
 
 const accountColumns = `id, role, status, created_at, email_verified_at, password_changed_at,
 	password_change_required, totp_enabled_at, locked_until, lock_count, last_sign_in_at,
-	training_completed_at, contractor_until, role_changed_at, failures_reset_at`
+	training_completed_at, contractor_until, role_changed_at, failures_reset_at, privacy_version`
 
 // scanAccount reads the columns of accountColumns.
 func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
@@ -29,7 +29,7 @@ func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
 	var role string
 	var verified, changed, totp, locked, last, trained, until, roleAt, reset sql.NullTime
 	err := row.Scan(&a.ID, &role, &a.Status, &a.CreatedAt, &verified, &changed,
-		&a.PasswordChangeRequired, &totp, &locked, &a.LockCount, &last, &trained, &until, &roleAt, &reset)
+		&a.PasswordChangeRequired, &totp, &locked, &a.LockCount, &last, &trained, &until, &roleAt, &reset, &a.PrivacyVersion)
 	if err != nil {
 		return Account{}, err
 	}

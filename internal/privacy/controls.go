@@ -30,5 +30,11 @@ func Controls() []policy.Control {
 		{Clause: "MTL-2.1.3", Name: "privacy.no-clear-text",
 			Description: "Personal data is encrypted at rest in every category, proven by reading the database as an attacker with a copy would.",
 			Test:        "internal/privacy: TestNoPersonalDataInClear"},
+		{Clause: "MTL-2.1.1", Name: "privacy.notice-versions",
+			Description: "Administrators publish privacy notice versions (step-up) with what changed; customers are asked on every page to read the version in force until they acknowledge it; acknowledgements are recorded and audited.",
+			Test:        "internal/privacy: TestNoticeVersionsAndConsents"},
+		{Clause: "MTL-2.1.2", Name: "privacy.consents",
+			Description: "Optional purposes (product news, service research) rest on separate consents that the customer gives and withdraws from their data page, each change kept with the notice version in force, audited, and in the export.",
+			Test:        "internal/privacy: TestNoticeVersionsAndConsents"},
 	}
 }

@@ -280,6 +280,11 @@ func (s *Service) collect(ctx context.Context, id string) ([]file, error) {
 		}
 		files = append(files, file{"access_history.json", nonNil(gs)})
 	}
+	_, history, err := s.Consents(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, file{"consents.json", nonNil(history)})
 	if s.d.Notices != nil {
 		inbox, err := s.d.Notices.Inbox(ctx, id, 100_000)
 		if err != nil {

@@ -43,6 +43,8 @@ func Inventory(p policy.Profile) []Category {
 			"Legal obligation; legitimate interest (security)", r.Notices.Human() + ".", "notices, outbox (texts and addresses encrypted)", "notices.json"},
 		{"Access to your data by staff", "who unmasked which of your details, when and why", "To show you, and our auditors, every look at your data.",
 			"Legal obligation (accountability)", "While your account exists.", "reveal_grants (reasons encrypted)", "access_history.json"},
+		{"Consents and privacy notice", "which optional purposes you agreed to and when; which version of this notice you acknowledged", "To do only what you agreed to, and to prove it.",
+			"Legal obligation (accountability); consent for the optional purposes", "While your account exists.", "consents, notice_acks, accounts", "consents.json"},
 		{"Unconfirmed sign-ups", "email address, name", "To finish creating your account.", "Contract (pre-contract steps)",
 			r.UnverifiedSignups.Human() + ", then deleted.", "accounts (encrypted)", "account.json"},
 		{"Audit records", "what was done, when, by which account number, from which address", "To keep a tamper-evident record of security events, as our policy and the law require.",

@@ -14,6 +14,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/portico/portico/internal/access"
@@ -73,7 +74,13 @@ type Deps struct {
 }
 
 // Service carries out data-subject requests.
-type Service struct{ d Deps }
+type Service struct {
+	d Deps
+
+	mu       sync.Mutex
+	cached   string // CurrentVersion's cache
+	cachedAt time.Time
+}
 
 // New returns the privacy service.
 func New(d Deps) (*Service, error) {

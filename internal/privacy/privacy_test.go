@@ -307,3 +307,66 @@ func TestInventoryCoversTheExport(t *testing.T) {
 		}
 	})
 }
+
+// TestNoticeVersionsAndConsents: a new notice version asks every customer
+// to acknowledge it; consents to optional purposes are given and withdrawn
+// with history and the notice version in force; the export holds them
+// (MTL-2.1.1, MTL-2.1.2).
+func TestNoticeVersionsAndConsents(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		c := e.customer(t, "consent@example.com")
+		admin := access.Principal{AccountID: "admin", Role: access.RoleAdmin, Stage: access.StageDone}
+		need, cur, err := e.svc.NeedsAcknowledgement(e.ctx, c)
+		if err != nil || !need || cur.Version != privacy.BuiltinNoticeVersion {
+			// CreateAccount records no version: the customer reads the notice once.
+			t.Fatalf("first notice: %v %+v %v", need, cur, err)
+		}
+		if err := e.svc.Acknowledge(e.ctx, c, privacy.BuiltinNoticeVersion); err != nil {
+			t.Fatal(err)
+		}
+		if need, _, _ := e.svc.NeedsAcknowledgement(e.ctx, c); need {
+			t.Fatal("still asked after acknowledging")
+		}
+		if _, err := e.svc.PublishNotice(e.ctx, c, "2027-01", "We added service research as an optional purpose."); apperr.CodeOf(err) != apperr.NotFound {
+			t.Errorf("a customer published a notice: %v", err)
+		}
+		if _, err := e.svc.PublishNotice(e.ctx, admin, "Bad Version!", "We added service research as an optional purpose."); apperr.CodeOf(err) != apperr.Invalid {
+			t.Errorf("bad version: %v", err)
+		}
+		e.clk.Add(time.Minute)
+		if _, err := e.svc.PublishNotice(e.ctx, admin, "2027-01", "We added service research as an optional purpose."); err != nil {
+			t.Fatal(err)
+		}
+		if need, cur, _ := e.svc.NeedsAcknowledgement(e.ctx, c); !need || cur.Version != "2027-01" {
+			t.Fatalf("after publishing: %v %+v", need, cur)
+		}
+		if err := e.svc.Acknowledge(e.ctx, c, privacy.BuiltinNoticeVersion); apperr.CodeOf(err) != apperr.Conflict {
+			t.Errorf("acknowledging an old version: %v", err)
+		}
+		if err := e.svc.Acknowledge(e.ctx, c, "2027-01"); err != nil {
+			t.Fatal(err)
+		}
+
+		if err := e.svc.SetConsent(e.ctx, c, "product_news", true); err != nil {
+			t.Fatal(err)
+		}
+		e.clk.Add(time.Minute)
+		if err := e.svc.SetConsent(e.ctx, c, "product_news", false); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.SetConsent(e.ctx, c, "selling_data", true); apperr.CodeOf(err) != apperr.Invalid {
+			t.Errorf("unknown purpose: %v", err)
+		}
+		now, history, _ := e.svc.Consents(e.ctx, c.AccountID)
+		if now["product_news"] || len(history) != 2 || !history[1].Granted || history[0].NoticeVersion != "2027-01" {
+			t.Fatalf("consents %v %+v", now, history)
+		}
+		if e.events(t, "privacy.consent.withdraw") != 1 || e.events(t, "privacy.notice.acknowledge") != 2 || e.events(t, "privacy.notice.publish") != 1 {
+			t.Error("not audited")
+		}
+		b, _ := e.svc.Archive(e.ctx, c.AccountID)
+		if files := unzip(t, b); !strings.Contains(files["consents.json"], "product_news") {
+			t.Errorf("consents.json: %s", files["consents.json"])
+		}
+	})
+}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/policy"
@@ -11,39 +12,42 @@ import (
 // (?done=...). Only these texts can appear: nothing from the URL is
 // reflected into the page.
 var flashes = map[string]string{
-	"signed-out":        "You have signed out.",
-	"verified":          "Your email address is confirmed. Sign in to continue.",
-	"password-changed":  "Your password was changed.",
-	"password-reset":    "Your password was changed. Sign in with it now; we will still ask for your second factor.",
-	"session-ended":     "The session was signed out.",
-	"sessions-ended":    "Your other sessions were signed out.",
-	"totp-added":        "Your authenticator app is set up. If you think someone else may be signed in to your account, sign out your other sessions below.",
-	"totp-removed":      "The authenticator app was removed.",
-	"passkey-added":     "Your passkey is saved. If you think someone else may be signed in to your account, sign out your other sessions below.",
-	"passkey-removed":   "The passkey was removed.",
-	"passkey-renamed":   "The passkey was renamed.",
-	"reported":          "Thank you. Your report went to our security team, who will look into it and contact you.",
-	"reauthenticated":   "Thanks, that was you. Carry on.",
-	"notice-read":       "Marked as read.",
-	"account-created":   "Your account is ready.",
-	"signed-in":         "You are signed in.",
-	"recovery-replaced": "Your old recovery codes no longer work.",
-	"email-changed":     "Your email address was changed.",
-	"ticket-opened":     "Your ticket is open. We will reply here and tell you by a notice.",
-	"reply-sent":        "Your reply was sent.",
-	"ticket-closed":     "The ticket is closed.",
-	"ticket-updated":    "The ticket was updated.",
-	"revealed":          "The field is revealed for you for a limited time. The customer can see that you did, and why.",
-	"report-filed":      "The report went to the security team.",
-	"contact-saved":     "Your name and phone number were saved.",
-	"account-updated":   "Done. The change is in the audit trail.",
-	"role-changed":      "The role was changed; the account was signed out everywhere and told.",
-	"role-requested":    "Granting the administrator role needs a second administrator: the request is waiting on the Roles page.",
-	"role-decided":      "Decision recorded.",
-	"token-revoked":     "The token was revoked. It stopped working at once.",
-	"policy-saved":      "Saved to the policy file and recorded in the audit trail. The new values apply when Portico is restarted.",
-	"erasure-scheduled": "Your account is scheduled for deletion. You can cancel it on this page until then.",
-	"erasure-cancelled": "The deletion is cancelled. Your account stays.",
+	"signed-out":          "You have signed out.",
+	"verified":            "Your email address is confirmed. Sign in to continue.",
+	"password-changed":    "Your password was changed.",
+	"password-reset":      "Your password was changed. Sign in with it now; we will still ask for your second factor.",
+	"session-ended":       "The session was signed out.",
+	"sessions-ended":      "Your other sessions were signed out.",
+	"totp-added":          "Your authenticator app is set up. If you think someone else may be signed in to your account, sign out your other sessions below.",
+	"totp-removed":        "The authenticator app was removed.",
+	"passkey-added":       "Your passkey is saved. If you think someone else may be signed in to your account, sign out your other sessions below.",
+	"passkey-removed":     "The passkey was removed.",
+	"passkey-renamed":     "The passkey was renamed.",
+	"reported":            "Thank you. Your report went to our security team, who will look into it and contact you.",
+	"reauthenticated":     "Thanks, that was you. Carry on.",
+	"notice-read":         "Marked as read.",
+	"account-created":     "Your account is ready.",
+	"signed-in":           "You are signed in.",
+	"recovery-replaced":   "Your old recovery codes no longer work.",
+	"email-changed":       "Your email address was changed.",
+	"ticket-opened":       "Your ticket is open. We will reply here and tell you by a notice.",
+	"reply-sent":          "Your reply was sent.",
+	"ticket-closed":       "The ticket is closed.",
+	"ticket-updated":      "The ticket was updated.",
+	"revealed":            "The field is revealed for you for a limited time. The customer can see that you did, and why.",
+	"report-filed":        "The report went to the security team.",
+	"contact-saved":       "Your name and phone number were saved.",
+	"account-updated":     "Done. The change is in the audit trail.",
+	"role-changed":        "The role was changed; the account was signed out everywhere and told.",
+	"role-requested":      "Granting the administrator role needs a second administrator: the request is waiting on the Roles page.",
+	"role-decided":        "Decision recorded.",
+	"token-revoked":       "The token was revoked. It stopped working at once.",
+	"policy-saved":        "Saved to the policy file and recorded in the audit trail. The new values apply when Portico is restarted.",
+	"consent-saved":       "Your choice is saved. You can change it at any time.",
+	"notice-acknowledged": "Thank you for reading our privacy notice.",
+	"notice-published":    "The new version is published. Customers are asked to read it when they next sign in.",
+	"erasure-scheduled":   "Your account is scheduled for deletion. You can cancel it on this page until then.",
+	"erasure-cancelled":   "The deletion is cancelled. Your account stays.",
 	// CP-6.3: a session ended because its context changed.
 	"risk-country_change":    "For your safety we signed you out: your session was used from a different country. Please sign in again.",
 	"risk-user_agent_change": "For your safety we signed you out: your session was used from a different browser. Please sign in again.",
@@ -82,6 +86,13 @@ func (s *Server) accountChrome(r *http.Request, p *Page) {
 		if n, err := s.notices.UnreadCount(ctx, acct.ID); err == nil {
 			p.Unread = n
 		}
+	}
+	// Enforces MTL-2.1.1: a customer is asked to read a new version of
+	// the privacy notice until they acknowledge it.
+	if acct.Role == access.RoleCustomer && s.rights != nil && acct.PrivacyVersion != s.rights.CurrentVersion(ctx) && r.URL.Path != "/account/privacy-notice" {
+		p.Banner = "We updated our privacy notice. Please read what changed."
+		p.BannerLink = "/account/privacy-notice?next=" + url.QueryEscape(r.URL.Path)
+		return
 	}
 	// Enforces CP-12: staff whose training is overdue are told why their
 	// role's pages are closed to them.

@@ -110,5 +110,8 @@ func Controls() []policy.Control {
 		{Clause: "MTL-2.1.3", Name: "web.audit-pseudonymised",
 			Description: "The audit trail, never encrypted and kept beyond accounts, records the client's network (/24, /48) and coarse device, not the exact address or browser string; those stay encrypted under the person's key in sign-ins and sessions.",
 			Test:        "internal/web: TestAuditRecordsNetworksNotAddresses"},
+		{Clause: "MTL-2.1.1", Name: "web.notice-and-consents",
+			Description: "The header asks a customer to read a new privacy notice until acknowledged; consents are given and withdrawn from the data page with their history; a newly published version asks again.",
+			Test:        "internal/web: TestNoticeAndConsentPages"},
 	}
 }

@@ -52,13 +52,13 @@ type privacyPage struct {
 
 // privacyNoticeVersion is the version of the notice text below. Versioned
 // notices that customers acknowledge arrive with the data-protection issue.
-const privacyNoticeVersion = "2026-11"
+const privacyNoticeVersion = privacy.BuiltinNoticeVersion
 
 func (s *Server) privacyNotice(w http.ResponseWriter, r *http.Request) error {
 	p := s.profile
 	return s.render(w, "privacy", privacyPage{
 		Page:             s.page(w, r, "Privacy notice"),
-		NoticeVersion:    privacyNoticeVersion,
+		NoticeVersion:    s.noticeVersion(r),
 		Categories:       privacy.Inventory(p),
 		ErasureGraceDays: int(p.Privacy.ErasureGrace.Hours() / 24),
 		RequestDeadline:  p.Privacy.RequestDeadline.Human(),

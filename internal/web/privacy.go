@@ -22,13 +22,19 @@ func (s *Server) privacyRoutes() []route {
 		{"POST /account/data/download", access.AccountSelf, s.dataDownload},
 		{"POST /account/data/erase", access.AccountData, s.dataErase},
 		{"POST /account/data/erase/cancel", access.AccountSelf, s.dataEraseCancel},
+		{"POST /account/data/consent", access.AccountSelf, s.dataConsent},
+		{"GET /account/privacy-notice", access.AccountSelf, s.noticeAckForm},
+		{"POST /account/privacy-notice", access.AccountSelf, s.noticeAck},
 		{"GET /admin/privacy", access.PrivacyRequests, s.adminPrivacy},
+		{"POST /admin/privacy/notices", access.PolicyEdit, s.noticePublish},
 	}
 }
 
 type dataPage struct {
 	Page
 	Customer  bool
+	Consents  []consentRow
+	History   []privacy.ConsentEvent
 	Requests  []privacy.Request
 	Erasure   *privacy.Request
 	Token     string // a fresh export's single-use token, shown on this response only
@@ -44,6 +50,14 @@ func (s *Server) dataData(w http.ResponseWriter, r *http.Request) (dataPage, err
 	if page.Requests, err = s.rights.Requests(r.Context(), p.AccountID); err != nil {
 		return page, err
 	}
+	now, history, err := s.rights.Consents(r.Context(), p.AccountID)
+	if err != nil {
+		return page, err
+	}
+	for _, pu := range privacy.Purposes() {
+		page.Consents = append(page.Consents, consentRow{Purpose: pu, Given: now[pu.ID]})
+	}
+	page.History = history
 	if e, ok, err := s.rights.PendingErasure(r.Context(), p.AccountID); err != nil {
 		return page, err
 	} else if ok {
@@ -140,11 +154,14 @@ func (s *Server) dataEraseCancel(w http.ResponseWriter, r *http.Request) error {
 
 type adminPrivacyPage struct {
 	Page
-	Inventory []privacy.Category
-	Requests  []privacy.Request
-	Now       time.Time
-	LastRun   *retention.Run
-	Counts    []retentionCount
+	Inventory  []privacy.Category
+	Requests   []privacy.Request
+	Now        time.Time
+	LastRun    *retention.Run
+	Counts     []retentionCount
+	Notices    []privacy.Notice
+	Current    privacy.Notice
+	CanPublish bool
 }
 
 type retentionCount struct {
@@ -153,14 +170,30 @@ type retentionCount struct {
 }
 
 func (s *Server) adminPrivacy(w http.ResponseWriter, r *http.Request) error {
-	reqs, err := s.rights.AllRequests(r.Context(), access.PrincipalFrom(r.Context()), 500)
+	page, err := s.adminPrivacyData(w, r)
 	if err != nil {
 		return err
 	}
-	page := adminPrivacyPage{Page: s.page(w, r, "Personal data"), Inventory: privacy.Inventory(s.profile), Requests: reqs, Now: s.db.Now()}
+	return s.render(w, "admin_privacy", page)
+}
+
+func (s *Server) adminPrivacyData(w http.ResponseWriter, r *http.Request) (adminPrivacyPage, error) {
+	p := access.PrincipalFrom(r.Context())
+	reqs, err := s.rights.AllRequests(r.Context(), p, 500)
+	if err != nil {
+		return adminPrivacyPage{}, err
+	}
+	page := adminPrivacyPage{Page: s.page(w, r, "Personal data"), Inventory: privacy.Inventory(s.profile), Requests: reqs, Now: s.db.Now(),
+		CanPublish: access.Allowed(p, access.PolicyEdit)}
+	if page.Notices, err = s.rights.Notices(r.Context()); err != nil {
+		return page, err
+	}
+	if page.Current, err = s.rights.CurrentNotice(r.Context()); err != nil {
+		return page, err
+	}
 	if s.retention != nil {
 		if last, ok, err := s.retention.LastRun(r.Context()); err != nil {
-			return err
+			return page, err
 		} else if ok {
 			page.LastRun = &last
 			for _, c := range retention.Categories() {
@@ -168,5 +201,74 @@ func (s *Server) adminPrivacy(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	return s.render(w, "admin_privacy", page)
+	return page, nil
+}
+
+// consentRow is an optional purpose and whether the customer agreed.
+type consentRow struct {
+	privacy.Purpose
+	Given bool
+}
+
+func (s *Server) dataConsent(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	if err := s.rights.SetConsent(r.Context(), access.PrincipalFrom(r.Context()), r.PostForm.Get("purpose"), r.PostForm.Get("granted") == "yes"); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/account/data?done=consent-saved#consents", http.StatusSeeOther)
+	return nil
+}
+
+type noticeAckPage struct {
+	Page
+	Notice privacy.Notice
+	Needed bool
+	Next   string
+}
+
+func (s *Server) noticeAckForm(w http.ResponseWriter, r *http.Request) error {
+	need, n, err := s.rights.NeedsAcknowledgement(r.Context(), access.PrincipalFrom(r.Context()))
+	if err != nil {
+		return err
+	}
+	return s.render(w, "notice_ack", noticeAckPage{Page: s.page(w, r, "Our privacy notice changed"), Notice: n, Needed: need,
+		Next: safeNext(r.URL.Query().Get("next"), "/account")})
+}
+
+func (s *Server) noticeAck(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	if err := s.rights.Acknowledge(r.Context(), access.PrincipalFrom(r.Context()), r.PostForm.Get("version")); err != nil {
+		if apperr.CodeOf(err) == apperr.Conflict {
+			http.Redirect(w, r, "/account/privacy-notice", http.StatusSeeOther)
+			return nil
+		}
+		return err
+	}
+	http.Redirect(w, r, safeNext(r.PostForm.Get("next"), "/account")+"?done=notice-acknowledged", http.StatusSeeOther)
+	return nil
+}
+
+// noticePublish publishes a new version of the privacy notice (step-up:
+// the route's permission is sensitive).
+func (s *Server) noticePublish(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	if _, err := s.rights.PublishNotice(r.Context(), access.PrincipalFrom(r.Context()), r.PostForm.Get("version"), r.PostForm.Get("changes")); err != nil {
+		if msg := formError(err); msg != "" && apperr.CodeOf(err) != apperr.NotFound {
+			page, perr := s.adminPrivacyData(w, r)
+			if perr != nil {
+				return perr
+			}
+			page.Error = msg
+			return s.renderStatus(w, formStatus(err), "admin_privacy", page)
+		}
+		return err
+	}
+	http.Redirect(w, r, "/admin/privacy?done=notice-published", http.StatusSeeOther)
+	return nil
 }

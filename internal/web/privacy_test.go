@@ -68,3 +68,46 @@ func TestDataRightsPages(t *testing.T) {
 		}
 	})
 }
+
+// TestNoticeAndConsentPages: a customer who has not read the notice in
+// force is asked on every page until they acknowledge it; consents are
+// given and withdrawn from the data page; an administrator's new version
+// asks again (MTL-2.1.1, MTL-2.1.2).
+func TestNoticeAndConsentPages(t *testing.T) {
+	eachServer(t, func(t *testing.T, s *testServer) {
+		c := cookieOf(signInFull(t, s, "notice@example.com"))
+		page := do(s, "GET", "/account", nil, map[string]string{"Cookie": c}).Body.String()
+		if !strings.Contains(page, "We updated our privacy notice") {
+			t.Fatal("no request to read the notice")
+		}
+		form := do(s, "GET", "/account/privacy-notice", nil, map[string]string{"Cookie": c}).Body.String()
+		v := regexp.MustCompile(`name="version" value="([^"]+)"`).FindStringSubmatch(form)
+		if v == nil {
+			t.Fatal("no acknowledgement form")
+		}
+		if r := post(s, "/account/privacy-notice", url.Values{"version": {v[1]}, "next": {"/account"}}, c); r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("acknowledge: %d", r.StatusCode)
+		}
+		if strings.Contains(do(s, "GET", "/account", nil, map[string]string{"Cookie": c}).Body.String(), "We updated our privacy notice") {
+			t.Error("still asked after acknowledging")
+		}
+		if r := post(s, "/account/data/consent", url.Values{"purpose": {"product_news"}, "granted": {"yes"}}, c); r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("consent: %d", r.StatusCode)
+		}
+		data := do(s, "GET", "/account/data", nil, map[string]string{"Cookie": c}).Body.String()
+		if !strings.Contains(data, `id="withdraw-product_news"`) {
+			t.Error("the consent is not shown as given")
+		}
+		post(s, "/account/data/consent", url.Values{"purpose": {"product_news"}, "granted": {"no"}}, c)
+		if data := do(s, "GET", "/account/data", nil, map[string]string{"Cookie": c}).Body.String(); !strings.Contains(data, `id="agree-product_news"`) || !strings.Contains(data, "withdrew product_news") {
+			t.Error("the withdrawal is not shown")
+		}
+		admin := cookieOf(signInAs(t, s, "publisher@example.com", access.RoleAdmin))
+		if r := post(s, "/admin/privacy/notices", url.Values{"version": {"2027-01"}, "changes": {"We now keep sign-in history for 12 months."}}, admin); r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("publish: %d", r.StatusCode)
+		}
+		if !strings.Contains(do(s, "GET", "/account", nil, map[string]string{"Cookie": c}).Body.String(), "We updated our privacy notice") {
+			t.Error("a new version does not ask again")
+		}
+	})
+}

@@ -21,7 +21,7 @@ func (s *Server) signupPage(w http.ResponseWriter, r *http.Request) signupPage {
 		Page:           s.page(w, r, "Create your account"),
 		Rules:          s.identity.PasswordRules(),
 		MFARequired:    s.identity.Profile().MFA.Mode == policy.MFARequired,
-		PrivacyVersion: s.privacy,
+		PrivacyVersion: s.noticeVersion(r),
 	}
 }
 
@@ -38,7 +38,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	f := r.PostForm
 	err := s.identity.SignUp(r.Context(), identity.SignUpInput{
 		Email: f.Get("email"), Name: f.Get("name"), Password: f.Get("password"),
-		PrivacyVersion: f.Get("privacy"), CurrentPrivacyVersion: s.privacy, IP: clientIP(r),
+		PrivacyVersion: f.Get("privacy"), CurrentPrivacyVersion: s.noticeVersion(r), IP: clientIP(r),
 	})
 	if err != nil {
 		if msg := formError(err); msg != "" {
@@ -149,4 +149,13 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) error {
 	expireSessionCookie(w)
 	http.Redirect(w, r, "/login?done=password-reset", http.StatusSeeOther)
 	return nil
+}
+
+// noticeVersion is the privacy notice version in force: the latest one
+// administrators published, or the built-in one.
+func (s *Server) noticeVersion(r *http.Request) string {
+	if s.rights != nil {
+		return s.rights.CurrentVersion(r.Context())
+	}
+	return s.privacy
 }
