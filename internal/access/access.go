@@ -89,6 +89,9 @@ type Principal struct {
 	// ReauthAt is the session's last fresh authentication, for step-up
 	// (zero for a token, which can never step up).
 	ReauthAt time.Time
+	// Restricted: processing of the account's data is restricted (GDPR
+	// Art. 18); the web layer lets it read but not change its data.
+	Restricted bool
 }
 
 // SignedIn reports whether the principal has a session or token at all.

@@ -71,7 +71,14 @@ type Account struct {
 	// PrivacyVersion is the privacy notice version the account last
 	// acknowledged ("" if none).
 	PrivacyVersion string
+	// RestrictedAt is when an administrator restricted the processing of
+	// the account's data (zero: not restricted).
+	RestrictedAt time.Time
 }
+
+// Restricted reports whether processing of the account's data is
+// restricted: read-only, no notices but the legally required ones.
+func (a Account) Restricted() bool { return !a.RestrictedAt.IsZero() }
 
 // Contractor reports whether the account is held by a contractor.
 func (a Account) Contractor() bool { return !a.ContractorUntil.IsZero() }

@@ -556,3 +556,51 @@ func revokeTokens(ctx context.Context, tx *db.Tx, accountID string) (int, error)
 	n, err := res.RowsAffected()
 	return int(n), err
 }
+
+// SetRestricted restricts (or lifts the restriction of) the processing of
+// a customer's data, on their request or objection: while restricted the
+// account is read-only for everyone, its owner keeps their data rights and
+// security settings, and it gets no notices but the legally required ones.
+// The customer is told; the change is audited.
+//
+// Enforces CP-11.1 (GDPR Art. 18 and 21): restriction and objection.
+func (s *Service) SetRestricted(ctx context.Context, actor access.Principal, id string, restricted bool, reason string) error {
+	if err := manage(actor, access.UserManage, id); err != nil {
+		return err
+	}
+	a, err := s.Account(ctx, id)
+	if err != nil || a.Role != access.RoleCustomer {
+		return errNotAllowed
+	}
+	if a.Restricted() == restricted {
+		return nil
+	}
+	reason = strings.TrimSpace(reason)
+	if restricted && (len(reason) < 10 || len(reason) > 500) {
+		return apperr.New(apperr.Invalid, "Record why (the customer's request or objection), in 10 to 500 characters.")
+	}
+	email, err := s.Email(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.db.Transact(ctx, func(tx *db.Tx) error {
+		var v any
+		action, title, body := "account.restriction.lift", "We process your data again", "The restriction on processing your Portico data has been lifted."
+		if restricted {
+			v = tx.Now()
+			action, title, body = "account.restriction.set", "We have restricted the processing of your data",
+				"As you asked, we now keep your Portico data but do not otherwise use it: your account is read-only. You can still sign in, download your data, ask for its deletion and change your security settings."
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET restricted_at = $1, updated_at = $2 WHERE id = $3`, v, tx.Now(), id); err != nil {
+			return err
+		}
+		details := map[string]any{}
+		if restricted {
+			details["reason"] = reason
+		}
+		if _, err := s.audit.Append(ctx, tx, audit.Event{Action: action, Target: "account:" + id, Outcome: audit.Success, Details: details}); err != nil {
+			return err
+		}
+		return s.notice(ctx, tx, id, email, "processing-restriction", title, body)
+	})
+}

@@ -21,22 +21,22 @@ var errNoAccount = apperr.New(apperr.NotFound, "No such account.")
 
 const accountColumns = `id, role, status, created_at, email_verified_at, password_changed_at,
 	password_change_required, totp_enabled_at, locked_until, lock_count, last_sign_in_at,
-	training_completed_at, contractor_until, role_changed_at, failures_reset_at, privacy_version`
+	training_completed_at, contractor_until, role_changed_at, failures_reset_at, privacy_version, restricted_at`
 
 // scanAccount reads the columns of accountColumns.
 func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
 	var a Account
 	var role string
-	var verified, changed, totp, locked, last, trained, until, roleAt, reset sql.NullTime
+	var verified, changed, totp, locked, last, trained, until, roleAt, reset, restricted sql.NullTime
 	err := row.Scan(&a.ID, &role, &a.Status, &a.CreatedAt, &verified, &changed,
-		&a.PasswordChangeRequired, &totp, &locked, &a.LockCount, &last, &trained, &until, &roleAt, &reset, &a.PrivacyVersion)
+		&a.PasswordChangeRequired, &totp, &locked, &a.LockCount, &last, &trained, &until, &roleAt, &reset, &a.PrivacyVersion, &restricted)
 	if err != nil {
 		return Account{}, err
 	}
 	a.Role = access.Role(role)
 	a.EmailVerifiedAt, a.PasswordChangedAt, a.LockedUntil, a.LastSignInAt = verified.Time, changed.Time, locked.Time, last.Time
 	a.TrainingCompletedAt, a.ContractorUntil, a.RoleChangedAt = trained.Time, until.Time, roleAt.Time
-	a.FailuresResetAt = reset.Time
+	a.FailuresResetAt, a.RestrictedAt = reset.Time, restricted.Time
 	a.TOTPEnabled = totp.Valid
 	return a, nil
 }

@@ -66,6 +66,9 @@ func (s *Service) Open(ctx context.Context, p access.Principal, subject, body st
 	if err != nil {
 		return Ticket{}, err
 	}
+	if err := s.writable(ctx, p.AccountID); err != nil {
+		return Ticket{}, err
+	}
 	t := Ticket{ID: newID(), AccountID: p.AccountID, Subject: subject, Status: StatusOpen}
 	err = s.db.Transact(ctx, func(tx *db.Tx) error {
 		now := tx.Now()
@@ -365,6 +368,9 @@ func (s *Service) Reply(ctx context.Context, p access.Principal, id, body string
 		if t.Status == StatusClosed {
 			return apperr.New(apperr.Conflict, "This ticket is closed. Open a new ticket if you need more help.")
 		}
+		if err := s.writable(ctx, t.AccountID); err != nil {
+			return err
+		}
 		staff := t.AccountID != p.AccountID
 		if m, err = s.insertMessage(ctx, tx, t, p.AccountID, staff, body, files); err != nil {
 			return err
@@ -415,6 +421,9 @@ func (s *Service) SetStatus(ctx context.Context, p access.Principal, id, status 
 		}
 		if !isAgent(p) && status != StatusClosed {
 			return apperr.New(apperr.Forbidden, "You can close your ticket; support changes the other states.")
+		}
+		if err := s.writable(ctx, t.AccountID); err != nil {
+			return err
 		}
 		if t.Status == status {
 			return nil
@@ -470,4 +479,17 @@ func (s *Service) Assign(ctx context.Context, p access.Principal, id, assigneeID
 // transaction.
 type rowQuerier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// writable refuses changes to the tickets of a customer whose processing
+// is restricted (CP-11.1, GDPR Art. 18): kept, not used.
+func (s *Service) writable(ctx context.Context, customerID string) error {
+	a, err := s.identity.Account(ctx, customerID)
+	if err != nil {
+		return errNoTicket
+	}
+	if a.Restricted() {
+		return apperr.New(apperr.Conflict, "Processing of this customer's data is restricted: their tickets are read-only until the restriction is lifted.")
+	}
+	return nil
 }

@@ -26,6 +26,8 @@ func (s *Server) adminRoutes() []route {
 		{"POST /admin/users/{id}/require-password-change", access.UserManage, s.adminAction},
 		{"POST /admin/users/{id}/training", access.UserManage, s.adminAction},
 		{"POST /admin/users/{id}/contract", access.UserManage, s.adminAction},
+		{"POST /admin/users/{id}/restrict", access.UserManage, s.adminAction},
+		{"POST /admin/users/{id}/unrestrict", access.UserManage, s.adminAction},
 		{"POST /admin/users/{id}/role", access.RoleGrant, s.adminRole},
 		{"GET /admin/roles", access.UserRead, s.adminRoles},
 		{"POST /admin/roles/requests/{id}/approve", access.RoleGrant, s.adminDecide},
@@ -170,6 +172,10 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
 			}
 			err = s.identity.RecordTraining(ctx, p, id, at)
 		}
+	case "restrict":
+		err = s.identity.SetRestricted(ctx, p, id, true, r.PostForm.Get("reason"))
+	case "unrestrict":
+		err = s.identity.SetRestricted(ctx, p, id, false, "")
 	case "contract":
 		var until time.Time
 		if d := r.PostForm.Get("until"); d != "" {

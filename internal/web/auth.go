@@ -80,7 +80,7 @@ func (s *Server) authenticateSession(w http.ResponseWriter, r *http.Request) (ac
 			ctx = withAccount(ctx, acct)
 			ctx = audit.WithActor(ctx, "account:"+sess.AccountID)
 			return access.Principal{AccountID: sess.AccountID, Role: acct.Role, SessionID: sess.ID,
-				Stage: access.Stage(step), ReauthAt: sess.ReauthAt}, ctx
+				Stage: access.Stage(step), ReauthAt: sess.ReauthAt, Restricted: acct.Restricted()}, ctx
 		}
 	}
 	// An unknown, ended or expired session: drop the cookie so the
@@ -244,6 +244,30 @@ func (s *Server) denied(w http.ResponseWriter, r *http.Request, perm access.Perm
 		s.renderError(w, r, errNotFound)
 	}
 }
+
+// restrictedMay are the changes an account under restriction of
+// processing may still make: its security, its sign-out and its data
+// rights. Everything else that changes data is refused (CP-11.1).
+var restrictedMay = map[string]bool{
+	"POST /account/data/export": true, "POST /account/data/download": true, "POST /account/data/erase": true,
+	"POST /account/data/erase/cancel": true, "POST /account/data/consent": true, "POST /account/privacy-notice": true,
+	"POST /account/report": true, "POST /account/sessions/end-others": true, "POST /account/sessions/{id}/end": true,
+	"POST /account/notices/{id}/read": true,
+}
+
+// restrictedAllows reports whether a restricted account may use a route.
+func restrictedAllows(rt route) bool {
+	switch rt.perm {
+	case access.Public, access.SessionEnd, access.SignInSecondFactor, access.MFAEnrol, access.PasswordChange, access.AccountData:
+		return true
+	}
+	method, _, _ := strings.Cut(rt.pattern, " ")
+	return method == http.MethodGet || method == http.MethodHead || restrictedMay[rt.pattern] ||
+		strings.HasPrefix(rt.pattern, "POST /account/passkeys/") || strings.HasPrefix(rt.pattern, "POST /account/mfa/") ||
+		strings.HasPrefix(rt.pattern, "POST /account/recovery-codes")
+}
+
+var errRestricted = apperr.New(apperr.Forbidden, "Processing of your data is restricted, as you asked: your account is read-only. You can still download your data, ask for its deletion, and change your security settings. Contact support to lift the restriction.")
 
 var errTrainingOverdue = apperr.New(apperr.Forbidden, "Your security-awareness training is overdue. Until an administrator records it, this page is closed to you.")
 

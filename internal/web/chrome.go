@@ -87,6 +87,11 @@ func (s *Server) accountChrome(r *http.Request, p *Page) {
 			p.Unread = n
 		}
 	}
+	if pr.Restricted {
+		p.Banner = "Processing of your data is restricted, as you asked: your account is read-only."
+		p.BannerLink = ""
+		return
+	}
 	// Enforces MTL-2.1.1: a customer is asked to read a new version of
 	// the privacy notice until they acknowledge it.
 	if acct.Role == access.RoleCustomer && s.rights != nil && acct.PrivacyVersion != s.rights.CurrentVersion(ctx) && r.URL.Path != "/account/privacy-notice" {

@@ -113,5 +113,8 @@ func Controls() []policy.Control {
 		{Clause: "MTL-2.1.1", Name: "web.notice-and-consents",
 			Description: "The header asks a customer to read a new privacy notice until acknowledged; consents are given and withdrawn from the data page with their history; a newly published version asks again.",
 			Test:        "internal/web: TestNoticeAndConsentPages"},
+		{Clause: "CP-11.1", Name: "web.restriction-of-processing",
+			Description: "An administrator restricts a customer's processing with a recorded reason (the customer is told); the account becomes read-only for its owner and for support, bar the owner's security settings and data rights, until lifted.",
+			Test:        "internal/web: TestRestrictionOfProcessing"},
 	}
 }

@@ -111,3 +111,47 @@ func TestNoticeAndConsentPages(t *testing.T) {
 		}
 	})
 }
+
+// TestRestrictionOfProcessing: an administrator restricts a customer's
+// processing with a reason; the customer's account becomes read-only (no
+// new ticket, no change of contact details) but keeps their data rights
+// and security; support cannot answer their tickets; lifting it restores
+// everything (CP-11.1).
+func TestRestrictionOfProcessing(t *testing.T) {
+	eachServer(t, func(t *testing.T, s *testServer) {
+		tok := signInFull(t, s, "restrict.me@example.com")
+		c := cookieOf(tok)
+		id := accountOf(t, s, tok)
+		resp := postMultipart(s, "/tickets", map[string]string{"subject": "Before the restriction", "body": "hello"}, nil, c)
+		tid := ticketLink.FindStringSubmatch(resp.Header.Get("Location"))[1]
+		admin := cookieOf(signInAs(t, s, "dpo2@example.com", access.RoleAdmin))
+		if r := post(s, "/admin/users/"+id+"/restrict", url.Values{"reason": {"short"}}, admin); r.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("restriction without a reason: %d", r.StatusCode)
+		}
+		if r := post(s, "/admin/users/"+id+"/restrict", url.Values{"reason": {"The customer objected by email on 24 November"}}, admin); r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("restrict: %d", r.StatusCode)
+		}
+		if w := do(s, "GET", "/tickets/"+tid, nil, map[string]string{"Cookie": c}); w.Code != 200 || !strings.Contains(w.Body.String(), "read-only") {
+			t.Errorf("reading under restriction: %d", w.Code)
+		}
+		if r := postMultipart(s, "/tickets", map[string]string{"subject": "During the restriction", "body": "hello"}, nil, c); r.StatusCode != http.StatusForbidden {
+			t.Errorf("new ticket under restriction: %d", r.StatusCode)
+		}
+		if r := post(s, "/account/contact", url.Values{"name": {"Changed"}}, c); r.StatusCode != http.StatusForbidden {
+			t.Errorf("contact change under restriction: %d", r.StatusCode)
+		}
+		if r := post(s, "/account/data/export", url.Values{}, c); r.StatusCode != 200 {
+			t.Errorf("export under restriction: %d", r.StatusCode)
+		}
+		agent := cookieOf(signInAs(t, s, "agent.r@example.com", access.RoleSupport))
+		if r := postMultipart(s, "/desk/tickets/"+tid+"/reply", map[string]string{"body": "An answer"}, nil, agent); r.StatusCode != http.StatusConflict {
+			t.Errorf("support reply under restriction: %d", r.StatusCode)
+		}
+		if r := post(s, "/admin/users/"+id+"/unrestrict", url.Values{}, admin); r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("lift: %d", r.StatusCode)
+		}
+		if r := postMultipart(s, "/tickets", map[string]string{"subject": "After the restriction", "body": "hello"}, nil, c); r.StatusCode != http.StatusSeeOther {
+			t.Errorf("new ticket after lifting: %d", r.StatusCode)
+		}
+	})
+}

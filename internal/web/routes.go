@@ -114,6 +114,13 @@ func (s *Server) wrap(rt route) http.Handler {
 			s.denied(w, r, rt.perm)
 			return
 		}
+		// Enforces CP-11.1: an account under restriction of processing is
+		// read-only, bar its security and its data rights.
+		if p.Restricted && !restrictedAllows(rt) {
+			s.metrics.deny(rt.pattern, "restricted")
+			s.renderError(w, r, errRestricted)
+			return
+		}
 		// Enforces CP-6.3, MTL-3.2.2: sensitive actions (reveal, role
 		// change, policy edit, key rotation, audit export) need a fresh
 		// re-authentication, whatever the handler does.
