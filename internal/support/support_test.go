@@ -350,3 +350,35 @@ func TestReportForCustomer(t *testing.T) {
 		}
 	})
 }
+
+// TestRectifyByStaff: an agent corrects a customer's phone with a reason
+// and a fresh sign-in; the trail holds the old and new values encrypted
+// under the customer's key, never in clear (CP-11.1, MTL-3.2.2).
+func TestRectifyByStaff(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		cust := e.principal("fix.me@example.com", access.RoleCustomer)
+		e.id.SetContact(e.ctx, cust.AccountID, "Fix Me", "+44 20 7946 0000")
+		agent := e.principal("agent@example.com", access.RoleSupport)
+		if err := e.desk.Rectify(e.ctx, agent, cust.AccountID, support.FieldPhone, "+44 20 7946 0958", "short"); apperr.CodeOf(err) != apperr.Invalid {
+			t.Errorf("no reason: %v", err)
+		}
+		if err := e.desk.Rectify(e.ctx, agent, cust.AccountID, support.FieldEmail, "x@example.com", "The customer called to correct it"); apperr.CodeOf(err) != apperr.Invalid {
+			t.Errorf("email through support: %v", err)
+		}
+		admin := e.principal("admin@example.com", access.RoleAdmin)
+		if err := e.desk.Rectify(e.ctx, admin, cust.AccountID, support.FieldPhone, "+44 20 7946 0958", "The customer called to correct it"); apperr.CodeOf(err) != apperr.NotFound {
+			t.Errorf("admin rectified: %v", err)
+		}
+		if err := e.desk.Rectify(e.ctx, agent, cust.AccountID, support.FieldPhone, "+44 20 7946 0958", "The customer called to correct it"); err != nil {
+			t.Fatal(err)
+		}
+		if phone, _ := e.id.Phone(e.ctx, cust.AccountID); phone != "+44 20 7946 0958" {
+			t.Errorf("phone %q", phone)
+		}
+		var details string
+		e.d.QueryRowContext(e.ctx, `SELECT details FROM audit_events WHERE action = 'customer.rectify'`).Scan(&details)
+		if !strings.Contains(details, "old_enc") || strings.Contains(details, "7946") {
+			t.Errorf("rectification details %s", details)
+		}
+	})
+}

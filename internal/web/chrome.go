@@ -43,6 +43,7 @@ var flashes = map[string]string{
 	"role-decided":        "Decision recorded.",
 	"token-revoked":       "The token was revoked. It stopped working at once.",
 	"policy-saved":        "Saved to the policy file and recorded in the audit trail. The new values apply when Portico is restarted.",
+	"rectified":           "Corrected. The change is recorded, with your reason.",
 	"consent-saved":       "Your choice is saved. You can change it at any time.",
 	"notice-acknowledged": "Thank you for reading our privacy notice.",
 	"notice-published":    "The new version is published. Customers are asked to read it when they next sign in.",

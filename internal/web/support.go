@@ -44,6 +44,7 @@ func (s *Server) supportRoutes() []route {
 		{"GET /desk/customers/{id}", access.CustomerLookup, s.customerPage},
 		{"POST /desk/customers/{id}/reveal", access.CustomerReveal, s.customerReveal},
 		{"POST /desk/customers/{id}/report", access.ReportForCustomer, s.customerReport},
+		{"POST /desk/customers/{id}/rectify", access.CustomerReveal, s.customerRectify},
 
 		{"GET /account/access-history", access.AccountSelf, s.accessHistory},
 		{"GET /account/contact", access.AccountSelf, s.contactForm},
@@ -526,5 +527,22 @@ func (s *Server) contactSave(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	http.Redirect(w, r, "/account?done=contact-saved", http.StatusSeeOther)
+	return nil
+}
+
+// customerRectify corrects a customer's name or phone on their behalf.
+func (s *Server) customerRectify(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	f := r.PostForm
+	if err := s.support.Rectify(r.Context(), access.PrincipalFrom(r.Context()), id, f.Get("field"), f.Get("value"), f.Get("reason")); err != nil {
+		if msg := formError(err); msg != "" && apperr.CodeOf(err) != apperr.NotFound {
+			return s.renderCustomer(w, r, formStatus(err), msg)
+		}
+		return err
+	}
+	http.Redirect(w, r, "/desk/customers/"+id+"?done=rectified", http.StatusSeeOther)
 	return nil
 }
