@@ -72,6 +72,13 @@ var complete = map[string]bool{
 	"CP-12":     true, // restricted mode: no second factor, expired or compromised password, overdue training
 	"MTL-3.2.1": true, // support sees masked data
 	"MTL-3.2.2": true, // reveal with reason, time-bound, audited; configuration and keys admin-only
+	"CP-5.1":    true, // TLS only; every personal field encrypted under the subject's key (raw-file test); rotatable keys; encrypted backups
+	"CP-11.1":   true, // export, rectification, erasure with grace and shredding, restriction, consents
+	"MTL-1.1":   true, // encryption, tamper-evident audit, encrypted backups with restore, health checks
+	"MTL-2.1.1": true, // record of processing in code, shown to admins, customers and in the export
+	"MTL-2.1.2": true, // versioned notice acknowledged, optional purposes by consent, retention per category
+	"MTL-2.1.3": true, // as CP-5.1 and CP-4.2
+	"MTL-7.1":   true, // as CP-11.1, each request tracked with its legal deadline
 }
 
 // ClauseStatus says how far the controls of a clause go: "enforced" or
