@@ -597,6 +597,13 @@ func (s *Service) SetRestricted(ctx context.Context, actor access.Principal, id 
 		details := map[string]any{}
 		if restricted {
 			details["reason"] = reason
+			// Tracked with the other data-subject requests (MTL-7.1).
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO privacy_requests (id, account_id, kind, status, created_at, due_at, completed_at)
+				 VALUES ($1, $2, 'restriction', 'done', $3, $4, $3)`,
+				newID(), id, tx.Now(), tx.Now().Add(s.profile.Privacy.RequestDeadline.Duration)); err != nil {
+				return err
+			}
 		}
 		if _, err := s.audit.Append(ctx, tx, audit.Event{Action: action, Target: "account:" + id, Outcome: audit.Success, Details: details}); err != nil {
 			return err

@@ -32,8 +32,10 @@ import (
 
 // Request kinds and statuses.
 const (
-	KindExport  = "export"
-	KindErasure = "erasure"
+	KindExport        = "export"
+	KindErasure       = "erasure"
+	KindRestriction   = "restriction"   // recorded when an administrator restricts processing
+	KindRectification = "rectification" // recorded when support corrects a detail
 
 	StatusPending   = "pending"   // erasure waiting for its grace period
 	StatusReady     = "ready"     // export waiting to be downloaded

@@ -301,6 +301,13 @@ func (s *Service) Rectify(ctx context.Context, p access.Principal, accountID, fi
 		if err != nil {
 			return err
 		}
+		// Tracked with the other data-subject requests (MTL-7.1).
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO privacy_requests (id, account_id, kind, status, created_at, due_at, completed_at)
+			 VALUES ($1, $2, 'rectification', 'done', $3, $4, $3)`,
+			id, accountID, tx.Now(), tx.Now().Add(s.profile.Privacy.RequestDeadline.Duration)); err != nil {
+			return err
+		}
 		_, err = s.audit.Append(ctx, tx, audit.Event{Action: "customer.rectify", Target: "account:" + accountID, Outcome: audit.Success,
 			Details: map[string]any{"field": field, "reason": reason, "change": id,
 				"old_enc": base64.StdEncoding.EncodeToString(oldEnc), "new_enc": base64.StdEncoding.EncodeToString(newEnc)}})

@@ -380,5 +380,10 @@ func TestRectifyByStaff(t *testing.T) {
 		if !strings.Contains(details, "old_enc") || strings.Contains(details, "7946") {
 			t.Errorf("rectification details %s", details)
 		}
+		var n int
+		e.d.QueryRowContext(e.ctx, `SELECT COUNT(*) FROM privacy_requests WHERE kind = 'rectification' AND account_id = $1`, cust.AccountID).Scan(&n)
+		if n != 1 {
+			t.Error("the rectification is not tracked as a request (MTL-7.1)")
+		}
 	})
 }

@@ -147,6 +147,9 @@ func TestRestrictionOfProcessing(t *testing.T) {
 		if r := postMultipart(s, "/desk/tickets/"+tid+"/reply", map[string]string{"body": "An answer"}, nil, agent); r.StatusCode != http.StatusConflict {
 			t.Errorf("support reply under restriction: %d", r.StatusCode)
 		}
+		if page := do(s, "GET", "/admin/privacy", nil, map[string]string{"Cookie": admin}).Body.String(); !strings.Contains(page, "<td>restriction</td>") {
+			t.Error("the restriction is not tracked on the requests page")
+		}
 		if r := post(s, "/admin/users/"+id+"/unrestrict", url.Values{}, admin); r.StatusCode != http.StatusSeeOther {
 			t.Fatalf("lift: %d", r.StatusCode)
 		}
