@@ -204,13 +204,6 @@ func inNetworks(nets []netip.Prefix, ip string) bool {
 	return false
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
-}
-
 // newNonce returns a fresh CSP nonce: 128 bits from crypto/rand, in the
 // URL-safe base64 alphabet that CSP allows, so that html/template never
 // escapes it in the nonce attribute ("+" would become "&#43;").
