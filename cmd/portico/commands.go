@@ -285,26 +285,18 @@ password is read from standard input with --password-stdin, or asked for
 	if err != nil {
 		return err
 	}
-	s, err := app.OpenStorage(ctx, cfg, app.Initialise, app.NewLogger(e.stderr, cfg.LogFormat, cfg.LogLevel))
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	svc, closeID, err := app.NewIdentity(s, cfg)
-	if err != nil {
-		return err
-	}
-	defer closeID()
-	acct, err := svc.CreateAccount(audit.WithActor(ctx, audit.ActorCLI), identity.NewAccount{Email: *email, Name: *name, Role: r, Password: password, ContractorUntil: contractUntil})
-	if err != nil {
-		return err
-	}
-	if acct.Contractor() {
-		fmt.Fprintf(e.stdout, "created %s account %s (contractor until %s)\n", acct.Role, acct.ID, acct.ContractorUntil.Format("2006-01-02"))
+	return withIdentity(ctx, e, cfg, app.Initialise, func(_ *app.Storage, svc *identity.Service) error {
+		acct, err := svc.CreateAccount(audit.WithActor(ctx, audit.ActorCLI), identity.NewAccount{Email: *email, Name: *name, Role: r, Password: password, ContractorUntil: contractUntil})
+		if err != nil {
+			return err
+		}
+		if acct.Contractor() {
+			fmt.Fprintf(e.stdout, "created %s account %s (contractor until %s)\n", acct.Role, acct.ID, acct.ContractorUntil.Format("2006-01-02"))
+			return nil
+		}
+		fmt.Fprintf(e.stdout, "created %s account %s\n", acct.Role, acct.ID)
 		return nil
-	}
-	fmt.Fprintf(e.stdout, "created %s account %s\n", acct.Role, acct.ID)
-	return nil
+	})
 }
 
 // readPassword reads the new password from standard input (first line) or,
@@ -382,7 +374,20 @@ func setDisabled(ctx context.Context, e env, args []string, disable bool) error 
 // onAccount opens an existing installation's identity service as the
 // command line and runs fn on the account with this email address.
 func onAccount(ctx context.Context, e env, cfg config.Config, email string, fn func(context.Context, *identity.Service, string) error) error {
-	s, err := app.OpenStorage(ctx, cfg, app.Existing, app.NewLogger(e.stderr, cfg.LogFormat, cfg.LogLevel))
+	return withIdentity(ctx, e, cfg, app.Existing, func(_ *app.Storage, svc *identity.Service) error {
+		ctx := audit.WithActor(ctx, audit.ActorCLI)
+		acct, err := svc.FindByEmail(ctx, email)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, svc, acct.ID)
+	})
+}
+
+// withIdentity opens the storage and the identity service for a command,
+// runs fn and closes both.
+func withIdentity(ctx context.Context, e env, cfg config.Config, mode app.StorageMode, fn func(*app.Storage, *identity.Service) error) error {
+	s, err := app.OpenStorage(ctx, cfg, mode, app.NewLogger(e.stderr, cfg.LogFormat, cfg.LogLevel))
 	if err != nil {
 		return err
 	}
@@ -392,12 +397,7 @@ func onAccount(ctx context.Context, e env, cfg config.Config, email string, fn f
 		return err
 	}
 	defer closeID()
-	ctx = audit.WithActor(ctx, audit.ActorCLI)
-	acct, err := svc.FindByEmail(ctx, email)
-	if err != nil {
-		return err
-	}
-	return fn(ctx, svc, acct.ID)
+	return fn(s, svc)
 }
 
 func cmdUserRequirePasswordChange(ctx context.Context, e env, args []string) error {
@@ -509,38 +509,30 @@ counts what would go. One node runs it at a time.`, config.Storage|config.Policy
 	if err != nil {
 		return err
 	}
-	s, err := app.OpenStorage(ctx, cfg, app.Existing, app.NewLogger(e.stderr, cfg.LogFormat, cfg.LogLevel))
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	ids, closeID, err := app.NewIdentity(s, cfg)
-	if err != nil {
-		return err
-	}
-	defer closeID()
-	n, err := notify.New(s.DB, s.Keyring, s.Audit, notify.Options{SMTPURL: cfg.SMTPURL})
-	if err != nil {
-		return err
-	}
-	r, err := retention.New(retention.Deps{DB: s.DB, Keys: s.Keyring, Audit: s.Audit, Profile: s.Profile, Identity: ids, Notices: n})
-	if err != nil {
-		return err
-	}
-	run, err := r.Run(ctx, *dry)
-	if err != nil {
-		return err
-	}
-	verb := "deleted"
-	if *dry {
-		verb = "would delete"
-	}
-	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(w, "CATEGORY\t%s\n", strings.ToUpper(verb))
-	for _, c := range retention.Categories() {
-		fmt.Fprintf(w, "%s\t%d\n", c, run.Counts[c])
-	}
-	return w.Flush()
+	return withIdentity(ctx, e, cfg, app.Existing, func(s *app.Storage, ids *identity.Service) error {
+		n, err := notify.New(s.DB, s.Keyring, s.Audit, notify.Options{SMTPURL: cfg.SMTPURL})
+		if err != nil {
+			return err
+		}
+		r, err := retention.New(retention.Deps{DB: s.DB, Keys: s.Keyring, Audit: s.Audit, Profile: s.Profile, Identity: ids, Notices: n})
+		if err != nil {
+			return err
+		}
+		run, err := r.Run(ctx, *dry)
+		if err != nil {
+			return err
+		}
+		verb := "deleted"
+		if *dry {
+			verb = "would delete"
+		}
+		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(w, "CATEGORY\t%s\n", strings.ToUpper(verb))
+		for _, c := range retention.Categories() {
+			fmt.Fprintf(w, "%s\t%d\n", c, run.Counts[c])
+		}
+		return w.Flush()
+	})
 }
 
 func cmdBackupCreate(ctx context.Context, e env, args []string) error {

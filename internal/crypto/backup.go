@@ -116,16 +116,5 @@ func (k *Keyring) ErasedSubjects() ([]string, error) {
 // DestroySubjectKeyAgain destroys a subject's key in tx without recording
 // it in the ledger again: a restore re-applying the ledger's erasures.
 func (k *Keyring) DestroySubjectKeyAgain(ctx context.Context, tx *db.Tx, subjectID string) error {
-	_, err := tx.ExecContext(ctx,
-		`INSERT INTO subject_keys (subject_id, wrapped_key, wrapped_by, created_at, destroyed_at)
-		 VALUES ($1, NULL, NULL, $2, $2)
-		 ON CONFLICT (subject_id) DO UPDATE
-		 SET wrapped_key = NULL,
-		     destroyed_at = COALESCE(subject_keys.destroyed_at, excluded.destroyed_at)`,
-		subjectID, tx.Now())
-	if err != nil {
-		return fmt.Errorf("crypto: destroy subject key: %w", err)
-	}
-	k.cache.drop(subjectID)
-	return nil
+	return k.destroyKeyRow(ctx, tx, subjectID)
 }

@@ -469,6 +469,17 @@ func (k *Keyring) DestroySubjectKey(ctx context.Context, tx *db.Tx, subjectID st
 	if subjectID == "" {
 		return errors.New("crypto: empty subject ID")
 	}
+	if err := k.destroyKeyRow(ctx, tx, subjectID); err != nil {
+		return err
+	}
+	// A backup taken before now still holds the wrapped key: the ledger
+	// next to the keyset lets a restore destroy it again.
+	return k.recordErasure(subjectID)
+}
+
+// destroyKeyRow overwrites a subject's wrapped key with NULL and leaves
+// the tombstone, in tx.
+func (k *Keyring) destroyKeyRow(ctx context.Context, tx *db.Tx, subjectID string) error {
 	_, err := tx.ExecContext(ctx,
 		`INSERT INTO subject_keys (subject_id, wrapped_key, wrapped_by, created_at, destroyed_at)
 		 VALUES ($1, NULL, NULL, $2, $2)
@@ -478,11 +489,6 @@ func (k *Keyring) DestroySubjectKey(ctx context.Context, tx *db.Tx, subjectID st
 		subjectID, tx.Now())
 	if err != nil {
 		return fmt.Errorf("crypto: destroy subject key: %w", err)
-	}
-	// A backup taken before now still holds the wrapped key: the ledger
-	// next to the keyset lets a restore destroy it again.
-	if err := k.recordErasure(subjectID); err != nil {
-		return err
 	}
 	// Every use reads the row first, so the cache could not serve the key
 	// anyway; dropping it lets the memory go.
