@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,25 +17,14 @@ import (
 	"github.com/portico/portico/internal/policy"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// clock is the test clock that the database follows.
+type clock = dbtest.Clock
 
 // each runs fn on every test database with a store and two accounts.
 func each(t *testing.T, fn func(t *testing.T, d *db.DB, clk *clock, st *apitoken.Store)) {
-	clk := &clock{}
+	clk := dbtest.NewClock(time.Time{})
 	dbtest.EachWith(t, dbtest.Options{Now: clk.Now}, func(t *testing.T, d *db.DB) {
-		clk.mu.Lock()
-		clk.t = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
-		clk.mu.Unlock()
+		clk.Set(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 		keyset := filepath.Join(t.TempDir(), crypto.KeysetFileName)
 		if err := crypto.CreateMasterKeyset(keyset); err != nil {
 			t.Fatal(err)

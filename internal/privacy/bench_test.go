@@ -47,7 +47,7 @@ func seedSignIns(tb testing.TB, e *env, accountID string, n int) {
 // BenchmarkExportLargeAccount builds the archive of a customer with 1,000
 // tickets and 10,000 sign-in events on SQLite. Issue 5's target: under 2 s.
 func BenchmarkExportLargeAccount(b *testing.B) {
-	e := newEnv(b, dbtest.SQLite(b, dbtest.Options{}), &clock{t: time.Now()})
+	e := newEnv(b, dbtest.SQLite(b, dbtest.Options{}), dbtest.NewClock(time.Now()))
 	c := e.customer(b, "bench.export@example.com")
 	for i := range 1000 {
 		if _, err := e.desk.Open(context.Background(), c, fmt.Sprintf("Ticket %d about the invoice", i), "The body of the ticket, a few sentences long, as customers write them.", nil); err != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,17 +22,8 @@ import (
 
 const pw = "correct horse battery staple 42"
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// clock is the test clock that the database follows.
+type clock = dbtest.Clock
 
 type env struct {
 	t    *testing.T
@@ -48,11 +38,9 @@ type env struct {
 // each runs fn on SQLite and, when configured, PostgreSQL, with a clock
 // the test moves.
 func each(t *testing.T, fn func(t *testing.T, e *env)) {
-	clk := &clock{t: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
+	clk := dbtest.NewClock(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	dbtest.EachWith(t, dbtest.Options{Now: clk.Now}, func(t *testing.T, d *db.DB) {
-		clk.mu.Lock()
-		clk.t = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
-		clk.mu.Unlock()
+		clk.Set(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 		keyset := filepath.Join(t.TempDir(), crypto.KeysetFileName)
 		if err := crypto.CreateMasterKeyset(keyset); err != nil {
 			t.Fatal(err)
