@@ -74,6 +74,7 @@ var complete = map[string]bool{
 	"MTL-3.2.2": true, // reveal with reason, time-bound, audited; configuration and keys admin-only
 	"CP-5.1":    true, // TLS only; every personal field encrypted under the subject's key (raw-file test); rotatable keys; encrypted backups
 	"CP-11.1":   true, // export, rectification, erasure with grace and shredding, restriction, consents
+	"CP-5.2":    true, // every category purged on schedule (audit trail with anchors), crypto-shredding, erasure ledger for backups
 	"MTL-1.1":   true, // encryption, tamper-evident audit, encrypted backups with restore, health checks
 	"MTL-2.1.1": true, // record of processing in code, shown to admins, customers and in the export
 	"MTL-2.1.2": true, // versioned notice acknowledged, optional purposes by consent, retention per category

@@ -108,13 +108,29 @@ func (l *Log) Verify(ctx context.Context, opts VerifyOptions) (VerifyResult, err
 		return VerifyResult{}, fmt.Errorf("audit: read last event: %w", err)
 	}
 	end := min(head.Seq, maxSeq.Int64)
+	// After prunes the chain starts past the last pruned event, whose hash
+	// its first event must carry; the prune must be an event of the chain.
+	start, genesis, err := l.pruneStart(ctx)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	if start > 1 {
+		ok, err := l.pruneRecorded(ctx, start-1)
+		if err != nil {
+			return VerifyResult{}, err
+		}
+		if !ok {
+			res.fail(start, BreakMissing, "events 1 to %d were removed by a prune that is not in the chain: rows were deleted", start-1)
+			return res, nil
+		}
+	}
 
 	// Stretches of a few batches: enough to keep every worker busy to the
 	// end, few enough that joining them costs nothing.
 	span := int64(batch) * 4
-	stretches := make([]stretch, (end+span-1)/span)
+	stretches := make([]stretch, max(end-start+1+span-1, 0)/span)
 	for i := range stretches {
-		from := 1 + int64(i)*span
+		from := start + int64(i)*span
 		stretches[i] = stretch{from: from, to: min(from+span-1, end), done: make(chan struct{})}
 	}
 	wctx, cancel := context.WithCancel(ctx)
@@ -138,7 +154,7 @@ func (l *Log) Verify(ctx context.Context, opts VerifyOptions) (VerifyResult, err
 		})
 	}
 
-	prev := make([]byte, hashSize) // the genesis prev_hash
+	prev := genesis // the genesis prev_hash, or the last pruned event's hash
 	for i := range stretches {
 		s := &stretches[i]
 		select {

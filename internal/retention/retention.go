@@ -6,9 +6,8 @@
 // category and auditing a summary. Whole accounts (unconfirmed sign-ups,
 // inactive customers after a warning) are crypto-shredded and deleted.
 //
-// The audit trail is not purged here: it is append-only and hash-chained,
-// and its retention needs an archive of the chain first (a later
-// capability).
+// The audit trail is pruned from its start with a recorded anchor, so that
+// it still verifies (audit.Log.Prune), up to 50,000 events a run.
 package retention
 
 import (
@@ -118,7 +117,7 @@ func Categories() []string {
 	for _, r := range rules {
 		out = append(out, r.name)
 	}
-	return append(out, "unverified_signups", "inactive_warned", "inactive_accounts")
+	return append(out, "unverified_signups", "inactive_warned", "inactive_accounts", "audit_events")
 }
 
 // Run purges what has expired (or, with dryRun, only counts it), records
@@ -195,6 +194,18 @@ func (s *Service) purge(ctx context.Context, run *Run) error {
 	run.Counts["inactive_accounts"] = n
 	if err != nil {
 		return fmt.Errorf("retention: inactive accounts: %w", err)
+	}
+	// The audit trail last: this run's own deletions are in it, and its
+	// start moves on with a recorded prune (audit.Log.Prune).
+	cutoff := now.Add(-s.d.Profile.Retention.AuditEvents.Duration)
+	if run.DryRun {
+		err = s.d.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_events WHERE at < $1`, cutoff).Scan(&n)
+	} else {
+		n, err = s.d.Audit.Prune(ctx, cutoff, 50_000)
+	}
+	run.Counts["audit_events"] = n
+	if err != nil {
+		return fmt.Errorf("retention: audit events: %w", err)
 	}
 	return nil
 }
