@@ -369,6 +369,7 @@ type anchorMetrics struct {
 	at   prometheus.Gauge
 	info *prometheus.GaugeVec
 	mu   sync.Mutex
+	last []string // the info labels set last
 }
 
 func newAnchorMetrics(reg prometheus.Registerer) *anchorMetrics {
@@ -392,6 +393,12 @@ func (m *anchorMetrics) set(a audit.Anchor) {
 	defer m.mu.Unlock()
 	m.seq.Set(float64(a.Seq))
 	m.at.Set(float64(time.Now().Unix()))
-	m.info.Reset()
-	m.info.WithLabelValues(strconv.FormatInt(a.Seq, 10), hex.EncodeToString(a.Hash)).Set(1)
+	// The new head first, then the old one goes: a scrape never sees
+	// none.
+	labels := []string{strconv.FormatInt(a.Seq, 10), hex.EncodeToString(a.Hash)}
+	m.info.WithLabelValues(labels...).Set(1)
+	if m.last != nil && (m.last[0] != labels[0] || m.last[1] != labels[1]) {
+		m.info.DeleteLabelValues(m.last...)
+	}
+	m.last = labels
 }

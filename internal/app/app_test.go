@@ -269,7 +269,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		text = string(b)
-		if strings.Contains(text, "portico_audit_head_sequence") && strings.Contains(text, `route="GET /{$}"`) {
+		if strings.Contains(text, "portico_audit_head_info") && strings.Contains(text, `route="GET /{$}"`) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
