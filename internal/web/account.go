@@ -36,10 +36,30 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) error {
 		Staff: acct.Role.IsStaff(), Tokens: s.tokens != nil && access.Has(p.Role, access.TokenOwn), TrainingDue: s.identity.TrainingDue(acct)})
 }
 
+// riskRow is a session ended on a risk signal, told to its owner.
+type riskRow struct {
+	At   time.Time
+	What string
+}
+
+// riskText says what happened, from the signal's coarse details.
+func riskText(sig identity.RiskSignal) string {
+	switch sig.Kind {
+	case identity.RiskCountryChange:
+		return "A session was signed out because it was used from another country (" + sig.Detail["from_country"] + " to " + sig.Detail["to_country"] + ")."
+	case identity.RiskUserAgentChange:
+		return "A session was signed out because it was used from another browser (" + sig.Detail["to_device"] + ")."
+	case identity.RiskBlockedNetwork:
+		return "A session was signed out because it was used from a network we block."
+	}
+	return "A session was signed out for your safety."
+}
+
 // securityPage is /account/security: factors, sessions, password age,
 // recent sign-ins, each with "this wasn't me".
 type securityPage struct {
 	Page
+	Risks           []riskRow
 	Account         identity.Account
 	Passkeys        []passkeyRow
 	PasskeysEnabled bool
@@ -87,6 +107,13 @@ func (s *Server) accountSecurity(w http.ResponseWriter, r *http.Request) error {
 	}
 	if p.SignIns, err = s.identity.RecentSignIns(ctx, acct.ID, 20); err != nil {
 		return err
+	}
+	signals, err := s.identity.RiskSignals(ctx, acct.ID, 10)
+	if err != nil {
+		return err
+	}
+	for _, sig := range signals {
+		p.Risks = append(p.Risks, riskRow{At: sig.CreatedAt, What: riskText(sig)})
 	}
 	if s.passkeys != nil {
 		if p.Passkeys, err = s.passkeyRows(r); err != nil {

@@ -116,5 +116,8 @@ func Controls() []policy.Control {
 		{Clause: "CP-11.1", Name: "web.restriction-of-processing",
 			Description: "An administrator restricts a customer's processing with a recorded reason (the customer is told); the account becomes read-only for its owner and for support, bar the owner's security settings and data rights, until lifted.",
 			Test:        "internal/web: TestRestrictionOfProcessing"},
+		{Clause: "CP-3.1", Name: "web.risk-signals-shown",
+			Description: "A customer's security page lists the sessions Portico ended on a risk signal (change of country or browser, blocked network), with what changed, next to \"this wasn't me\".",
+			Test:        "internal/web: TestRiskSignalsShownToTheOwner"},
 	}
 }

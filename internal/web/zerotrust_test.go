@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"github.com/pquerna/otp/totp"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -83,6 +84,7 @@ func TestContextChangeForcesSignIn(t *testing.T) {
 		if !strings.Contains(page.Body.String(), "different browser") {
 			t.Error("the sign-in page does not say why")
 		}
+
 	})
 
 	t.Run("country change through a trusted proxy", func(t *testing.T) {
@@ -264,5 +266,37 @@ func TestAuditRecordsNetworksNotAddresses(t *testing.T) {
 	}
 	if seen == 0 {
 		t.Fatal("no audit event with a request context: the test checks nothing")
+	}
+}
+
+// TestRiskSignalsShownToTheOwner: a session ended on a risk signal is
+// listed on its owner's security page, with what changed (CP-6.3, CP-3.1).
+func TestRiskSignalsShownToTheOwner(t *testing.T) {
+	s := newTestServer(t)
+	ctx := context.Background()
+	// A session short of its second factor is checked for its context
+	// too: its browser changes, and it ends.
+	first, _, secret := signInSecret(t, s, "told@example.com", true)
+	full := func(at time.Time) string {
+		res, err := s.identity.Login(ctx, identity.Credentials{Email: "told@example.com", Password: testPassword, IP: "192.0.2.10", UserAgent: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess, err := s.sessions.Authenticate(ctx, res.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _ := totp.GenerateCode(secret, at)
+		done, err := s.identity.VerifySecondFactor(ctx, sess, code, "192.0.2.10", "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return done.Token
+	}
+	do(s, "GET", "/login/mfa", nil, map[string]string{"Cookie": session.CookieName + "=" + first, "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"})
+	second := full(time.Now().Add(30 * time.Second))
+	page := do(s, "GET", "/account/security", nil, map[string]string{"Cookie": session.CookieName + "=" + second}).Body.String()
+	if !strings.Contains(page, "used from another browser") || !strings.Contains(page, "Firefox") {
+		t.Error("the security page does not list the session ended on a change of browser")
 	}
 }
