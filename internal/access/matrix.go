@@ -31,7 +31,10 @@ const (
 	CustomerLookup    Permission = "customer.lookup"          // find a customer; personal data masked
 	CustomerReveal    Permission = "customer.pii.reveal"      // unmask a field, with a reason, for a while
 	ReportForCustomer Permission = "report.file-for-customer" // file a suspicious-activity report for a customer
-	TokenOwn          Permission = "token.own"                // personal access tokens for the API
+	TokenOwn          Permission = "token.own"                // one's personal access tokens for the API: list, revoke
+	// TokenCreate: make a personal access token. Sensitive: a token
+	// outlives the session that makes it, so it takes a fresh sign-in.
+	TokenCreate Permission = "token.create"
 
 	// Security team (CP-3.2).
 	IncidentManage Permission = "incident.manage" // incidents, alerts, risk signals
@@ -62,11 +65,11 @@ const (
 // TestRouteMatrix drives every route through it for every role.
 var matrix = map[Role][]Permission{
 	RoleCustomer: {TicketOwn},
-	RoleSupport:  {TicketQueue, CustomerLookup, CustomerReveal, ReportForCustomer, TokenOwn},
-	RoleSecurity: {IncidentManage, CustomerLookup, ReportForCustomer, UserRead, PolicyRead, AuditRead, TokenOwn},
+	RoleSupport:  {TicketQueue, CustomerLookup, CustomerReveal, ReportForCustomer, TokenOwn, TokenCreate},
+	RoleSecurity: {IncidentManage, CustomerLookup, ReportForCustomer, UserRead, PolicyRead, AuditRead, TokenOwn, TokenCreate},
 	RoleAdmin: {UserRead, UserManage, RoleGrant, MatrixRead, PolicyRead, PolicyEdit, KeysRotate, OutboxRead,
-		AuditRead, PrivacyRequests, TokenOwn},
-	RoleAuditor: {UserRead, MatrixRead, PolicyRead, AuditRead, AuditExport, PrivacyRequests, TokenOwn},
+		AuditRead, PrivacyRequests, TokenOwn, TokenCreate},
+	RoleAuditor: {UserRead, MatrixRead, PolicyRead, AuditRead, AuditExport, PrivacyRequests, TokenOwn, TokenCreate},
 }
 
 // sensitive are the permissions that need a step-up re-authentication
@@ -79,6 +82,7 @@ var sensitive = map[Permission]bool{
 	KeysRotate:     true,
 	AuditExport:    true,
 	AccountData:    true,
+	TokenCreate:    true,
 }
 
 // sets is matrix as sets, for a constant-time decision per request.
@@ -116,7 +120,7 @@ func RolePermissions(r Role) []Permission {
 func Permissions() []Permission {
 	return []Permission{TicketOwn, TicketQueue, CustomerLookup, CustomerReveal, ReportForCustomer,
 		IncidentManage, UserRead, UserManage, RoleGrant, MatrixRead, PolicyRead, PolicyEdit,
-		KeysRotate, OutboxRead, AuditRead, AuditExport, PrivacyRequests, TokenOwn}
+		KeysRotate, OutboxRead, AuditRead, AuditExport, PrivacyRequests, TokenOwn, TokenCreate}
 }
 
 // Describe says in words what a permission allows, for the matrix page and
@@ -143,5 +147,6 @@ var descriptions = map[Permission]string{
 	AuditRead:         "Search the audit trail",
 	AuditExport:       "Export the audit trail (step-up)",
 	PrivacyRequests:   "See the data inventory and every data-subject request with its deadline",
-	TokenOwn:          "Create and revoke their own API tokens",
+	TokenOwn:          "See and revoke their own API tokens",
+	TokenCreate:       "Create an API token for themselves (step-up)",
 }

@@ -42,6 +42,10 @@ type Token struct {
 	LastUsedAt time.Time // zero: never used
 	LastUsedIP string    // decrypted for the holder's list only
 	RevokedAt  time.Time
+	// Epoch is the holder's credentials epoch when the token was made,
+	// taken from the session that made it: a reset of the account's
+	// credentials moves the account's epoch past it and the token dies.
+	Epoch int64
 }
 
 // Live reports whether the token still opens at now.
@@ -57,6 +61,10 @@ type Deps struct {
 	Keys    *crypto.Keyring
 	Audit   *audit.Log
 	Profile policy.Profile
+	// Created, when set, is called in the transaction that creates a
+	// token: the holder is told of every new token (a security notice in
+	// the portal and by email), as of a new second factor.
+	Created func(ctx context.Context, tx *db.Tx, t Token) error
 }
 
 // Store keeps personal access tokens.
@@ -65,6 +73,7 @@ type Store struct {
 	keys    *crypto.Keyring
 	audit   *audit.Log
 	profile policy.Profile
+	created func(ctx context.Context, tx *db.Tx, t Token) error
 }
 
 // New returns a token store.
@@ -72,7 +81,7 @@ func New(d Deps) (*Store, error) {
 	if d.DB == nil || d.Keys == nil || d.Audit == nil {
 		return nil, errors.New("apitoken: DB, Keys and Audit are required")
 	}
-	return &Store{db: d.DB, keys: d.Keys, audit: d.Audit, profile: d.Profile}, nil
+	return &Store{db: d.DB, keys: d.Keys, audit: d.Audit, profile: d.Profile, created: d.Created}, nil
 }
 
 const (
@@ -111,13 +120,20 @@ func ipField(id string) crypto.Field {
 
 // Create makes a token for holder and returns it once, in clear.
 //
-// Enforces CP-6.3: only staff hold tokens; every scope must be a
+// Enforces CP-6.3: only staff hold tokens, made from a signed-in session
+// that re-authenticated within the step-up window (a stolen session cannot
+// quietly mint a credential that outlives it); every scope must be a
 // permission of the holder's role and none may be sensitive (a token
 // cannot step up); the lifetime is bounded by the profile; the secret is
-// stored hashed.
+// stored hashed; the token inherits the creating session's credentials
+// epoch, so that it dies with that session's credentials; the holder is
+// told.
 func (s *Store) Create(ctx context.Context, holder access.Principal, name string, scopes []access.Permission, lifetime time.Duration) (string, Token, error) {
-	if !holder.Role.IsStaff() || !access.Has(holder.Role, access.TokenOwn) || holder.ViaToken() || holder.AccountID == "" {
+	if !holder.Role.IsStaff() || !access.Has(holder.Role, access.TokenCreate) || holder.ViaToken() || holder.AccountID == "" || holder.SessionID == "" {
 		return "", Token{}, apperr.New(apperr.Forbidden, "Only staff may create API tokens, from a signed-in session.")
+	}
+	if !holder.Fresh(s.db.Now(), s.profile.Session.StepUpWindow.Duration) {
+		return "", Token{}, apperr.New(apperr.Forbidden, "Confirm your password first: creating an API token needs a fresh sign-in.")
 	}
 	name = strings.Join(strings.Fields(name), " ")
 	if n := utf8.RuneCountInString(name); n < 1 || n > 60 {
@@ -148,14 +164,32 @@ func (s *Store) Create(ctx context.Context, holder access.Principal, name string
 	err := s.db.Transact(ctx, func(tx *db.Tx) error {
 		t.CreatedAt = tx.Now()
 		t.ExpiresAt = t.CreatedAt.Add(lifetime)
+		// The creating session must still be live, and its epoch is the
+		// token's: read in this transaction, so a reset of the account's
+		// credentials that commits first leaves nothing to inherit.
+		err := tx.QueryRowContext(ctx,
+			`SELECT credentials_epoch FROM sessions WHERE id = $1 AND account_id = $2 AND ended_at IS NULL`,
+			holder.SessionID, holder.AccountID).Scan(&t.Epoch)
+		if errors.Is(err, sql.ErrNoRows) {
+			return apperr.New(apperr.Unauthorized, "Your session has ended. Please sign in again.")
+		}
+		if err != nil {
+			return fmt.Errorf("apitoken: read session: %w", err)
+		}
 		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO api_tokens (id, secret_hash, account_id, role, name, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			id, hashSecret(secret), t.AccountID, string(t.Role), t.Name, joinScopes(clean), t.CreatedAt, t.ExpiresAt); err != nil {
+			`INSERT INTO api_tokens (id, secret_hash, account_id, role, name, scopes, created_at, expires_at, credentials_epoch)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			id, hashSecret(secret), t.AccountID, string(t.Role), t.Name, joinScopes(clean), t.CreatedAt, t.ExpiresAt, t.Epoch); err != nil {
 			return fmt.Errorf("apitoken: insert: %w", err)
 		}
-		_, err := s.audit.Append(ctx, tx, audit.Event{Action: "token.create", Target: "token:" + id, Outcome: audit.Success,
-			Details: map[string]any{"account": t.AccountID, "scopes": joinScopes(clean), "expires_at": t.ExpiresAt.UTC().Format(time.RFC3339)}})
-		return err
+		if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "token.create", Target: "token:" + id, Outcome: audit.Success,
+			Details: map[string]any{"account": t.AccountID, "scopes": joinScopes(clean), "expires_at": t.ExpiresAt.UTC().Format(time.RFC3339)}}); err != nil {
+			return err
+		}
+		if s.created != nil {
+			return s.created(ctx, tx, t)
+		}
+		return nil
 	})
 	if err != nil {
 		return "", Token{}, err
@@ -182,6 +216,11 @@ func splitScopes(s string) []access.Permission {
 // Authenticate returns the live token that raw (the bearer value) opens,
 // and records its use from ip; ErrNoToken otherwise. Errors other than
 // ErrNoToken are internal.
+//
+// Enforces CP-6.3: a token issued before its holder's credentials epoch
+// (a password reset or change, "sign out everywhere", an administrator's
+// "end sessions", a risk sign-out, a suspicious-activity report) is
+// refused, on every node, from the moment the epoch moved.
 func (s *Store) Authenticate(ctx context.Context, raw, ip string) (Token, error) {
 	id, secret, ok := split(raw)
 	if !ok {
@@ -194,10 +233,13 @@ func (s *Store) Authenticate(ctx context.Context, raw, ip string) (Token, error)
 		scopes string
 		last   sql.NullTime
 		revok  sql.NullTime
+		epoch  int64
 	)
 	err := s.db.QueryRowContext(ctx,
-		`SELECT secret_hash, account_id, role, name, scopes, created_at, expires_at, last_used_at, revoked_at FROM api_tokens WHERE id = $1`, id).
-		Scan(&stored, &t.AccountID, &role, &t.Name, &scopes, &t.CreatedAt, &t.ExpiresAt, &last, &revok)
+		`SELECT t.secret_hash, t.account_id, t.role, t.name, t.scopes, t.created_at, t.expires_at, t.last_used_at, t.revoked_at,
+		        t.credentials_epoch, a.credentials_epoch
+		 FROM api_tokens t JOIN accounts a ON a.id = t.account_id WHERE t.id = $1`, id).
+		Scan(&stored, &t.AccountID, &role, &t.Name, &scopes, &t.CreatedAt, &t.ExpiresAt, &last, &revok, &t.Epoch, &epoch)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Token{}, ErrNoToken
 	}
@@ -209,7 +251,7 @@ func (s *Store) Authenticate(ctx context.Context, raw, ip string) (Token, error)
 	}
 	t.Role, t.Scopes, t.LastUsedAt, t.RevokedAt = access.Role(role), splitScopes(scopes), last.Time, revok.Time
 	now := s.db.Now()
-	if !t.Live(now) {
+	if !t.Live(now) || t.Epoch < epoch {
 		return Token{}, ErrNoToken
 	}
 	if now.Sub(t.LastUsedAt) >= touchInterval {

@@ -15,6 +15,7 @@ import (
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/dbtest"
 	"github.com/portico/portico/internal/policy"
+	"github.com/portico/portico/internal/session"
 )
 
 // clock is the test clock that the database follows.
@@ -48,11 +49,27 @@ func each(t *testing.T, fn func(t *testing.T, d *db.DB, clk *clock, st *apitoken
 				t.Fatal(err)
 			}
 		}
+		// The agent signs in: a live session that has just authenticated,
+		// as token creation needs (CP-6.3 step-up).
+		sessions = session.NewStore(d, keys, audit.New(d), p.Session)
+		if err := d.Transact(context.Background(), func(tx *db.Tx) error {
+			_, sess, err := sessions.Create(context.Background(), tx, session.Start{AccountID: "agent", Role: "support", AAL: 2,
+				Methods: []string{"password", "totp"}, IP: "203.0.113.5", UserAgent: "test"})
+			agent = access.Principal{AccountID: "agent", Role: access.RoleSupport, SessionID: sess.ID, Stage: access.StageDone, ReauthAt: sess.ReauthAt}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
 		fn(t, d, clk, st)
 	})
 }
 
-var agent = access.Principal{AccountID: "agent", Role: access.RoleSupport, SessionID: "s", Stage: access.StageDone}
+// agent is the support agent's principal in the current test, signed in
+// by each; sessions is that test's session store.
+var (
+	agent    access.Principal
+	sessions *session.Store
+)
 
 // TestTokenScopesAndLifetime: scopes within the role and never sensitive;
 // lifetime bounded by the profile; customers hold none (CP-6.3).
@@ -134,6 +151,74 @@ func TestTokenRevocation(t *testing.T) {
 		}
 		if _, err := st.Authenticate(ctx, raw, "ip"); err != apitoken.ErrNoToken {
 			t.Errorf("revoked token: %v", err)
+		}
+	})
+}
+
+// TestTokenCreationNeedsStepUp covers CP-6.3: a token outlives the
+// session that makes it, so only a session that re-authenticated within
+// the step-up window, and is still live, may make one.
+func TestTokenCreationNeedsStepUp(t *testing.T) {
+	each(t, func(t *testing.T, d *db.DB, clk *clock, st *apitoken.Store) {
+		ctx := context.Background()
+		scopes := []access.Permission{access.TicketQueue}
+		clk.Add(6 * time.Minute) // past the 5-minute step-up window
+		if _, _, err := st.Create(ctx, agent, "stale", scopes, 7*24*time.Hour); apperr.CodeOf(err) != apperr.Forbidden {
+			t.Errorf("create without a fresh step-up: %v", err)
+		}
+		fresh := agent
+		fresh.ReauthAt = clk.Now()
+		if _, _, err := st.Create(ctx, fresh, "fresh", scopes, 7*24*time.Hour); err != nil {
+			t.Fatalf("create after a step-up: %v", err)
+		}
+		if err := d.Transact(ctx, func(tx *db.Tx) error {
+			_, err := sessions.EndAll(ctx, tx, "agent", "", "logout")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := st.Create(ctx, fresh, "ended", scopes, 7*24*time.Hour); apperr.CodeOf(err) != apperr.Unauthorized {
+			t.Errorf("create from an ended session: %v", err)
+		}
+	})
+}
+
+// TestTokenCredentialsEpoch covers CP-6.3: a token dies when its holder's
+// credentials epoch moves past it, and a token made by a session from
+// before the move is born dead, however the two requests raced.
+func TestTokenCredentialsEpoch(t *testing.T) {
+	each(t, func(t *testing.T, d *db.DB, clk *clock, st *apitoken.Store) {
+		ctx := context.Background()
+		scopes := []access.Permission{access.TicketQueue}
+		raw, _, err := st.Create(ctx, agent, "before", scopes, 7*24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Authenticate(ctx, raw, "ip"); err != nil {
+			t.Fatalf("a live token: %v", err)
+		}
+		// Another node moves the epoch (a password reset, say) without
+		// touching the token row, as a racing request would see it.
+		if err := d.Transact(ctx, func(tx *db.Tx) error {
+			_, err := tx.ExecContext(ctx, `UPDATE accounts SET credentials_epoch = credentials_epoch + 1 WHERE id = 'agent'`)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Authenticate(ctx, raw, "ip"); err != apitoken.ErrNoToken {
+			t.Errorf("a token from before the epoch: %v", err)
+		}
+		// The agent's session is from before the move too (its row was
+		// not ended: a race), so what it makes is behind the account.
+		late, tok, err := st.Create(ctx, agent, "raced", scopes, 7*24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok.Epoch != 0 {
+			t.Errorf("a token made by a session of epoch 0 has epoch %d", tok.Epoch)
+		}
+		if _, err := st.Authenticate(ctx, late, "ip"); err != apitoken.ErrNoToken {
+			t.Errorf("a token made by a superseded session: %v", err)
 		}
 	})
 }

@@ -11,5 +11,11 @@ func Controls() []policy.Control {
 		{Clause: "CP-6.3", Name: "apitoken.revocation",
 			Description: "A revoked or expired token, or any forged value, is refused at once with one answer; a foreign token ID cannot be revoked.",
 			Test:        "internal/apitoken: TestTokenRevocation"},
+		{Clause: "CP-6.3", Name: "apitoken.credentials-epoch",
+			Description: "A token records the credentials epoch of the session that made it and is refused once its holder's epoch moves past it (a password reset or change, sign out everywhere, an administrator's end sessions, a risk sign-out, a suspicious-activity report), on every node, even when the token was minted by a request that raced the reset.",
+			Test:        "internal/apitoken: TestTokenCredentialsEpoch"},
+		{Clause: "CP-6.3", Name: "apitoken.create-step-up",
+			Description: "Creating a token needs a step-up re-authentication within the profile's window, from a session that is still live.",
+			Test:        "internal/apitoken: TestTokenCreationNeedsStepUp"},
 	}
 }

@@ -90,7 +90,10 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 		Identity: sv.Identity, Notifier: notifier{sv.Notices}}); err != nil {
 		return nil, err
 	}
-	if sv.Tokens, err = apitoken.New(apitoken.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile}); err != nil {
+	if sv.Tokens, err = apitoken.New(apitoken.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile,
+		Created: func(ctx context.Context, tx *db.Tx, t apitoken.Token) error {
+			return sv.Identity.TokenCreated(ctx, tx, t.AccountID, t.Name, t.ExpiresAt)
+		}}); err != nil {
 		return nil, err
 	}
 	if sv.Privacy, err = privacy.New(privacy.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile,

@@ -74,6 +74,10 @@ type Account struct {
 	// RestrictedAt is when an administrator restricted the processing of
 	// the account's data (zero: not restricted).
 	RestrictedAt time.Time
+	// CredentialsEpoch moves each time every credential of the account is
+	// ended (see endCredentials); sessions and API tokens issued under an
+	// older one are refused.
+	CredentialsEpoch int64
 }
 
 // Restricted reports whether processing of the account's data is

@@ -184,7 +184,8 @@ func (s *Service) Unlock(ctx context.Context, actor access.Principal, id string)
 	})
 }
 
-// EndAllSessions signs an account out everywhere.
+// EndAllSessions signs an account out everywhere: every session and API
+// token of the account ends (endCredentials).
 func (s *Service) EndAllSessions(ctx context.Context, actor access.Principal, id string) (int, error) {
 	if err := manage(actor, access.UserManage, id); err != nil {
 		return 0, err
@@ -192,19 +193,17 @@ func (s *Service) EndAllSessions(ctx context.Context, actor access.Principal, id
 	if _, err := s.Account(ctx, id); err != nil {
 		return 0, errNotAllowed
 	}
-	n := 0
+	var e ended
 	err := s.db.Transact(ctx, func(tx *db.Tx) error {
 		var err error
-		if s.sessions != nil {
-			if n, err = s.sessions.EndAll(ctx, tx, id, "", "admin"); err != nil {
-				return err
-			}
+		if e, err = s.endCredentials(ctx, tx, id, "", "admin"); err != nil {
+			return err
 		}
 		_, err = s.audit.Append(ctx, tx, audit.Event{Action: "account.sessions.end_all", Target: "account:" + id, Outcome: audit.Success,
-			Details: map[string]any{"sessions_ended": n}})
+			Details: map[string]any{"sessions_ended": e.Sessions, "tokens_revoked": e.Tokens}})
 		return err
 	})
-	return n, err
+	return e.Sessions, err
 }
 
 // AdminRequirePasswordChange makes an account change its password at its
@@ -381,18 +380,11 @@ func (s *Service) applyRole(ctx context.Context, tx *db.Tx, a Account, role acce
 		string(role), now, until, a.ID); err != nil {
 		return err
 	}
-	ended := 0
-	if s.sessions != nil {
-		var err error
-		if ended, err = s.sessions.EndAll(ctx, tx, a.ID, "", "role_changed"); err != nil {
-			return err
-		}
-	}
-	tokens, err := revokeTokens(ctx, tx, a.ID)
+	e, err := s.endCredentials(ctx, tx, a.ID, "", "role_changed")
 	if err != nil {
 		return err
 	}
-	details := map[string]any{"old": string(a.Role), "new": string(role), "sessions_ended": ended, "tokens_revoked": tokens}
+	details := map[string]any{"old": string(a.Role), "new": string(role), "sessions_ended": e.Sessions, "tokens_revoked": e.Tokens}
 	if approvedBy != "" {
 		details["approved_by"] = approvedBy
 	}
@@ -527,15 +519,13 @@ func (s *Service) DisableEndedContracts(ctx context.Context) (int, error) {
 			if k, _ := res.RowsAffected(); k != 1 {
 				return nil
 			}
-			ended := 0
-			if s.sessions != nil {
-				if ended, err = s.sessions.EndAll(ctx, tx, id, "", "contract_ended"); err != nil {
-					return err
-				}
+			e, err := s.endCredentials(ctx, tx, id, "", "contract_ended")
+			if err != nil {
+				return err
 			}
 			n++
 			_, err = s.audit.Append(ctx, tx, audit.Event{Actor: audit.ActorSystem, Action: "account.disable", Target: "account:" + id,
-				Outcome: audit.Success, Details: map[string]any{"reason": "contract_ended", "sessions_ended": ended}})
+				Outcome: audit.Success, Details: map[string]any{"reason": "contract_ended", "sessions_ended": e.Sessions, "tokens_revoked": e.Tokens}})
 			return err
 		})
 		if err != nil {
@@ -545,8 +535,9 @@ func (s *Service) DisableEndedContracts(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// revokeTokens revokes every live API token of an account (a role change
-// or a disabled account: CP-6.3, no credential outlives the trust it was
+// revokeTokens marks every live API token of an account revoked, for the
+// holder's list; the credentials epoch that endCredentials moves with it
+// is what refuses them (CP-6.3: no credential outlives the trust it was
 // issued under).
 func revokeTokens(ctx context.Context, tx *db.Tx, accountID string) (int, error) {
 	res, err := tx.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL`, tx.Now(), accountID)

@@ -153,7 +153,8 @@ func (s *Service) Login(ctx context.Context, c Credentials) (SignIn, error) {
 			// Not signed in yet: the session can only finish signing in.
 			var err error
 			out.Token, out.Session, err = s.sessions.Create(ctx, tx, session.Start{
-				AccountID: acct.ID, Role: string(acct.Role), AAL: 1, Methods: []string{MethodPassword}, IP: c.IP, UserAgent: c.UserAgent})
+				AccountID: acct.ID, Role: string(acct.Role), AAL: 1, Methods: []string{MethodPassword}, IP: c.IP, UserAgent: c.UserAgent,
+				Epoch: acct.CredentialsEpoch})
 			return err
 		}
 		// MFA encouraged and no factor: the password completes sign-in.
@@ -173,7 +174,8 @@ func (s *Service) accountForLogin(ctx context.Context, email string) (Account, s
 		return Account{}, "", err
 	}
 	var id, hash string
-	err = s.db.QueryRowContext(ctx, `SELECT id, password_hash FROM accounts WHERE email_lookup = $1`, lookup).Scan(&id, &hash)
+	var epoch int64
+	err = s.db.QueryRowContext(ctx, `SELECT id, password_hash, credentials_epoch FROM accounts WHERE email_lookup = $1`, lookup).Scan(&id, &hash, &epoch)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Account{}, "", errNoAccount
 	}
@@ -181,6 +183,9 @@ func (s *Service) accountForLogin(ctx context.Context, email string) (Account, s
 		return Account{}, "", err
 	}
 	acct, err := s.Account(ctx, id)
+	// The epoch read with the hash, not after it: a session that a
+	// now-replaced password opens is born behind the account's epoch.
+	acct.CredentialsEpoch = epoch
 	return acct, hash, err
 }
 
@@ -294,7 +299,8 @@ func (s *Service) complete(ctx context.Context, tx *db.Tx, acct Account, pending
 		out.Token, out.Session, err = s.sessions.Rotate(ctx, tx, *pending, aal, methods)
 	} else {
 		out.Token, out.Session, err = s.sessions.Create(ctx, tx, session.Start{
-			AccountID: acct.ID, Role: string(acct.Role), AAL: aal, Methods: methods, IP: ip, UserAgent: ua})
+			AccountID: acct.ID, Role: string(acct.Role), AAL: aal, Methods: methods, IP: ip, UserAgent: ua,
+			Epoch: acct.CredentialsEpoch})
 	}
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ const (
 	noticeResetPassword   = "reset-password"
 	noticeSessionsEnded   = "sessions-ended"
 	noticeEmailChange     = "email-change"
+	noticeTokenCreated    = "token-created"
 )
 
 // ifNotYou ends every notice about a change the customer might not have

@@ -14,13 +14,14 @@ var errReused = apperr.New(apperr.Invalid, "You have used this password recently
 
 // ChangePassword changes the password of a signed-in account. The current
 // password is asked again (it proves the person at the keyboard, and a
-// forced change right after sign-in costs one more line). endOthers ends
-// every other session of the account; a change forced by evidence of
-// compromise always does.
+// forced change right after sign-in costs one more line). Every other
+// session and every API token of the account ends: whoever knew the old
+// password may have used it to open them.
 //
 // Enforces CP-4.3, MTL-3.1.1: the new password passes the policy and is
-// none of the last N.
-func (s *Service) ChangePassword(ctx context.Context, accountID, sessionID, current, next string, endOthers bool) error {
+// none of the last N. Enforces CP-6.3: a new password ends every
+// credential that the old one opened.
+func (s *Service) ChangePassword(ctx context.Context, accountID, sessionID, current, next string) error {
 	acct, err := s.Account(ctx, accountID)
 	if err != nil {
 		return err
@@ -56,16 +57,13 @@ func (s *Service) ChangePassword(ctx context.Context, accountID, sessionID, curr
 	if current == next {
 		return apperr.New(apperr.Invalid, "Choose a new password that differs from the current one.")
 	}
-	if acct.PasswordChangeRequired == ChangeCompromised || acct.PasswordChangeRequired == ChangeIncident {
-		endOthers = true
-	}
-	return s.setPassword(ctx, acct, next, "password.change", sessionID, endOthers)
+	return s.setPassword(ctx, acct, next, "password.change", sessionID)
 }
 
 // setPassword checks and stores a new password, clears any required
-// change, the expiry warning and the lock, ends sessions as asked
-// (all but keep when endOthers, all when keep is ""), and notifies.
-func (s *Service) setPassword(ctx context.Context, acct Account, next, action, keep string, endSessions bool, before ...func(tx *db.Tx) error) error {
+// change, the expiry warning and the lock, ends every credential of the
+// account but the session keep ("" for none: a reset), and notifies.
+func (s *Service) setPassword(ctx context.Context, acct Account, next, action, keep string, before ...func(tx *db.Tx) error) error {
 	email, err := s.Email(ctx, acct.ID)
 	if err != nil {
 		return err
@@ -114,19 +112,17 @@ func (s *Service) setPassword(ctx context.Context, acct Account, next, action, k
 		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET pending_email_enc = NULL WHERE id = $1`, acct.ID); err != nil {
 			return err
 		}
-		ended := 0
-		if endSessions && s.sessions != nil {
-			if ended, err = s.sessions.EndAll(ctx, tx, acct.ID, keep, action); err != nil {
-				return err
-			}
+		e, err := s.endCredentials(ctx, tx, acct.ID, keep, action)
+		if err != nil {
+			return err
 		}
 		if _, err := s.audit.Append(ctx, tx, audit.Event{Action: action, Target: "account:" + acct.ID, Outcome: audit.Success,
-			Details: map[string]any{"sessions_ended": ended, "was_required": acct.PasswordChangeRequired}}); err != nil {
+			Details: map[string]any{"sessions_ended": e.Sessions, "tokens_revoked": e.Tokens, "was_required": acct.PasswordChangeRequired}}); err != nil {
 			return err
 		}
 		body := "The password of your Portico account was changed at " + stamp(tx.Now()) + "."
-		if ended > 0 {
-			body += " " + plural(ended, "other session was", "other sessions were") + " signed out."
+		if e.Sessions+e.Tokens > 0 {
+			body += " " + endedText(e) + "."
 		}
 		return s.notice(ctx, tx, acct.ID, email, noticePasswordChanged, "Your password was changed", body+"\n\n"+
 			"If you did not do this, reset your password at "+s.link("/reset")+" at once and contact support.")
@@ -205,7 +201,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, next string) error {
 	if err != nil {
 		return err
 	}
-	return s.setPassword(ctx, acct, next, "password.reset", "", true, func(tx *db.Tx) error {
+	return s.setPassword(ctx, acct, next, "password.reset", "", func(tx *db.Tx) error {
 		id, err := consumeToken(ctx, tx, token, purposeResetPassword)
 		if err == nil && id != accountID {
 			err = errBadLink
@@ -229,13 +225,12 @@ func (s *Service) RequirePasswordChange(ctx context.Context, accountID, reason s
 		if n, _ := res.RowsAffected(); n != 1 {
 			return errNoAccount
 		}
-		if s.sessions != nil {
-			if _, err := s.sessions.EndAll(ctx, tx, accountID, "", "password_change_required"); err != nil {
-				return err
-			}
+		e, err := s.endCredentials(ctx, tx, accountID, "", "password_change_required")
+		if err != nil {
+			return err
 		}
 		_, err = s.audit.Append(ctx, tx, audit.Event{Action: "password.change_required", Target: "account:" + accountID, Outcome: audit.Success,
-			Details: map[string]any{"reason": reason}})
+			Details: map[string]any{"reason": reason, "sessions_ended": e.Sessions, "tokens_revoked": e.Tokens}})
 		return err
 	})
 }

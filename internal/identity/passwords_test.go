@@ -136,37 +136,37 @@ func TestChangePassword(t *testing.T) {
 		a := e.customer(addr, series[0])
 		cur := e.mustLogin(addr, series[0])
 		other := e.mustLogin(addr, series[0])
-		change := func(current, next string, endOthers bool) error {
+		change := func(current, next string) error {
 			e.tick(time.Second)
-			return e.svc.ChangePassword(e.ctx, a.ID, cur.Session.ID, current, next, endOthers)
+			return e.svc.ChangePassword(e.ctx, a.ID, cur.Session.ID, current, next)
 		}
 
-		err := change(pwB, series[1], false)
+		err := change(pwB, series[1])
 		if apperr.CodeOf(err) != apperr.Invalid || !strings.Contains(apperr.MessageOf(err), "current password is not right") {
 			t.Errorf("wrong current password: %v", err)
 		}
 		if h := e.signIns(a.ID); h[0].Success || h[0].Reason != "bad_password" {
 			t.Errorf("a wrong current password is not in the history: %+v", h[0])
 		}
-		wantCode(t, "same password", change(series[0], series[0], false), apperr.Invalid)
-		wantCode(t, "weak password", change(series[0], "password1234", false), apperr.Invalid)
+		wantCode(t, "same password", change(series[0], series[0]), apperr.Invalid)
+		wantCode(t, "weak password", change(series[0], "password1234"), apperr.Invalid)
 
 		// History depth 5: the current and the four before it are refused.
 		if e.profile.Password.History != 5 {
 			t.Fatalf("history %d", e.profile.Password.History)
 		}
 		for i := 1; i <= 5; i++ {
-			if err := change(series[i-1], series[i], false); err != nil {
+			if err := change(series[i-1], series[i]); err != nil {
 				t.Fatalf("change %d: %v", i, err)
 			}
 		}
 		for i := 1; i <= 4; i++ {
-			err := change(series[5], series[i], false)
+			err := change(series[5], series[i])
 			if apperr.CodeOf(err) != apperr.Invalid || !strings.Contains(apperr.MessageOf(err), "used this password recently") {
 				t.Errorf("reuse of password %d: %v", i, err)
 			}
 		}
-		if err := change(series[5], series[0], false); err != nil {
+		if err := change(series[5], series[0]); err != nil {
 			t.Errorf("the sixth password back: %v", err)
 		}
 		var kept int
@@ -174,10 +174,10 @@ func TestChangePassword(t *testing.T) {
 		if kept != 5 {
 			t.Errorf("%d history entries kept, want 5", kept)
 		}
-		if !e.authenticates(other.Token) || !e.authenticates(cur.Token) {
-			t.Error("a change without endOthers ended sessions")
+		// CP-6.3: a change ends every other session, the current one stays.
+		if e.authenticates(other.Token) || !e.authenticates(cur.Token) {
+			t.Error("after a password change: another session survived, or the current one did not")
 		}
-		e.wantEvent("account:"+a.ID, "password.change", map[string]any{"sessions_ended": float64(0)})
 
 		// A required change: sessions end, the next sign-in must change.
 		if err := e.svc.RequirePasswordChange(e.ctx, a.ID, identity.ChangeAdmin); err != nil {
@@ -194,7 +194,7 @@ func TestChangePassword(t *testing.T) {
 		if cur.Next != identity.StepChangePassword || e.stage(cur.Session) != identity.StepChangePassword {
 			t.Errorf("after RequirePasswordChange: next %s", cur.Next)
 		}
-		if err := change(series[0], series[6], true); err != nil {
+		if err := change(series[0], series[6]); err != nil {
 			t.Fatal(err)
 		}
 		if got := e.acct(a.ID); got.PasswordChangeRequired != "" || e.stage(cur.Session) != identity.StepDone {
@@ -218,7 +218,7 @@ func TestChangePasswordGuessingLocks(t *testing.T) {
 		ctx := audit.WithRequest(context.Background(), audit.Request{IP: testIP, UserAgent: testUA})
 		e.tick(time.Second)
 		for _, guess := range []string{"guess one is wrong", "guess two is wrong", "guess three is wrong"} {
-			wantCode(t, "wrong guess", e.svc.ChangePassword(ctx, a.ID, si.Session.ID, guess, pwB, false), apperr.Invalid)
+			wantCode(t, "wrong guess", e.svc.ChangePassword(ctx, a.ID, si.Session.ID, guess, pwB), apperr.Invalid)
 		}
 		if e.acct(a.ID).LockedUntil.IsZero() {
 			t.Fatal("three wrong current passwords did not lock at threshold 3")
@@ -226,7 +226,7 @@ func TestChangePasswordGuessingLocks(t *testing.T) {
 		if h := e.signIns(a.ID); h[0].IP != testIP {
 			t.Errorf("history %+v lacks the request's address", h[0])
 		}
-		if err := e.svc.ChangePassword(ctx, a.ID, si.Session.ID, pwA, pwB, false); err == nil {
+		if err := e.svc.ChangePassword(ctx, a.ID, si.Session.ID, pwA, pwB); err == nil {
 			t.Error("password changed while locked")
 		}
 		_, err := e.login("guess@example.com", pwA)
@@ -269,7 +269,7 @@ func TestBreachedPasswordAtLogin(t *testing.T) {
 		}
 
 		// The forced change ends the other sessions even when not asked.
-		if err := e.svc.ChangePassword(e.ctx, a.ID, si.Session.ID, pwA, pwC, false); err != nil {
+		if err := e.svc.ChangePassword(e.ctx, a.ID, si.Session.ID, pwA, pwC); err != nil {
 			t.Fatal(err)
 		}
 		if e.authenticates(s0.Token) || !e.authenticates(si.Token) || e.stage(si.Session) != identity.StepDone {
@@ -324,7 +324,7 @@ func TestPasswordExpiry(t *testing.T) {
 			t.Fatalf("at expiry: %s", si.Next)
 		}
 		e.wantEvent("account:"+a.ID, "password.change_required", map[string]any{"reason": "expired"})
-		if err := e.svc.ChangePassword(e.ctx, a.ID, si.Session.ID, pwA, pwB, false); err != nil {
+		if err := e.svc.ChangePassword(e.ctx, a.ID, si.Session.ID, pwA, pwB); err != nil {
 			t.Fatal(err)
 		}
 		if e.stage(si.Session) != identity.StepDone {
@@ -377,7 +377,7 @@ func TestSendExpiryWarnings(t *testing.T) {
 		send(1) // b
 		// A new password gets its own warning, in its own time.
 		pending := e.mustLogin("wa@example.com", pwA)
-		if err := e.svc.ChangePassword(e.ctx, a.ID, pending.Session.ID, pwA, pwC, false); err != nil {
+		if err := e.svc.ChangePassword(e.ctx, a.ID, pending.Session.ID, pwA, pwC); err != nil {
 			t.Fatal(err)
 		}
 		send(0)

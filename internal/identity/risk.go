@@ -32,18 +32,19 @@ type RiskSignal struct {
 }
 
 // EndForRisk ends a session whose context no longer matches the one it
-// began in, records the risk signal and audits both, in one transaction.
-// The owner must sign in again.
+// began in, with every other credential of the account (the session may
+// have been stolen, and a stolen session can mint an API token), records
+// the risk signal and audits both, in one transaction. The owner must sign
+// in again.
 //
 // Enforces CP-6.3: a session is re-evaluated on every request; a change of
 // country or browser, or a request from a blocked network, forces
-// re-authentication and is recorded for behavioural analytics (CP-8.2).
+// re-authentication everywhere and is recorded for behavioural analytics
+// (CP-8.2).
 func (s *Service) EndForRisk(ctx context.Context, sess session.Session, kind string, detail map[string]string) error {
 	return s.db.Transact(ctx, func(tx *db.Tx) error {
-		if s.sessions != nil {
-			if err := s.sessions.End(ctx, tx, sess.AccountID, sess.ID, "risk."+kind); err != nil {
-				return err
-			}
+		if _, err := s.endCredentials(ctx, tx, sess.AccountID, "", "risk."+kind); err != nil {
+			return err
 		}
 		return s.recordRisk(ctx, tx, sess.AccountID, sess.ID, kind, detail)
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
@@ -206,6 +207,22 @@ func (s *Service) FactorRemoved(ctx context.Context, tx *db.Tx, accountID, what 
 	}
 	return s.notice(ctx, tx, accountID, email, noticeFactorRemoved, "A "+what+" was removed from your account",
 		"A "+what+" was removed from your Portico account at "+stamp(tx.Now())+".\n\n"+ifNotYou)
+}
+
+// TokenCreated tells the holder of a new personal access token, in the
+// transaction that made it, as a new second factor is told: a token is a
+// credential that outlives the session, so a token they did not make is a
+// sign that someone else is in their account.
+//
+// Enforces CP-6.3: no credential is added to an account unseen.
+func (s *Service) TokenCreated(ctx context.Context, tx *db.Tx, accountID, name string, expires time.Time) error {
+	email, err := s.emailIn(ctx, tx, accountID)
+	if err != nil {
+		return err
+	}
+	return s.notice(ctx, tx, accountID, email, noticeTokenCreated, "An API token was created for your account",
+		"An API token named \""+name+"\" was created for your Portico account at "+stamp(tx.Now())+"; it works until "+stamp(expires)+
+			" unless you revoke it on your API tokens page ("+s.link("/account/tokens")+").\n\n"+ifNotYou)
 }
 
 // CheckRemovePasskey is called in the transaction that removes a passkey,

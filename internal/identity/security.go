@@ -71,10 +71,13 @@ func (s *Service) RecentSignIns(ctx context.Context, accountID string, n int) ([
 
 // ReportSuspicious records a customer's "this wasn't me" about one of
 // their sign-in events (or their account in general when eventID is ""),
-// for the security team's triage queue.
+// for the security team's triage queue, and ends every credential of the
+// account but the reporter's own session (when the owner reports from the
+// portal; a report filed for them by support ends every one).
 //
 // Enforces CP-7.3, CP-3.1: customers report suspicious activity from the
-// portal itself.
+// portal itself. Enforces CP-6.3: whoever was in the account is out of it
+// the moment its owner says so, API tokens included.
 func (s *Service) ReportSuspicious(ctx context.Context, accountID, eventID, note, source string) (string, error) {
 	if len(note) > 2000 {
 		return "", apperr.New(apperr.Invalid, "Please keep the description under 2,000 characters.")
@@ -103,8 +106,17 @@ func (s *Service) ReportSuspicious(ctx context.Context, accountID, eventID, note
 			id, accountID, tx.Now(), source, nullString(eventID), details); err != nil {
 			return err
 		}
-		_, err := s.audit.Append(ctx, tx, audit.Event{Action: "report.create", Target: "report:" + id, Outcome: audit.Success,
-			Details: map[string]any{"account": accountID, "source": source, "sign_in_event": eventID}})
+		keep := ""
+		if p := access.PrincipalFrom(ctx); p.AccountID == accountID && !p.ViaToken() {
+			keep = p.SessionID
+		}
+		e, err := s.endCredentials(ctx, tx, accountID, keep, "reported")
+		if err != nil {
+			return err
+		}
+		_, err = s.audit.Append(ctx, tx, audit.Event{Action: "report.create", Target: "report:" + id, Outcome: audit.Success,
+			Details: map[string]any{"account": accountID, "source": source, "sign_in_event": eventID,
+				"sessions_ended": e.Sessions, "tokens_revoked": e.Tokens}})
 		return err
 	})
 	return id, err
@@ -129,21 +141,29 @@ func (s *Service) EndSession(ctx context.Context, accountID, sessionID string) e
 	})
 }
 
-// EndOtherSessions ends every session of the account but the current one
-// and tells the owner.
+// EndOtherSessions ends every session of the account but the current one,
+// and every API token ("sign out everywhere else"), and tells the owner.
 func (s *Service) EndOtherSessions(ctx context.Context, accountID, currentID string) (int, error) {
 	var n int
 	err := s.db.Transact(ctx, func(tx *db.Tx) error {
-		var err error
-		if n, err = s.sessions.EndAll(ctx, tx, accountID, currentID, "ended_by_user"); err != nil || n == 0 {
+		e, err := s.endCredentials(ctx, tx, accountID, currentID, "ended_by_user")
+		if err != nil {
 			return err
+		}
+		n = e.Sessions
+		if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "account.sessions.end_others", Target: "account:" + accountID, Outcome: audit.Success,
+			Details: map[string]any{"sessions_ended": e.Sessions, "tokens_revoked": e.Tokens}}); err != nil {
+			return err
+		}
+		if e.Sessions+e.Tokens == 0 {
+			return nil
 		}
 		email, err := s.emailIn(ctx, tx, accountID)
 		if err != nil {
 			return err
 		}
 		return s.notice(ctx, tx, accountID, email, noticeSessionsEnded, "Your other sessions were signed out",
-			plural(n, "session of your Portico account was", "sessions of your Portico account were")+" signed out at "+stamp(tx.Now())+", at your request.")
+			endedText(e)+" at "+stamp(tx.Now())+", at your request.")
 	})
 	return n, err
 }
@@ -209,19 +229,14 @@ func (s *Service) SetDisabled(ctx context.Context, accountID string, disabled bo
 		if n, _ := res.RowsAffected(); n != 1 {
 			return apperr.Errorf(apperr.Conflict, "The account is not %s.", from)
 		}
-		ended, tokens := 0, 0
-		if disabled && s.sessions != nil {
-			if ended, err = s.sessions.EndAll(ctx, tx, accountID, "", "account_disabled"); err != nil {
-				return err
-			}
-		}
+		var e ended
 		if disabled {
-			if tokens, err = revokeTokens(ctx, tx, accountID); err != nil {
+			if e, err = s.endCredentials(ctx, tx, accountID, "", "account_disabled"); err != nil {
 				return err
 			}
 		}
 		_, err = s.audit.Append(ctx, tx, audit.Event{Action: action, Target: "account:" + accountID, Outcome: audit.Success,
-			Details: map[string]any{"sessions_ended": ended, "tokens_revoked": tokens}})
+			Details: map[string]any{"sessions_ended": e.Sessions, "tokens_revoked": e.Tokens}})
 		return err
 	})
 }

@@ -217,7 +217,7 @@ func TestAuditTrailOfAJourney(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.svc.ChangePassword(e.ctx, a.ID, done.Session.ID, pwB, pwC, false); err != nil {
+		if err := e.svc.ChangePassword(e.ctx, a.ID, done.Session.ID, pwB, pwC); err != nil {
 			t.Fatal(err)
 		}
 

@@ -21,7 +21,8 @@ var errNoAccount = apperr.New(apperr.NotFound, "No such account.")
 
 const accountColumns = `id, role, status, created_at, email_verified_at, password_changed_at,
 	password_change_required, totp_enabled_at, locked_until, lock_count, last_sign_in_at,
-	training_completed_at, contractor_until, role_changed_at, failures_reset_at, privacy_version, restricted_at`
+	training_completed_at, contractor_until, role_changed_at, failures_reset_at, privacy_version, restricted_at,
+	credentials_epoch`
 
 // scanAccount reads the columns of accountColumns.
 func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
@@ -29,7 +30,8 @@ func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
 	var role string
 	var verified, changed, totp, locked, last, trained, until, roleAt, reset, restricted sql.NullTime
 	err := row.Scan(&a.ID, &role, &a.Status, &a.CreatedAt, &verified, &changed,
-		&a.PasswordChangeRequired, &totp, &locked, &a.LockCount, &last, &trained, &until, &roleAt, &reset, &a.PrivacyVersion, &restricted)
+		&a.PasswordChangeRequired, &totp, &locked, &a.LockCount, &last, &trained, &until, &roleAt, &reset, &a.PrivacyVersion, &restricted,
+		&a.CredentialsEpoch)
 	if err != nil {
 		return Account{}, err
 	}

@@ -20,6 +20,10 @@ const (
 	ReasonRotated = "rotated"
 	ReasonIdle    = "idle"
 	ReasonExpired = "expired"
+	// ReasonSuperseded: the account's credentials epoch moved past the
+	// session's (a reset of every credential that the session escaped,
+	// by racing it).
+	ReasonSuperseded = "superseded"
 )
 
 // checkReason accepts a short code in lower case ("logout",
@@ -44,8 +48,9 @@ func checkReason(r string) error {
 //
 // The new session takes the account's current role from the accounts
 // table, the given assurance level and methods, and keeps old's absolute
-// deadline and last fresh authentication: rotating never extends a
-// session's lifetime. If the rotation was itself a fresh authentication,
+// deadline, last fresh authentication and credentials epoch: rotating
+// never extends a session's lifetime, nor carries a session issued before
+// a reset of the account's credentials past it. If the rotation was itself a fresh authentication,
 // call Reauthenticated on the new session in the same transaction. The
 // encrypted IP address and user agent are carried over (re-encrypted for
 // the new row). old is ended with reason "rotated"; rotating a session that
@@ -67,9 +72,9 @@ func (s *Store) Rotate(ctx context.Context, tx *db.Tx, old Session, aal int, met
 	err := tx.QueryRowContext(ctx,
 		`UPDATE sessions SET ended_at = $1, end_reason = $2
 		 WHERE id = $3 AND account_id = $4 AND ended_at IS NULL AND expires_at > $1 AND last_seen_at > $5
-		 RETURNING reauth_at, expires_at, ip_enc, user_agent_enc, device, country`,
+		 RETURNING reauth_at, expires_at, ip_enc, user_agent_enc, device, country, credentials_epoch`,
 		now, ReasonRotated, oldID, account, now.Add(-s.policy.IdleTimeout.Duration)).
-		Scan(&next.ReauthAt, &next.ExpiresAt, &ipEnc, &uaEnc, &next.Device, &next.Country)
+		Scan(&next.ReauthAt, &next.ExpiresAt, &ipEnc, &uaEnc, &next.Device, &next.Country, &next.Epoch)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", Session{}, ErrNoSession
 	}
@@ -230,6 +235,24 @@ func (s *Store) EndAll(ctx context.Context, tx *db.Tx, accountID, exceptID, reas
 		}
 	}
 	return len(ids), nil
+}
+
+// Keep moves one live session of accountID to the credentials epoch
+// epoch, in the caller's transaction: the session that asked for every
+// other credential to end ("sign out everywhere else", a password change,
+// a report of suspicious activity) survives the epoch it moved. A session
+// that is not live, or not the account's, answers ErrNoSession.
+func (s *Store) Keep(ctx context.Context, tx *db.Tx, accountID, sessionID string, epoch int64) error {
+	res, err := tx.ExecContext(ctx,
+		`UPDATE sessions SET credentials_epoch = $1 WHERE id = $2 AND account_id = $3 AND ended_at IS NULL`,
+		epoch, sessionID, accountID)
+	if err != nil {
+		return fmt.Errorf("session: keep: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return ErrNoSession
+	}
+	return nil
 }
 
 func (s *Store) auditEnd(ctx context.Context, tx *db.Tx, id, accountID, reason string) error {

@@ -88,6 +88,10 @@ type Session struct {
 	// UAHash is the SHA-256 of the full User-Agent the session began
 	// with (nil for sessions from before it was recorded).
 	UAHash []byte
+	// Epoch is the account's credentials epoch the session was issued
+	// under; once the account's epoch moves past it, the session is
+	// refused (see Authenticate).
+	Epoch int64
 }
 
 // SameUserAgent reports whether ua is the user agent the session began
@@ -116,6 +120,11 @@ type Start struct {
 	Methods   []string
 	IP        string // client address
 	UserAgent string // User-Agent header
+	// Epoch is the account's credentials epoch as read together with the
+	// credential that was just checked (the password hash, say), not
+	// after: a reset that lands in between leaves the new session behind
+	// the account's epoch, so it is refused.
+	Epoch int64
 }
 
 // Store keeps sessions in the database. It is safe for concurrent use, and
@@ -204,6 +213,7 @@ func (s *Store) Create(ctx context.Context, tx *db.Tx, st Start) (string, Sessio
 		Device:     Device(st.UserAgent),
 		Country:    Country(st.IP),
 		UAHash:     uaHash(truncate(st.UserAgent, maxUserAgent)),
+		Epoch:      st.Epoch,
 	}
 	if err := s.insert(ctx, tx, sess, secret, truncate(st.IP, maxIP), truncate(st.UserAgent, maxUserAgent)); err != nil {
 		return "", Session{}, err
@@ -240,11 +250,12 @@ func (s *Store) insert(ctx context.Context, tx *db.Tx, sess Session, secret, ip,
 	}
 	_, err = tx.ExecContext(ctx,
 		`INSERT INTO sessions (id, secret_hash, account_id, role, aal, methods,
-		     created_at, last_seen_at, reauth_at, expires_at, ip_enc, user_agent_enc, device, country, ua_hash)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		     created_at, last_seen_at, reauth_at, expires_at, ip_enc, user_agent_enc, device, country, ua_hash,
+		     credentials_epoch)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		sess.ID, hashSecret(secret), sess.AccountID, sess.Role, sess.AAL, strings.Join(sess.Methods, ","),
 		sess.CreatedAt, sess.LastSeenAt, sess.ReauthAt, sess.ExpiresAt, ipEnc, uaEnc, sess.Device, sess.Country,
-		uaHash(userAgent))
+		uaHash(userAgent), sess.Epoch)
 	if err != nil {
 		return fmt.Errorf("session: insert: %w", err)
 	}
@@ -311,10 +322,12 @@ func truncate(s string, max int) string {
 
 // Authenticate returns the live session that token opens, or ErrNoSession.
 // It is the hot path of every request: a malformed token is refused without
-// a query; otherwise one row is read by primary key and the secret's hash is
-// compared in constant time. It writes only to end a session that went idle
-// or passed its absolute deadline (audited as session.expire), and to move
-// last_seen_at forward when it is more than a minute old.
+// a query; otherwise one row is read by primary key (with its account's
+// credentials epoch) and the secret's hash is compared in constant time. It
+// writes only to end a session that went idle, passed its absolute
+// deadline (audited as session.expire) or fell behind its account's
+// credentials epoch, and to move last_seen_at forward when it is more than
+// a minute old.
 //
 // Authenticate runs its own transactions when it writes, so do not call it
 // inside Transact. Errors other than ErrNoSession are internal (the
@@ -322,7 +335,9 @@ func truncate(s string, max int) string {
 //
 // Enforces CP-6.3: every request is authenticated against the server's
 // record, so a revoked, idle or expired session stops working at once on
-// every node.
+// every node; and a session issued before its account's credentials were
+// reset (a password reset, "sign out everywhere", a risk sign-out...) is
+// refused even if it was created by a request that raced the reset.
 func (s *Store) Authenticate(ctx context.Context, token string) (Session, error) {
 	id, secret, ok := splitToken(token)
 	if !ok {
@@ -334,13 +349,16 @@ func (s *Store) Authenticate(ctx context.Context, token string) (Session, error)
 		stored  []byte
 		methods string
 		ended   int64
+		current int64
 	)
 	err := s.db.QueryRowContext(ctx,
-		`SELECT secret_hash, account_id, role, aal, methods, created_at, last_seen_at, reauth_at,
-		        expires_at, device, country, CASE WHEN ended_at IS NULL THEN 0 ELSE 1 END, ua_hash
-		 FROM sessions WHERE id = $1`, id).
+		`SELECT s.secret_hash, s.account_id, s.role, s.aal, s.methods, s.created_at, s.last_seen_at, s.reauth_at,
+		        s.expires_at, s.device, s.country, CASE WHEN s.ended_at IS NULL THEN 0 ELSE 1 END, s.ua_hash,
+		        s.credentials_epoch, a.credentials_epoch
+		 FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1`, id).
 		Scan(&stored, &sess.AccountID, &sess.Role, &sess.AAL, &methods, &sess.CreatedAt, &sess.LastSeenAt,
-			&sess.ReauthAt, &sess.ExpiresAt, &sess.Device, &sess.Country, &ended, &sess.UAHash)
+			&sess.ReauthAt, &sess.ExpiresAt, &sess.Device, &sess.Country, &ended, &sess.UAHash,
+			&sess.Epoch, &current)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrNoSession
 	}
@@ -356,7 +374,11 @@ func (s *Store) Authenticate(ctx context.Context, token string) (Session, error)
 	sess.Methods = splitMethods(methods)
 
 	now := s.db.Now()
-	if reason := s.staleReason(sess, now); reason != "" {
+	reason := s.staleReason(sess, now)
+	if sess.Epoch < current {
+		reason = ReasonSuperseded
+	}
+	if reason != "" {
 		if err := s.expire(ctx, sess, reason); err != nil {
 			return Session{}, err
 		}

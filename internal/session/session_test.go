@@ -766,3 +766,55 @@ func TestAccountDeletionRemovesSessions(t *testing.T) {
 		refused(t, st, token, "session of a deleted account")
 	})
 }
+
+// TestCredentialsEpoch covers CP-6.3: a session issued under an older
+// credentials epoch than its account's is refused (and ended, audited),
+// whether it was live when the epoch moved or created after by a request
+// that read the old epoch; rotation carries the old epoch along; Keep
+// moves the one session that asked onto the new epoch.
+func TestCredentialsEpoch(t *testing.T) {
+	c := newClock()
+	dbtest.EachWith(t, dbtest.Options{Now: c.Now}, func(t *testing.T, d *db.DB) {
+		st := newStore(t, d)
+		acct := newAccount(t, d, "customer")
+		live, _ := create(t, st, d, start(acct))
+		kept, keptSess := create(t, st, d, start(acct))
+		_, pendingSess := create(t, st, d, start(acct))
+		mustAuth(t, st, live)
+
+		// The account's epoch moves (a reset on another node), with no
+		// session row touched: the epoch alone must refuse them.
+		transact(t, d, func(tx *db.Tx) error {
+			_, err := tx.ExecContext(context.Background(), `UPDATE accounts SET credentials_epoch = 1 WHERE id = $1`, acct)
+			if err != nil {
+				return err
+			}
+			return st.Keep(context.Background(), tx, acct, keptSess.ID, 1)
+		})
+		refused(t, st, live, "a session from before the epoch")
+		if got := endState(t, d, strings.SplitN(live, ".", 2)[0]); got != session.ReasonSuperseded {
+			t.Errorf("the superseded session ended as %q", got)
+		}
+		if got := mustAuth(t, st, kept); got.Epoch != 1 {
+			t.Errorf("the kept session has epoch %d", got.Epoch)
+		}
+		// A sign-in that read the old epoch with the password it checked.
+		s := start(acct)
+		s.Epoch = 0
+		raced, _ := create(t, st, d, s)
+		refused(t, st, raced, "a session created under the old epoch")
+		// Rotation (the second factor) does not lift the pending session
+		// onto the new epoch.
+		var rotated string
+		transact(t, d, func(tx *db.Tx) error {
+			var err error
+			rotated, _, err = st.Rotate(context.Background(), tx, pendingSess, session.AAL2, []string{"password", "totp"})
+			return err
+		})
+		refused(t, st, rotated, "a rotation of a session from before the epoch")
+		fresh := start(acct)
+		fresh.Epoch = 1
+		now, _ := create(t, st, d, fresh)
+		mustAuth(t, st, now)
+	})
+}

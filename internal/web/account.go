@@ -225,7 +225,7 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) error {
 	if f.Get("new") != f.Get("confirm") {
 		return fail(http.StatusUnprocessableEntity, "The two new passwords differ. Type the same new password twice.")
 	}
-	err := s.identity.ChangePassword(r.Context(), acct.ID, cur.ID, f.Get("current"), f.Get("new"), f.Get("end_others") == "on")
+	err := s.identity.ChangePassword(r.Context(), acct.ID, cur.ID, f.Get("current"), f.Get("new"))
 	if err != nil {
 		if msg := formError(err); msg != "" {
 			return fail(formStatus(err), msg)

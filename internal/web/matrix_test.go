@@ -64,7 +64,7 @@ func TestRouteMatrix(t *testing.T) {
 						}
 					}
 					sess, _ := s.sessions.Authenticate(context.Background(), token)
-					holder := access.Principal{AccountID: sess.AccountID, Role: role, SessionID: sess.ID, Stage: access.StageDone}
+					holder := access.Principal{AccountID: sess.AccountID, Role: role, SessionID: sess.ID, Stage: access.StageDone, ReauthAt: sess.ReauthAt}
 					raw, tk, err := s.tokens.Create(context.Background(), holder, "matrix", scopes, 24*time.Hour)
 					if err != nil {
 						t.Fatal(err)

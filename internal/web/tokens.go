@@ -17,7 +17,7 @@ func (s *Server) tokenRoutes() []route {
 	}
 	return []route{
 		{"GET /account/tokens", access.TokenOwn, s.tokensPage},
-		{"POST /account/tokens", access.TokenOwn, s.tokenCreate},
+		{"POST /account/tokens", access.TokenCreate, s.tokenCreate},
 		{"POST /account/tokens/{id}/revoke", access.TokenOwn, s.tokenRevoke},
 	}
 }
