@@ -40,16 +40,20 @@ const (
 	IncidentManage Permission = "incident.manage" // incidents, alerts, risk signals
 
 	// Administration (MTL-3.2.2: configuration and keys are admin-only).
-	UserRead    Permission = "user.read"     // the staff and customer list, without personal data unmasked
-	UserManage  Permission = "user.manage"   // disable, enable, unlock, force a password change, end sessions, training, contract end
-	RoleGrant   Permission = "role.grant"    // change roles; granting admin needs a second admin
-	MatrixRead  Permission = "access.matrix" // the permission matrix page
-	PolicyRead  Permission = "policy.read"   // the effective policy profile
-	PolicyEdit  Permission = "policy.edit"   // change the override file
-	KeysRotate  Permission = "keys.rotate"   // rotate the master key
-	OutboxRead  Permission = "outbox.read"   // undelivered mail
-	AuditRead   Permission = "audit.read"    // search the audit trail
-	AuditExport Permission = "audit.export"  // export the audit trail
+	UserRead   Permission = "user.read"   // the staff and customer list, without personal data unmasked
+	UserManage Permission = "user.manage" // disable, enable, unlock, force a password change, end sessions, training, contract end
+	RoleGrant  Permission = "role.grant"  // change roles; granting or removing admin needs a second admin
+	// ApprovalDecide: approve or reject another administrator's four-eyes
+	// request (a role to or from admin, disabling an administrator, a
+	// policy edit that weakens a control), or cancel one's own.
+	ApprovalDecide Permission = "approval.decide"
+	MatrixRead     Permission = "access.matrix" // the permission matrix page
+	PolicyRead     Permission = "policy.read"   // the effective policy profile
+	PolicyEdit     Permission = "policy.edit"   // change the override file
+	KeysRotate     Permission = "keys.rotate"   // rotate the master key
+	OutboxRead     Permission = "outbox.read"   // undelivered mail
+	AuditRead      Permission = "audit.read"    // search the audit trail
+	AuditExport    Permission = "audit.export"  // export the audit trail
 
 	// PrivacyRequests: the data inventory and every data-subject request
 	// with its deadline (MTL-2.1.1, MTL-7.1).
@@ -67,7 +71,7 @@ var matrix = map[Role][]Permission{
 	RoleCustomer: {TicketOwn},
 	RoleSupport:  {TicketQueue, CustomerLookup, CustomerReveal, ReportForCustomer, TokenOwn, TokenCreate},
 	RoleSecurity: {IncidentManage, CustomerLookup, ReportForCustomer, UserRead, PolicyRead, AuditRead, TokenOwn, TokenCreate},
-	RoleAdmin: {UserRead, UserManage, RoleGrant, MatrixRead, PolicyRead, PolicyEdit, KeysRotate, OutboxRead,
+	RoleAdmin: {UserRead, UserManage, RoleGrant, ApprovalDecide, MatrixRead, PolicyRead, PolicyEdit, KeysRotate, OutboxRead,
 		AuditRead, PrivacyRequests, TokenOwn, TokenCreate},
 	RoleAuditor: {UserRead, MatrixRead, PolicyRead, AuditRead, AuditExport, PrivacyRequests, TokenOwn, TokenCreate},
 }
@@ -78,6 +82,7 @@ var matrix = map[Role][]Permission{
 var sensitive = map[Permission]bool{
 	CustomerReveal: true,
 	RoleGrant:      true,
+	ApprovalDecide: true,
 	PolicyEdit:     true,
 	KeysRotate:     true,
 	AuditExport:    true,
@@ -119,7 +124,7 @@ func RolePermissions(r Role) []Permission {
 // shows them.
 func Permissions() []Permission {
 	return []Permission{TicketOwn, TicketQueue, CustomerLookup, CustomerReveal, ReportForCustomer,
-		IncidentManage, UserRead, UserManage, RoleGrant, MatrixRead, PolicyRead, PolicyEdit,
+		IncidentManage, UserRead, UserManage, RoleGrant, ApprovalDecide, MatrixRead, PolicyRead, PolicyEdit,
 		KeysRotate, OutboxRead, AuditRead, AuditExport, PrivacyRequests, TokenOwn, TokenCreate}
 }
 
@@ -138,7 +143,8 @@ var descriptions = map[Permission]string{
 	IncidentManage:    "Manage incidents, alerts and risk signals",
 	UserRead:          "List and search accounts",
 	UserManage:        "Disable, enable, unlock, end sessions, force a password change, record training",
-	RoleGrant:         "Change roles (granting admin needs a second admin) (step-up)",
+	RoleGrant:         "Change roles (granting or removing admin needs a second admin) (step-up)",
+	ApprovalDecide:    "Approve or reject another administrator's request that needs four eyes (step-up)",
 	MatrixRead:        "See this permission matrix",
 	PolicyRead:        "See the effective security policy profile",
 	PolicyEdit:        "Change the policy override file (step-up)",

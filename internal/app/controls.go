@@ -3,6 +3,7 @@ package app
 import (
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/apitoken"
+	"github.com/portico/portico/internal/approval"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/backup"
 	"github.com/portico/portico/internal/crypto"
@@ -50,6 +51,8 @@ func Controls() []policy.Control {
 	out = append(out, session.Controls()...)
 	out = append(out, passkey.Controls()...)
 	out = append(out, notify.Controls()...)
+	out = append(out, approval.Controls()...)
+	out = append(out, policy.Controls()...)
 	return out
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/apperr"
+	"github.com/portico/portico/internal/approval"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
@@ -164,6 +165,7 @@ type Service struct {
 	publicURL  string
 	resetFloor time.Duration
 	dummyHash  string
+	approvals  *approval.Store // four-eyes requests (role changes, disabling an admin)
 
 	// Server secrets, fetched once at start: Keyring.Secret may run its
 	// own transaction, which must not happen inside one of ours.
@@ -178,7 +180,7 @@ func New(d Deps) (*Service, error) {
 	s := &Service{
 		db: d.DB, keys: d.Keys, audit: d.Audit, profile: d.Profile, passwords: d.Passwords,
 		sessions: d.Sessions, passkeys: d.Passkeys, notifier: d.Notifier, publicURL: d.PublicURL,
-		resetFloor: d.ResetFloor,
+		resetFloor: d.ResetFloor, approvals: approval.New(d.DB, d.Audit),
 	}
 	if s.resetFloor <= 0 {
 		s.resetFloor = 250 * time.Millisecond

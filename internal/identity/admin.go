@@ -2,14 +2,13 @@ package identity
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/apperr"
+	"github.com/portico/portico/internal/approval"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/db"
 )
@@ -35,21 +34,6 @@ type AccountSummary struct {
 }
 
 var errNotAllowed = apperr.New(apperr.NotFound, "No such account.")
-
-// RoleRequest is a pending grant of a role that needs a second
-// administrator.
-type RoleRequest struct {
-	ID          string
-	AccountID   string
-	Role        access.Role
-	RequestedBy string
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
-}
-
-// roleRequestLifetime is how long a grant waits for its second
-// administrator.
-const roleRequestLifetime = 72 * time.Hour
 
 // SearchAccounts lists accounts for administrators and auditors, newest
 // first, with the total count for pagination.
@@ -216,11 +200,32 @@ func (s *Service) AdminRequirePasswordChange(ctx context.Context, actor access.P
 }
 
 // AdminSetDisabled disables or enables an account, for an administrator.
-func (s *Service) AdminSetDisabled(ctx context.Context, actor access.Principal, id string, disabled bool) error {
+// Disabling another administrator only files a request that a second
+// administrator must approve (DecideAccountRequest); the returned request
+// ID is then non-empty.
+//
+// Enforces CP-4.2: no single administrator locks the others out.
+func (s *Service) AdminSetDisabled(ctx context.Context, actor access.Principal, id string, disabled bool) (string, error) {
 	if err := manage(actor, access.UserManage, id); err != nil {
-		return err
+		return "", err
 	}
-	return s.SetDisabled(ctx, id, disabled)
+	a, err := s.Account(ctx, id)
+	if err != nil {
+		return "", errNotAllowed
+	}
+	if disabled && a.Role == access.RoleAdmin {
+		if a.Status != StatusActive {
+			return "", apperr.Errorf(apperr.Conflict, "The account is not %s.", StatusActive)
+		}
+		var req approval.Request
+		err := s.db.Transact(ctx, func(tx *db.Tx) error {
+			var err error
+			req, err = s.approvals.File(ctx, tx, approval.AccountDisable, id, actor.AccountID, map[string]string{})
+			return err
+		})
+		return req.ID, err
+	}
+	return "", s.SetDisabled(ctx, id, disabled)
 }
 
 // RecordTraining records a staff member's security-awareness training.
@@ -307,12 +312,13 @@ func (s *Service) SetContractor(ctx context.Context, actor access.Principal, id 
 	})
 }
 
-// ChangeRole changes an account's role. Granting admin only files a
-// request that a second administrator must approve (DecideRoleRequest);
-// the returned request ID is then non-empty.
+// ChangeRole changes an account's role. Granting admin, or taking it from
+// an administrator, only files a request that a second administrator must
+// approve (DecideAccountRequest); the returned request ID is then
+// non-empty.
 //
 // Enforces CP-4.2: separation of duties: nobody changes their own role,
-// and no single administrator makes another administrator.
+// and no single administrator makes, or unmakes, another administrator.
 func (s *Service) ChangeRole(ctx context.Context, actor access.Principal, id string, role access.Role) (string, error) {
 	if err := manage(actor, access.RoleGrant, id); err != nil {
 		return "", err
@@ -330,33 +336,17 @@ func (s *Service) ChangeRole(ctx context.Context, actor access.Principal, id str
 	if a.Role == role {
 		return "", apperr.Errorf(apperr.Conflict, "The account already has the %s role.", role)
 	}
-	if role == access.RoleAdmin {
-		if a.Contractor() {
-			return "", apperr.New(apperr.Invalid, "A contractor cannot be made an administrator.")
-		}
-		reqID := newID()
+	if role == access.RoleAdmin && a.Contractor() {
+		return "", apperr.New(apperr.Invalid, "A contractor cannot be made an administrator.")
+	}
+	if role == access.RoleAdmin || a.Role == access.RoleAdmin {
+		var req approval.Request
 		err := s.db.Transact(ctx, func(tx *db.Tx) error {
-			var open int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM role_requests WHERE account_id = $1 AND decided_at IS NULL AND expires_at > $2`, id, tx.Now()).Scan(&open); err != nil {
-				return err
-			}
-			if open > 0 {
-				return apperr.New(apperr.Conflict, "A role change for this account is already waiting for approval.")
-			}
-			now := tx.Now()
-			if _, err := tx.ExecContext(ctx,
-				`INSERT INTO role_requests (id, account_id, role, requested_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-				reqID, id, string(role), actor.AccountID, now, now.Add(roleRequestLifetime)); err != nil {
-				return err
-			}
-			_, err := s.audit.Append(ctx, tx, audit.Event{Action: "account.role.request", Target: "account:" + id, Outcome: audit.Success,
-				Details: map[string]any{"request": reqID, "old": string(a.Role), "new": string(role)}})
+			var err error
+			req, err = s.approvals.File(ctx, tx, approval.RoleChange, id, actor.AccountID, map[string]string{"role": string(role), "old_role": string(a.Role)})
 			return err
 		})
-		if err != nil {
-			return "", err
-		}
-		return reqID, nil
+		return req.ID, err
 	}
 	return "", s.db.Transact(ctx, func(tx *db.Tx) error {
 		return s.applyRole(ctx, tx, a, role, "")
@@ -400,87 +390,72 @@ func (s *Service) applyRole(ctx context.Context, tx *db.Tx, a Account, role acce
 			". You were signed out everywhere; sign in again to continue. "+ifNotYou)
 }
 
-// RoleRequests lists the role grants waiting for a second administrator.
-func (s *Service) RoleRequests(ctx context.Context, actor access.Principal) ([]RoleRequest, error) {
+// Approvals lists the changes waiting for a second administrator, of
+// every kind (role changes, disabling an administrator, policy edits).
+func (s *Service) Approvals(ctx context.Context, actor access.Principal) ([]approval.Request, error) {
 	if !access.Has(actor.Role, access.UserRead) {
 		return nil, errNotAllowed
 	}
-	rows, err := s.db.QueryContext(ctx,
-		`SELECT id, account_id, role, requested_by, created_at, expires_at FROM role_requests
-		 WHERE decided_at IS NULL AND expires_at > $1 ORDER BY created_at`, s.db.Now())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []RoleRequest
-	for rows.Next() {
-		var r RoleRequest
-		var role string
-		if err := rows.Scan(&r.ID, &r.AccountID, &role, &r.RequestedBy, &r.CreatedAt, &r.ExpiresAt); err != nil {
-			return nil, err
-		}
-		r.Role = access.Role(role)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return s.approvals.Open(ctx)
 }
 
-// DecideRoleRequest approves or rejects a pending role grant. The
-// approver must be an administrator other than the requester and the
-// account concerned; the requester may cancel (reject) their own request.
-func (s *Service) DecideRoleRequest(ctx context.Context, actor access.Principal, requestID string, approve bool) error {
-	if !access.Has(actor.Role, access.RoleGrant) || actor.AccountID == "" {
+// Approval returns one request, for the page that decides it.
+func (s *Service) Approval(ctx context.Context, actor access.Principal, id string) (approval.Request, error) {
+	if !access.Has(actor.Role, access.UserRead) {
+		return approval.Request{}, errNotAllowed
+	}
+	return s.approvals.Get(ctx, id)
+}
+
+// DecideAccountRequest approves or rejects a pending change to an account
+// (a role change to or from admin, disabling an administrator) and, on
+// approval, carries it out in the same transaction. The approver must be
+// an administrator other than the requester and the account concerned;
+// the requester may cancel (reject) their own request.
+//
+// Enforces CP-4.2: four eyes on administrators' power. The decision is
+// one conditional update (internal/approval), so a concurrent approval
+// and cancellation cannot both stand.
+func (s *Service) DecideAccountRequest(ctx context.Context, actor access.Principal, requestID string, approve bool) error {
+	r, err := s.approvals.Get(ctx, requestID)
+	if err != nil {
+		return err
+	}
+	perm := access.RoleGrant
+	if r.Kind == approval.AccountDisable {
+		perm = access.UserManage
+	}
+	if r.Kind == approval.PolicyEdit || !access.Has(actor.Role, perm) || actor.AccountID == "" {
 		return errNotAllowed
 	}
 	if !actor.Fresh(s.db.Now(), s.profile.Session.StepUpWindow.Duration) {
-		return apperr.New(apperr.Forbidden, "Confirm your password first: changing a role needs a fresh sign-in.")
+		return apperr.New(apperr.Forbidden, "Confirm your password first: deciding a change to an administrator needs a fresh sign-in.")
 	}
 	return s.db.Transact(ctx, func(tx *db.Tx) error {
-		var r RoleRequest
-		var role string
-		err := tx.QueryRowContext(ctx,
-			`SELECT id, account_id, role, requested_by, created_at, expires_at FROM role_requests WHERE id = $1 AND decided_at IS NULL`, requestID).
-			Scan(&r.ID, &r.AccountID, &role, &r.RequestedBy, &r.CreatedAt, &r.ExpiresAt)
-		if errors.Is(err, sql.ErrNoRows) {
-			return apperr.New(apperr.NotFound, "No such request waiting.")
-		}
-		if err != nil {
+		r, err := s.approvals.Decide(ctx, tx, r.Kind, requestID, actor.AccountID, approve)
+		if err != nil || r.Outcome != approval.Approved {
 			return err
 		}
-		r.Role = access.Role(role)
-		now := tx.Now()
-		outcome := "rejected"
-		switch {
-		case !now.Before(r.ExpiresAt):
-			return apperr.New(apperr.Conflict, "This request has expired; ask for the role change again.")
-		case approve && actor.AccountID == r.RequestedBy:
-			return apperr.New(apperr.Forbidden, "You asked for this change: another administrator must approve it.")
-		case approve && actor.AccountID == r.AccountID:
-			return apperr.New(apperr.Forbidden, "Nobody approves a role for themselves.")
-		case approve:
-			outcome = "approved"
-		case actor.AccountID == r.RequestedBy:
-			outcome = "cancelled"
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE role_requests SET decided_by = $1, decided_at = $2, outcome = $3 WHERE id = $4`,
-			actor.AccountID, now, outcome, r.ID); err != nil {
-			return err
-		}
-		if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "account.role.decide", Target: "account:" + r.AccountID, Outcome: audit.Success,
-			Details: map[string]any{"request": r.ID, "outcome": outcome, "role": string(r.Role), "requested_by": r.RequestedBy}}); err != nil {
-			return err
-		}
-		if !approve {
-			return nil
-		}
-		a, err := s.loadAccount(ctx, tx, r.AccountID)
+		a, err := s.loadAccount(ctx, tx, r.Target)
 		if err != nil {
 			return errNotAllowed
 		}
-		if a.Contractor() && r.Role == access.RoleAdmin {
-			return apperr.New(apperr.Invalid, "A contractor cannot be made an administrator.")
+		switch r.Kind {
+		case approval.AccountDisable:
+			return s.setDisabled(ctx, tx, r.Target, true, actor.AccountID)
+		default:
+			role, err := access.ParseRole(r.Payload["role"])
+			if err != nil {
+				return err
+			}
+			if a.Contractor() && role == access.RoleAdmin {
+				return apperr.New(apperr.Invalid, "A contractor cannot be made an administrator.")
+			}
+			if a.Role == role {
+				return apperr.Errorf(apperr.Conflict, "The account already has the %s role.", role)
+			}
+			return s.applyRole(ctx, tx, a, role, actor.AccountID)
 		}
-		return s.applyRole(ctx, tx, a, r.Role, actor.AccountID)
 	})
 }
 

@@ -64,10 +64,10 @@ func TestRoleSeparationOfDuties(t *testing.T) {
 		if got := e.acct(sup.ID).Role; got != access.RoleAuditor {
 			t.Fatalf("the admin grant applied without approval: %s", got)
 		}
-		if err := e.svc.DecideRoleRequest(e.ctx, e.as(a1), req, true); apperr.CodeOf(err) != apperr.Forbidden {
+		if err := e.svc.DecideAccountRequest(e.ctx, e.as(a1), req, true); apperr.CodeOf(err) != apperr.Forbidden {
 			t.Errorf("requester approved their own request: %v", err)
 		}
-		if err := e.svc.DecideRoleRequest(e.ctx, e.as(a2), req, true); err != nil {
+		if err := e.svc.DecideAccountRequest(e.ctx, e.as(a2), req, true); err != nil {
 			t.Fatal(err)
 		}
 		if got := e.acct(sup.ID).Role; got != access.RoleAdmin {
@@ -80,11 +80,83 @@ func TestRoleSeparationOfDuties(t *testing.T) {
 		a3 := e.account("admin3@example.com", pwA, access.RoleAuditor)
 		req, _ = e.svc.ChangeRole(e.ctx, e.as(a1), a3.ID, access.RoleAdmin)
 		e.tick(73 * time.Hour)
-		if err := e.svc.DecideRoleRequest(e.ctx, e.as(a2), req, true); apperr.CodeOf(err) != apperr.Conflict {
+		if err := e.svc.DecideAccountRequest(e.ctx, e.as(a2), req, true); apperr.CodeOf(err) != apperr.Conflict {
 			t.Errorf("expired request approved: %v", err)
 		}
-		if rs, _ := e.svc.RoleRequests(e.ctx, e.as(a2)); len(rs) != 0 {
+		if rs, _ := e.svc.Approvals(e.ctx, e.as(a2)); len(rs) != 0 {
 			t.Errorf("expired requests listed: %+v", rs)
+		}
+
+		// Taking the admin role away waits for a second administrator
+		// too, and the account concerned cannot approve it.
+		e.tick(time.Minute)
+		req, err = e.svc.ChangeRole(e.ctx, e.as(a1), sup.ID, access.RoleSupport)
+		if err != nil || req == "" {
+			t.Fatalf("admin demotion: %q %v", req, err)
+		}
+		if got := e.acct(sup.ID).Role; got != access.RoleAdmin {
+			t.Fatalf("the demotion applied without approval: %s", got)
+		}
+		if err := e.svc.DecideAccountRequest(e.ctx, e.as(e.acct(sup.ID)), req, true); apperr.CodeOf(err) != apperr.Forbidden {
+			t.Errorf("the account approved its own demotion: %v", err)
+		}
+		if err := e.svc.DecideAccountRequest(e.ctx, e.as(a2), req, true); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.acct(sup.ID).Role; got != access.RoleSupport {
+			t.Errorf("after approval of the demotion: %s", got)
+		}
+	})
+}
+
+// TestDisablingAnAdministratorNeedsTwo covers CP-4.2: one administrator
+// cannot disable another alone; the request waits, the requester cannot
+// approve it, a second administrator's approval disables the account and
+// ends its sessions; a cancelled request cannot be approved after.
+func TestDisablingAnAdministratorNeedsTwo(t *testing.T) {
+	clk := newClock()
+	dbtest.EachWith(t, dbtest.Options{Now: clk.Now}, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d, clk, options{})
+		a1 := e.account("admin1@example.com", pwA, access.RoleAdmin)
+		a2 := e.account("admin2@example.com", pwA, access.RoleAdmin)
+		target := e.account("admin3@example.com", pwA, access.RoleAdmin)
+		si := e.mustLogin("admin3@example.com", pwA)
+		req, err := e.svc.AdminSetDisabled(e.ctx, e.as(a1), target.ID, true)
+		if err != nil || req == "" {
+			t.Fatalf("disable an admin: %q %v", req, err)
+		}
+		if e.acct(target.ID).Status != identity.StatusActive || !e.authenticates(si.Token) {
+			t.Fatal("the administrator was disabled without a second administrator")
+		}
+		if err := e.svc.DecideAccountRequest(e.ctx, e.as(a1), req, true); apperr.CodeOf(err) != apperr.Forbidden {
+			t.Errorf("the requester approved: %v", err)
+		}
+		if err := e.svc.DecideAccountRequest(e.ctx, e.as(a2), req, true); err != nil {
+			t.Fatal(err)
+		}
+		if e.acct(target.ID).Status != identity.StatusDisabled || e.authenticates(si.Token) {
+			t.Error("approved, but the administrator is still active or signed in")
+		}
+		e.wantEvent("account:"+target.ID, "account.disable", map[string]any{"approved_by": a2.ID})
+
+		// A cancelled request stays cancelled.
+		if _, err := e.svc.AdminSetDisabled(e.ctx, e.as(a1), target.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		req, _ = e.svc.AdminSetDisabled(e.ctx, e.as(a1), target.ID, true)
+		if err := e.svc.DecideAccountRequest(e.ctx, e.as(a1), req, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.DecideAccountRequest(e.ctx, e.as(a2), req, true); apperr.CodeOf(err) != apperr.Conflict {
+			t.Errorf("approved a cancelled request: %v", err)
+		}
+		if e.acct(target.ID).Status != identity.StatusActive {
+			t.Error("a cancelled request disabled the administrator")
+		}
+		// Customers and staff other than admins are disabled at once.
+		c := e.customer("plain@example.com", pwA)
+		if req, err := e.svc.AdminSetDisabled(e.ctx, e.as(a1), c.ID, true); err != nil || req != "" {
+			t.Errorf("disable a customer: %q %v", req, err)
 		}
 	})
 }
@@ -188,7 +260,7 @@ func TestAdminActions(t *testing.T) {
 		if _, err := e.svc.EndAllSessions(e.ctx, e.as(admin), c.ID); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.svc.AdminSetDisabled(e.ctx, e.as(admin), admin.ID, true); apperr.CodeOf(err) != apperr.Forbidden {
+		if _, err := e.svc.AdminSetDisabled(e.ctx, e.as(admin), admin.ID, true); apperr.CodeOf(err) != apperr.Forbidden {
 			t.Errorf("self disable: %v", err)
 		}
 		if err := e.svc.AdminRequirePasswordChange(e.ctx, e.as(admin), c.ID); err != nil {

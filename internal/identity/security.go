@@ -215,30 +215,39 @@ func (s *Service) Reauthenticate(ctx context.Context, sess session.Session, pw, 
 }
 
 // SetDisabled disables or re-enables an account. Disabling ends every
-// session of the account at once.
+// session and API token of the account at once.
 func (s *Service) SetDisabled(ctx context.Context, accountID string, disabled bool) error {
 	return s.db.Transact(ctx, func(tx *db.Tx) error {
-		from, to, action := StatusActive, StatusDisabled, "account.disable"
-		if !disabled {
-			from, to, action = StatusDisabled, StatusActive, "account.enable"
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE accounts SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4`, to, tx.Now(), accountID, from)
-		if err != nil {
+		return s.setDisabled(ctx, tx, accountID, disabled, "")
+	})
+}
+
+// setDisabled is SetDisabled in tx; approvedBy names the second
+// administrator when the change needed one.
+func (s *Service) setDisabled(ctx context.Context, tx *db.Tx, accountID string, disabled bool, approvedBy string) error {
+	from, to, action := StatusActive, StatusDisabled, "account.disable"
+	if !disabled {
+		from, to, action = StatusDisabled, StatusActive, "account.enable"
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE accounts SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4`, to, tx.Now(), accountID, from)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return apperr.Errorf(apperr.Conflict, "The account is not %s.", from)
+	}
+	var e ended
+	if disabled {
+		if e, err = s.endCredentials(ctx, tx, accountID, "", "account_disabled"); err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return apperr.Errorf(apperr.Conflict, "The account is not %s.", from)
-		}
-		var e ended
-		if disabled {
-			if e, err = s.endCredentials(ctx, tx, accountID, "", "account_disabled"); err != nil {
-				return err
-			}
-		}
-		_, err = s.audit.Append(ctx, tx, audit.Event{Action: action, Target: "account:" + accountID, Outcome: audit.Success,
-			Details: map[string]any{"sessions_ended": e.Sessions, "tokens_revoked": e.Tokens}})
-		return err
-	})
+	}
+	details := map[string]any{"sessions_ended": e.Sessions, "tokens_revoked": e.Tokens}
+	if approvedBy != "" {
+		details["approved_by"] = approvedBy
+	}
+	_, err = s.audit.Append(ctx, tx, audit.Event{Action: action, Target: "account:" + accountID, Outcome: audit.Success, Details: details})
+	return err
 }
 
 // Stage says what a session may do, from its assurance level and the

@@ -65,3 +65,18 @@ func Uncovered(cov []ClauseCoverage) []Clause {
 	}
 	return out
 }
+
+// Controls lists the policy profile's own controls, for the compliance map.
+func Controls() []Control {
+	return []Control{
+		{Clause: "CP-5.2", Name: "policy.evidence-floors",
+			Description: "The evidence categories keep a floor that no override file can go below: the audit trail, security reports and notices one year, sign-in history 180 days; `portico policy show` states each floor next to its value.",
+			Test:        "internal/policy: TestValidateRejects"},
+		{Clause: "MTL-7.2", Name: "policy.evidence-floors",
+			Description: "The audit trail that audits and reviews read is kept at least a year, whatever one administrator sets.",
+			Test:        "internal/policy: TestValidateRejects"},
+		{Clause: "CP-5.2", Name: "policy.weakening-needs-approval",
+			Description: "A policy edit that shortens a retention or weakens MFA, lockout, password, session, rate-limit or access rules (each setting declares which way weakens it) is not written: it waits for a second administrator's approval.",
+			Test:        "internal/web: TestWeakeningPolicyEditNeedsASecondAdmin"},
+	}
+}

@@ -55,29 +55,53 @@ func Edit(path, name string, values map[string]string) (Profile, []Change, error
 // Enforces MTL-3.2.2: security settings changes are audited with their old
 // and new value, before they are written.
 func EditRecorded(path, name string, values map[string]string, record func([]Change) error) (Profile, []Change, error) {
-	if path == "" {
-		return Profile{}, nil, fmt.Errorf("policy: no override file configured (--policy-file)")
-	}
 	editMu.Lock()
 	defer editMu.Unlock()
+	cur, next, changes, err := edit(path, name, values)
+	if err != nil {
+		return Profile{}, nil, err
+	}
+	if len(changes) == 0 {
+		return cur, nil, nil
+	}
 	base, err := Builtin(name)
 	if err != nil {
 		return Profile{}, nil, err
 	}
-	cur := base
+	before := func() error { return nil }
+	if record != nil {
+		before = func() error { return record(changes) }
+	}
+	if err := writeMinimal(path, base, next, before); err != nil {
+		return Profile{}, nil, err
+	}
+	return next, changes, nil
+}
+
+// edit reads the override file's profile (the built-in one if there is no
+// file yet), applies values to it and validates the result: the current
+// and next profiles and what changed, sorted by key. Nothing is written.
+func edit(path, name string, values map[string]string) (cur, next Profile, changes []Change, err error) {
+	if path == "" {
+		return Profile{}, Profile{}, nil, fmt.Errorf("policy: no override file configured (--policy-file)")
+	}
+	base, err := Builtin(name)
+	if err != nil {
+		return Profile{}, Profile{}, nil, err
+	}
+	cur = base
 	if _, err := os.Stat(path); err == nil {
 		if cur, err = Load(name, path); err != nil {
-			return Profile{}, nil, err
+			return Profile{}, Profile{}, nil, err
 		}
 	}
-	next := cur
+	next = cur
 	fs := fields(reflect.ValueOf(&next).Elem(), "")
 	byKey := map[string]field{}
 	for _, f := range fs {
 		byKey[f.key()] = f
 	}
 	var errs []*SettingError
-	var changes []Change
 	for key, text := range values {
 		f, ok := byKey[key]
 		if !ok || key == "name" {
@@ -100,20 +124,10 @@ func EditRecorded(path, name string, values map[string]string, record func([]Cha
 	// old (valid) text, so the check reports only the others.
 	errs = append(errs, next.check()...)
 	if err := join(errs, path); err != nil {
-		return Profile{}, nil, err
+		return Profile{}, Profile{}, nil, err
 	}
 	sort.Slice(changes, func(i, j int) bool { return changes[i].Key < changes[j].Key })
-	if len(changes) == 0 {
-		return cur, nil, nil
-	}
-	before := func() error { return nil }
-	if record != nil {
-		before = func() error { return record(changes) }
-	}
-	if err := writeMinimal(path, base, next, before); err != nil {
-		return Profile{}, nil, err
-	}
-	return next, changes, nil
+	return cur, next, changes, nil
 }
 
 // editMu serializes Edit's read, change and rename of the override file.

@@ -66,14 +66,14 @@ func ExampleProfile_WriteTOML() {
 	// blocked_networks = []          # CP-6.3
 	//
 	// [retention]
-	// sign_in_history = "395d"         # CP-5.2 CP-8.2
+	// sign_in_history = "395d"         # CP-5.2 CP-8.2; evidence: at least 180d
 	// closed_tickets = "1095d"         # CP-5.2
 	// unverified_signups = "7d"        # CP-5.2 MTL-2.1.2
 	// inactive_accounts = "1095d"      # CP-5.2 MTL-2.1.2
 	// inactive_account_warning = "30d" # CP-5.2 MTL-2.1.2
-	// security_reports = "1095d"       # CP-5.2 CP-7.3
-	// notices = "1095d"                # CP-5.2 CP-9.1 CP-9.2
-	// audit_events = "730d"            # CP-5.2 CP-5.3 MTL-7.2
+	// security_reports = "1095d"       # CP-5.2 CP-7.3; evidence: at least 365d
+	// notices = "1095d"                # CP-5.2 CP-9.1 CP-9.2; evidence: at least 365d
+	// audit_events = "730d"            # CP-5.2 CP-5.3 MTL-7.2; evidence: at least 365d
 	//
 	// [incident]
 	// customer_notification = "24h"  # CP-7.1 MTL-5.1.2

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"time"
 )
 
@@ -167,6 +168,21 @@ func (p Profile) check() []*SettingError {
 	c.positive("retention.security_reports", r.SecurityReports)
 	c.positive("retention.notices", r.Notices)
 	c.positive("retention.audit_events", r.AuditEvents)
+	// Enforces CP-5.2, CP-5.3, MTL-7.2: the evidence categories keep at
+	// least their floor (the `floor` tags), so that no administrator can
+	// purge the trail of their own actions by shortening its retention.
+	for _, f := range fields(reflect.ValueOf(p), "") {
+		if f.floor == "" {
+			continue
+		}
+		floor, err := ParseDuration(f.floor)
+		if err != nil {
+			panic("policy: bad floor tag on " + f.key() + ": " + f.floor) // a programming error, caught by every test
+		}
+		if d := f.v.Interface().(Duration); d.Duration > 0 && d.Duration < floor.Duration {
+			c.fail(f.key(), "must be at least %s: it is evidence for audits and investigations (CP-5.2, CP-5.3, MTL-7.2), and no administrator may shorten it away", floor)
+		}
+	}
 
 	// Incident.
 	in := p.Incident

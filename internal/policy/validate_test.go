@@ -54,6 +54,12 @@ func TestValidateRejects(t *testing.T) {
 		{"token lifetime over a year", func(p *Profile) { p.Access.APITokenMaxLifetime = Days(366) }, "access.api_token_max_lifetime", "at most 365d"},
 		{"zero retention", func(p *Profile) { p.Retention.SignInHistory = Duration{} }, "retention.sign_in_history", "positive"},
 		{"negative retention", func(p *Profile) { p.Retention.AuditEvents = Duration{-1} }, "retention.audit_events", "positive"},
+		// CP-5.2, CP-5.3, MTL-7.2: evidence keeps its floor.
+		{"audit trail under a year", func(p *Profile) { p.Retention.AuditEvents = Duration{time.Second} }, "retention.audit_events", "at least 365d"},
+		{"audit trail a day short", func(p *Profile) { p.Retention.AuditEvents = Days(364) }, "retention.audit_events", "at least 365d"},
+		{"sign-in history under 180 days", func(p *Profile) { p.Retention.SignInHistory = Days(179) }, "retention.sign_in_history", "at least 180d"},
+		{"security reports under a year", func(p *Profile) { p.Retention.SecurityReports = Days(30) }, "retention.security_reports", "at least 365d"},
+		{"notices under a year", func(p *Profile) { p.Retention.Notices = Days(30) }, "retention.notices", "at least 365d"},
 		{"inactive warning as long as period", func(p *Profile) { p.Retention.InactiveAccountWarning = p.Retention.InactiveAccounts }, "retention.inactive_account_warning", "shorter than retention.inactive_accounts"},
 		{"customer deadline over 24h", func(p *Profile) { p.Incident.CustomerNotification = Duration{25 * time.Hour} }, "incident.customer_notification", "at most 24h (CP-7.1)"},
 		{"customer deadline after regulator", func(p *Profile) { p.Incident.RegulatorNotification = Duration{12 * time.Hour} }, "incident.customer_notification", "longer than incident.regulator_notification"},
@@ -146,6 +152,8 @@ func TestValidateAcceptsBoundaries(t *testing.T) {
 	p.Privacy.ErasureGrace = Duration{}
 	p.Governance.TrainingGrace = Duration{}
 	p.Governance.PolicyReviewInterval = Duration{Year}
+	p.Retention.AuditEvents, p.Retention.SecurityReports, p.Retention.Notices = Days(365), Days(365), Days(365)
+	p.Retention.SignInHistory = Days(180)
 	if err := p.Validate(); err != nil {
 		t.Errorf("Validate rejected values on the bounds:\n%v", err)
 	}

@@ -15,6 +15,9 @@ type Setting struct {
 	Key     string   // TOML key path, e.g. "session.idle_timeout"
 	Value   string   // the value as text, unquoted: "30m", "12", "required"
 	Clauses []string // IDs of the clauses that set it; none for "name"
+	// Floor is the shortest value allowed for an evidence retention
+	// ("365d"), "" for other settings.
+	Floor string
 }
 
 // Settings lists every setting of p in file order: the profile name, then
@@ -22,7 +25,7 @@ type Setting struct {
 func (p Profile) Settings() []Setting {
 	var out []Setting
 	for _, f := range fields(reflect.ValueOf(p), "") {
-		out = append(out, Setting{Key: f.key(), Value: f.text(), Clauses: f.clauses})
+		out = append(out, Setting{Key: f.key(), Value: f.text(), Clauses: f.clauses, Floor: f.floor})
 	}
 	return out
 }
@@ -52,6 +55,9 @@ func (p Profile) WriteTOML(w io.Writer) error {
 			if len(f.clauses) > 0 {
 				line += strings.Repeat(" ", width-len(line)) + " # " + strings.Join(f.clauses, " ")
 			}
+			if f.floor != "" {
+				line += "; evidence: at least " + f.floor
+			}
 			b.WriteString(line + "\n")
 		}
 		i = j
@@ -66,6 +72,12 @@ type field struct {
 	name    string // TOML key within table
 	v       reflect.Value
 	clauses []string // from the `clause` struct tag
+	// floor is the shortest duration an evidence setting may have, from
+	// the `floor` struct tag ("365d"); "" for none. Validate enforces it.
+	floor string
+	// weak says which change of the value weakens the policy, from the
+	// `weak` struct tag (see Weakens); "" for none.
+	weak string
 }
 
 var durationType = reflect.TypeFor[Duration]()
@@ -87,7 +99,7 @@ func fields(v reflect.Value, table string) []field {
 			subs = append(subs, fields(fv, sub)...)
 			continue
 		}
-		leaves = append(leaves, field{table: table, name: name, v: fv, clauses: strings.Fields(sf.Tag.Get("clause"))})
+		leaves = append(leaves, field{table: table, name: name, v: fv, clauses: strings.Fields(sf.Tag.Get("clause")), floor: sf.Tag.Get("floor"), weak: sf.Tag.Get("weak")})
 	}
 	return append(leaves, subs...)
 }

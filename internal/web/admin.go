@@ -30,8 +30,6 @@ func (s *Server) adminRoutes() []route {
 		{"POST /admin/users/{id}/unrestrict", access.UserManage, s.adminAction},
 		{"POST /admin/users/{id}/role", access.RoleGrant, s.adminRole},
 		{"GET /admin/roles", access.UserRead, s.adminRoles},
-		{"POST /admin/roles/requests/{id}/approve", access.RoleGrant, s.adminDecide},
-		{"POST /admin/roles/requests/{id}/reject", access.RoleGrant, s.adminDecide},
 		{"GET /admin/access", access.MatrixRead, s.adminMatrix},
 	}
 }
@@ -159,7 +157,10 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
 	action := r.URL.Path[len("/admin/users/"+id+"/"):]
 	switch action {
 	case "disable", "enable", "unlock", "end-sessions":
-		err = s.accountAction(ctx, p, id, action)
+		var req string
+		if req, err = s.accountAction(ctx, p, id, action); req != "" {
+			done = "disable-requested"
+		}
 	case "require-password-change":
 		err = s.identity.AdminRequirePasswordChange(ctx, p, id)
 	case "training":
@@ -198,20 +199,22 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
 }
 
 // accountAction runs one of the account actions that the admin pages and
-// the API share; the identity service checks the actor again.
-func (s *Server) accountAction(ctx context.Context, p access.Principal, id, action string) error {
+// the API share; the identity service checks the actor again. Disabling
+// an administrator files a request for a second administrator, whose ID
+// it returns.
+func (s *Server) accountAction(ctx context.Context, p access.Principal, id, action string) (string, error) {
 	switch action {
 	case "disable":
 		return s.identity.AdminSetDisabled(ctx, p, id, true)
 	case "enable":
 		return s.identity.AdminSetDisabled(ctx, p, id, false)
 	case "unlock":
-		return s.identity.Unlock(ctx, p, id)
+		return "", s.identity.Unlock(ctx, p, id)
 	case "end-sessions":
 		_, err := s.identity.EndAllSessions(ctx, p, id)
-		return err
+		return "", err
 	}
-	return errNotFound
+	return "", errNotFound
 }
 
 func parseDate(s string) (time.Time, error) {
@@ -247,18 +250,10 @@ func (s *Server) adminRole(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// roleRequestRow is a pending grant with the accounts masked.
-type roleRequestRow struct {
-	identity.RoleRequest
-	Account, RequestedBy string
-	Mine                 bool
-}
-
 type adminRolesPage struct {
 	Page
-	Requests  []roleRequestRow
-	Counts    []roleCount
-	CanDecide bool
+	Counts  []roleCount
+	Waiting int // four-eyes requests waiting
 }
 
 type roleCount struct {
@@ -269,20 +264,11 @@ type roleCount struct {
 func (s *Server) adminRoles(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := access.PrincipalFrom(ctx)
-	reqs, err := s.identity.RoleRequests(ctx, p)
+	reqs, err := s.identity.Approvals(ctx, p)
 	if err != nil {
 		return err
 	}
-	page := adminRolesPage{Page: s.page(w, r, "Roles"), CanDecide: access.Allowed(p, access.RoleGrant)}
-	label := func(id string) string {
-		if a, err := s.identity.AdminAccount(ctx, p, id); err == nil {
-			return a.EmailMasked
-		}
-		return "(unknown)"
-	}
-	for _, q := range reqs {
-		page.Requests = append(page.Requests, roleRequestRow{RoleRequest: q, Account: label(q.AccountID), RequestedBy: label(q.RequestedBy), Mine: q.RequestedBy == p.AccountID})
-	}
+	page := adminRolesPage{Page: s.page(w, r, "Roles"), Waiting: len(reqs)}
 	for _, role := range access.Roles() {
 		_, n, err := s.identity.SearchAccounts(ctx, p, identity.AccountQuery{Role: role, Limit: 1})
 		if err != nil {
@@ -291,19 +277,6 @@ func (s *Server) adminRoles(w http.ResponseWriter, r *http.Request) error {
 		page.Counts = append(page.Counts, roleCount{Role: role, Count: n})
 	}
 	return s.render(w, "admin_roles", page)
-}
-
-func (s *Server) adminDecide(w http.ResponseWriter, r *http.Request) error {
-	if err := parseForm(r); err != nil {
-		return err
-	}
-	p := access.PrincipalFrom(r.Context())
-	approve := r.URL.Path[len(r.URL.Path)-len("approve"):] == "approve"
-	if err := s.identity.DecideRoleRequest(r.Context(), p, r.PathValue("id"), approve); err != nil {
-		return err
-	}
-	http.Redirect(w, r, "/admin/roles?done=role-decided", http.StatusSeeOther)
-	return nil
 }
 
 // matrixRow is one permission across the roles.

@@ -127,11 +127,11 @@ func TestMassAssignmentRole(t *testing.T) {
 func TestStepUpReturnsToThePage(t *testing.T) {
 	s := newTestServer(t)
 	for path, want := range map[string]string{
-		"/admin/users/abc/role":           "/admin/users/abc",
-		"/desk/customers/abc/reveal":      "/desk/customers/abc",
-		"/admin/keys/rotate":              "/admin/keys",
-		"/admin/roles/requests/x/approve": "/admin/roles",
-		"/admin/policy":                   "/admin/policy",
+		"/admin/users/abc/role":      "/admin/users/abc",
+		"/desk/customers/abc/reveal": "/desk/customers/abc",
+		"/admin/keys/rotate":         "/admin/keys",
+		"/admin/approvals/x/approve": "/admin/approvals",
+		"/admin/policy":              "/admin/policy",
 	} {
 		if got := s.pageOf(path); got != want {
 			t.Errorf("pageOf(%s) = %s, want %s", path, got, want)

@@ -175,8 +175,13 @@ func (s *Server) apiUserAction(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := access.PrincipalFrom(ctx)
 	id := r.PathValue("id")
-	if err := s.accountAction(ctx, p, id, r.URL.Path[len("/api/v1/users/"+id+"/"):]); err != nil {
+	req, err := s.accountAction(ctx, p, id, r.URL.Path[len("/api/v1/users/"+id+"/"):])
+	if err != nil {
 		return err
+	}
+	if req != "" {
+		// Disabling an administrator waits for a second one (CP-4.2).
+		return writeJSON(w, http.StatusAccepted, map[string]string{"status": "pending_approval", "approval_request": req})
 	}
 	a, err := s.identity.AdminAccount(ctx, p, id)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/apperr"
+	"github.com/portico/portico/internal/approval"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
@@ -278,19 +279,24 @@ func (s *Server) policyPage(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, "policy", s.policyData(w, r))
 }
 
+// errNoPolicyFile: the policy page cannot edit a profile that has no
+// override file.
+var errNoPolicyFile = apperr.New(apperr.Conflict, "This server runs without a policy file (--policy-file), so there is nothing to edit here.")
+
 // policySave writes the override file from the form. The running server
 // keeps its profile until restarted (every service was built with it); the
 // page says so.
 //
 // Enforces MTL-3.2.2: configuration is admin-only (with a fresh step-up),
 // validated, and every change is audited with its old and new value before
-// it is written.
+// it is written. An edit that weakens a control waits for a second
+// administrator (approvals.go).
 func (s *Server) policySave(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(r); err != nil {
 		return err
 	}
 	if s.policyFile == "" {
-		return apperr.New(apperr.Conflict, "This server runs without a policy file (--policy-file), so there is nothing to edit here.")
+		return errNoPolicyFile
 	}
 	values := map[string]string{}
 	for _, st := range s.profile.Settings() {
@@ -299,20 +305,32 @@ func (s *Server) policySave(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	// The changes are recorded, in one transaction, before the new file
-	// replaces the old one: no change reaches the file unrecorded.
+	// replaces the old one: no change reaches the file unrecorded. An edit
+	// that weakens a control is not written at all: it is filed for a
+	// second administrator (Enforces CP-4.2, CP-5.2, CP-5.3, MTL-7.2).
+	ctx := r.Context()
+	p := access.PrincipalFrom(ctx)
 	var recErr error
 	_, _, err := policy.EditRecorded(s.policyFile, s.profile.Name, values, func(changes []policy.Change) error {
-		recErr = s.db.Transact(r.Context(), func(tx *db.Tx) error {
-			for _, c := range changes {
-				if _, err := s.audit.Append(r.Context(), tx, audit.Event{Action: "policy.change", Target: "policy:" + c.Key, Outcome: audit.Success,
-					Details: map[string]any{"setting": c.Key, "old": c.Old, "new": c.New, "clauses": strings.Join(c.Clauses, " ")}}); err != nil {
-					return err
-				}
+		if weak := policy.Weakening(changes); len(weak) > 0 {
+			recErr = s.db.Transact(ctx, func(tx *db.Tx) error {
+				_, err := s.approvals.File(ctx, tx, approval.PolicyEdit, "policy", p.AccountID, policyPayload(changes))
+				return err
+			})
+			if recErr == nil {
+				recErr = errNeedsApproval // filed: the file is not written
 			}
-			return nil
+			return recErr
+		}
+		recErr = s.db.Transact(ctx, func(tx *db.Tx) error {
+			return s.recordPolicyChanges(ctx, tx, changes, nil)
 		})
 		return recErr
 	})
+	if errors.Is(recErr, errNeedsApproval) {
+		http.Redirect(w, r, "/admin/approvals?done=policy-requested", http.StatusSeeOther)
+		return nil
+	}
 	if recErr != nil {
 		return recErr
 	}

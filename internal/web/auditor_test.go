@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -260,4 +261,52 @@ func TestOutboxAndKeysPages(t *testing.T) {
 			t.Error("a stale session rotated the key")
 		}
 	})
+}
+
+// TestWeakeningPolicyEditNeedsASecondAdmin covers CP-5.2, CP-5.3 and
+// MTL-7.2: a retention under its evidence floor is refused outright; an
+// edit that weakens a control (a shorter audit retention) is not written
+// but filed; the requester cannot approve it; a second administrator's
+// approval writes it, audited with the request.
+func TestWeakeningPolicyEditNeedsASecondAdmin(t *testing.T) {
+	eachServer(t, func(t *testing.T, s *testServer) {
+		file := s.policyFile
+		a1 := signInAs(t, s, "w-admin1@example.com", access.RoleAdmin)
+		a2 := signInAs(t, s, "w-admin2@example.com", access.RoleAdmin)
+		if r := post(s, "/admin/policy", url.Values{"setting.retention.audit_events": {"1s"}}, cookieOf(a1)); r.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("an audit retention of one second: %d", r.StatusCode)
+		}
+		r := post(s, "/admin/policy", url.Values{"setting.retention.audit_events": {"400d"}, "setting.session.idle_timeout": {"20m"}}, cookieOf(a1))
+		if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/admin/approvals?done=policy-requested" {
+			t.Fatalf("a weakening edit: %d %s", r.StatusCode, r.Header.Get("Location"))
+		}
+		if _, err := os.Stat(file); err == nil {
+			t.Fatal("a weakening edit was written without approval")
+		}
+		page := do(s, "GET", "/admin/approvals", nil, map[string]string{"Cookie": cookieOf(a2)}).Body.String()
+		m := regexp.MustCompile(`/admin/approvals/([a-z2-7]{26})/approve`).FindStringSubmatch(page)
+		if m == nil || !strings.Contains(page, "retention.audit_events: 730d → 400d") || !strings.Contains(page, "session.idle_timeout: 30m → 20m") {
+			t.Fatalf("the approvals page does not show the request:\n%s", page)
+		}
+		if r := post(s, "/admin/approvals/"+m[1]+"/approve", url.Values{}, cookieOf(a1)); r.StatusCode != http.StatusForbidden {
+			t.Errorf("the requester approved: %d", r.StatusCode)
+		}
+		if _, err := os.Stat(file); err == nil {
+			t.Fatal("the requester's own approval wrote the file")
+		}
+		if r := post(s, "/admin/approvals/"+m[1]+"/approve", url.Values{}, cookieOf(a2)); r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("a second administrator's approval: %d", r.StatusCode)
+		}
+		b, _ := os.ReadFile(file)
+		if !strings.Contains(string(b), `audit_events = "400d"`) || !strings.Contains(string(b), `idle_timeout = "20m"`) {
+			t.Errorf("after approval the file holds:\n%s", b)
+		}
+		recs, err := s.audit.Search(context.Background(), audit.Filter{Action: "policy.change", Target: "policy:retention.audit_events"})
+		if err != nil || len(recs) != 1 || recs[0].Actor != "account:"+accountOf(t, s, a2) || !strings.Contains(string(recs[0].Details), m[1]) {
+			t.Errorf("the approved change in the trail: %+v %v", recs, err)
+		}
+		if r := post(s, "/admin/approvals/"+m[1]+"/approve", url.Values{}, cookieOf(a2)); r.StatusCode != http.StatusConflict {
+			t.Errorf("a second approval of the same request: %d", r.StatusCode)
+		}
+	}, withPolicyFile(t))
 }

@@ -25,6 +25,7 @@ import (
 	"net/netip"
 
 	"github.com/portico/portico/internal/apitoken"
+	"github.com/portico/portico/internal/approval"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
@@ -104,6 +105,7 @@ type Server struct {
 	rights     *privacy.Service // data-subject requests
 	retention  *retention.Service
 	audit      *audit.Log
+	approvals  *approval.Store // four-eyes requests (policy edits here; accounts in identity)
 	policyFile string
 	trusted    []netip.Prefix
 	blocked    []netip.Prefix // the profile's access.blocked_networks
@@ -155,6 +157,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		retention:  d.Retention,
 		audit:      d.Audit,
 		policyFile: d.PolicyFile,
+		approvals:  approval.New(d.DB, d.Audit),
 		privacy:    d.PrivacyVersion,
 	}
 	s.trusted = d.TrustedProxies
