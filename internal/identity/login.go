@@ -245,6 +245,22 @@ func (s *Service) recentFailures(ctx context.Context, q interface {
 	return n, last, nil
 }
 
+// codeFailures counts the wrong second-factor codes that still count
+// towards the lock: within the window, since the last success or reset of
+// the count. A new password does not clear them.
+func (s *Service) codeFailures(ctx context.Context, tx *db.Tx, acct Account, now time.Time) (int, error) {
+	from := now.Add(-s.profile.Lockout.Window.Duration)
+	if acct.FailuresResetAt.After(from) {
+		from = acct.FailuresResetAt
+	}
+	var n int
+	err := tx.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM sign_in_events WHERE account_id = $1 AND outcome = 'failure' AND reason = 'bad_code' AND at > $2
+		   AND at > COALESCE((SELECT MAX(at) FROM sign_in_events WHERE account_id = $1 AND outcome = 'success'), $2)`,
+		acct.ID, from).Scan(&n)
+	return n, err
+}
+
 // Outcomes in the sign-in history.
 const (
 	outcomeSuccess = "success"

@@ -382,6 +382,49 @@ func TestRateLimits(t *testing.T) {
 	})
 }
 
+// TestResetKeepsLockFromWrongCodes covers CP-8.2: a password reset lifts a
+// lock caused by wrong passwords (TestResetLiftsLock) but not one caused by
+// wrong second-factor codes, whose guesser may hold the mailbox too.
+func TestResetKeepsLockFromWrongCodes(t *testing.T) {
+	clk := newClock()
+	dbtest.EachWith(t, dbtest.Options{Now: clk.Now}, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d, clk, options{tweak: func(p *policy.Profile) { p.Lockout.Threshold = 3 }})
+		const addr = "codes@example.com"
+		a := e.customer(addr, pwA)
+		secret, _ := e.enrolTOTP(a.ID)
+		pending := e.mustLogin(addr, pwA)
+		for i := 0; i < 3; i++ {
+			e.tick(time.Minute) // past any back-off
+			_, err := e.svc.VerifySecondFactor(e.ctx, pending.Session, "000000", testIP, testUA)
+			if apperr.CodeOf(err) != apperr.Unauthorized {
+				t.Fatalf("wrong code %d: %v", i, err)
+			}
+		}
+		locked := e.acct(a.ID).LockedUntil
+		if locked.IsZero() {
+			t.Fatal("three wrong codes did not lock at threshold 3")
+		}
+		e.tick(time.Second)
+		if err := e.svc.RequestReset(e.ctx, addr, testIP); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.ResetPassword(e.ctx, e.lastLink(addr, "Reset your", "/reset/"), pwC); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.acct(a.ID).LockedUntil; !got.Equal(locked) {
+			t.Fatalf("after the reset: locked until %v, want the lock kept until %v", got, locked)
+		}
+		e.tick(time.Second)
+		_, err := e.login(addr, pwC)
+		wantSignInFailed(t, "new password while the code lock holds", err)
+		clk.Add(locked.Sub(clk.Now()) + time.Second)
+		si := e.mustLogin(addr, pwC)
+		if _, err := e.svc.VerifySecondFactor(e.ctx, si.Session, e.code(secret, 0), testIP, testUA); err != nil {
+			t.Errorf("right code after the lock ran out: %v", err)
+		}
+	})
+}
+
 // TestSecondFactorFailuresLock covers CP-8.2 and CP-4.1: wrong codes count
 // towards the same lock as wrong passwords; once locked, neither the right
 // code nor the right password gets through.

@@ -92,10 +92,19 @@ func (s *Service) setPassword(ctx context.Context, acct Account, next, action, k
 		if reused {
 			return errReused
 		}
+		// Enforces CP-8.2: a new password lifts a lock that wrong
+		// passwords caused, not one that wrong second-factor codes caused:
+		// whoever guesses codes already has a password, and may hold the
+		// mailbox that resets it, so a reset must not buy more guesses.
+		codes, err := s.codeFailures(ctx, tx, acct, tx.Now())
+		if err != nil {
+			return err
+		}
+		keepLock := codes >= s.profile.Lockout.Threshold
 		if _, err := tx.ExecContext(ctx,
 			`UPDATE accounts SET password_hash = $1, password_changed_at = $2, password_change_required = '',
-			        expiry_warned_at = NULL, locked_until = NULL, updated_at = $2 WHERE id = $3`,
-			hash, tx.Now(), acct.ID); err != nil {
+			        expiry_warned_at = NULL, locked_until = CASE WHEN $4 THEN locked_until END, updated_at = $2 WHERE id = $3`,
+			hash, tx.Now(), acct.ID, keepLock); err != nil {
 			return err
 		}
 		if err := s.rememberPassword(ctx, tx, acct.ID, hash); err != nil {
