@@ -30,7 +30,7 @@ func (s *Server) auditorRoutes() []route {
 	if s.audit != nil {
 		rs = append(rs,
 			route{"GET /admin/audit", access.AuditRead, s.auditPage},
-			route{"GET /admin/audit/export", access.AuditExport, s.auditExport},
+			route{"POST /admin/audit/export", access.AuditExport, s.auditExport},
 			route{"GET /admin/policy", access.PolicyRead, s.policyPage},
 			route{"POST /admin/policy", access.PolicyEdit, s.policySave},
 		)

@@ -54,11 +54,16 @@ func TestAuditorViews(t *testing.T) {
 				t.Errorf("%s: %d", bad, w.Code)
 			}
 		}
-		if w := do(s, "GET", "/admin/audit/export?target=aud%40example.com", nil, map[string]string{"Cookie": cookieOf(aud)}); w.Code != http.StatusUnprocessableEntity {
+		if w := do(s, "POST", "/admin/audit/export?target=aud%40example.com", nil, map[string]string{"Cookie": cookieOf(aud), "Sec-Fetch-Site": "same-origin"}); w.Code != http.StatusUnprocessableEntity {
 			t.Errorf("export by an address: %d", w.Code)
 		}
 
-		exp := do(s, "GET", "/admin/audit/export", nil, map[string]string{"Cookie": cookieOf(aud)})
+		// CP-6.1: an export is recorded in the trail, so it is a POST; a
+		// link from anywhere cannot make one in the auditor's name.
+		if w := do(s, "GET", "/admin/audit/export", nil, map[string]string{"Cookie": cookieOf(aud)}); w.Code != http.StatusMethodNotAllowed {
+			t.Errorf("GET export: %d, want 405", w.Code)
+		}
+		exp := do(s, "POST", "/admin/audit/export", nil, map[string]string{"Cookie": cookieOf(aud), "Sec-Fetch-Site": "same-origin"})
 		if exp.Code != 200 || !strings.HasPrefix(exp.Header().Get("Content-Disposition"), "attachment") || exp.Header().Get("Content-Type") != "application/x-ndjson" {
 			t.Fatalf("export: %d %v", exp.Code, exp.Header())
 		}
@@ -81,7 +86,10 @@ func TestAuditorViews(t *testing.T) {
 			t.Errorf("export record %s (seq %d, by %s) for %d lines up to %d", recs[0].Details, recs[0].Seq, recs[0].Actor, len(lines), last.Seq)
 		}
 
-		for _, path := range []string{"/admin/audit", "/admin/audit/export", "/admin/policy", "/admin/outbox", "/admin/keys"} {
+		if w := do(s, "POST", "/admin/audit/export", nil, map[string]string{"Cookie": cookieOf(sup), "Sec-Fetch-Site": "same-origin"}); w.Code != http.StatusNotFound {
+			t.Errorf("support POST export: %d", w.Code)
+		}
+		for _, path := range []string{"/admin/audit", "/admin/policy", "/admin/outbox", "/admin/keys"} {
 			if w := do(s, "GET", path, nil, map[string]string{"Cookie": cookieOf(sup)}); w.Code != http.StatusNotFound {
 				t.Errorf("support GET %s: %d", path, w.Code)
 			}
@@ -90,7 +98,7 @@ func TestAuditorViews(t *testing.T) {
 			}
 		}
 		makeStale(t, s, aud)
-		if w := do(s, "GET", "/admin/audit/export", nil, map[string]string{"Cookie": cookieOf(aud)}); w.Code != http.StatusSeeOther {
+		if w := do(s, "POST", "/admin/audit/export", nil, map[string]string{"Cookie": cookieOf(aud), "Sec-Fetch-Site": "same-origin"}); w.Code != http.StatusSeeOther {
 			t.Errorf("stale export: %d", w.Code)
 		}
 		if w := do(s, "GET", "/admin/audit", nil, map[string]string{"Cookie": cookieOf(aud)}); w.Code != 200 {

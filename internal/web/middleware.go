@@ -265,11 +265,14 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 // handler's parse error becomes 413 in the renderer).
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// File uploads (ticket attachments) are multipart and may be
-		// larger than a form; their handlers bound each file again.
+		// Enforces MTL-1.1: only the routes that take attachments accept
+		// a body larger than a form (their handlers bound each file
+		// again); claiming multipart elsewhere buys nothing.
 		limit := s.maxBody
 		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
-			limit = max(limit, maxUploadBytes)
+			if _, pattern := s.mux.Handler(r); uploadRoutes[pattern] {
+				limit = max(limit, maxUploadBytes)
+			}
 		}
 		if r.ContentLength > limit {
 			s.renderError(w, r, apperr.New(apperr.TooLarge, "The request is too large."))
@@ -311,9 +314,16 @@ func isSafeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
-// maxUploadBytes bounds a multipart request: three attachments of 5 MiB
-// and the form around them.
+// maxUploadBytes bounds a multipart request to an upload route: three
+// attachments of 5 MiB and the form around them.
 const maxUploadBytes = 16 << 20
+
+// uploadRoutes are the route patterns that take attachments (parseUpload).
+var uploadRoutes = map[string]bool{
+	"POST /tickets":                 true,
+	"POST /tickets/{id}/reply":      true,
+	"POST /desk/tickets/{id}/reply": true,
+}
 
 // networkOf is the network an address belongs to, as the audit trail
 // records it: "203.0.113.0/24", "2001:db8:1::/48"; "" for anything else.

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/portico/portico/internal/access"
+	"github.com/portico/portico/internal/apperr"
 )
 
 // handlerFunc is a handler that returns its error to the one renderer
@@ -115,6 +116,17 @@ func (s *Server) wrap(rt route) http.Handler {
 			s.denied(w, r, rt.perm)
 			return
 		}
+		// Enforces CP-6.1, CP-6.3: staff pages answer only requests that
+		// start on Portico itself (Fetch Metadata). A link or form on
+		// another site, navigations included, cannot make a staff
+		// member's browser open them and leave events such as a customer
+		// view in their name. Browsers that send no Sec-Fetch-Site are
+		// left to the cross-origin check of state-changing requests.
+		if staffRoute(rt.perm) && !p.ViaToken() && crossSite(r) {
+			s.metrics.deny(rt.pattern, "cross-site")
+			s.renderError(w, r, errStaffCrossSite)
+			return
+		}
 		// Enforces CP-11.1: an account under restriction of processing is
 		// read-only, bar its security and its data rights.
 		if p.Restricted && !restrictedAllows(rt) {
@@ -134,4 +146,31 @@ func (s *Server) wrap(rt route) http.Handler {
 			s.renderError(w, r, err)
 		}
 	})
+}
+
+// errStaffCrossSite answers a staff page opened from another site.
+var errStaffCrossSite = apperr.New(apperr.Forbidden,
+	"This staff page was opened from a link on another site, so Portico did not show it. Open it from Portico's own menus, or type its address.")
+
+// staffRoute reports whether a route serves staff only: its permission is
+// one that a staff role holds in the matrix and a customer does not
+// (self-service permissions are nobody's in the matrix: everyone signed in
+// has them).
+func staffRoute(perm access.Permission) bool {
+	if access.Has(access.RoleCustomer, perm) {
+		return false
+	}
+	for _, r := range access.Roles() {
+		if r.IsStaff() && access.Has(r, perm) {
+			return true
+		}
+	}
+	return false
+}
+
+// crossSite reports whether the browser says the request started on
+// another site (or a sibling subdomain, which may be someone else's).
+func crossSite(r *http.Request) bool {
+	v := r.Header.Get("Sec-Fetch-Site")
+	return v == "cross-site" || v == "same-site"
 }

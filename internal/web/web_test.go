@@ -393,6 +393,17 @@ func TestBodyLimit(t *testing.T) {
 			t.Fatalf("status = %d", w.Code)
 		}
 	})
+	// Enforces MTL-1.1: claiming multipart/form-data raises the limit only
+	// on the routes that take attachments.
+	t.Run("multipart gets the upload limit only on upload routes", func(t *testing.T) {
+		ct := map[string]string{"Sec-Fetch-Site": "same-origin", "Content-Type": "multipart/form-data; boundary=x"}
+		if w := do(s, "POST", "/login", strings.NewReader("x="+big), ct); w.Code != http.StatusRequestEntityTooLarge {
+			t.Errorf("multipart to /login: status = %d, want 413", w.Code)
+		}
+		if w := do(s, "POST", "/tickets", strings.NewReader("x="+big), ct); w.Code == http.StatusRequestEntityTooLarge {
+			t.Errorf("multipart to /tickets: 413 under the upload limit")
+		}
+	})
 	t.Run("malformed form gets 400", func(t *testing.T) {
 		r := httptest.NewRequest("POST", "/login", strings.NewReader("x=%zz"))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/portico/portico/internal/access"
+	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/session"
@@ -299,4 +300,45 @@ func TestRiskSignalsShownToTheOwner(t *testing.T) {
 	if !strings.Contains(page, "used from another browser") || !strings.Contains(page, "Firefox") {
 		t.Error("the security page does not list the session ended on a change of browser")
 	}
+}
+
+// TestStaffPagesRefuseCrossSite covers CP-6.1 and CP-6.3: a staff page
+// opened from another site (a link, a redirect, an image: any request whose
+// browser says cross-site or same-site) is refused and leaves no event in
+// the staff member's name; opened from Portico, a bookmark or the address
+// bar it works. A customer's pages still open from a link in an email.
+func TestStaffPagesRefuseCrossSite(t *testing.T) {
+	eachServer(t, func(t *testing.T, s *testServer) {
+		sup := signInAs(t, s, "desk@example.com", access.RoleSupport)
+		cust := signInAs(t, s, "cust@example.com", access.RoleCustomer)
+		page := "/desk/customers/" + accountOf(t, s, cust)
+		views := func() int {
+			t.Helper()
+			evs, err := s.audit.Search(context.Background(), audit.Filter{Action: "customer.view", Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(evs)
+		}
+		for _, site := range []string{"cross-site", "same-site"} {
+			w := do(s, "GET", page, nil, map[string]string{"Cookie": cookieOf(sup), "Sec-Fetch-Site": site, "Sec-Fetch-Mode": "navigate"})
+			if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "another site") {
+				t.Errorf("%s navigation to a staff page: %d", site, w.Code)
+			}
+		}
+		if n := views(); n != 0 {
+			t.Fatalf("a refused cross-site view left %d customer.view events", n)
+		}
+		for _, site := range []string{"same-origin", "none", ""} {
+			if w := do(s, "GET", page, nil, map[string]string{"Cookie": cookieOf(sup), "Sec-Fetch-Site": site}); w.Code != 200 {
+				t.Errorf("Sec-Fetch-Site %q: %d, want 200", site, w.Code)
+			}
+		}
+		if n := views(); n != 3 {
+			t.Errorf("%d customer.view events after three views", n)
+		}
+		if w := do(s, "GET", "/account", nil, map[string]string{"Cookie": cookieOf(cust), "Sec-Fetch-Site": "cross-site"}); w.Code != 200 {
+			t.Errorf("customer page from an email link: %d", w.Code)
+		}
+	})
 }
