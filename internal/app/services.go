@@ -129,6 +129,10 @@ func NewIdentity(st *Storage, cfg config.Config) (*identity.Service, func() erro
 // inbox of internal/notify.
 type notifier struct{ n *notify.Service }
 
+func (a notifier) SentSince(ctx context.Context, tx *db.Tx, accountID, kind string, since time.Time) (bool, error) {
+	return a.n.SentSince(ctx, tx, accountID, kind, since)
+}
+
 func (a notifier) SecurityNotice(ctx context.Context, tx *db.Tx, n identity.Notice) error {
 	note := notify.Notice{AccountID: n.AccountID, Kind: n.Kind, Title: n.Title, Body: n.Body}
 	var err error

@@ -114,6 +114,9 @@ type NewAccount struct {
 // command line, which sends nothing, can leave it out.
 type Notifier interface {
 	SecurityNotice(ctx context.Context, tx *db.Tx, n Notice) error
+	// SentSince reports whether a notice of kind went to the account
+	// after since (by mail or in the inbox).
+	SentSince(ctx context.Context, tx *db.Tx, accountID, kind string, since time.Time) (bool, error)
 }
 
 // Notice is one security notice to an account.

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
@@ -47,9 +48,16 @@ func (s *Service) RequestEmailChange(ctx context.Context, accountID, newEmail st
 		err := tx.QueryRowContext(ctx, `SELECT id FROM accounts WHERE email_lookup = $1`, lookup).Scan(&other)
 		switch {
 		case err == nil:
-			if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "email.change_request", Target: "account:" + accountID,
-				Outcome: audit.Failure, Details: map[string]any{"reason": "address_in_use"}}); err != nil {
+			notify, err := s.mayTellOwner(ctx, tx, other)
+			if err != nil {
 				return err
+			}
+			if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "email.change_request", Target: "account:" + accountID,
+				Outcome: audit.Failure, Details: map[string]any{"reason": "address_in_use", "owner_notified": notify}}); err != nil {
+				return err
+			}
+			if !notify {
+				return nil
 			}
 			return s.noticeTo(ctx, tx, Notice{AccountID: other, To: email, Kind: noticeSignupAttempt, Email: true,
 				Title: "Someone tried to use your address for another Portico account",
@@ -81,6 +89,25 @@ func (s *Service) RequestEmailChange(ctx context.Context, accountID, newEmail st
 			"At "+stamp(tx.Now())+" someone signed in to your Portico account asked to change its email address to "+maskEmail(email)+
 				". It changes only when the link we sent to that address is opened.\n\n"+ifNotYou)
 	})
+}
+
+// addressInUseNoticeEvery is how often the owner of an address is told at
+// most that someone tried to sign up with it or move another account to
+// it.
+const addressInUseNoticeEvery = 24 * time.Hour
+
+// mayTellOwner reports whether the owner of an address someone else tried
+// to use may be told now: at most once a day, so that repeating the
+// attempt cannot flood their mailbox in Portico's name. The attempts are
+// all in the audit trail.
+//
+// Enforces CP-6.3: "address in use" notices are throttled per recipient.
+func (s *Service) mayTellOwner(ctx context.Context, tx *db.Tx, owner string) (bool, error) {
+	if s.notifier == nil {
+		return true, nil
+	}
+	sent, err := s.notifier.SentSince(ctx, tx, owner, noticeSignupAttempt, tx.Now().Add(-addressInUseNoticeEvery))
+	return !sent, err
 }
 
 // EmailLinkValid reports whether an email-change link can still be used.

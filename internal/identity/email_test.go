@@ -3,6 +3,7 @@ package identity_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/db"
@@ -66,5 +67,42 @@ func TestEmailChange(t *testing.T) {
 			t.Errorf("sign-in with the new address: %v", err)
 		}
 		e.wantEvent("account:"+a.ID, "email.change", nil)
+	})
+}
+
+// TestAddressInUseNoticeThrottled covers CP-6.3: asking again and again to
+// move an account to someone else's address, or to sign up with it, does
+// not flood its owner: one notice a day, every attempt still audited.
+func TestAddressInUseNoticeThrottled(t *testing.T) {
+	clk := newClock()
+	dbtest.EachWith(t, dbtest.Options{Now: clk.Now}, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d, clk, encouraged)
+		a := e.customer("mover@example.com", pwA)
+		owner := e.customer("victim@example.com", pwA)
+		told := func() int {
+			return len(e.mails("victim@example.com", "another Portico account")) +
+				len(e.mails("victim@example.com", "create an account with your address"))
+		}
+		for i := 0; i < 5; i++ {
+			e.tick(time.Minute)
+			if err := e.svc.RequestEmailChange(e.ctx, a.ID, "victim@example.com"); err != nil {
+				t.Fatalf("attempt %d: %v", i, err)
+			}
+		}
+		e.tick(time.Minute)
+		if err := e.svc.SignUp(e.ctx, signUpInput("victim@example.com", pwB)); err != nil {
+			t.Fatal(err)
+		}
+		if n := told(); n != 1 {
+			t.Errorf("the owner got %d notices for six attempts within a day, want 1", n)
+		}
+		e.wantEvent("account:"+owner.ID, "account.signup", map[string]any{"reason": "address_in_use", "owner_notified": false})
+		e.tick(25 * time.Hour)
+		if err := e.svc.RequestEmailChange(e.ctx, a.ID, "victim@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		if n := told(); n != 2 {
+			t.Errorf("a day later: %d notices, want 2", n)
+		}
 	})
 }

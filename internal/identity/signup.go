@@ -77,9 +77,16 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) error {
 			// pre-verification takeover).
 			return s.restartSignUp(ctx, tx, existing, email, name, hash, in.PrivacyVersion)
 		default:
-			if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "account.signup", Target: "account:" + existing,
-				Outcome: audit.Failure, Details: map[string]any{"reason": "address_in_use"}}); err != nil {
+			notify, err := s.mayTellOwner(ctx, tx, existing)
+			if err != nil {
 				return err
+			}
+			if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "account.signup", Target: "account:" + existing,
+				Outcome: audit.Failure, Details: map[string]any{"reason": "address_in_use", "owner_notified": notify}}); err != nil {
+				return err
+			}
+			if !notify {
+				return nil
 			}
 			return s.noticeTo(ctx, tx, Notice{AccountID: existing, To: email, Kind: noticeSignupAttempt, Email: true,
 				Title: "Someone tried to create an account with your address",

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
@@ -16,6 +17,17 @@ const (
 	DefaultUndeliveredLimit = 100
 	MaxUndeliveredLimit     = 1000
 )
+
+// SentSince reports whether a mail or an inbox notice of kind went to an
+// account after since: for notices that must not repeat too often.
+func (s *Service) SentSince(ctx context.Context, tx *db.Tx, accountID, kind string, since time.Time) (bool, error) {
+	var n int
+	err := tx.QueryRowContext(ctx,
+		`SELECT (SELECT COUNT(*) FROM outbox WHERE account_id = $1 AND kind = $2 AND created_at > $3) +
+		        (SELECT COUNT(*) FROM notices WHERE account_id = $1 AND kind = $2 AND created_at > $3)`,
+		accountID, kind, since).Scan(&n)
+	return n > 0, err
+}
 
 // QueueEmail writes m to the outbox inside the caller's transaction: the
 // mail exists exactly when the change that causes it is committed, and is
