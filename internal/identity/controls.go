@@ -12,7 +12,7 @@ func Controls() []policy.Control {
 			Description: "With expiry on (customer-portal: 90 days), a warning banner and one email inside the warning period, then a forced change at the next sign-in; a password found in the breached file forces a change at once.",
 			Test:        "internal/identity: TestPasswordExpiry"},
 		{Clause: "CP-4.3", Name: "identity.reset-link",
-			Description: "Reset by a single-use link valid 30 minutes, stored as a hash; the reset ends every session, lifts the lock, notifies the owner and never bypasses the second factor.",
+			Description: "Reset by a single-use link valid 30 minutes, stored as a hash; the reset ends every session and API token, lifts a lock caused by wrong passwords (not one caused by wrong codes), notifies the owner and never bypasses the second factor.",
 			Test:        "internal/identity: TestResetPassword"},
 		{Clause: "MTL-3.1.1", Name: "identity.password-history",
 			Description: "The same password rules apply at sign-up, change, reset and `portico user create`, and none of the last N passwords (profile history depth) may be reused.",
