@@ -12,6 +12,7 @@ import (
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/app"
+	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/dbtest"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/mailtest"
@@ -137,11 +138,40 @@ func supportRevealFlow(t *testing.T, extra ...string) {
 		t.Error("the phone was revealed too")
 	}
 
+	// MTL-3.2.2: past the step-up window, the next reveal asks for the
+	// password, says what for, and then happens with the reason as typed.
+	stale := time.Now().Add(-r.Storage().Profile.Session.StepUpWindow.Duration - time.Minute)
+	if err := r.Storage().DB.Transact(context.Background(), func(tx *db.Tx) error {
+		_, err := tx.ExecContext(context.Background(), `UPDATE sessions SET reauth_at = $1`, stale)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	custPage := agent.path(t)
+	if err := chromedp.Do(agent.ctx, chromedp.Click(chromedp.CSS(`.masked[data-field=phone] ~ details summary`))); err != nil {
+		t.Fatal(err)
+	}
+	agent.submit(t, `form:has(#reason-phone) button`, field{"#reason-phone", "Calling back about the refund, as asked"})
+	if p := agent.path(t); !strings.HasPrefix(p, "/account/reauth?action=") {
+		t.Fatalf("a stale reveal landed on %s, want the password confirmation", p)
+	}
+	if got := agent.text(t, "main"); !strings.Contains(got, "to reveal this customer's details") {
+		t.Errorf("the confirmation page does not say what it protects: %q", got)
+	}
+	agent.submit(t, `form[action="/account/reauth"] button[type=submit]`, field{"#password", "velvet-harbour-quietly-92-lanterns"})
+	if p := agent.path(t); p != custPage {
+		t.Fatalf("after the password: %s, want back on %s", p, custPage)
+	}
+	if got := agent.text(t, `.revealed[data-field=phone]`); got != "+44 20 7946 0958" {
+		t.Fatalf("the held reveal: phone %q (flash %q)", got, agent.text(t, ".flash"))
+	}
+
 	// The customer sees who looked, and why.
 	customer.open(t, "/account")
 	customer.open(t, "/account/access-history")
 	hist := customer.text(t, "main table")
-	if !strings.Contains(hist, "Sending the invoice the customer asked for on the phone") || !strings.Contains(hist, "your email") {
+	if !strings.Contains(hist, "Sending the invoice the customer asked for on the phone") || !strings.Contains(hist, "your email") ||
+		!strings.Contains(hist, "Calling back about the refund, as asked") {
 		t.Fatalf("access history: %q", hist)
 	}
 }

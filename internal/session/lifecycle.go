@@ -291,6 +291,9 @@ func (s *Store) sweepBatch(ctx context.Context) (int, error) {
 	n := 0
 	err := s.db.Transact(ctx, func(tx *db.Tx) error {
 		now := tx.Now()
+		if err := sweepPending(ctx, tx); err != nil {
+			return fmt.Errorf("session: sweep held actions: %w", err)
+		}
 		rows, err := tx.QueryContext(ctx,
 			`UPDATE sessions
 			 SET ended_at = $1, end_reason = CASE WHEN expires_at <= $1 THEN 'expired' ELSE 'idle' END

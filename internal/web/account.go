@@ -3,7 +3,6 @@ package web
 import (
 	"github.com/portico/portico/internal/access"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/portico/portico/internal/identity"
@@ -234,47 +233,4 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.Redirect(w, r, "/account/security?done=password-changed", http.StatusSeeOther)
 	return nil
-}
-
-// reauthPage asks for the password again before a sensitive change
-// (step-up, CP-6.3).
-type reauthPage struct {
-	Page
-	Next string
-}
-
-func (s *Server) reauthForm(w http.ResponseWriter, r *http.Request) error {
-	return s.render(w, "reauth", reauthPage{Page: s.page(w, r, "Confirm it is you"), Next: safeNext(r.URL.Query().Get("next"), "/account/security")})
-}
-
-func (s *Server) reauth(w http.ResponseWriter, r *http.Request) error {
-	if err := parseForm(r); err != nil {
-		return err
-	}
-	next := safeNext(r.PostForm.Get("next"), "/account/security")
-	sess, _ := session.FromContext(r.Context())
-	if err := s.identity.Reauthenticate(r.Context(), sess, r.PostForm.Get("password"), clientIP(r), r.UserAgent()); err != nil {
-		if msg := formError(err); msg != "" {
-			p := reauthPage{Page: s.page(w, r, "Confirm it is you"), Next: next}
-			p.Error = msg
-			return s.renderStatus(w, formStatus(err), "reauth", p)
-		}
-		return err
-	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
-	return nil
-}
-
-// fresh reports whether the session re-authenticated within the profile's
-// step-up window; if not, it sends the browser to re-authenticate and come
-// back to page, and the caller stops.
-//
-// Enforces CP-6.3, MTL-3.2.2: changing factors or credentials needs a
-// fresh re-authentication.
-func (s *Server) fresh(w http.ResponseWriter, r *http.Request, page string) bool {
-	if s.freshSession(r) {
-		return true
-	}
-	http.Redirect(w, r, "/account/reauth?next="+url.QueryEscape(page), http.StatusSeeOther)
-	return false
 }

@@ -271,17 +271,6 @@ var errRestricted = apperr.New(apperr.Forbidden, "Processing of your data is res
 
 var errTrainingOverdue = apperr.New(apperr.Forbidden, "Your security-awareness training is overdue. Until an administrator records it, this page is closed to you.")
 
-// stepUp sends a session that has not re-authenticated recently to do so
-// and come back: to the page itself for a GET, or to the page the form was
-// on for a POST (its form is then sent again by the person, knowingly).
-func (s *Server) stepUp(w http.ResponseWriter, r *http.Request) {
-	next := r.URL.RequestURI()
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		next = s.pageOf(r.URL.Path)
-	}
-	http.Redirect(w, r, "/account/reauth?next="+url.QueryEscape(next), http.StatusSeeOther)
-}
-
 // pageOf finds the page a form posted to path was on: the path itself or
 // its nearest ancestor that answers GET (POST /admin/users/ID/role comes from
 // /admin/users/ID), or /account. Pages send no Referer (Referrer-Policy:

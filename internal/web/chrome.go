@@ -25,6 +25,7 @@ var flashes = map[string]string{
 	"passkey-renamed":     "The passkey was renamed.",
 	"reported":            "Thank you. Your report went to our security team, who will look into it and contact you.",
 	"reauthenticated":     "Thanks, that was you. Carry on.",
+	"stepup-lapsed":       "Your password is confirmed, but the action that was waiting for it had expired or was already done. Please do it again.",
 	"notice-read":         "Marked as read.",
 	"account-created":     "Your account is ready.",
 	"signed-in":           "You are signed in.",

@@ -59,7 +59,7 @@ func TestDataRightsPages(t *testing.T) {
 			t.Fatalf("cancel: %d", r.StatusCode)
 		}
 		makeStale(t, s, tok)
-		if r := post(s, "/account/data/export", url.Values{}, c); r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/account/reauth?next=%2Faccount%2Fdata") {
+		if r := post(s, "/account/data/export", url.Values{}, c); r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/account/reauth?action=") {
 			t.Errorf("stale export: %d %q", r.StatusCode, r.Header.Get("Location"))
 		}
 		staff := signInAs(t, s, "staffdata@example.com", access.RoleSupport)
