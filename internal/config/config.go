@@ -136,15 +136,19 @@ var settings = []setting{
 		}},
 	{"master-key-file", Storage, "", "master keyset file (default <data-dir>/keys/master.json); keep it off the database host if you can",
 		str(func(c *Config) *string { return &c.MasterKeyFile })},
-	{"smtp-url", Storage, "", "outgoing mail server: smtps://user:pass@host:465?from=portico@example.com, or smtp://... (STARTTLS required; ?tls=none only for a local relay); empty keeps mail in the outbox, shown to admins as undelivered",
+	{"smtp-url", Storage, "", "outgoing mail server: smtps://user:pass@host:465?from=portico@example.com, or smtp://... (STARTTLS required; ?tls=none only for a local relay); terminal: prints mail on the terminal instead, for trying Portico on localhost (refused on any other address); empty keeps mail in the outbox, shown to admins as undelivered",
 		func(c *Config, v string) error {
 			if v == "" {
 				c.SMTPURL = ""
 				return nil
 			}
+			if v == TerminalMail {
+				c.SMTPURL = v
+				return nil
+			}
 			u, err := url.Parse(v)
 			if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
-				return fmt.Errorf("must be smtp://host:port or smtps://host:port")
+				return fmt.Errorf("must be smtp://host:port, smtps://host:port or terminal:")
 			}
 			c.SMTPURL = v
 			return nil
@@ -421,8 +425,42 @@ func (c Config) validate(groups Group) error {
 		if c.ReadHeaderTimeout > c.ReadTimeout {
 			return errors.New("--read-header-timeout: must not exceed --read-timeout")
 		}
+		// Mail printed on the terminal holds working links (sign-up,
+		// reset): only for a Portico that nobody else can reach.
+		if c.SMTPURL == TerminalMail && (!loopbackAddr(c.Addr) || (c.HTTPAddr != "" && !loopbackAddr(c.HTTPAddr)) || (c.PublicURL != "" && !loopbackURL(c.PublicURL))) {
+			return errors.New("--smtp-url terminal: prints mail with its links on the terminal, so it is only allowed when Portico listens on localhost (--addr, --http-addr, --public-url); configure a mail server instead")
+		}
 	}
 	return nil
+}
+
+// TerminalMail is the --smtp-url value that prints mail on the terminal.
+const TerminalMail = "terminal:"
+
+// loopbackAddr reports whether a host:port listens on this machine only.
+func loopbackAddr(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// loopbackURL reports whether a URL points at this machine.
+func loopbackURL(v string) bool {
+	u, err := url.Parse(v)
+	if err != nil {
+		return false
+	}
+	port := u.Port()
+	if port == "" {
+		port = "443"
+	}
+	return loopbackAddr(net.JoinHostPort(u.Hostname(), port))
 }
 
 // DatabasePath is the SQLite file used when no database URL is set.

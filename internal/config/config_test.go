@@ -89,6 +89,8 @@ func TestErrorsNameTheSetting(t *testing.T) {
 		{"bad log format", []string{"--log-format", "xml"}, nil, []string{"--log-format", "auto, text, json"}},
 		{"stray argument", []string{"extra"}, nil, []string{"extra"}},
 		{"body limit", []string{"--max-body-bytes", "-1"}, nil, []string{"--max-body-bytes"}},
+		{"terminal mail on a public address", []string{"--smtp-url", "terminal:", "--addr", "0.0.0.0:8443"}, nil, []string{"terminal:", "localhost"}},
+		{"terminal mail with a public URL", []string{"--smtp-url", "terminal:", "--public-url", "https://portal.example.com"}, nil, []string{"terminal:", "--public-url"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -150,5 +152,22 @@ func TestErrorsHidePasswords(t *testing.T) {
 	_, err := l.Load([]string{"--smtp-url", "ftp://user:hunter2secret@mail.example.com"}, func(string) (string, bool) { return "", false })
 	if err == nil || strings.Contains(err.Error(), "hunter2secret") || !strings.Contains(err.Error(), "--smtp-url") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestTerminalMailOnlyOnLocalhost: mail printed on the terminal (links
+// included) is for a Portico nobody else can reach: accepted on localhost,
+// refused on any other listener (see TestErrorsNameTheSetting).
+func TestTerminalMailOnlyOnLocalhost(t *testing.T) {
+	for _, addr := range []string{"localhost:8443", "127.0.0.1:0", "[::1]:8443"} {
+		c, err := load(t, []string{"--smtp-url", "terminal:", "--addr", addr}, nil)
+		if err != nil || c.SMTPURL != TerminalMail {
+			t.Errorf("--addr %s: %v (smtp %q)", addr, err, c.SMTPURL)
+		}
+	}
+	for _, addr := range []string{"0.0.0.0:8443", ":8443", "portal.example.com:443", "[::]:8443"} {
+		if _, err := load(t, []string{"--smtp-url", "terminal:", "--addr", addr}, nil); err == nil {
+			t.Errorf("--addr %s: terminal mail accepted", addr)
+		}
 	}
 }

@@ -25,8 +25,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/mail"
+	"os"
 	"strings"
 	"time"
 	"unicode"
@@ -55,6 +57,9 @@ type Options struct {
 	// SMTPURL is the --smtp-url setting. Empty means no mail server: mail
 	// waits in the outbox (nothing is lost) and Undelivered shows it.
 	SMTPURL string
+	// Terminal receives the mail when SMTPURL is "terminal:" (trying
+	// Portico on localhost); nil means os.Stderr.
+	Terminal io.Writer
 	// Logger receives delivery outcomes (IDs, kinds and error classes,
 	// never addresses or texts). nil means slog.Default().
 	Logger *slog.Logger
@@ -83,6 +88,9 @@ type Service struct {
 	audit *audit.Log
 	log   *slog.Logger
 	smtp  *smtpConfig // nil: no mail server configured
+	// terminal prints mail instead of sending it (--smtp-url terminal:,
+	// allowed only on localhost by the configuration).
+	terminal io.Writer
 
 	maxAttempts  int
 	retryBase    time.Duration
@@ -117,6 +125,13 @@ func New(d *db.DB, keys *crypto.Keyring, log *audit.Log, opts Options) (*Service
 	// may take up to sendTimeout; a pass stops sending before its lease
 	// ends (see deliverBatch).
 	s.lease = max(5*time.Minute, s.sendTimeout*time.Duration(s.batchSize+2))
+	if opts.SMTPURL == "terminal:" {
+		s.terminal = opts.Terminal
+		if s.terminal == nil {
+			s.terminal = os.Stderr
+		}
+		return s, nil
+	}
 	if opts.SMTPURL != "" {
 		c, err := parseSMTPURL(opts.SMTPURL)
 		if err != nil {
@@ -145,7 +160,7 @@ func orDefault[T int | time.Duration](v, def T) T {
 
 // MailConfigured reports whether a mail server is configured. Without one,
 // mail waits in the outbox.
-func (s *Service) MailConfigured() bool { return s.smtp != nil }
+func (s *Service) MailConfigured() bool { return s.smtp != nil || s.terminal != nil }
 
 // Email is a message to queue. To, Subject and Text are stored encrypted.
 type Email struct {

@@ -495,3 +495,30 @@ func TestRejectsBadInput(t *testing.T) {
 		}
 	})
 }
+
+// TestTerminalMailPrintsAndMarksSent: with --smtp-url terminal: (trying
+// Portico on localhost; the configuration refuses it elsewhere) queued mail
+// is printed, link and all, and counts as sent, so sign-up can be finished
+// without a mail server.
+func TestTerminalMailPrintsAndMarksSent(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		var out syncBuffer
+		n := newNode(t, d, "", notify.Options{SMTPURL: "terminal:", Terminal: &out})
+		if !n.svc.MailConfigured() {
+			t.Error("terminal mail does not count as configured")
+		}
+		acct := newAccount(t, d)
+		queue(t, n, email(acct, "new@example.test", "Confirm your email address", "Open https://localhost:8443/verify/abc to confirm."))
+		deliver(t, n, 1, 0)
+		got := out.String()
+		for _, want := range []string{"To: new@example.test", "Subject: Confirm your email address", "https://localhost:8443/verify/abc"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("terminal output lacks %q:\n%s", want, got)
+			}
+		}
+		deliver(t, n, 0, 0) // sent once
+		if u := undelivered(t, n); len(u) != 0 {
+			t.Errorf("still undelivered: %+v", u)
+		}
+	})
+}

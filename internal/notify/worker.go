@@ -22,7 +22,10 @@ import (
 // server configured it only waits for ctx: the mail stays in the outbox.
 // A failed pass is logged and tried again at the next tick.
 func (s *Service) Run(ctx context.Context) {
-	if s.smtp == nil {
+	if s.terminal != nil {
+		s.log.Warn("mail is printed on this terminal (--smtp-url terminal:), links included: for trying Portico on this machine only")
+	}
+	if s.smtp == nil && s.terminal == nil {
 		s.log.Info("no mail server configured (--smtp-url): mail stays in the outbox, listed to administrators as undelivered")
 		<-ctx.Done()
 		return
@@ -70,7 +73,7 @@ type claimed struct {
 // dies between the server's acceptance and the commit that records it; it
 // keeps its Message-ID, so the recipient's mail system can tell.
 func (s *Service) DeliverDue(ctx context.Context) (sent, failed int, err error) {
-	if s.smtp == nil {
+	if s.smtp == nil && s.terminal == nil {
 		return 0, 0, nil
 	}
 	for ctx.Err() == nil {
@@ -155,6 +158,13 @@ func (s *Service) deliverBatch(ctx context.Context, token string, batch []claime
 	// Stop sending while a whole send still fits in the lease, measured on
 	// this process's monotonic clock.
 	stopAt := time.Now().Add(s.lease - 3*s.sendTimeout)
+	if s.terminal != nil {
+		for _, m := range batch {
+			s.record(rec, token, m, s.print(ctx, m))
+			sent++
+		}
+		return sent, 0, nil
+	}
 	client, err := s.newClient()
 	if err != nil {
 		s.releaseAll(rec, token, batch)
@@ -216,26 +226,23 @@ func (s *Service) deliverBatch(ctx context.Context, token string, batch []claime
 	return sent, failed, nil
 }
 
+// print writes a claimed message on the terminal (--smtp-url terminal:).
+func (s *Service) print(ctx context.Context, m claimed) outcome {
+	parts, err := s.open(ctx, m)
+	if err != nil {
+		return outcomeOf(err)
+	}
+	fmt.Fprintf(s.terminal, "\n----- mail (--smtp-url terminal:) -----\nTo: %s\nSubject: %s\n\n%s\n----- end of mail -----\n", parts[0], parts[1], parts[2])
+	return outcome{sent: true}
+}
+
 // compose decrypts a claimed message and builds the mail: plain text in
 // UTF-8, with Date, Message-ID and the configured From. The Message-ID is
 // derived from the outbox ID, so a retry carries the same one.
 func (s *Service) compose(ctx context.Context, m claimed) (*mail.Msg, error) {
-	var plain [3]string
-	for i, f := range []struct {
-		column string
-		ct     []byte
-	}{{"recipient_enc", m.recipient}, {"subject_enc", m.subject}, {"body_enc", m.body}} {
-		pt, err := s.keys.Decrypt(ctx, s.db, m.accountID, outboxField(f.column, m.id), f.ct)
-		switch {
-		case errors.Is(err, crypto.ErrSubjectKeyDestroyed):
-			return nil, &outcomeError{permanent: true, reason: "cannot decrypt: the account's data key was destroyed (erased)"}
-		case errors.Is(err, crypto.ErrAuthentication), errors.Is(err, crypto.ErrNoSubjectKey):
-			return nil, &outcomeError{permanent: true, reason: "cannot decrypt: the stored message failed authentication"}
-		case err != nil:
-			s.log.Error("cannot decrypt queued mail", "outbox_id", m.id, "error", err)
-			return nil, &outcomeError{reason: "cannot decrypt: keyring or database error (see the log)"}
-		}
-		plain[i] = string(pt)
+	plain, err := s.open(ctx, m)
+	if err != nil {
+		return nil, err
 	}
 	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
 	if err := msg.From(s.smtp.from); err != nil {
@@ -251,6 +258,28 @@ func (s *Service) compose(ctx context.Context, m claimed) (*mail.Msg, error) {
 	msg.SetGenHeader(mail.Header("Auto-Submitted"), "auto-generated")
 	msg.SetBodyString(mail.TypeTextPlain, plain[2])
 	return msg, nil
+}
+
+// open decrypts a claimed message: recipient, subject and text.
+func (s *Service) open(ctx context.Context, m claimed) ([3]string, error) {
+	var plain [3]string
+	for i, f := range []struct {
+		column string
+		ct     []byte
+	}{{"recipient_enc", m.recipient}, {"subject_enc", m.subject}, {"body_enc", m.body}} {
+		pt, err := s.keys.Decrypt(ctx, s.db, m.accountID, outboxField(f.column, m.id), f.ct)
+		switch {
+		case errors.Is(err, crypto.ErrSubjectKeyDestroyed):
+			return plain, &outcomeError{permanent: true, reason: "cannot decrypt: the account's data key was destroyed (erased)"}
+		case errors.Is(err, crypto.ErrAuthentication), errors.Is(err, crypto.ErrNoSubjectKey):
+			return plain, &outcomeError{permanent: true, reason: "cannot decrypt: the stored message failed authentication"}
+		case err != nil:
+			s.log.Error("cannot decrypt queued mail", "outbox_id", m.id, "error", err)
+			return plain, &outcomeError{reason: "cannot decrypt: keyring or database error (see the log)"}
+		}
+		plain[i] = string(pt)
+	}
+	return plain, nil
 }
 
 // outcomeError is a failure found before sending, with its outcome.
