@@ -254,6 +254,30 @@ func (d *DB) Close() error {
 	return errors.Join(errs...)
 }
 
+// Checkpoint copies SQLite's write-ahead log into the database file and
+// truncates the log to nothing. Until then the log keeps the pages that
+// committed transactions replaced, so a row overwritten or deleted (a
+// destroyed data key) still lies in the -wal file; secure_delete zeroes it
+// only in the database file. A checkpoint that a reader keeps from
+// finishing is an error. On PostgreSQL it does nothing: its files are not
+// the operator's to read, and VACUUM is its own business.
+//
+// Enforces CP-5.2: nothing of an erased person's key remains in any file
+// of the data directory once the erasure has committed.
+func (d *DB) Checkpoint(ctx context.Context) error {
+	if d.dialect != SQLite {
+		return nil
+	}
+	var busy, logFrames, moved int
+	if err := d.write.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &moved); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", d.desc, err)
+	}
+	if busy != 0 {
+		return fmt.Errorf("checkpoint %s: a reader kept the log from being truncated (%d of %d frames copied)", d.desc, moved, logFrames)
+	}
+	return nil
+}
+
 // QueryContext runs a read-only query outside any transaction.
 func (d *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	return d.read.QueryContext(ctx, query, args...)
