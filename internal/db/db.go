@@ -291,9 +291,21 @@ func (d *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sq
 // Tx is a write transaction with its own fixed "now".
 type Tx struct {
 	*sql.Tx
-	now     time.Time
-	dialect Dialect
+	now         time.Time
+	dialect     Dialect
+	afterCommit []func() error
 }
+
+// AfterCommit registers fn to run once the transaction has committed, in
+// the order registered, and never if it rolls back. It is for effects
+// outside the database that must not happen for a transaction that does
+// not (the erasure ledger next to the keyset). Transact returns fn's
+// error, marked as coming after a commit.
+func (tx *Tx) AfterCommit(fn func() error) { tx.afterCommit = append(tx.afterCommit, fn) }
+
+// ErrAfterCommit marks an error of an AfterCommit step: the transaction's
+// changes are in the database.
+var ErrAfterCommit = errors.New("committed, but a step after the commit failed")
 
 // Now is the time fixed when the transaction began: every row written in
 // one transaction carries the same timestamp.
@@ -302,10 +314,11 @@ func (tx *Tx) Now() time.Time { return tx.now }
 // Dialect reports which engine the transaction runs on.
 func (tx *Tx) Dialect() Dialect { return tx.dialect }
 
-// Transact runs fn in a write transaction. It commits if fn returns nil and
-// rolls back otherwise: when fn returns an error, panics (the panic is
-// re-raised) or leaves its goroutine with runtime.Goexit (t.Fatal in a
-// test), so the writer connection is never left inside a transaction.
+// Transact runs fn in a write transaction. It commits if fn returns nil,
+// then runs the steps registered with tx.AfterCommit, and rolls back
+// otherwise: when fn returns an error, panics (the panic is re-raised) or
+// leaves its goroutine with runtime.Goexit (t.Fatal in a test), so the
+// writer connection is never left inside a transaction.
 func (d *DB) Transact(ctx context.Context, fn func(tx *Tx) error) error {
 	sqlTx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -324,6 +337,15 @@ func (d *DB) Transact(ctx context.Context, fn func(tx *Tx) error) error {
 	committed = true // a failed commit has ended the transaction too
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	var errs []error
+	for _, fn := range tx.afterCommit {
+		if err := fn(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrAfterCommit, errors.Join(errs...))
 	}
 	return nil
 }
