@@ -87,6 +87,14 @@ func OpenStorage(ctx context.Context, cfg config.Config, mode StorageMode, logge
 	case mode == Existing && current < latest:
 		return nil, fmt.Errorf("database %s is at schema version %d but this binary needs %d; run `portico migrate` first", d, current, latest)
 	}
+	// Enforces CP-5.2, CP-11.1: an erasure that committed just before a
+	// crash, without its ledger entry, is in the ledger before anything
+	// is served or backed up (see crypto.ReconcileLedger).
+	if n, err := kr.ReconcileLedger(ctx, d); err != nil {
+		return nil, err
+	} else if n > 0 {
+		logger.Warn("erasure ledger completed from the database", "erasures", n, "ledger", kr.LedgerPath())
+	}
 	ok = true
 	return &Storage{DB: d, Keyring: kr, Audit: log, Profile: profile}, nil
 }

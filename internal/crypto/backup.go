@@ -68,20 +68,23 @@ var ledgerMu sync.Mutex
 // LedgerPath is where this keyring records erased subjects.
 func (k *Keyring) LedgerPath() string { return filepath.Join(filepath.Dir(k.path), LedgerFileName) }
 
-// recordErasure appends a destroyed subject to the erasure ledger and
+// recordErasures appends destroyed subjects to the erasure ledger and
 // syncs it. The ledger lives with the keyset, outside the database and its
 // backups, so that restoring a backup taken before an erasure destroys the
 // subject's key again (ErasedSubjects).
 //
 // Enforces CP-5.2, CP-11.1: an erasure survives a restore.
-func (k *Keyring) recordErasure(subjectID string) error {
+func (k *Keyring) recordErasures(subjectIDs []string) error {
+	if len(subjectIDs) == 0 {
+		return nil
+	}
 	ledgerMu.Lock()
 	defer ledgerMu.Unlock()
 	f, err := os.OpenFile(k.LedgerPath(), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("crypto: erasure ledger: %w", err)
 	}
-	if _, err := f.WriteString(subjectID + "\n"); err != nil {
+	if _, err := f.WriteString(strings.Join(subjectIDs, "\n") + "\n"); err != nil {
 		f.Close()
 		return fmt.Errorf("crypto: erasure ledger: %w", err)
 	}
@@ -111,6 +114,50 @@ func (k *Keyring) ErasedSubjects() ([]string, error) {
 		}
 	}
 	return out, sc.Err()
+}
+
+// ReconcileLedger appends to the erasure ledger every subject whose key
+// the database holds destroyed and the ledger does not name, and returns
+// how many it appended. DestroySubjectKey writes the ledger after its
+// transaction commits, so a crash (or a full disk) between the commit and
+// the write leaves an erasure only the database knows of; a restore of an
+// older backup would then bring the person back. The server runs this at
+// every start, before it serves or backs anything up, which closes that
+// gap: the database's own tombstones are the record of what was erased,
+// the ledger is their copy outside it. (Writing a "pending" entry before
+// the commit was the other way; it leaves a restore to guess about
+// entries never confirmed, where the tombstones are certain.)
+//
+// Enforces CP-5.2, CP-11.1: every committed erasure, and only those, is in
+// the ledger that a restore re-applies.
+func (k *Keyring) ReconcileLedger(ctx context.Context, d *db.DB) (int, error) {
+	known, err := k.ErasedSubjects()
+	if err != nil {
+		return 0, err
+	}
+	inLedger := make(map[string]bool, len(known))
+	for _, id := range known {
+		inLedger[id] = true
+	}
+	rows, err := d.QueryContext(ctx, `SELECT subject_id FROM subject_keys WHERE destroyed_at IS NOT NULL ORDER BY destroyed_at, subject_id`)
+	if err != nil {
+		return 0, fmt.Errorf("crypto: erasure ledger: %w", err)
+	}
+	defer rows.Close()
+	var missing []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return 0, err
+		}
+		if !inLedger[id] {
+			missing = append(missing, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	return len(missing), k.recordErasures(missing)
 }
 
 // DestroySubjectKeyAgain destroys a subject's key in tx without recording

@@ -473,8 +473,13 @@ func (k *Keyring) DestroySubjectKey(ctx context.Context, tx *db.Tx, subjectID st
 		return err
 	}
 	// A backup taken before now still holds the wrapped key: the ledger
-	// next to the keyset lets a restore destroy it again.
-	return k.recordErasure(subjectID)
+	// next to the keyset lets a restore destroy it again. It is written
+	// only once tx has committed: an erasure that rolls back must not
+	// erase the person at the next restore. A crash between the commit
+	// and this write leaves a tombstone the ledger lacks; ReconcileLedger,
+	// run at every start, appends it (see there).
+	tx.AfterCommit(func() error { return k.recordErasures([]string{subjectID}) })
+	return nil
 }
 
 // destroyKeyRow overwrites a subject's wrapped key with NULL and leaves

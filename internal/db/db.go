@@ -254,6 +254,30 @@ func (d *DB) Close() error {
 	return errors.Join(errs...)
 }
 
+// Checkpoint copies SQLite's write-ahead log into the database file and
+// truncates the log to nothing. Until then the log keeps the pages that
+// committed transactions replaced, so a row overwritten or deleted (a
+// destroyed data key) still lies in the -wal file; secure_delete zeroes it
+// only in the database file. A checkpoint that a reader keeps from
+// finishing is an error. On PostgreSQL it does nothing: its files are not
+// the operator's to read, and VACUUM is its own business.
+//
+// Enforces CP-5.2: nothing of an erased person's key remains in any file
+// of the data directory once the erasure has committed.
+func (d *DB) Checkpoint(ctx context.Context) error {
+	if d.dialect != SQLite {
+		return nil
+	}
+	var busy, logFrames, moved int
+	if err := d.write.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &moved); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", d.desc, err)
+	}
+	if busy != 0 {
+		return fmt.Errorf("checkpoint %s: a reader kept the log from being truncated (%d of %d frames copied)", d.desc, moved, logFrames)
+	}
+	return nil
+}
+
 // QueryContext runs a read-only query outside any transaction.
 func (d *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	return d.read.QueryContext(ctx, query, args...)
@@ -267,9 +291,21 @@ func (d *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sq
 // Tx is a write transaction with its own fixed "now".
 type Tx struct {
 	*sql.Tx
-	now     time.Time
-	dialect Dialect
+	now         time.Time
+	dialect     Dialect
+	afterCommit []func() error
 }
+
+// AfterCommit registers fn to run once the transaction has committed, in
+// the order registered, and never if it rolls back. It is for effects
+// outside the database that must not happen for a transaction that does
+// not (the erasure ledger next to the keyset). Transact returns fn's
+// error, marked as coming after a commit.
+func (tx *Tx) AfterCommit(fn func() error) { tx.afterCommit = append(tx.afterCommit, fn) }
+
+// ErrAfterCommit marks an error of an AfterCommit step: the transaction's
+// changes are in the database.
+var ErrAfterCommit = errors.New("committed, but a step after the commit failed")
 
 // Now is the time fixed when the transaction began: every row written in
 // one transaction carries the same timestamp.
@@ -278,10 +314,11 @@ func (tx *Tx) Now() time.Time { return tx.now }
 // Dialect reports which engine the transaction runs on.
 func (tx *Tx) Dialect() Dialect { return tx.dialect }
 
-// Transact runs fn in a write transaction. It commits if fn returns nil and
-// rolls back otherwise: when fn returns an error, panics (the panic is
-// re-raised) or leaves its goroutine with runtime.Goexit (t.Fatal in a
-// test), so the writer connection is never left inside a transaction.
+// Transact runs fn in a write transaction. It commits if fn returns nil,
+// then runs the steps registered with tx.AfterCommit, and rolls back
+// otherwise: when fn returns an error, panics (the panic is re-raised) or
+// leaves its goroutine with runtime.Goexit (t.Fatal in a test), so the
+// writer connection is never left inside a transaction.
 func (d *DB) Transact(ctx context.Context, fn func(tx *Tx) error) error {
 	sqlTx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -300,6 +337,15 @@ func (d *DB) Transact(ctx context.Context, fn func(tx *Tx) error) error {
 	committed = true // a failed commit has ended the transaction too
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	var errs []error
+	for _, fn := range tx.afterCommit {
+		if err := fn(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrAfterCommit, errors.Join(errs...))
 	}
 	return nil
 }

@@ -562,12 +562,19 @@ func (s *Service) SetRestricted(ctx context.Context, actor access.Principal, id 
 		}
 		details := map[string]any{}
 		if restricted {
-			details["reason"] = reason
+			req := newID()
+			// The reason is the customer's words as the administrator
+			// took them: sealed under their key (CP-5.2).
+			sealed, err := s.SealReason(ctx, tx, id, ActionRestrict, req, reason)
+			if err != nil {
+				return err
+			}
+			details["request"], details[ReasonKey] = req, sealed
 			// Tracked with the other data-subject requests (MTL-7.1).
 			if _, err := tx.ExecContext(ctx,
 				`INSERT INTO privacy_requests (id, account_id, kind, status, created_at, due_at, completed_at)
 				 VALUES ($1, $2, 'restriction', 'done', $3, $4, $3)`,
-				newID(), id, tx.Now(), tx.Now().Add(s.profile.Privacy.RequestDeadline.Duration)); err != nil {
+				req, id, tx.Now(), tx.Now().Add(s.profile.Privacy.RequestDeadline.Duration)); err != nil {
 				return err
 			}
 		}

@@ -134,6 +134,12 @@ func (s *Service) Sessions(ctx context.Context, accountID string) ([]session.Ses
 	return s.sessions.List(ctx, accountID)
 }
 
+// AllSessions returns every stored session of the account, live or ended,
+// decrypted, for the data export.
+func (s *Service) AllSessions(ctx context.Context, accountID string) ([]session.Session, error) {
+	return s.sessions.All(ctx, accountID)
+}
+
 // EndSession ends one of the account's own sessions.
 func (s *Service) EndSession(ctx context.Context, accountID, sessionID string) error {
 	return s.db.Transact(ctx, func(tx *db.Tx) error {

@@ -2,11 +2,14 @@ package privacy_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/identity"
@@ -75,6 +78,78 @@ func TestNoPersonalDataInClear(t *testing.T) {
 		// The check finds what is there: an account's role is in clear.
 		if !bytes.Contains(raw, []byte("customer")) {
 			t.Error("the raw read found nothing at all: the test would not notice a leak")
+		}
+	})
+}
+
+// TestErasureLeavesNoKeyInDataDirectory: once an erasure has committed,
+// the erased customer's wrapped data key is in no file of the data
+// directory while the server runs: not in the database file, not in the
+// SQLite write-ahead log (which keeps replaced pages until a checkpoint),
+// not in the shared-memory index. On PostgreSQL, a pg_dump of the schema
+// does not hold it either (CP-5.2).
+func TestErasureLeavesNoKeyInDataDirectory(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		c := e.customer(t, "shred.me@example.com")
+		if _, err := e.desk.Open(e.ctx, c, "Before the erasure", "Some words.", nil); err != nil {
+			t.Fatal(err)
+		}
+		keep := e.customer(t, "keep.me@example.com") // other writes after the key, as in life
+		if err := e.id.SetContact(e.ctx, keep.AccountID, "Keep Me", "+44 20 7946 0001"); err != nil {
+			t.Fatal(err)
+		}
+		var wrapped []byte
+		if err := e.d.QueryRowContext(e.ctx, `SELECT wrapped_key FROM subject_keys WHERE subject_id = $1`, c.AccountID).Scan(&wrapped); err != nil || len(wrapped) < 32 {
+			t.Fatalf("wrapped key %x: %v", wrapped, err)
+		}
+		if _, err := e.svc.RequestErasure(e.ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		e.clk.Add(8 * 24 * time.Hour)
+		if n, err := e.svc.RunDueErasures(e.ctx); n != 1 || err != nil {
+			t.Fatalf("RunDueErasures = %d, %v", n, err)
+		}
+
+		if e.d.Dialect() == db.SQLite {
+			dir := filepath.Dir(strings.TrimPrefix(e.d.String(), "sqlite "))
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			read := 0
+			for _, f := range entries {
+				b, err := os.ReadFile(filepath.Join(dir, f.Name()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				read += len(b)
+				if bytes.Contains(b, wrapped) {
+					t.Errorf("%s still holds the erased customer's wrapped key", f.Name())
+				}
+			}
+			if read == 0 {
+				t.Fatalf("read nothing in %s", dir)
+			}
+			return
+		}
+		if _, err := os.Stat(pgBin); err != nil {
+			t.Skip("pg_dump not installed")
+		}
+		var schema string
+		if err := e.d.QueryRowContext(e.ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(os.Getenv("PORTICO_TEST_POSTGRES_URL"))
+		u.RawQuery = ""
+		out, err := exec.Command(pgBin, "--data-only", "-n", schema, u.String()).Output()
+		if err != nil {
+			t.Fatalf("pg_dump: %v", err)
+		}
+		if bytes.Contains(out, []byte(hex.EncodeToString(wrapped))) {
+			t.Error("the dump still holds the erased customer's wrapped key")
+		}
+		if !bytes.Contains(out, []byte(c.AccountID)) {
+			t.Error("the dump does not hold the erasure's tombstone: the test would not notice a leak")
 		}
 	})
 }

@@ -160,7 +160,13 @@ func (s *Service) erase(ctx context.Context, r Request) (bool, error) {
 			Outcome: audit.Success, Details: map[string]any{"request": r.ID, "account_rows": rows}})
 		return err
 	})
-	return done, err
+	if err != nil || !done {
+		return done, err
+	}
+	// Enforces CP-5.2: the SQLite log still holds the pages the erasure
+	// replaced, the wrapped key among them; fold it into the database
+	// file (where secure_delete zeroed them) and truncate it.
+	return done, s.d.DB.Checkpoint(ctx)
 }
 
 func noticeOf(accountID, title, body string) notify.Notice {

@@ -151,6 +151,10 @@ type exportAccount struct {
 	LastSignInAt    *time.Time `json:"last_sign_in_at"`
 	AuthenticatorOn bool       `json:"authenticator_app"`
 	Passkeys        []string   `json:"passkeys"`
+	RestrictedAt    *time.Time `json:"processing_restricted_since"`
+	// Staff accounts only.
+	TrainingCompletedAt *time.Time `json:"training_completed_at,omitempty"`
+	ContractorUntil     *time.Time `json:"contractor_until,omitempty"`
 }
 
 func opt(t time.Time) *time.Time {
@@ -168,7 +172,8 @@ func (s *Service) collect(ctx context.Context, id string) ([]file, error) {
 		return nil, apperr.New(apperr.NotFound, "No such account.")
 	}
 	acc := exportAccount{ID: a.ID, Role: string(a.Role), Status: a.Status, CreatedAt: a.CreatedAt.UTC(),
-		EmailVerifiedAt: opt(a.EmailVerifiedAt), LastSignInAt: opt(a.LastSignInAt), AuthenticatorOn: a.TOTPEnabled, Passkeys: []string{}}
+		EmailVerifiedAt: opt(a.EmailVerifiedAt), LastSignInAt: opt(a.LastSignInAt), AuthenticatorOn: a.TOTPEnabled, Passkeys: []string{},
+		RestrictedAt: opt(a.RestrictedAt), TrainingCompletedAt: opt(a.TrainingCompletedAt), ContractorUntil: opt(a.ContractorUntil)}
 	if acc.Email, err = ids.Email(ctx, id); err != nil {
 		return nil, err
 	}
@@ -195,22 +200,24 @@ func (s *Service) collect(ctx context.Context, id string) ([]file, error) {
 	}
 	files = append(files, file{"sign_ins.json", nonNil(signIns)})
 
-	sessions, err := ids.Sessions(ctx, id)
+	sessions, err := ids.AllSessions(ctx, id) // ended ones too, until the purge
 	if err != nil {
 		return nil, err
 	}
 	type sess struct {
-		CreatedAt  time.Time `json:"created_at"`
-		LastSeenAt time.Time `json:"last_seen_at"`
-		ExpiresAt  time.Time `json:"expires_at"`
-		Device     string    `json:"device"`
-		Country    string    `json:"country"`
-		IP         string    `json:"ip"`
-		UserAgent  string    `json:"user_agent"`
+		CreatedAt  time.Time  `json:"created_at"`
+		LastSeenAt time.Time  `json:"last_seen_at"`
+		ExpiresAt  time.Time  `json:"expires_at"`
+		EndedAt    *time.Time `json:"ended_at"`
+		EndReason  string     `json:"end_reason,omitempty"`
+		Device     string     `json:"device"`
+		Country    string     `json:"country"`
+		IP         string     `json:"ip"`
+		UserAgent  string     `json:"user_agent"`
 	}
 	var ss []sess
 	for _, x := range sessions {
-		ss = append(ss, sess{x.CreatedAt.UTC(), x.LastSeenAt.UTC(), x.ExpiresAt.UTC(), x.Device, x.Country, x.IP, x.UserAgent})
+		ss = append(ss, sess{x.CreatedAt.UTC(), x.LastSeenAt.UTC(), x.ExpiresAt.UTC(), opt(x.EndedAt), x.EndReason, x.Device, x.Country, x.IP, x.UserAgent})
 	}
 	files = append(files, file{"sessions.json", nonNil(ss)})
 
@@ -279,6 +286,65 @@ func (s *Service) collect(ctx context.Context, id string) ([]file, error) {
 			gs = append(gs, grant{g.GrantedAt.UTC(), g.StaffLabel, g.Field, g.Reason, g.ExpiresAt.UTC()})
 		}
 		files = append(files, file{"access_history.json", nonNil(gs)})
+	}
+	// Enforces MTL-2.1.1, CP-11.1: every category of the inventory that
+	// holds data of the account is in the archive (TestExportCoversTheInventory).
+	risks, err := ids.RiskSignals(ctx, id, 1_000_000)
+	if err != nil {
+		return nil, err
+	}
+	type risk struct {
+		At      time.Time         `json:"at"`
+		Kind    string            `json:"kind"`
+		Details map[string]string `json:"details"`
+	}
+	var rs []risk
+	for _, r := range risks {
+		rs = append(rs, risk{r.CreatedAt.UTC(), r.Kind, r.Detail})
+	}
+	files = append(files, file{"risk_signals.json", nonNil(rs)})
+
+	reqs, err := s.Requests(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	type request struct {
+		Kind         string     `json:"kind"`
+		Status       string     `json:"status"`
+		CreatedAt    time.Time  `json:"created_at"`
+		DueAt        time.Time  `json:"due_at"`
+		ScheduledFor *time.Time `json:"scheduled_for"`
+		CompletedAt  *time.Time `json:"completed_at"`
+	}
+	var qs []request
+	for _, r := range reqs {
+		qs = append(qs, request{r.Kind, r.Status, r.CreatedAt.UTC(), r.DueAt.UTC(), opt(r.ScheduledFor), opt(r.CompletedAt)})
+	}
+	files = append(files, file{"requests.json", nonNil(qs)})
+
+	if s.d.Tokens != nil {
+		toks, err := s.d.Tokens.List(ctx, id) // the last address decrypted
+		if err != nil {
+			return nil, err
+		}
+		type token struct {
+			Name       string     `json:"name"`
+			Scopes     []string   `json:"scopes"`
+			CreatedAt  time.Time  `json:"created_at"`
+			ExpiresAt  time.Time  `json:"expires_at"`
+			LastUsedAt *time.Time `json:"last_used_at"`
+			LastUsedIP string     `json:"last_used_ip"`
+			RevokedAt  *time.Time `json:"revoked_at"`
+		}
+		var ts []token
+		for _, t := range toks {
+			scopes := []string{}
+			for _, sc := range t.Scopes {
+				scopes = append(scopes, string(sc))
+			}
+			ts = append(ts, token{t.Name, scopes, t.CreatedAt.UTC(), t.ExpiresAt.UTC(), opt(t.LastUsedAt), t.LastUsedIP, opt(t.RevokedAt)})
+		}
+		files = append(files, file{"api_tokens.json", nonNil(ts)})
 	}
 	_, history, err := s.Consents(ctx, id)
 	if err != nil {

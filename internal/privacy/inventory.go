@@ -1,6 +1,11 @@
 package privacy
 
-import "github.com/portico/portico/internal/policy"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/portico/portico/internal/policy"
+)
 
 // Category is one category of personal data that Portico stores: the
 // record of processing activities (GDPR Art. 30; MTL-2.1.1, MTL-2.1.2).
@@ -12,6 +17,9 @@ type Category struct {
 	Retention string // from the live profile
 	Where     string // tables; "encrypted" where the fields are
 	InExport  string // the file of the data export that holds it
+	// Columns are the "table.column"s that hold it (TestEveryColumnIsClassified
+	// holds them to the real schema).
+	Columns []string
 }
 
 // Inventory lists every category of personal data with its purpose,
@@ -26,28 +34,150 @@ func Inventory(p policy.Profile) []Category {
 	return []Category{
 		{"Account identity", "email address, name", "To run your account and sign you in.", "Contract",
 			"While your account exists; inactive accounts are closed after " + r.InactiveAccounts.Human() + ", with a warning first.",
-			"accounts (email and name encrypted; the address is found by a keyed hash)", "account.json"},
+			"accounts (email and name encrypted; the address is found by a keyed hash)", "account.json",
+			cols("accounts: email_enc, email_lookup, pending_email_enc, name_enc, role, status, created_at, updated_at, email_verified_at, last_sign_in_at, inactivity_warned_at")},
 		{"Contact details", "phone number", "To reach you about your account, tickets and incidents.", "Contract",
-			"While your account exists.", "accounts (encrypted)", "account.json"},
+			"While your account exists.", "accounts (encrypted)", "account.json", cols("accounts: phone_enc")},
 		{"Sign-in history", "time, outcome, method, device, IP address, country", "To protect your account and show you recent activity.",
-			"Legitimate interest (security)", r.SignInHistory.Human() + ".", "sign_in_events (IP address and browser encrypted)", "sign_ins.json"},
+			"Legitimate interest (security)", r.SignInHistory.Human() + ".", "sign_in_events (IP address and browser encrypted)", "sign_ins.json",
+			cols("sign_in_events: at, outcome, reason, method, ip_enc, ua_enc, device, country")},
 		{"Sessions and devices", "device, country, IP address and browser of each signed-in session", "To keep you signed in and let you sign out other devices.",
-			"Contract; legitimate interest (security)", "Until the session ends, then with the sign-in history.", "sessions (IP address and browser encrypted)", "sessions.json"},
+			"Contract; legitimate interest (security)", "Until the session ends, then with the sign-in history.", "sessions (IP address and browser encrypted)", "sessions.json",
+			cols("sessions: ip_enc, user_agent_enc, ua_hash, device, country, created_at, last_seen_at, ended_at, end_reason")},
+		{"Actions waiting for your password", "the form of a sensitive action you sent when your password had to be confirmed first, as you filled it in", "So that confirming your password completes what you started.",
+			"Contract; legitimate interest (security)", "Until your password is confirmed, ten minutes at most.", "pending_actions (encrypted)", "not exported (kept ten minutes at most)",
+			cols("pending_actions: form_enc")},
+		{"Password and sign-in protection", "your password and previous ones (hashes only), when it changed, locks after failed attempts, confirmation and reset links (hashes)", "To prove it is you and to stop guessing.",
+			"Contract; legitimate interest (security)", "While your account exists; links until they expire.", "accounts, password_history, account_tokens (hashed)", "not exported (hashes of no use outside Portico)",
+			cols("accounts: password_hash, password_changed_at, password_change_required, expiry_warned_at, locked_until, lock_count, failures_reset_at",
+				"password_history: hash, created_at", "account_tokens: token_hash, purpose, created_at, expires_at, used_at")},
 		{"Second factors", "authenticator app (secret), passkeys (public keys and names), recovery codes (hashes)", "To prove it is you.",
-			"Contract; legitimate interest (security)", "While your account exists.", "accounts, passkeys, recovery_codes (secrets encrypted or hashed)", "account.json"},
+			"Contract; legitimate interest (security)", "While your account exists.", "accounts, passkeys, recovery_codes (secrets encrypted or hashed)", "account.json",
+			cols("accounts: totp_secret_enc, totp_pending_enc, totp_enabled_at, totp_last_step",
+				"passkeys: name_enc, credential_id, public_key, aaguid, transports, backup_eligible, backup_state, user_verified, sign_count, created_at, last_used_at",
+				"passkey_handles: user_handle", "recovery_codes: code_hash, created_at, used_at")},
 		{"Support tickets", "subjects, messages, attachments", "To answer your requests.", "Contract",
-			r.ClosedTickets.Human() + " after the ticket is closed.", "tickets, ticket_messages, ticket_attachments (encrypted)", "tickets.json"},
+			r.ClosedTickets.Human() + " after the ticket is closed.", "tickets, ticket_messages, ticket_attachments (encrypted)", "tickets.json",
+			cols("tickets: subject_enc, status, created_at, updated_at, closed_at", "ticket_messages: body_enc, staff, created_at",
+				"ticket_attachments: name_enc, data_enc, content_type, size, created_at")},
 		{"Security reports", "your reports of suspicious activity and their notes", "To investigate incidents.",
-			"Legal obligation; legitimate interest (security)", r.SecurityReports.Human() + " after closing.", "security_reports (notes encrypted)", "security_reports.json"},
+			"Legal obligation; legitimate interest (security)", r.SecurityReports.Human() + " after closing.", "security_reports (notes encrypted)", "security_reports.json",
+			cols("security_reports: details_enc, source, status, created_at")},
+		{"Risk signals", "sessions ended because their country or browser changed, or requests from a blocked network: the kind, the coarse values (countries, devices), the time", "To protect your account from a stolen session.",
+			"Legitimate interest (security)", r.SignInHistory.Human() + ".", "risk_signals (no address or browser string)", "risk_signals.json",
+			cols("risk_signals: kind, detail, created_at")},
 		{"Security notices", "notices sent to your inbox and by email", "To keep you informed about your account's security.",
-			"Legal obligation; legitimate interest (security)", r.Notices.Human() + ".", "notices, outbox (texts and addresses encrypted)", "notices.json"},
+			"Legal obligation; legitimate interest (security)", r.Notices.Human() + ".", "notices, outbox (texts and addresses encrypted)", "notices.json",
+			cols("notices: kind, title, body_enc, created_at, read_at", "outbox: kind, recipient_enc, subject_enc, body_enc, created_at, sent_at")},
 		{"Access to your data by staff", "who unmasked which of your details, when and why", "To show you, and our auditors, every look at your data.",
-			"Legal obligation (accountability)", "While your account exists.", "reveal_grants (reasons encrypted)", "access_history.json"},
+			"Legal obligation (accountability)", "While your account exists.", "reveal_grants (reasons encrypted)", "access_history.json",
+			cols("reveal_grants: staff_id, field, reason_enc, granted_at, expires_at")},
+		{"Your data-rights requests", "each export, erasure, restriction and correction you asked for: when, its legal deadline, what became of it", "To meet, and prove we met, the legal deadlines of your rights.",
+			"Legal obligation (accountability)", "While your account exists; after an erasure they keep only an opaque account number and dates, as evidence that it was done.", "privacy_requests", "requests.json",
+			cols("privacy_requests: kind, status, created_at, due_at, scheduled_for, completed_at")},
 		{"Consents and privacy notice", "which optional purposes you agreed to and when; which version of this notice you acknowledged", "To do only what you agreed to, and to prove it.",
-			"Legal obligation (accountability); consent for the optional purposes", "While your account exists.", "consents, notice_acks, accounts", "consents.json"},
+			"Legal obligation (accountability); consent for the optional purposes", "While your account exists.", "consents, notice_acks, accounts", "consents.json",
+			cols("consents: purpose, granted, at, notice_version", "notice_acks: version, at", "accounts: privacy_version, privacy_accepted_at")},
+		{"Restriction of processing", "whether and since when you asked us to restrict the processing of your data", "To honour your restriction or objection.",
+			"Legal obligation", "While your account exists.", "accounts", "account.json", cols("accounts: restricted_at")},
+		{"API tokens (staff)", "each personal access token's name, permissions, dates, and the IP address it was last used from", "To let staff use the API, and show them where their tokens are used.",
+			"Contract; legitimate interest (security)", "While the account exists.", "api_tokens (last address encrypted; the secret hashed)", "api_tokens.json",
+			cols("api_tokens: name, scopes, role, created_at, expires_at, last_used_at, last_used_ip_enc, revoked_at")},
+		{"Staff records", "a staff account's security training and contract end", "To give staff access only while they are trained and under contract.",
+			"Contract; legal obligation", "While the account exists.", "accounts", "account.json", cols("accounts: training_completed_at, contractor_until, role_changed_at")},
 		{"Unconfirmed sign-ups", "email address, name", "To finish creating your account.", "Contract (pre-contract steps)",
-			r.UnverifiedSignups.Human() + ", then deleted.", "accounts (encrypted)", "account.json"},
-		{"Audit records", "what was done, when, by which account number, from which address", "To keep a tamper-evident record of security events, as our policy and the law require.",
-			"Legal obligation", r.AuditEvents.Human() + "; after an erasure they keep only an opaque account number.", "audit_events", "not exported (the record of our own actions)"},
+			r.UnverifiedSignups.Human() + ", then deleted.", "accounts (encrypted)", "account.json", nil},
+		{"Audit records", "what was done, when, by which account number, from which network and device", "To keep a tamper-evident record of security events, as our policy and the law require.",
+			"Legal obligation", r.AuditEvents.Human() + "; after an erasure they keep only an opaque account number.", "audit_events", "not exported (the record of our own actions)",
+			cols("audit_events: at, actor, action, target, outcome, ip, user_agent, details")},
 	}
+}
+
+// cols expands "table: a, b, c" groups into "table.a", "table.b", ...
+func cols(groups ...string) []string {
+	var out []string
+	for _, g := range groups {
+		table, names, _ := strings.Cut(g, ": ")
+		for _, n := range strings.Split(names, ", ") {
+			out = append(out, table+"."+n)
+		}
+	}
+	return out
+}
+
+// Classification maps every column of the schema that Portico knows to
+// the inventory category whose data it holds, or to "not personal: " and
+// the reason it holds none (notPersonal). A column claimed twice is an
+// error.
+//
+// Enforces MTL-2.1.1: no table or column escapes the record of
+// processing (TestEveryColumnIsClassified compares it with the schema).
+func Classification(p policy.Profile) (map[string]string, error) {
+	out := map[string]string{}
+	add := func(col, what string) error {
+		if prev, ok := out[col]; ok {
+			return fmt.Errorf("privacy: %s is classified twice: %q and %q", col, prev, what)
+		}
+		out[col] = what
+		return nil
+	}
+	for _, c := range Inventory(p) {
+		for _, col := range c.Columns {
+			if err := add(col, c.Name); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, n := range notPersonal {
+		table, cols, ok := strings.Cut(n.cols, ": ")
+		if !ok || n.why == "" {
+			return nil, fmt.Errorf("privacy: notPersonal entry %q needs \"table: columns\" and a reason", n.cols)
+		}
+		for _, col := range strings.Split(cols, ", ") {
+			if err := add(table+"."+col, "not personal: "+n.why); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// notPersonal are the columns that hold no personal data, table by table,
+// each group with the reason. Identifiers that only link a row to an
+// account (account_id) are listed here when the row's personal content is
+// classified in its category.
+var notPersonal = []struct{ cols, why string }{
+	{"accounts: id, credentials_epoch", "an opaque account number and a counter"},
+	{"account_tokens: id, account_id", "opaque identifiers"},
+	{"api_tokens: id, account_id, secret_hash, credentials_epoch", "opaque identifiers, a hash of a random secret, a counter"},
+	{"approvals: id, kind, target, payload, requested_by, decided_by, created_at, expires_at, decided_at, outcome", "four-eyes requests between administrators: opaque account numbers and policy values"},
+	{"audit_events: seq, request_id, prev_hash, hash", "the chain's order and hashes, a random request number"},
+	{"audit_head: id, seq, hash", "the head of the audit chain"},
+	{"audit_prunes: events, pruned_at, through_hash, through_seq", "where the audit chain was cut at retention"},
+	{"consents: id, account_id", "opaque identifiers"},
+	{"job_leases: name, holder, expires_at", "which node runs a background job"},
+	{"key_rotations: key_id, previous_key_id, started_at, finished_at, outcome", "master key rotations"},
+	{"notice_acks: account_id", "an opaque identifier"},
+	{"notices: id, account_id", "opaque identifiers"},
+	{"pending_actions: id, session_id, account_id, path, created_at, expires_at", "opaque identifiers, the page the action was sent to, its deadline"},
+	{"outbox: id, account_id, status, attempts, next_attempt_at, last_error, claimed_by", "delivery state; errors name the mail server, never the recipient"},
+	{"passkey_handles: account_id, created_at", "an opaque identifier and when it was made"},
+	{"passkeys: id, account_id, rp_id, attestation_type, attestation_format", "opaque identifiers, the site's own name, the attestation's kind"},
+	{"password_history: account_id", "an opaque identifier"},
+	{"privacy_notices: version, published_at, published_by, changes", "the privacy notice's versions, published by staff"},
+	{"privacy_requests: id, account_id, token_hash, token_expires_at", "opaque identifiers, the hash of a download link and its expiry"},
+	{"rate_limits: key_hash, window_start, hits", "keyed hashes of addresses, for the rate window only; not reversible without the server secret"},
+	{"recovery_codes: account_id", "an opaque identifier"},
+	{"retention_runs: id, started_at, finished_at, dry_run, counts, error", "the purge job's runs and counts"},
+	{"reveal_grants: id, customer_id", "opaque identifiers"},
+	{"risk_signals: id, account_id, session_id", "opaque identifiers"},
+	{"security_reports: id, account_id, sign_in_event_id", "opaque identifiers"},
+	{"server_secrets: name, wrapped, wrapped_by, created_at, rewrapped_at", "the server's own keys, wrapped"},
+	{"sessions: id, account_id, secret_hash, role, aal, methods, reauth_at, expires_at, credentials_epoch", "session mechanics: identifiers, a hash of a random secret, assurance level, deadlines"},
+	{"sign_in_events: id, account_id", "opaque identifiers"},
+	{"subject_keys: subject_id, wrapped_key, wrapped_by, created_at, rewrapped_at, destroyed_at", "data keys, wrapped by the master keyset, and their tombstones"},
+	{"ticket_attachments: id, ticket_id, message_id", "opaque identifiers"},
+	{"ticket_messages: id, ticket_id, author_id, seq", "opaque identifiers and order"},
+	{"tickets: id, account_id, assignee_id", "opaque identifiers"},
+	{"webauthn_challenges: id, account_id, kind, session_data, created_at, expires_at, used_at", "a passkey ceremony's random challenge, minutes long"},
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portico/portico/internal/access"
+	"github.com/portico/portico/internal/apitoken"
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/crypto"
@@ -39,6 +40,8 @@ type env struct {
 	id   *identity.Service
 	desk *support.Service
 	svc  *privacy.Service
+
+	tokens *apitoken.Store
 }
 
 func each(t *testing.T, fn func(t *testing.T, e *env)) {
@@ -82,7 +85,11 @@ func newEnv(t testing.TB, d *db.DB, clk *clock) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := privacy.New(privacy.Deps{DB: d, Keys: keys, Audit: log, Profile: p, Identity: id, Support: desk, Notices: notices})
+	tokens, err := apitoken.New(apitoken.Deps{DB: d, Keys: keys, Audit: log, Profile: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := privacy.New(privacy.Deps{DB: d, Keys: keys, Audit: log, Profile: p, Identity: id, Support: desk, Notices: notices, Tokens: tokens})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +98,7 @@ func newEnv(t testing.TB, d *db.DB, clk *clock) *env {
 			t.Errorf("audit chain does not verify: %+v %v", res, err)
 		}
 	})
-	return &env{ctx: context.Background(), d: d, clk: clk, keys: keys, id: id, desk: desk, svc: svc}
+	return &env{ctx: context.Background(), d: d, clk: clk, keys: keys, id: id, desk: desk, svc: svc, tokens: tokens}
 }
 
 func (e *env) customer(t testing.TB, email string) access.Principal {

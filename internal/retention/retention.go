@@ -285,6 +285,11 @@ func (s *Service) accounts(ctx context.Context, cond string, cutoff time.Time, d
 			}
 			total++
 		}
+		// Enforces CP-5.2: the SQLite log keeps the shredded keys' old
+		// pages until a checkpoint truncates it.
+		if err := s.d.DB.Checkpoint(ctx); err != nil {
+			return total, err
+		}
 		if err := pause(ctx, s.d.Pause); err != nil {
 			return total, err
 		}

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 )
 
@@ -11,13 +12,27 @@ import (
 // expired but were not yet swept are left out.
 func (s *Store) List(ctx context.Context, accountID string) ([]Session, error) {
 	now := s.db.Now()
+	return s.list(ctx, accountID, `AND ended_at IS NULL AND expires_at > $2 AND last_seen_at > $3`, now, now.Add(-s.policy.IdleTimeout.Duration))
+}
+
+// All returns every session of the account still stored, live or ended
+// (until the retention purge deletes it), newest first, decrypted: the
+// data export.
+//
+// Enforces CP-11.1: the export holds the ended sessions' addresses and
+// browsers too, as long as Portico keeps them.
+func (s *Store) All(ctx context.Context, accountID string) ([]Session, error) {
+	return s.list(ctx, accountID, ``)
+}
+
+func (s *Store) list(ctx context.Context, accountID, cond string, args ...any) ([]Session, error) {
 	rows, err := s.db.QueryContext(ctx,
 		`SELECT id, role, aal, methods, created_at, last_seen_at, reauth_at, expires_at,
-		        device, country, ip_enc, user_agent_enc
+		        device, country, ip_enc, user_agent_enc, ended_at, COALESCE(end_reason, '')
 		 FROM sessions
-		 WHERE account_id = $1 AND ended_at IS NULL AND expires_at > $2 AND last_seen_at > $3
+		 WHERE account_id = $1 `+cond+`
 		 ORDER BY created_at DESC, id`,
-		accountID, now, now.Add(-s.policy.IdleTimeout.Duration))
+		append([]any{accountID}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("session: list: %w", err)
 	}
@@ -29,12 +44,13 @@ func (s *Store) List(ctx context.Context, accountID string) ([]Session, error) {
 	for rows.Next() {
 		r := row{sess: Session{AccountID: accountID}}
 		var methods string
+		var ended sql.NullTime
 		if err := rows.Scan(&r.sess.ID, &r.sess.Role, &r.sess.AAL, &methods, &r.sess.CreatedAt, &r.sess.LastSeenAt,
-			&r.sess.ReauthAt, &r.sess.ExpiresAt, &r.sess.Device, &r.sess.Country, &r.ipEnc, &r.uaEnc); err != nil {
+			&r.sess.ReauthAt, &r.sess.ExpiresAt, &r.sess.Device, &r.sess.Country, &r.ipEnc, &r.uaEnc, &ended, &r.sess.EndReason); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("session: list: %w", err)
 		}
-		r.sess.Methods = splitMethods(methods)
+		r.sess.Methods, r.sess.EndedAt = splitMethods(methods), ended.Time
 		found = append(found, r)
 	}
 	if err := rows.Close(); err != nil {

@@ -83,8 +83,12 @@ type Session struct {
 	ExpiresAt time.Time // absolute deadline
 	Device    string    // coarse, e.g. "Firefox 140 on Linux"
 	Country   string    // ISO 3166 alpha-2, "" when unknown
-	IP        string    // decrypted by List only
-	UserAgent string    // decrypted by List only
+	IP        string    // decrypted by List and All only
+	UserAgent string    // decrypted by List and All only
+	// EndedAt and EndReason say when and why the session ended (All
+	// only; zero for a live one).
+	EndedAt   time.Time
+	EndReason string
 	// UAHash is the SHA-256 of the full User-Agent the session began
 	// with (nil for sessions from before it was recorded).
 	UAHash []byte

@@ -27,7 +27,7 @@ func Controls() []policy.Control {
 			Description: "Support finds a customer only by exact email address and sees email, name and phone masked; each view is audited.",
 			Test:        "internal/support: TestRevealIsReasonedTimeBoundAndVisible"},
 		{Clause: "MTL-3.2.2", Name: "support.reveal-grant",
-			Description: "Unmasking a field needs a reason (10-500 characters) and a fresh re-authentication, lasts the profile's access.reveal_grant for that agent only, is audited with the reason, and appears in the customer's access history.",
+			Description: "Unmasking a field needs a reason (10-500 characters) and a fresh re-authentication, lasts the profile's access.reveal_grant for that agent only, is audited with the reason (encrypted under the customer's key), and appears in the customer's access history.",
 			Test:        "internal/support: TestRevealIsReasonedTimeBoundAndVisible"},
 		{Clause: "CP-11.1", Name: "support.rectification",
 			Description: "Support corrects a customer's name or phone on request, with a reason and a fresh step-up; the audit event holds the old and new values encrypted under the customer's key (shredded with them on erasure).",

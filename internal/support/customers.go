@@ -12,6 +12,7 @@ import (
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/identity"
 )
 
 // Fields that a reveal may unmask.
@@ -162,8 +163,14 @@ func (s *Service) Reveal(ctx context.Context, p access.Principal, accountID, fie
 			g.ID, g.StaffID, g.CustomerID, g.Field, enc, g.GrantedAt, g.ExpiresAt); err != nil {
 			return err
 		}
-		_, err = s.audit.Append(ctx, tx, audit.Event{Action: "customer.reveal", Target: "account:" + a.ID, Outcome: audit.Success,
-			Details: map[string]any{"field": field, "grant": g.ID, "expires_at": g.ExpiresAt.UTC().Format(time.RFC3339), "reason": reason}})
+		// The trail keeps the reason sealed under the customer's key, as
+		// the grant does: an erasure shreds both (CP-5.2).
+		sealed, err := s.identity.SealReason(ctx, tx, a.ID, identity.ActionReveal, g.ID, reason)
+		if err != nil {
+			return err
+		}
+		_, err = s.audit.Append(ctx, tx, audit.Event{Action: identity.ActionReveal, Target: "account:" + a.ID, Outcome: audit.Success,
+			Details: map[string]any{"field": field, "grant": g.ID, "expires_at": g.ExpiresAt.UTC().Format(time.RFC3339), identity.ReasonKey: sealed}})
 		return err
 	})
 	if err != nil {
@@ -308,8 +315,12 @@ func (s *Service) Rectify(ctx context.Context, p access.Principal, accountID, fi
 			id, accountID, tx.Now(), tx.Now().Add(s.profile.Privacy.RequestDeadline.Duration)); err != nil {
 			return err
 		}
-		_, err = s.audit.Append(ctx, tx, audit.Event{Action: "customer.rectify", Target: "account:" + accountID, Outcome: audit.Success,
-			Details: map[string]any{"field": field, "reason": reason, "change": id,
+		sealed, err := s.identity.SealReason(ctx, tx, accountID, identity.ActionRectify, id, reason)
+		if err != nil {
+			return err
+		}
+		_, err = s.audit.Append(ctx, tx, audit.Event{Action: identity.ActionRectify, Target: "account:" + accountID, Outcome: audit.Success,
+			Details: map[string]any{"field": field, identity.ReasonKey: sealed, "change": id,
 				"old_enc": base64.StdEncoding.EncodeToString(oldEnc), "new_enc": base64.StdEncoding.EncodeToString(newEnc)}})
 		return err
 	})

@@ -3,6 +3,7 @@ package support_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -299,10 +300,13 @@ func TestRevealIsReasonedTimeBoundAndVisible(t *testing.T) {
 		if v2, _ := e.desk.Customer(e.ctx, other, cust.AccountID); len(v2.Revealed) != 0 {
 			t.Error("one agent's grant unmasked the field for another")
 		}
-		var details string
-		e.d.QueryRowContext(e.ctx, `SELECT details FROM audit_events WHERE action = 'customer.reveal'`).Scan(&details)
-		if !strings.Contains(details, "Calling back about ticket 42") || !strings.Contains(details, g.ID) {
-			t.Errorf("the reveal is not audited with its reason: %s", details)
+		var details, target string
+		e.d.QueryRowContext(e.ctx, `SELECT details, target FROM audit_events WHERE action = 'customer.reveal'`).Scan(&details, &target)
+		if strings.Contains(details, "Calling back") || !strings.Contains(details, "reason_enc") || !strings.Contains(details, g.ID) {
+			t.Errorf("the reveal is not audited with its reason sealed (CP-5.2): %s", details)
+		}
+		if shown := string(e.id.ShowDetails(e.ctx, "customer.reveal", target, json.RawMessage(details))); !strings.Contains(shown, `"reason":"Calling back about ticket 42"`) {
+			t.Errorf("staff do not see the reveal's reason: %s", shown)
 		}
 		e.clk.Add(15*time.Minute + time.Second)
 		if v, _ = e.desk.Customer(e.ctx, agent, cust.AccountID); len(v.Revealed) != 0 {
@@ -365,7 +369,7 @@ func TestRectifyByStaff(t *testing.T) {
 		}
 		var details string
 		e.d.QueryRowContext(e.ctx, `SELECT details FROM audit_events WHERE action = 'customer.rectify'`).Scan(&details)
-		if !strings.Contains(details, "old_enc") || strings.Contains(details, "7946") {
+		if !strings.Contains(details, "old_enc") || strings.Contains(details, "7946") || strings.Contains(details, "The customer called") {
 			t.Errorf("rectification details %s", details)
 		}
 		var n int

@@ -164,6 +164,11 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) error {
 	if page.Events, err = s.audit.Search(ctx, f); err != nil {
 		return err
 	}
+	// A staff member's reason about a customer is sealed under the
+	// customer's key (CP-5.2): shown decrypted here, or as erased.
+	for i, e := range page.Events {
+		page.Events[i].Details = s.identity.ShowDetails(ctx, e.Action, e.Target, e.Details)
+	}
 	keep := r.URL.Query()
 	keep.Del("before")
 	page.ExportURL = "/admin/audit/export?" + keep.Encode()

@@ -150,6 +150,12 @@ func TestRestrictionOfProcessing(t *testing.T) {
 		if page := do(s, "GET", "/admin/privacy", nil, map[string]string{"Cookie": admin}).Body.String(); !strings.Contains(page, "<td>restriction</td>") {
 			t.Error("the restriction is not tracked on the requests page")
 		}
+		// The reason is sealed under the customer's key in the trail and
+		// shown decrypted to whoever reads the trail (CP-5.2).
+		auditor := cookieOf(signInAs(t, s, "auditor.r@example.com", access.RoleAuditor))
+		if page := do(s, "GET", "/admin/audit?action=account.restriction.set", nil, map[string]string{"Cookie": auditor}).Body.String(); !strings.Contains(page, "The customer objected by email on 24 November") {
+			t.Error("the audit page does not show the restriction's reason")
+		}
 		if r := post(s, "/admin/users/"+id+"/unrestrict", url.Values{}, admin); r.StatusCode != http.StatusSeeOther {
 			t.Fatalf("lift: %d", r.StatusCode)
 		}
