@@ -187,7 +187,7 @@ func New(d Deps) (*Service, error) {
 		db: d.DB, keys: d.Keys, audit: d.Audit, profile: d.Profile, passwords: d.Passwords,
 		sessions: d.Sessions, passkeys: d.Passkeys, notifier: d.Notifier, publicURL: d.PublicURL,
 		resetFloor: d.ResetFloor, approvals: approval.New(d.DB, d.Audit),
-		hashes: d.HashGate, failed: &failedChecks{},
+		hashes: d.HashGate, failed: newFailedChecks(),
 	}
 	if s.hashes == nil {
 		s.hashes = NewHashGate(HashGateCapacity(0, d.Profile), 0)

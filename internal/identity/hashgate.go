@@ -3,6 +3,7 @@ package identity
 import (
 	"bufio"
 	"context"
+	"errors"
 	"math"
 	"os"
 	"runtime/debug"
@@ -25,8 +26,8 @@ import (
 //
 // A quarter of the capacity is the most that anonymous checks (the dummy
 // verification of a refused account or an unknown address, see mimic.go)
-// may hold: they take a slot from their own lane first, so no set of
-// requests for addresses without an account can take every slot from real
+// may hold: they need room in their own lane first, so no set of requests
+// for addresses without an account can take every slot from real
 // accounts.
 //
 // Enforces MTL-1.1: availability; password checks cannot exhaust memory.
@@ -38,7 +39,7 @@ type HashGate struct {
 	// What runs, counted around the argon2 call itself (not by the
 	// semaphores), so that tests see a gate that lets too much through.
 	inUse, peak, anonInUse, anonPeak atomic.Int64
-	turnedAway                       atomic.Int64
+	runs, anonRuns, turnedAway       atomic.Int64
 }
 
 // DefaultHashWait is how long a password check waits for room in the
@@ -141,37 +142,42 @@ func (g *HashGate) Acquire(ctx context.Context, bytes int64) (release func(), er
 // gate (an old hash with more memory) runs alone rather than never.
 func (g *HashGate) weigh(bytes int64) int64 { return min(max(bytes, 1), g.capacity) }
 
-// run runs fn, an argon2 computation of bytes, when the gate has room:
-// anonymous checks take room in their own lane first. It returns errBusy
-// when no room was found within the wait or ctx ended first.
+// run runs fn, an argon2 computation of bytes, when the gate has room,
+// and returns errBusy when no room was found within the wait or ctx ended
+// first. An anonymous check needs room in its own lane at once, or gets
+// errLaneFull: it never queues there (see failLike).
 func (g *HashGate) run(ctx context.Context, bytes int64, anonymous bool, fn func()) error {
 	w := g.weigh(bytes)
-	wctx, cancel := context.WithTimeout(ctx, g.wait)
-	defer cancel()
 	var aw int64
 	if anonymous {
 		aw = min(w, g.anonCapacity)
-		if err := g.anon.Acquire(wctx, aw); err != nil {
-			g.turnedAway.Add(1)
-			return errBusyCause(err)
+		if !g.anon.TryAcquire(aw) {
+			return errLaneFull
 		}
 		defer g.anon.Release(aw)
 	}
+	wctx, cancel := context.WithTimeout(ctx, g.wait)
+	defer cancel()
 	if err := g.all.Acquire(wctx, w); err != nil {
 		g.turnedAway.Add(1)
 		return errBusyCause(err)
 	}
 	defer g.all.Release(w)
-	// Count what actually runs.
+	// Count what actually runs, around the computation itself.
 	raise(&g.peak, g.inUse.Add(w))
 	defer g.inUse.Add(-w)
+	g.runs.Add(1)
 	if anonymous {
 		raise(&g.anonPeak, g.anonInUse.Add(aw))
 		defer g.anonInUse.Add(-aw)
+		g.anonRuns.Add(1)
 	}
 	fn()
 	return nil
 }
+
+// errLaneFull says that the anonymous lane had no room.
+var errLaneFull = errors.New("identity: the anonymous lane of the hashing gate is full")
 
 // errBusyCause is errBusy with the reason the wait ended, for the log.
 func errBusyCause(cause error) error {
@@ -190,17 +196,19 @@ func raise(peak *atomic.Int64, v int64) {
 	}
 }
 
-// GateUsage is what a HashGate has let run: its capacity and the most it
-// held at once, overall and for anonymous checks, in bytes, and how many
-// checks it turned away.
+// GateUsage is what a HashGate has let run since it was made: its
+// capacity and the most it held at once, overall and in the anonymous
+// lane, in bytes; how many checks ran; how many it turned away.
 type GateUsage struct {
 	Capacity, Peak, InUse  int64
 	AnonCapacity, AnonPeak int64
+	Runs, AnonRuns         int64
 	TurnedAway             int64
 }
 
 // Usage reports what the gate has let run since it was made.
 func (g *HashGate) Usage() GateUsage {
 	return GateUsage{Capacity: g.capacity, Peak: g.peak.Load(), InUse: g.inUse.Load(),
-		AnonCapacity: g.anonCapacity, AnonPeak: g.anonPeak.Load(), TurnedAway: g.turnedAway.Load()}
+		AnonCapacity: g.anonCapacity, AnonPeak: g.anonPeak.Load(),
+		Runs: g.runs.Load(), AnonRuns: g.anonRuns.Load(), TurnedAway: g.turnedAway.Load()}
 }

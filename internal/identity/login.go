@@ -98,7 +98,7 @@ func (s *Service) Login(ctx context.Context, c Credentials) (SignIn, error) {
 	}
 	ok, rehash, hashing, err := s.checkReserved(ctx, acct.ID, attemptID, try, c.Password, hash)
 	if busy := apperr.CodeOf(err) == apperr.Unavailable; busy || err == nil && !ok {
-		s.failed.record(time.Since(start), hashing, busy)
+		s.failed.record(time.Since(start), hashing, busy, true)
 	}
 	if err != nil {
 		return SignIn{}, err

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -32,16 +33,17 @@ func (s *Service) verifyPassword(ctx context.Context, pw, encoded string) (ok, n
 }
 
 // dummyVerify spends the time of a password check on a check that has no
-// account to check against (a refused account, an unconfirmed address's
-// link that is locked), in the gate's anonymous lane, so that it cannot
-// crowd out real accounts (MTL-1.1). It answers errBusy like a real check.
+// account to check against, in the gate's anonymous lane, so that it
+// cannot crowd out real accounts (MTL-1.1). It answers errLaneFull when
+// the lane has no room (nothing ran), errBusy like a real check when the
+// gate had none.
 func (s *Service) dummyVerify(ctx context.Context, pw string) error {
 	return s.hashes.run(ctx, hashMemory(s.dummyHash), true, func() { VerifyPassword(pw, s.dummyHash, s.argon2()) })
 }
 
-// failedCheckWindow is how recent a failed check of a known account must
-// be for an unknown address to replay it: long enough that a quiet site
-// usually has one, short enough that it reflects the load of now.
+// failedCheckWindow is how recent a failed check must be to be replayed:
+// long enough that a quiet site usually has one, short enough that it
+// reflects the load of now.
 const failedCheckWindow = time.Minute
 
 // failedChecks remembers how long the recent failed password sign-ins of
@@ -54,10 +56,11 @@ const failedCheckWindow = time.Minute
 // Enforces CP-6.3 and MTL-1.1: an unknown address answers in the same
 // time and the same way as a known one, whatever the load, from the
 // measured distribution of real checks rather than an assumption; and it
-// runs no argon2 at all, so a flood of unknown addresses takes no memory
-// and no slot from real accounts. With no recent sample (a quiet site),
-// it runs a dummy check in the gate's anonymous lane instead, padded by
-// the measured database overhead of a known failure.
+// runs no argon2 while there is a sample, so a flood of unknown addresses
+// takes no memory and no slot from real accounts. With no recent sample
+// (a quiet site), one dummy check at a time runs in the gate's anonymous
+// lane, padded by the measured database overhead of a known failure, and
+// is itself recorded; the others wait for it and replay it.
 type failedChecks struct {
 	mu   sync.Mutex
 	ring [256]checkSample
@@ -66,23 +69,28 @@ type failedChecks struct {
 	// failed check (its time less the argon2 part), kept without a
 	// window: it changes with the database, not with the load.
 	overhead time.Duration
+	// fresh is closed, and replaced, when a sample is recorded.
+	fresh chan struct{}
 }
 
-// checkSample is one failed check of a known account.
+// checkSample is one failed check.
 type checkSample struct {
 	at   time.Time
 	took time.Duration
 	busy bool
 }
 
+func newFailedChecks() *failedChecks { return &failedChecks{fresh: make(chan struct{})} }
+
 // record adds a failed check that took took, of which hashing was the
-// argon2 part (gate wait included).
-func (f *failedChecks) record(took, hashing time.Duration, busy bool) {
+// argon2 part (gate wait included). known says whether it checked a real
+// account's hash (a dummy check does not teach the database overhead).
+func (f *failedChecks) record(took, hashing time.Duration, busy, known bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ring[f.next] = checkSample{at: time.Now(), took: took, busy: busy}
 	f.next = (f.next + 1) % len(f.ring)
-	if !busy {
+	if known && !busy {
 		db := max(took-hashing, 0)
 		if f.overhead == 0 {
 			f.overhead = db
@@ -90,24 +98,28 @@ func (f *failedChecks) record(took, hashing time.Duration, busy bool) {
 			f.overhead += (db - f.overhead) / 8
 		}
 	}
+	close(f.fresh)
+	f.fresh = make(chan struct{})
 }
 
-// draw returns one of the recent samples at random, and false when there
-// is none.
-func (f *failedChecks) draw() (checkSample, bool) {
+// draw returns one of the recent samples at random, or, when there is
+// none, false and a channel closed when one is recorded.
+func (f *failedChecks) draw() (checkSample, bool, <-chan struct{}) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	from := time.Now().Add(-failedCheckWindow)
-	var recent []checkSample
+	n := 0
+	var pick checkSample
 	for _, c := range f.ring {
+		// Reservoir sampling: each recent sample is equally likely.
 		if c.at.After(from) {
-			recent = append(recent, c)
+			n++
+			if rand.IntN(n) == 0 {
+				pick = c
+			}
 		}
 	}
-	if len(recent) == 0 {
-		return checkSample{}, false
-	}
-	return recent[rand.IntN(len(recent))], true
+	return pick, n > 0, f.fresh
 }
 
 func (f *failedChecks) dbOverhead() time.Duration {
@@ -121,19 +133,9 @@ func (f *failedChecks) dbOverhead() time.Duration {
 // runs the path's own bookkeeping (its audit event) inside the time
 // taken; its error wins.
 func (s *Service) failLike(ctx context.Context, start time.Time, pw string, after func() error) error {
-	answer := errSignInFailed
-	var until time.Time
-	if c, ok := s.failed.draw(); ok {
-		until = start.Add(c.took)
-		if c.busy {
-			answer = errBusy
-		}
-	} else {
-		t := time.Now()
-		if err := s.dummyVerify(ctx, pw); err != nil {
-			answer = errBusy
-		}
-		until = time.Now().Add(s.failed.dbOverhead() - t.Sub(start))
+	until, busy, err := s.failTime(ctx, start, pw)
+	if err != nil {
+		return err
 	}
 	if after != nil {
 		if err := after(); err != nil {
@@ -143,7 +145,42 @@ func (s *Service) failLike(ctx context.Context, start time.Time, pw string, afte
 	if err := sleepUntil(ctx, until); err != nil {
 		return errBusyCause(err)
 	}
-	return answer
+	if busy {
+		return errBusy
+	}
+	return errSignInFailed
+}
+
+// failTime decides when a sign-in without a password to check answers,
+// and whether it answers busy.
+func (s *Service) failTime(ctx context.Context, start time.Time, pw string) (until time.Time, busy bool, err error) {
+	giveUp := time.NewTimer(s.hashes.wait)
+	defer giveUp.Stop()
+	for {
+		c, ok, fresh := s.failed.draw()
+		if ok {
+			return start.Add(c.took), c.busy, nil
+		}
+		// A quiet site: one dummy check runs, and is recorded.
+		t := time.Now()
+		err := s.dummyVerify(ctx, pw)
+		if !errors.Is(err, errLaneFull) {
+			busy := err != nil
+			hashing := time.Since(t)
+			took := hashing + max(s.failed.dbOverhead(), t.Sub(start))
+			s.failed.record(took, hashing, busy, false)
+			return start.Add(took), busy, nil
+		}
+		// Another is running: wait for its sample, as long as a check
+		// would wait for the gate.
+		select {
+		case <-fresh:
+		case <-giveUp.C:
+			return time.Now(), true, nil
+		case <-ctx.Done():
+			return time.Time{}, false, errBusyCause(ctx.Err())
+		}
+	}
 }
 
 // sleepUntil waits until t, or until ctx ends.
