@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -183,18 +184,30 @@ func (s *Service) failTime(ctx context.Context, start time.Time, pw string) (unt
 	}
 }
 
-// sleepUntil waits until t, or until ctx ends.
+// wakeLate is how early sleepUntil sets its timer. Timers fire late, by
+// up to a millisecond on Linux, where the poller waits in whole
+// milliseconds, which would make a replayed check slower on average than
+// the checks it replays: each wait corrects wakeLate by a sixteenth of how
+// far from its target it ended (a waiting time too short to set a timer
+// for counts as ending early), so the mean error tends to zero.
+var wakeLate atomic.Int64
+
+// sleepUntil waits until about t, or until ctx ends.
 func sleepUntil(ctx context.Context, t time.Time) error {
-	d := time.Until(t)
-	if d <= 0 {
-		return nil
+	if time.Until(t) <= 0 {
+		return nil // already past: nothing to correct
 	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	late := time.Duration(wakeLate.Load())
+	if d := time.Until(t) - late; d > 0 {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	late += time.Since(t) / 16
+	wakeLate.Store(int64(min(max(late, 0), 2*time.Millisecond)))
+	return nil
 }
