@@ -66,10 +66,15 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 	if err != nil || u.Hostname() == "" {
 		return nil, fmt.Errorf("public URL %q: not an https:// origin", publicURL)
 	}
+	// One gate for the process: every argon2 check waits for room in it
+	// (MTL-1.1, --password-hash-memory).
+	gate := identity.NewHashGate(identity.HashGateCapacity(cfg.PasswordHashMemory, st.Profile), 0)
+	logger.Info("password hashing gate", "bytes", gate.Capacity(),
+		"checks", gate.Capacity()/max(int64(st.Profile.Password.Argon2.MemoryKiB)*1024, 1))
 	deps := identity.Deps{
 		DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile,
 		Passwords: pw, Sessions: sv.Sessions,
-		Notifier: notifier{sv.Notices}, PublicURL: publicURL,
+		Notifier: notifier{sv.Notices}, PublicURL: publicURL, HashGate: gate,
 	}
 	// Passkeys are bound to a domain name: browsers refuse them on an IP
 	// address. Served by address only, Portico offers the other factors.

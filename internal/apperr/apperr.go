@@ -8,6 +8,7 @@ package apperr
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code classifies an error for the user and the HTTP layer.
@@ -35,6 +36,9 @@ type Error struct {
 	Message string
 	// Err is the underlying cause, for logs and errors.Is; never shown.
 	Err error
+	// RetryAfter, when set, tells the client when to try again (the
+	// Retry-After header of a 503 or 429).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -67,6 +71,16 @@ func CodeOf(err error) Code {
 		return e.Code
 	}
 	return Internal
+}
+
+// RetryAfterOf returns how long the client should wait before trying
+// again, from the first *Error in err's chain (0: not said).
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 // MessageOf returns the user-facing message of err, or "" for internal errors.

@@ -63,6 +63,10 @@ type Config struct {
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
 	AuditAnchorEvery  time.Duration // --audit-anchor-interval
+	// PasswordHashMemory is the most argon2 memory password checks may
+	// hold at once, in bytes (--password-hash-memory); 0 sizes it from
+	// the Go memory limit or the machine's memory.
+	PasswordHashMemory int64
 }
 
 // Group selects which settings a command accepts.
@@ -220,8 +224,40 @@ var settings = []setting{
 		dur(func(c *Config) *time.Duration { return &c.IdleTimeout })},
 	{"shutdown-timeout", Server, "20s", "how long in-flight requests may finish after SIGINT/SIGTERM",
 		dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+	{"password-hash-memory", Server, "auto", "most memory that password checks (argon2id) may hold at once, e.g. 256MiB or 1GiB; past it, checks wait up to 2 s, then get 503 with Retry-After; auto is a quarter of GOMEMLIMIT if set, else an eighth of the machine's (or cgroup's) memory, at most 512MiB; never less than two checks",
+		func(c *Config, v string) error {
+			n, err := parseSize(v)
+			if err != nil {
+				return err
+			}
+			c.PasswordHashMemory = n
+			return nil
+		}},
 	{"audit-anchor-interval", Server, "5m", "how often the audit chain head is written to the log and metrics",
 		dur(func(c *Config) *time.Duration { return &c.AuditAnchorEvery })},
+}
+
+// parseSize reads a size in bytes: "auto" (0), a whole number of bytes,
+// or one with a KiB, MiB or GiB suffix.
+func parseSize(v string) (int64, error) {
+	if v == "auto" {
+		return 0, nil
+	}
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			v, mult = n, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("must be auto, or a size such as 256MiB or 1GiB (KiB, MiB, GiB or plain bytes)")
+	}
+	return n * mult, nil
 }
 
 func addr(dst func(*Config) *string, required bool) func(*Config, string) error {

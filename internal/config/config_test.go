@@ -35,6 +35,9 @@ func TestDefaults(t *testing.T) {
 	if c.MaxBodyBytes != 1<<20 || c.ReadHeaderTimeout != 5*time.Second {
 		t.Fatalf("limits = %d %v", c.MaxBodyBytes, c.ReadHeaderTimeout)
 	}
+	if c.PasswordHashMemory != 0 {
+		t.Fatalf("password hash memory = %d, want 0 (auto)", c.PasswordHashMemory)
+	}
 	if c.MasterKeyPath() != filepath.Join("portico-data", "keys", "master.json") {
 		t.Fatalf("master key path = %s", c.MasterKeyPath())
 	}
@@ -60,6 +63,13 @@ func TestPrecedence(t *testing.T) {
 	}
 	if c.LogLevel != "debug" || c.MaxBodyBytes != 4096 {
 		t.Errorf("file values not applied: %+v", c)
+	}
+
+	for v, want := range map[string]int64{"auto": 0, "1048576": 1 << 20, "256MiB": 256 << 20, "2GiB": 2 << 30, "512KiB": 512 << 10} {
+		c, err := load(t, []string{"--password-hash-memory", v}, nil)
+		if err != nil || c.PasswordHashMemory != want {
+			t.Errorf("--password-hash-memory %s = %d, %v; want %d", v, c.PasswordHashMemory, err, want)
+		}
 	}
 
 	// The config file can also come from the environment.
@@ -91,6 +101,8 @@ func TestErrorsNameTheSetting(t *testing.T) {
 		{"body limit", []string{"--max-body-bytes", "-1"}, nil, []string{"--max-body-bytes"}},
 		{"terminal mail on a public address", []string{"--smtp-url", "terminal:", "--addr", "0.0.0.0:8443"}, nil, []string{"terminal:", "localhost"}},
 		{"terminal mail with a public URL", []string{"--smtp-url", "terminal:", "--public-url", "https://portal.example.com"}, nil, []string{"terminal:", "--public-url"}},
+		{"hash memory", []string{"--password-hash-memory", "lots"}, nil, []string{"--password-hash-memory", "256MiB"}},
+		{"hash memory unit", nil, map[string]string{"PORTICO_PASSWORD_HASH_MEMORY": "1TB"}, []string{"PORTICO_PASSWORD_HASH_MEMORY"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

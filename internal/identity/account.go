@@ -148,6 +148,10 @@ type Deps struct {
 	// the address has an account, so that timing does not tell them
 	// apart (default 250 ms; tests may shorten it).
 	ResetFloor time.Duration
+	// HashGate bounds the argon2 memory in use (MTL-1.1); one per
+	// process, shared by everything that hashes. nil makes one of the
+	// default size for this service.
+	HashGate *HashGate
 }
 
 // PasskeyCounter tells how many passkeys an account has (internal/passkey).
@@ -168,6 +172,8 @@ type Service struct {
 	publicURL  string
 	resetFloor time.Duration
 	dummyHash  string
+	hashes     *HashGate       // argon2 memory in use (MTL-1.1)
+	failed     *failedChecks   // recent failed checks, for unknown addresses (CP-6.3)
 	approvals  *approval.Store // four-eyes requests (role changes, disabling an admin)
 
 	// Server secrets, fetched once at start: Keyring.Secret may run its
@@ -184,13 +190,17 @@ func New(d Deps) (*Service, error) {
 		db: d.DB, keys: d.Keys, audit: d.Audit, profile: d.Profile, passwords: d.Passwords,
 		sessions: d.Sessions, passkeys: d.Passkeys, notifier: d.Notifier, publicURL: d.PublicURL,
 		resetFloor: d.ResetFloor, approvals: approval.New(d.DB, d.Audit),
+		hashes: d.HashGate, failed: newFailedChecks(),
+	}
+	if s.hashes == nil {
+		s.hashes = NewHashGate(HashGateCapacity(0, d.Profile), 0)
 	}
 	if s.resetFloor <= 0 {
 		s.resetFloor = 250 * time.Millisecond
 	}
 	// A hash to verify against when the account does not exist, so that
 	// an unknown address costs the same time as a known one.
-	h, err := HashPassword(rand.Text(), s.argon2())
+	h, err := s.hashPassword(context.Background(), rand.Text())
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +257,7 @@ func (s *Service) CreateAccount(ctx context.Context, n NewAccount) (Account, err
 	if err := s.CheckPassword(n.Password, email, name); err != nil {
 		return Account{}, err
 	}
-	hash, err := HashPassword(n.Password, s.argon2())
+	hash, err := s.hashPassword(ctx, n.Password)
 	if err != nil {
 		return Account{}, err
 	}
@@ -371,6 +381,9 @@ func (s *Service) CheckPassword(pw, email, name string) error {
 // PasswordRules are the rules in plain words, to show before the user
 // types (CP-4.3).
 func (s *Service) PasswordRules() []string { return s.passwords.Rules() }
+
+// HashGate is the gate the service's password checks go through.
+func (s *Service) HashGate() *HashGate { return s.hashes }
 
 // Profile is the policy profile the service enforces.
 func (s *Service) Profile() policy.Profile { return s.profile }

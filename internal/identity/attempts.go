@@ -2,7 +2,9 @@ package identity
 
 import (
 	"context"
+	"time"
 
+	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
@@ -35,6 +37,32 @@ func (s *Service) reserve(ctx context.Context, accountID string, a attempt) (id,
 		return err
 	})
 	return id, refused, err
+}
+
+// checkReserved checks pw against hash for an attempt opened by reserve,
+// through the hashing gate (MTL-1.1), and settles the attempt with
+// failReason "bad_password". hashing is how long the check took, its wait
+// for the gate included. When the gate turns the check away nothing was
+// checked: the pending attempt is removed, uncounted, and errBusy
+// returned.
+func (s *Service) checkReserved(ctx context.Context, accountID, attemptID string, a attempt, pw, hash string) (ok, rehash bool, hashing time.Duration, err error) {
+	start := time.Now()
+	ok, rehash, err = s.verifyPassword(ctx, pw, hash)
+	hashing = time.Since(start)
+	if apperr.CodeOf(err) == apperr.Unavailable {
+		if err := s.settle(ctx, accountID, attemptID, true, a); err != nil {
+			return false, false, hashing, err
+		}
+		return false, false, hashing, err
+	}
+	if err != nil {
+		return false, false, hashing, err
+	}
+	a.reason = "bad_password"
+	if err := s.settle(ctx, accountID, attemptID, ok, a); err != nil {
+		return false, false, hashing, err
+	}
+	return ok, rehash, hashing, nil
 }
 
 // admit is the gate of reserve alone, for a credential already verified

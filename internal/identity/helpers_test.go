@@ -81,6 +81,9 @@ type options struct {
 	// ownAudit: the test verifies the audit chain itself (it closes
 	// the database before the end).
 	ownAudit bool
+	// gate is the hashing gate; nil gives the service one of the
+	// default size.
+	gate *identity.HashGate
 }
 
 // env is one Portico node's identity service with real parts: database,
@@ -146,7 +149,7 @@ func newEnv(t *testing.T, d *db.DB, clk *clock, o options) *env {
 	t.Cleanup(func() { pw.Close() })
 	e.sessions = session.NewStore(d, e.keys, e.log, p.Session)
 	e.svc, err = identity.New(identity.Deps{ResetFloor: time.Millisecond, DB: d, Keys: e.keys, Audit: e.log, Profile: p, Passwords: pw,
-		Sessions: e.sessions, Notifier: notifier{e.notices}, PublicURL: "https://portal.example.com"})
+		Sessions: e.sessions, Notifier: notifier{e.notices}, PublicURL: "https://portal.example.com", HashGate: o.gate})
 	if err != nil {
 		t.Fatal(err)
 	}

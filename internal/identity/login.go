@@ -73,14 +73,19 @@ func (s *Service) Login(ctx context.Context, c Credentials) (SignIn, error) {
 	if err := s.throttle(ctx, c.IP, limitLoginIP, limitLoginNetwork); err != nil {
 		return SignIn{}, err
 	}
+	// From here, an address without an account and a refused account
+	// answer like a failed check of a known one, in time and in kind
+	// (CP-6.3): see failedChecks.
+	start := time.Now()
 	acct, hash, err := s.accountForLogin(ctx, c.Email)
-	if err != nil {
-		VerifyPassword(c.Password, s.dummyHash, s.argon2()) // same time as a known address
-		if errors.Is(err, errNoAccount) {
+	if errors.Is(err, errNoAccount) {
+		return SignIn{}, s.failLike(ctx, start, c.Password, func() error {
 			s.audit.Record(ctx, audit.Event{Action: "login.failure", Target: "account:unknown", Outcome: audit.Failure,
 				Details: map[string]any{"reason": "unknown_account"}})
-			return SignIn{}, errSignInFailed
-		}
+			return nil
+		})
+	}
+	if err != nil {
 		return SignIn{}, err
 	}
 	try := attempt{method: MethodPassword, ip: c.IP, ua: c.UserAgent}
@@ -89,15 +94,13 @@ func (s *Service) Login(ctx context.Context, c Credentials) (SignIn, error) {
 		return SignIn{}, err
 	}
 	if refused != "" {
-		VerifyPassword(c.Password, s.dummyHash, s.argon2())
-		return SignIn{}, errSignInFailed
+		return SignIn{}, s.failLike(ctx, start, c.Password, nil)
 	}
-	ok, rehash, err := VerifyPassword(c.Password, hash, s.argon2())
+	ok, rehash, hashing, err := s.checkReserved(ctx, acct.ID, attemptID, try, c.Password, hash)
+	if busy := apperr.CodeOf(err) == apperr.Unavailable; busy || err == nil && !ok {
+		s.failed.record(time.Since(start), hashing, busy, true)
+	}
 	if err != nil {
-		return SignIn{}, err
-	}
-	try.reason = "bad_password"
-	if err := s.settle(ctx, acct.ID, attemptID, ok, try); err != nil {
 		return SignIn{}, err
 	}
 	if !ok {
@@ -119,7 +122,10 @@ func (s *Service) Login(ctx context.Context, c Credentials) (SignIn, error) {
 	}
 	var newHash string
 	if rehash {
-		if newHash, err = HashPassword(c.Password, s.argon2()); err != nil {
+		// Under load the upgrade waits for a later sign-in.
+		if newHash, err = s.hashPassword(ctx, c.Password); apperr.CodeOf(err) == apperr.Unavailable {
+			newHash = ""
+		} else if err != nil {
 			return SignIn{}, err
 		}
 	}

@@ -59,12 +59,9 @@ func VerifyPassword(password, encoded string, p Argon2Params) (ok, needsRehash b
 	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
 		return false, false, errors.New("unsupported argon2 version")
 	}
-	var got Argon2Params
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &got.MemoryKiB, &got.Iterations, &got.Parallelism); err != nil {
-		return false, false, errors.New("malformed argon2 parameters")
-	}
-	if got.MemoryKiB == 0 || got.Iterations == 0 || got.Parallelism == 0 || got.MemoryKiB > 4<<20 || got.Iterations > 64 {
-		return false, false, errors.New("argon2 parameters out of range")
+	got, err := parseParams(parts[3])
+	if err != nil {
+		return false, false, err
 	}
 	b64 := base64.RawStdEncoding
 	salt, err := b64.DecodeString(parts[4])
@@ -79,3 +76,33 @@ func VerifyPassword(password, encoded string, p Argon2Params) (ok, needsRehash b
 	ok = subtle.ConstantTimeCompare(key, want) == 1
 	return ok, ok && got != p, nil
 }
+
+// parseParams reads the "m=...,t=...,p=..." part of an encoded hash and
+// checks that it is in range.
+func parseParams(s string) (Argon2Params, error) {
+	var got Argon2Params
+	if _, err := fmt.Sscanf(s, "m=%d,t=%d,p=%d", &got.MemoryKiB, &got.Iterations, &got.Parallelism); err != nil {
+		return got, errors.New("malformed argon2 parameters")
+	}
+	if got.MemoryKiB == 0 || got.Iterations == 0 || got.Parallelism == 0 || got.MemoryKiB > 4<<20 || got.Iterations > 64 {
+		return got, errors.New("argon2 parameters out of range")
+	}
+	return got, nil
+}
+
+// hashMemory is the argon2 memory, in bytes, that verifying against
+// encoded takes (0 when it is malformed: then nothing is computed).
+func hashMemory(encoded string) int64 {
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 {
+		return 0
+	}
+	p, err := parseParams(parts[3])
+	if err != nil {
+		return 0
+	}
+	return p.bytes()
+}
+
+// bytes is the memory one argon2 computation with p takes.
+func (p Argon2Params) bytes() int64 { return int64(p.MemoryKiB) * 1024 }

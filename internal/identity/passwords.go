@@ -43,12 +43,8 @@ func (s *Service) ChangePassword(ctx context.Context, accountID, sessionID, curr
 	if refused != "" {
 		return errSignInFailed
 	}
-	ok, _, err := VerifyPassword(current, hash, s.argon2())
+	ok, _, _, err := s.checkReserved(ctx, acct.ID, attemptID, try, current, hash)
 	if err != nil {
-		return err
-	}
-	try.reason = "bad_password"
-	if err := s.settle(ctx, acct.ID, attemptID, ok, try); err != nil {
 		return err
 	}
 	if !ok {
@@ -75,7 +71,7 @@ func (s *Service) setPassword(ctx context.Context, acct Account, next, action, k
 	if err := s.CheckPassword(next, email, name); err != nil {
 		return err
 	}
-	hash, err := HashPassword(next, s.argon2())
+	hash, err := s.hashPassword(ctx, next)
 	if err != nil {
 		return err
 	}

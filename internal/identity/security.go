@@ -204,12 +204,8 @@ func (s *Service) Reauthenticate(ctx context.Context, sess session.Session, pw, 
 	if refused != "" {
 		return errSignInFailed
 	}
-	ok, _, err := VerifyPassword(pw, hash, s.argon2())
+	ok, _, _, err := s.checkReserved(ctx, acct.ID, attemptID, try, pw, hash)
 	if err != nil {
-		return err
-	}
-	try.reason = "bad_password"
-	if err := s.settle(ctx, acct.ID, attemptID, ok, try); err != nil {
 		return err
 	}
 	if !ok {

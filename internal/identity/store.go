@@ -156,7 +156,11 @@ func (s *Service) reusedPassword(ctx context.Context, tx *db.Tx, accountID, pw s
 		return false, err
 	}
 	for _, h := range hashes {
-		if ok, _, err := VerifyPassword(pw, h, s.argon2()); err == nil && ok {
+		ok, _, err := s.verifyPassword(ctx, pw, h)
+		if apperr.CodeOf(err) == apperr.Unavailable {
+			return false, err
+		}
+		if err == nil && ok {
 			return true, nil
 		}
 	}

@@ -3,7 +3,9 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/portico/portico/internal/apperr"
@@ -86,6 +88,11 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 		s.logger.Error("request failed", "request_id", id, "error", err.Error())
 	}
 
+	if d := apperr.RetryAfterOf(err); d > 0 {
+		// Enforces MTL-1.1: a client turned away for load is told when
+		// to come back, on pages and in the API alike.
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
+	}
 	if wantsJSON(r) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(status)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -128,6 +129,34 @@ func readBody(resp *http.Response) string {
 		b.Write(buf[:n])
 		if err != nil {
 			return b.String()
+		}
+	}
+}
+
+// TestSaturatedHashGateAnswers503 covers MTL-1.1: when every slot of the
+// password hashing gate is taken, a sign-in waits briefly, then gets 503
+// Service Unavailable with Retry-After, on the page and in JSON alike, for
+// a known and an unknown address the same way (CP-6.3).
+func TestSaturatedHashGateAnswers503(t *testing.T) {
+	s := newTestServer(t)
+	signIn(t, s, "known@example.com", false)
+	gate := s.identity.HashGate()
+	release, err := gate.Acquire(context.Background(), gate.Capacity())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	for _, email := range []string{"known@example.com", "unknown@example.com"} {
+		form := url.Values{"email": {email}, "password": {testPassword}}
+		resp := post(s, "/login", form, "")
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || sessionCookie(resp) != "" {
+			t.Errorf("%s, page: %d, Retry-After %q", email, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+		w := do(s, "POST", "/login", strings.NewReader(form.Encode()), map[string]string{"Sec-Fetch-Site": "same-origin",
+			"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
+		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" ||
+			!strings.Contains(w.Body.String(), `"code":"unavailable"`) {
+			t.Errorf("%s, JSON: %d, Retry-After %q, %s", email, w.Code, w.Header().Get("Retry-After"), w.Body.String())
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -109,7 +110,11 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...testOption) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := identity.New(identity.Deps{DB: d, Keys: kr, Audit: al, Profile: profile, Passwords: pw, Sessions: sessions, Passkeys: passkeys, PublicURL: "https://localhost"})
+	// A short wait for the hashing gate, so that a test that fills it
+	// hears the busy answer soon.
+	gate := identity.NewHashGate(identity.HashGateCapacity(0, profile), 200*time.Millisecond)
+	id, err := identity.New(identity.Deps{DB: d, Keys: kr, Audit: al, Profile: profile, Passwords: pw, Sessions: sessions, Passkeys: passkeys, PublicURL: "https://localhost",
+		HashGate: gate})
 	if err != nil {
 		t.Fatal(err)
 	}
