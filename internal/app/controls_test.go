@@ -66,6 +66,32 @@ func TestComplianceMap(t *testing.T) {
 		t.Errorf("docs/compliance.md is out of date with the controls in code: run go test ./internal/app -run TestComplianceMap -update")
 	}
 
+	// docs/policies.md: the two policies and their clauses, from the
+	// registry, so that a clone describes them without a link outside it.
+	wantPolicies := policiesDoc()
+	ppath := filepath.Join(root, "docs", "policies.md")
+	if *update {
+		if err := os.WriteFile(ppath, []byte(wantPolicies), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := os.ReadFile(ppath); err != nil || string(got) != wantPolicies {
+		t.Errorf("docs/policies.md is out of date with the clause registry (%v): run go test ./internal/app -run TestComplianceMap -update", err)
+	}
+
+	// The README and the docs link nothing outside the repository.
+	outside := regexp.MustCompile(`\]\(\.\./\.\./|\]\(\.\./shared|\]\((\.\./)+shared`)
+	mds, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	for _, f := range append(mds, filepath.Join(root, "README.md")) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := outside.Find(data); m != nil || strings.Contains(string(data), "../shared/") {
+			t.Errorf("%s points outside the repository (%q): a clone must be complete", filepath.Base(f), m)
+		}
+	}
+
 	// The README and the docs claim no more than the map shows: while any
 	// clause is partial or has no control, none of them may say that
 	// every clause is enforced.
@@ -108,7 +134,7 @@ func complianceDoc(controls []policy.Control) string {
 	var b strings.Builder
 	b.WriteString(`# Compliance map
 
-Every clause of the two policies (` + "`../shared/policies/CLAUSES.md`" + `), the controls in Portico that
+Every clause of the two policies ([policies.md](policies.md)), the controls in Portico that
 enforce it, and the test that proves each control. This file is generated from the code
 (` + "`Controls()`" + ` in each domain package, collected by ` + "`internal/app/controls.go`" + `) and kept true by
 ` + "`TestComplianceMap`" + `, which also checks that every named test exists. Regenerate it with:
@@ -148,6 +174,44 @@ the governance capability.
 			status = app.ClauseStatus(c.Clause.ID)
 		}
 		row := []string{c.Clause.ID, c.Clause.Title, strings.Join(ctl, "<br>"), strings.Join(tst, "<br>"), status}
+		for i := range row {
+			row[i] = strings.ReplaceAll(row[i], "|", "\\|")
+		}
+		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
+	}
+	return b.String()
+}
+
+// policiesDoc renders docs/policies.md from the clause registry.
+func policiesDoc() string {
+	var b strings.Builder
+	b.WriteString(`# The two security policies
+
+Portico enforces two security policies. Their clauses, with the stable IDs that code, tests and
+docs use (` + "`// Enforces CP-4.1: ...`" + `), are in Portico's clause registry
+(` + "`internal/policy/clauses.go`" + `), from which this page is generated; the
+[compliance map](compliance.md) shows which controls enforce each clause and how far.
+
+- **Customer Portal Policy** (IDs ` + "`CP-…`" + `): the security measures, roles and responsibilities for
+  a customer portal: access control with MFA and roles, password rules, encryption and retention,
+  monitoring and logging, secure coding against CSRF and XSS, zero trust, incident response with
+  customer and regulator deadlines, breach notices, third parties, data-subject rights, policy
+  reviews, training, and restricted access for non-compliance.
+- **1642MTL webpage security policy** (IDs ` + "`MTL-…`" + `): confidentiality, integrity and
+  availability of user data for a website and everyone who works on it: personal data, strong
+  passwords and two-factor authentication, least privilege for supporters, secure development
+  and vulnerability management, encryption in transit, incident response, third-party vendors,
+  audits and training.
+
+Regenerate with ` + "`go test ./internal/app -run TestComplianceMap -update`" + `.
+`)
+	name := ""
+	for _, c := range policy.Clauses() {
+		if c.Policy != name {
+			name = c.Policy
+			b.WriteString("\n## " + name + "\n\n| ID | Clause | What Portico must do |\n|---|---|---|\n")
+		}
+		row := []string{c.ID, c.Title, c.Requirement}
 		for i := range row {
 			row[i] = strings.ReplaceAll(row[i], "|", "\\|")
 		}
