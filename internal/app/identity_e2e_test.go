@@ -232,7 +232,7 @@ func identityFlow(t *testing.T, extra ...string) {
 		}
 	})
 
-	s.run("2 verify the address from the mail and land on sign-in", func(t *testing.T) {
+	s.run("2 verify the address from the mail and be signed in, owing a factor", func(t *testing.T) {
 		m := waitMail(t, email, "Confirm your email address for Portico")
 		link := m.URL(base + "/verify/")
 		if link == "" {
@@ -248,8 +248,8 @@ func identityFlow(t *testing.T, extra ...string) {
 		}
 		done()
 		one.submit(t, `form[action^="/verify/"] button[type=submit]`, field{"#password", password})
-		one.wantPath(t, "/login?done=verified")
-		if f := one.text(t, ".flash"); !strings.Contains(f, "confirmed") {
+		one.wantPath(t, "/account/mfa/setup?done=verified-signed-in")
+		if f := one.text(t, ".flash"); !strings.Contains(f, "confirmed and you are signed in") {
 			t.Errorf("flash = %q", f)
 		}
 		var version string
@@ -268,6 +268,7 @@ func identityFlow(t *testing.T, extra ...string) {
 	})
 
 	s.run("3 password sign-in lands in restricted mode until a factor is enrolled (CP-4.1, CP-12)", func(t *testing.T) {
+		one.submit(t, `form[action="/logout"] button[type=submit]`)
 		if status := login(t, one, email, password); status != 200 {
 			t.Errorf("status %d", status)
 		}

@@ -156,6 +156,12 @@ func (s *Service) VerifyLinkValid(ctx context.Context, token string) bool {
 	return peekToken(ctx, s.db, token, purposeVerifyEmail, s.db.Now())
 }
 
+// VerifyLinkAccount returns the account a valid confirmation link belongs
+// to, so that the page can sign its holder in once the link is confirmed.
+func (s *Service) VerifyLinkAccount(ctx context.Context, token string) (string, bool) {
+	return tokenAccount(ctx, s.db, token, purposeVerifyEmail, s.db.Now())
+}
+
 // VerifyEmail confirms an account's email address with the link's token
 // and the password chosen at sign-up, and activates the account. Asking
 // for the password means that a link opened by someone who did not sign up

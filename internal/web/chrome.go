@@ -14,6 +14,7 @@ import (
 var flashes = map[string]string{
 	"signed-out":          "You have signed out.",
 	"verified":            "Your email address is confirmed. Sign in to continue.",
+	"verified-signed-in":  "Your email address is confirmed and you are signed in.",
 	"password-changed":    "Your password was changed.",
 	"password-reset":      "Your password was changed. Sign in with it now; we will still ask for your second factor.",
 	"session-ended":       "The session was signed out.",

@@ -5,6 +5,7 @@ import (
 
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/policy"
+	"github.com/portico/portico/internal/session"
 )
 
 // signupPage shows the password rules before the user types (CP-4.3).
@@ -72,13 +73,27 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	tok := r.PathValue("token")
-	if err := s.identity.VerifyEmail(r.Context(), tok, r.PostForm.Get("password"), clientIP(r), r.UserAgent()); err != nil {
+	accountID, _ := s.identity.VerifyLinkAccount(r.Context(), tok)
+	pw := r.PostForm.Get("password")
+	if err := s.identity.VerifyEmail(r.Context(), tok, pw, clientIP(r), r.UserAgent()); err != nil {
 		if msg := formError(err); msg != "" {
 			p := verifyPage{Page: s.page(w, r, "Confirm your email address"), Token: tok, Valid: s.identity.VerifyLinkValid(r.Context(), tok)}
 			p.Error = msg
 			return s.renderStatus(w, http.StatusOK, "verify", p)
 		}
 		return err
+	}
+	// The holder just proved the mailbox and the password: sign them in
+	// (the second factor, or its enrolment, is still the next step). If
+	// that fails for any reason, the sign-in page is the way on.
+	if email, err := s.identity.Email(r.Context(), accountID); err == nil {
+		res, err := s.identity.Login(r.Context(), identity.Credentials{Email: email, Password: pw, IP: clientIP(r), UserAgent: r.UserAgent()})
+		if err == nil {
+			session.SetCookie(w, res.Token)
+			to := s.afterStep(res.Next, "/account")
+			http.Redirect(w, r, to+flashJoin(to)+"done=verified-signed-in", http.StatusSeeOther)
+			return nil
+		}
 	}
 	http.Redirect(w, r, "/login?done=verified", http.StatusSeeOther)
 	return nil
