@@ -43,6 +43,9 @@ keyset, and listens on https://localhost:8443.`, config.Storage|config.Policy|co
 		return err
 	}
 	logger := app.NewLogger(e.stderr, cfg.LogFormat, cfg.LogLevel)
+	// A server, unlike the one-shot commands, gets garbage-collector
+	// settings fit for argon2's large allocations (GOGC and GOMEMLIMIT win).
+	app.TuneGC(e.getenv, logger)
 	a, err := app.New(ctx, cfg, logger)
 	if err != nil {
 		return err

@@ -3,12 +3,11 @@ package password
 import (
 	"math"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
 
-	zxcvbn "github.com/ccojocar/zxcvbn-go"
-	"github.com/ccojocar/zxcvbn-go/frequency"
+	"github.com/portico/portico/internal/password/zxcvbn"
+	"github.com/portico/portico/internal/password/zxcvbn/frequency"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -74,18 +73,13 @@ func alphabetScore(pw string) int {
 	return 4
 }
 
-// commonWords is the common-password blocklist: every word of zxcvbn's
-// frequency lists (common passwords, English words, first names and
-// surnames), which NIST SP 800-63B names among the values to refuse.
-var commonWords = sync.OnceValue(func() map[string]struct{} {
-	set := make(map[string]struct{})
-	for _, l := range frequency.Lists {
-		for _, w := range l.List {
-			set[strings.ToLower(w)] = struct{}{}
-		}
-	}
-	return set
-})
+// isCommonWord reports whether w is on the common-password blocklist:
+// every word of zxcvbn's frequency lists (common passwords, English words,
+// first names and surnames), which NIST SP 800-63B names among the values
+// to refuse. The lists are searched in place in the binary's read-only
+// data (see zxcvbn/frequency): no set is built, so nothing of them stays on
+// the heap for the garbage collector to scan.
+func isCommonWord(w string) bool { return frequency.Contains(w) }
 
 // maxAffix is the longest run of digits or symbols that isCommon strips from
 // either end of a password.
@@ -110,7 +104,6 @@ func isCommon(pw string) bool {
 }
 
 func isCommonCore(s string) bool {
-	list := commonWords()
 	r := []rune(s)
 	lead, trail := 0, 0
 	for lead < len(r) && lead < maxAffix && !unicode.IsLetter(r[lead]) {
@@ -127,7 +120,7 @@ func isCommonCore(s string) bool {
 			}
 			word := r[a : len(r)-b]
 			for _, w := range []string{string(word), unleet(word, 'i'), unleet(word, 'l')} {
-				if _, ok := list[w]; ok {
+				if isCommonWord(w) {
 					return true
 				}
 			}
