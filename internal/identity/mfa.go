@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"errors"
 	"image/png"
+	"strconv"
 	"strings"
 	"time"
 
@@ -354,6 +355,23 @@ func (s *Service) RecoveryCodesLeft(ctx context.Context, accountID string) (int,
 	var n int
 	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL`, accountID).Scan(&n)
 	return n, err
+}
+
+// RecoverySet names the account's current set of recovery codes ("" when
+// it has none), for a form that replaces it: a form sent again (a page
+// refreshed after the new codes were shown) names a set that is no longer
+// current, and must not replace the codes just saved.
+func (s *Service) RecoverySet(ctx context.Context, accountID string) (string, error) {
+	var at time.Time
+	err := s.db.QueryRowContext(ctx,
+		`SELECT created_at FROM recovery_codes WHERE account_id = $1 ORDER BY created_at DESC LIMIT 1`, accountID).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return strconv.FormatInt(at.UnixNano(), 36), nil
 }
 
 // RegenerateRecoveryCodes voids the account's recovery codes and issues a

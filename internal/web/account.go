@@ -63,6 +63,7 @@ type securityPage struct {
 	Passkeys        []passkeyRow
 	PasskeysEnabled bool
 	RecoveryLeft    int
+	RecoverySet     string // names the current set, for the form that replaces it
 	PasswordChanged time.Time
 	PasswordExpires time.Time
 	Sessions        []sessionRow
@@ -95,6 +96,9 @@ func (s *Server) accountSecurity(w http.ResponseWriter, r *http.Request) error {
 	}
 	var err error
 	if p.RecoveryLeft, err = s.identity.RecoveryCodesLeft(ctx, acct.ID); err != nil {
+		return err
+	}
+	if p.RecoverySet, err = s.identity.RecoverySet(ctx, acct.ID); err != nil {
 		return err
 	}
 	sessions, err := s.identity.Sessions(ctx, acct.ID)

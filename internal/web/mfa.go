@@ -147,7 +147,19 @@ func (s *Server) regenerateRecovery(w http.ResponseWriter, r *http.Request) erro
 	if !s.fresh(w, r, "/account/security") {
 		return nil
 	}
-	codes, err := s.identity.RegenerateRecoveryCodes(r.Context(), accountFrom(r.Context()).ID)
+	ctx := r.Context()
+	acct := accountFrom(ctx)
+	// A refreshed page sends the form again: it names a set that the
+	// codes just shown replaced, and must not replace those in turn.
+	current, err := s.identity.RecoverySet(ctx, acct.ID)
+	if err != nil {
+		return err
+	}
+	if r.PostFormValue("set") != current {
+		http.Redirect(w, r, "/account/security?done=recovery-already-made", http.StatusSeeOther)
+		return nil
+	}
+	codes, err := s.identity.RegenerateRecoveryCodes(ctx, acct.ID)
 	if err != nil {
 		return err
 	}
@@ -155,8 +167,15 @@ func (s *Server) regenerateRecovery(w http.ResponseWriter, r *http.Request) erro
 }
 
 // recoveryOfferPage offers to make recovery codes after the first passkey.
-type recoveryOfferPage struct{ Page }
+type recoveryOfferPage struct {
+	Page
+	RecoverySet string
+}
 
 func (s *Server) recoveryOffer(w http.ResponseWriter, r *http.Request) error {
-	return s.render(w, "recovery_offer", recoveryOfferPage{Page: s.page(w, r, "Make your recovery codes")})
+	set, err := s.identity.RecoverySet(r.Context(), accountFrom(r.Context()).ID)
+	if err != nil {
+		return err
+	}
+	return s.render(w, "recovery_offer", recoveryOfferPage{Page: s.page(w, r, "Make your recovery codes"), RecoverySet: set})
 }

@@ -5,6 +5,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -127,4 +128,35 @@ func TestEverySensitiveRouteKeepsItsAction(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRecoveryCodesRefreshDoesNotReplace covers CP-4.1: the page that shows
+// new recovery codes is a form's answer; sending that form again (a
+// refresh) must not void the codes the person just saved.
+func TestRecoveryCodesRefreshDoesNotReplace(t *testing.T) {
+	eachServer(t, func(t *testing.T, s *testServer) {
+		tok := signInFull(t, s, "codes.refresh@example.com")
+		id := accountOf(t, s, tok)
+		page := do(s, "GET", "/account/security", nil, map[string]string{"Cookie": cookieOf(tok)}).Body.String()
+		m := regexp.MustCompile(`name="set" value="([^"]*)"`).FindStringSubmatch(page)
+		if m == nil {
+			t.Fatal("the security page's form does not name the current set")
+		}
+		form := url.Values{"set": {m[1]}}
+		first := post(s, "/account/recovery-codes", form, cookieOf(tok))
+		if first.StatusCode != 200 {
+			t.Fatalf("new codes: %d", first.StatusCode)
+		}
+		set, err := s.identity.RecoverySet(context.Background(), id)
+		if err != nil || set == m[1] {
+			t.Fatalf("the set did not change: %q (%v)", set, err)
+		}
+		again := post(s, "/account/recovery-codes", form, cookieOf(tok))
+		if again.StatusCode != http.StatusSeeOther || !strings.Contains(again.Header.Get("Location"), "recovery-already-made") {
+			t.Errorf("the same form again: %d %q", again.StatusCode, again.Header.Get("Location"))
+		}
+		if now, _ := s.identity.RecoverySet(context.Background(), id); now != set {
+			t.Error("sending the form again replaced the codes just shown")
+		}
+	})
 }

@@ -21,5 +21,53 @@ document.addEventListener("DOMContentLoaded", function () {
       input.focus();
     });
   });
+  // Recovery codes: copy, download, print. The codes are the list's
+  // items, one per line.
+  function codesOf(id) {
+    var list = document.getElementById(id);
+    if (!list) {
+      return "";
+    }
+    return Array.prototype.map.call(list.querySelectorAll("li"), function (li) {
+      return li.textContent.trim();
+    }).join("\n") + "\n";
+  }
+  var status = document.querySelector("[data-copy-status]");
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    if (!navigator.clipboard) {
+      return;
+    }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(codesOf(button.getAttribute("data-copy"))).then(function () {
+        if (status) {
+          status.textContent = "Copied.";
+        }
+      }, function () {
+        if (status) {
+          status.textContent = "Copying did not work here: select the codes and copy them.";
+        }
+      });
+    });
+  });
+  document.querySelectorAll("button[data-download]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var blob = new Blob(["Portico recovery codes: each works once.\n\n" + codesOf(button.getAttribute("data-download"))], {type: "text/plain"});
+      var a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = button.getAttribute("data-filename") || "codes.txt";
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(function () { URL.revokeObjectURL(a.href); }, 1000);
+    });
+  });
+  document.querySelectorAll("button[data-print]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      window.print();
+    });
+  });
   document.documentElement.setAttribute("data-js", "ready");
 });
