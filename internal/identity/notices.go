@@ -61,6 +61,10 @@ func (s *Service) noticeTo(ctx context.Context, tx *db.Tx, n Notice) error {
 // link returns an absolute link to path on the public URL.
 func (s *Service) link(path string) string { return s.publicURL + path }
 
+// Link returns an absolute link to path on the public URL, for other
+// services' notices.
+func (s *Service) Link(path string) string { return s.link(path) }
+
 // countryName is the English name of an ISO 3166 code for the few codes
 // worth spelling out; others are shown as their code.
 func countryName(code string) string {

@@ -394,7 +394,8 @@ func (s *Service) Reply(ctx context.Context, p access.Principal, id, body string
 			return s.notifier.SecurityNotice(ctx, tx, identity.Notice{
 				AccountID: t.AccountID, To: to, Kind: "ticket-reply",
 				Title: "Support replied to your ticket",
-				Body:  "Our support team replied to one of your tickets. Sign in to Portico and open Support to read it. We never put the reply itself in an email.",
+				Body: "Our support team replied to one of your tickets. Read it, once signed in, at:\n\n" + s.identity.Link("/tickets/"+id) +
+					"\n\nWe never put the reply itself in an email.",
 				Inbox: true, Email: true,
 			})
 		}

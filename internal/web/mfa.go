@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/http"
+	"strings"
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/identity"
@@ -20,6 +21,7 @@ type mfaSetupPage struct {
 	Pending         bool
 	Secret          string
 	QR              template.URL // data: URL of the PNG QR code
+	OTPAuth         template.URL // otpauth:// link for an app on the same device
 	PasskeysEnabled bool
 }
 
@@ -42,6 +44,12 @@ func (s *Server) mfaSetupData(w http.ResponseWriter, r *http.Request) (mfaSetupP
 		// The QR code is an image made here; a data: URL keeps the
 		// secret off any other URL (img-src allows data:).
 		p.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(e.QRPNG))
+		// On the phone itself a QR code cannot be scanned: the otpauth:
+		// link opens the authenticator app with the key (made here, not
+		// from any input, so it is safe as a URL).
+		if strings.HasPrefix(e.URI, "otpauth://totp/") {
+			p.OTPAuth = template.URL(e.URI)
+		}
 	}
 	return p, nil
 }

@@ -28,6 +28,7 @@ func (s *Server) routes() []route {
 		{"GET /security", access.Public, s.guidelines},
 		{"GET /privacy", access.Public, s.privacyNotice},
 		{"GET /static/{name}", access.Public, s.serveStatic},
+		{"GET /favicon.ico", access.Public, s.favicon},
 		{"GET /healthz", access.Public, s.healthz},
 		{"GET /readyz", access.Public, s.readyz},
 

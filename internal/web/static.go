@@ -77,3 +77,17 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) error {
 	_, err := w.Write(f.body)
 	return err
 }
+
+// favicon answers /favicon.ico, which browsers ask for whatever the page
+// says: the site's SVG icon, cached for a day.
+func (s *Server) favicon(w http.ResponseWriter, r *http.Request) error {
+	f, ok := s.static.byURLName[strings.TrimPrefix(s.static.urls["favicon.svg"], "/static/")]
+	if !ok {
+		return errNotFound
+	}
+	h := w.Header()
+	h.Set("Content-Type", f.contentType)
+	h.Set("Cache-Control", "public, max-age=86400")
+	_, err := w.Write(f.body)
+	return err
+}

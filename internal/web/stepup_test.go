@@ -138,6 +138,9 @@ func TestRecoveryCodesRefreshDoesNotReplace(t *testing.T) {
 		tok := signInFull(t, s, "codes.refresh@example.com")
 		id := accountOf(t, s, tok)
 		page := do(s, "GET", "/account/security", nil, map[string]string{"Cookie": cookieOf(tok)}).Body.String()
+		if !strings.Contains(page, "(authenticator app)") {
+			t.Error("the sign-in history names methods by their identifiers, not for people")
+		}
 		m := regexp.MustCompile(`name="set" value="([^"]*)"`).FindStringSubmatch(page)
 		if m == nil {
 			t.Fatal("the security page's form does not name the current set")

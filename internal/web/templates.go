@@ -67,6 +67,7 @@ func parseTemplates(static *staticFiles) (map[string]*template.Template, error) 
 	funcs := template.FuncMap{
 		"asset":  static.url,
 		"reason": reasonText,
+		"method": methodText,
 	}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
@@ -114,6 +115,21 @@ func (s *Server) renderStatus(w http.ResponseWriter, status int, name string, da
 	w.WriteHeader(status)
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// methodText names a sign-in method for people.
+func methodText(m string) string {
+	switch m {
+	case "password":
+		return "password"
+	case "totp":
+		return "authenticator app"
+	case "recovery-code":
+		return "recovery code"
+	case "passkey":
+		return "passkey"
+	}
+	return m
 }
 
 // reasonText says why a sign-in attempt failed, in words for its owner.

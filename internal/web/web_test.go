@@ -553,6 +553,10 @@ func TestStaticFiles(t *testing.T) {
 	if w.Code != 200 || !strings.HasPrefix(w.Result().Header.Get("Content-Type"), "text/css") {
 		t.Fatalf("static: %d %s", w.Code, w.Result().Header.Get("Content-Type"))
 	}
+	// Browsers ask for /favicon.ico whatever the page links.
+	if w := do(s, "GET", "/favicon.ico", nil, nil); w.Code != 200 || w.Result().Header.Get("Content-Type") != "image/svg+xml" {
+		t.Errorf("/favicon.ico: %d %s", w.Code, w.Result().Header.Get("Content-Type"))
+	}
 }
 
 func TestMetricsByRoutePattern(t *testing.T) {
