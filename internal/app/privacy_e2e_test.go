@@ -105,6 +105,9 @@ func dataRightsFlow(t *testing.T, extra ...string) {
 	if archive == "" {
 		t.Fatal("no download")
 	}
+	if b.has(t, "#download") || !strings.Contains(b.text(t, "main"), "could be downloaded once") {
+		t.Error("the single-use download button stays after its use")
+	}
 	zr, err := zip.OpenReader(archive)
 	if err != nil {
 		t.Fatal(err)
@@ -131,6 +134,10 @@ func dataRightsFlow(t *testing.T, extra ...string) {
 	b.submit(t, "#erase")
 	if !strings.Contains(b.text(t, "main"), "will be deleted on") {
 		t.Fatalf("after asking: %q", b.text(t, "main"))
+	}
+	b.open(t, "/account")
+	if got := b.text(t, ".banner"); !strings.Contains(got, "will be deleted on") || !strings.Contains(got, "Cancel the deletion") {
+		t.Errorf("the account page does not say the deletion is scheduled: %q", got)
 	}
 	time.Sleep(2100 * time.Millisecond)
 	sv, err := app.NewServices(r.Storage(), cfg, base, slog.New(slog.DiscardHandler))

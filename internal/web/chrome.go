@@ -98,6 +98,16 @@ func (s *Server) accountChrome(r *http.Request, p *Page) {
 		p.BannerLink = ""
 		return
 	}
+	// A scheduled deletion is said on every page until it happens or is
+	// cancelled, not only on the data page (CP-11.1).
+	if acct.Role == access.RoleCustomer && s.rights != nil && r.URL.Path != "/account/data" {
+		if e, ok, err := s.rights.PendingErasure(ctx, acct.ID); err == nil && ok {
+			p.Banner = "Your account and data will be deleted on " + e.ScheduledFor.UTC().Format("2 January 2006") + ". Changed your mind? You can cancel until then."
+			p.BannerLink = "/account/data#erasure"
+			p.BannerAction = "Cancel the deletion"
+			return
+		}
+	}
 	// Enforces MTL-2.1.1: a customer is asked to read a new version of
 	// the privacy notice until they acknowledge it.
 	if acct.Role == access.RoleCustomer && s.rights != nil && acct.PrivacyVersion != s.rights.CurrentVersion(ctx) && r.URL.Path != "/account/privacy-notice" {

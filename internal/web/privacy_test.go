@@ -51,12 +51,21 @@ func TestDataRightsPages(t *testing.T) {
 		if w := do(s, "GET", "/account/data", nil, map[string]string{"Cookie": c}); !strings.Contains(w.Body.String(), "will be deleted on") {
 			t.Error("the page does not show the scheduled deletion")
 		}
+		// CP-11.1: every other page says so too, with the way back.
+		for _, path := range []string{"/account", "/account/security", "/tickets"} {
+			if w := do(s, "GET", path, nil, map[string]string{"Cookie": c}); !strings.Contains(w.Body.String(), "will be deleted on") || !strings.Contains(w.Body.String(), "Cancel the deletion") {
+				t.Errorf("%s does not show the scheduled deletion", path)
+			}
+		}
 		admin := signInAs(t, s, "dpo@example.com", access.RoleAdmin)
 		if w := do(s, "GET", "/admin/privacy", nil, map[string]string{"Cookie": cookieOf(admin)}); w.Code != 200 || !strings.Contains(w.Body.String(), "erasure") || !strings.Contains(w.Body.String(), "Record of processing") {
 			t.Errorf("admin privacy page: %d", w.Code)
 		}
 		if r := post(s, "/account/data/erase/cancel", url.Values{}, c); r.StatusCode != http.StatusSeeOther {
 			t.Fatalf("cancel: %d", r.StatusCode)
+		}
+		if w := do(s, "GET", "/account", nil, map[string]string{"Cookie": c}); strings.Contains(w.Body.String(), "will be deleted on") {
+			t.Error("the deletion banner stays after the cancel")
 		}
 		makeStale(t, s, tok)
 		if r := post(s, "/account/data/export", url.Values{}, c); r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/account/reauth?action=") {

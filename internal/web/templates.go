@@ -32,11 +32,12 @@ type Page struct {
 
 	// The signed-in account, for the header: nothing about it is shown
 	// to anyone else.
-	SignedIn   bool
-	FullAccess bool   // signed in completely (not in a restricted step)
-	Unread     int    // unread security notices
-	Banner     string // a standing warning: password expiry, MFA prompt
-	BannerLink string
+	SignedIn     bool
+	FullAccess   bool   // signed in completely (not in a restricted step)
+	Unread       int    // unread security notices
+	Banner       string // a standing warning: password expiry, MFA prompt
+	BannerLink   string
+	BannerAction string // the link's words ("" for "Do it now")
 	// Nav says which areas the header links to: only those the
 	// principal may use (the routes check again).
 	Nav Nav

@@ -69,5 +69,18 @@ document.addEventListener("DOMContentLoaded", function () {
       window.print();
     });
   });
+  // A form that works once (a single-use download): after it is sent,
+  // its button goes and the form says what happened.
+  document.querySelectorAll("form[data-once]").forEach(function (form) {
+    form.addEventListener("submit", function () {
+      setTimeout(function () {
+        var note = document.createElement("p");
+        note.className = "hint";
+        note.setAttribute("role", "status");
+        note.textContent = form.getAttribute("data-once");
+        form.replaceWith(note);
+      }, 0);
+    });
+  });
   document.documentElement.setAttribute("data-js", "ready");
 });
