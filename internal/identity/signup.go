@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/apperr"
@@ -98,8 +99,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) error {
 		if err := s.insertAccount(ctx, tx, acct, email, name, lookup, hash); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET privacy_version = $1, privacy_accepted_at = $2 WHERE id = $3`,
-			in.PrivacyVersion, now, acct.ID); err != nil {
+		if err := recordSignUpNotice(ctx, tx, acct.ID, in.PrivacyVersion, now); err != nil {
 			return err
 		}
 		if _, err := s.audit.Append(ctx, tx, audit.Event{Action: "account.signup", Target: "account:" + acct.ID,
@@ -119,9 +119,11 @@ func (s *Service) restartSignUp(ctx context.Context, tx *db.Tx, id, email, name,
 		return err
 	}
 	if _, err := tx.ExecContext(ctx,
-		`UPDATE accounts SET password_hash = $1, name_enc = $2, privacy_version = $3, privacy_accepted_at = $4,
-		        password_changed_at = $4, updated_at = $4 WHERE id = $5 AND status = $6`,
-		hash, nameEnc, privacy, tx.Now(), id, StatusUnverified); err != nil {
+		`UPDATE accounts SET password_hash = $1, name_enc = $2, password_changed_at = $3, updated_at = $3 WHERE id = $4 AND status = $5`,
+		hash, nameEnc, tx.Now(), id, StatusUnverified); err != nil {
+		return err
+	}
+	if err := recordSignUpNotice(ctx, tx, id, privacy, tx.Now()); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM password_history WHERE account_id = $1`, id); err != nil {
@@ -135,6 +137,27 @@ func (s *Service) restartSignUp(ctx context.Context, tx *db.Tx, id, email, name,
 		return err
 	}
 	return s.sendVerification(ctx, tx, id, email)
+}
+
+// recordSignUpNotice records the privacy notice version accepted on the
+// sign-up form, with the time: on the account (the version in force for
+// it) and as its sign-up acknowledgement, which a restarted sign-up
+// replaces and a later acknowledgement of a newer version leaves alone.
+//
+// Enforces MTL-2.1.2, CP-11.1: the acceptance at sign-up is kept, and
+// exported, for as long as the account exists.
+func recordSignUpNotice(ctx context.Context, tx *db.Tx, accountID, version string, at time.Time) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET privacy_version = $1, privacy_accepted_at = $2 WHERE id = $3`,
+		version, at, accountID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM notice_acks WHERE account_id = $1 AND at_sign_up`, accountID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO notice_acks (account_id, version, at, at_sign_up) VALUES ($1, $2, $3, TRUE)
+		 ON CONFLICT (account_id, version) DO UPDATE SET at = excluded.at, at_sign_up = TRUE`, accountID, version, at)
+	return err
 }
 
 // sendVerification issues a new confirmation link and mails it.

@@ -61,6 +61,16 @@ func TestSignUpRecordsPrivacyVersion(t *testing.T) {
 		if version != privacyV || !at.Equal(clk.Now()) || status != identity.StatusUnverified {
 			t.Errorf("recorded version %q at %v, status %s; want %q at %v, unverified", version, at, status, privacyV, clk.Now())
 		}
+		// Kept as the sign-up acknowledgement too, which a newer version's
+		// acknowledgement does not overwrite (CP-11.1: it is exported).
+		var ackVersion string
+		var ackAt time.Time
+		if err := d.QueryRowContext(e.ctx, `SELECT version, at FROM notice_acks WHERE account_id = $1 AND at_sign_up`, id).Scan(&ackVersion, &ackAt); err != nil {
+			t.Fatalf("no sign-up acknowledgement: %v", err)
+		}
+		if ackVersion != privacyV || !ackAt.Equal(clk.Now()) {
+			t.Errorf("sign-up acknowledgement %q at %v, want %q at %v", ackVersion, ackAt, privacyV, clk.Now())
+		}
 		e.wantEvent("account:"+id, "account.signup", map[string]any{"privacy_version": privacyV})
 	})
 }

@@ -83,10 +83,20 @@ func (s *Service) Inbox(ctx context.Context, accountID string, limit int) ([]Inb
 	if limit <= 0 {
 		limit = DefaultInboxLimit
 	}
-	limit = min(limit, MaxInboxLimit)
+	return s.inbox(ctx, accountID, ` LIMIT $2`, min(limit, MaxInboxLimit))
+}
+
+// AllNotices returns every notice of the account, newest first, with
+// their bodies decrypted: for the account's data export, which holds them
+// all, not the inbox's page (CP-11.1).
+func (s *Service) AllNotices(ctx context.Context, accountID string) ([]InboxItem, error) {
+	return s.inbox(ctx, accountID, "")
+}
+
+func (s *Service) inbox(ctx context.Context, accountID, limit string, args ...any) ([]InboxItem, error) {
 	rows, err := s.db.QueryContext(ctx,
 		`SELECT id, kind, title, body_enc, created_at, read_at FROM notices
-		 WHERE account_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, accountID, limit)
+		 WHERE account_id = $1 ORDER BY created_at DESC, id DESC`+limit, append([]any{accountID}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("notify: read inbox: %w", err)
 	}

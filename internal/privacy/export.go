@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -88,9 +89,13 @@ func (s *Service) Download(ctx context.Context, p access.Principal, token string
 }
 
 // Archive builds the export of an account: one JSON file per category of
-// the inventory, and a README that explains them.
+// the inventory, the files attached to its tickets, the JSON Schema of
+// every file (schema.json) and a README that explains them.
+//
+// Enforces CP-11.1: the archive holds everything Portico keeps about the
+// customer, each file in the one documented shape of schema.json.
 func (s *Service) Archive(ctx context.Context, accountID string) ([]byte, error) {
-	files, err := s.collect(ctx, accountID)
+	c, err := s.collect(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
@@ -104,15 +109,28 @@ func (s *Service) Archive(ctx context.Context, accountID string) ([]byte, error)
 		_, err = w.Write(body)
 		return err
 	}
-	if err := add("README.md", s.readme(accountID)); err != nil {
+	if err := add("README.md", s.readme(accountID, c)); err != nil {
 		return nil, err
 	}
-	for _, f := range files {
+	if err := add("schema.json", exportSchema); err != nil {
+		return nil, err
+	}
+	for _, f := range c.files {
 		b, err := json.MarshalIndent(f.v, "", "  ")
 		if err != nil {
 			return nil, err
 		}
 		if err := add(f.name, append(b, '\n')); err != nil {
+			return nil, err
+		}
+	}
+	// One file in memory at a time: read, decrypted, written, dropped.
+	for _, a := range c.attachments {
+		_, data, err := s.d.Support.Attachment(ctx, c.owner, a.ticketID, a.id)
+		if err != nil {
+			return nil, err
+		}
+		if err := add(a.path, data); err != nil {
 			return nil, err
 		}
 	}
@@ -122,14 +140,33 @@ func (s *Service) Archive(ctx context.Context, accountID string) ([]byte, error)
 	return buf.Bytes(), nil
 }
 
-func (s *Service) readme(accountID string) []byte {
+func (s *Service) readme(accountID string, c collected) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Your data in Portico\n\nAccount %s, exported %s.\n\n", accountID, s.d.DB.Now().UTC().Format(time.RFC1123))
-	b.WriteString("Each file is JSON. Times are in UTC (RFC 3339). What each file holds, why we keep it and for how long:\n\n")
-	for _, c := range Inventory(s.d.Profile) {
-		fmt.Fprintf(&b, "## %s: %s\n\n- Holds: %s\n- Why: %s\n- Lawful basis: %s\n- Kept: %s\n\n", c.InExport, c.Name, c.Data, c.Purpose, c.Basis, c.Retention)
+	b.WriteString("## Files in this archive\n\n")
+	b.WriteString("- README.md: this file.\n")
+	b.WriteString("- schema.json: the JSON Schema (draft 2020-12) of every JSON file below, one definition per file under $defs.\n")
+	for _, f := range c.files {
+		var what []string
+		for _, cat := range Inventory(s.d.Profile) {
+			if cat.InExport == f.name {
+				what = append(what, strings.ToLower(cat.Name[:1])+cat.Name[1:])
+			}
+		}
+		fmt.Fprintf(&b, "- %s: %s.\n", f.name, strings.Join(what, "; "))
 	}
-	b.WriteString("Passwords, authenticator secrets and recovery codes are not included: we keep only hashes or encrypted secrets that are of no use outside Portico.\n")
+	if len(c.attachments) > 0 {
+		fmt.Fprintf(&b, "- attachments/: the %d files attached to your tickets, by you or by support, decrypted, as attachments/<ticket id>/<attachment id>-<name>; tickets.json lists each with its name, type and size.\n", len(c.attachments))
+		for _, a := range c.attachments {
+			fmt.Fprintf(&b, "  - %s\n", a.path)
+		}
+	}
+	b.WriteString("\nEach JSON file uses snake_case keys. Times are in UTC (RFC 3339); a time that is not set (a session still open, a notice not read) is null.\n\n")
+	b.WriteString("## What each file holds, why we keep it and for how long\n\n")
+	for _, cat := range Inventory(s.d.Profile) {
+		fmt.Fprintf(&b, "### %s: %s\n\n- Holds: %s\n- Why: %s\n- Lawful basis: %s\n- Kept: %s\n\n", cat.InExport, cat.Name, cat.Data, cat.Purpose, cat.Basis, cat.Retention)
+	}
+	b.WriteString("Passwords, authenticator secrets and recovery codes are not included: we keep only hashes or encrypted secrets that are of no use outside Portico. When your password last changed is in account.json.\n")
 	return []byte(b.String())
 }
 
@@ -138,233 +175,239 @@ type file struct {
 	v    any
 }
 
-// Exported shapes: stable field names, no internal types.
-type exportAccount struct {
-	ID              string     `json:"id"`
-	Email           string     `json:"email"`
-	Name            string     `json:"name"`
-	Phone           string     `json:"phone"`
-	Role            string     `json:"role"`
-	Status          string     `json:"status"`
-	CreatedAt       time.Time  `json:"created_at"`
-	EmailVerifiedAt *time.Time `json:"email_verified_at"`
-	LastSignInAt    *time.Time `json:"last_sign_in_at"`
-	AuthenticatorOn bool       `json:"authenticator_app"`
-	Passkeys        []string   `json:"passkeys"`
-	RestrictedAt    *time.Time `json:"processing_restricted_since"`
-	// Staff accounts only.
-	TrainingCompletedAt *time.Time `json:"training_completed_at,omitempty"`
-	ContractorUntil     *time.Time `json:"contractor_until,omitempty"`
+// attachmentFile is a ticket's attachment to be read into the archive.
+type attachmentFile struct {
+	ticketID, id string
+	path         string // in the archive
 }
 
-func opt(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
+// collected is what the archive of an account holds.
+type collected struct {
+	owner       access.Principal // the account, as itself: reads its own tickets' files
+	files       []file
+	attachments []attachmentFile
+}
+
+// attachmentPath is where an attachment goes in the archive:
+// attachments/<ticket-id>/<attachment-id>-<safe-name>. The name is the
+// customer's own, so it is made safe for any unzip tool: no directory,
+// no leading dot, only letters, digits, dots, dashes and underscores.
+func attachmentPath(ticketID, id, name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
 	}
-	u := t.UTC()
-	return &u
+	safe := strings.TrimLeft(b.String(), ".")
+	if len(safe) > 100 {
+		safe = safe[len(safe)-100:] // keep the extension
+	}
+	if safe == "" {
+		safe = "file"
+	}
+	return "attachments/" + ticketID + "/" + id + "-" + safe
 }
 
-func (s *Service) collect(ctx context.Context, id string) ([]file, error) {
+func (s *Service) collect(ctx context.Context, id string) (collected, error) {
+	var c collected
 	ids := s.d.Identity
 	a, err := ids.Account(ctx, id)
 	if err != nil {
-		return nil, apperr.New(apperr.NotFound, "No such account.")
+		return c, apperr.New(apperr.NotFound, "No such account.")
 	}
+	c.owner = access.Principal{AccountID: id, Role: a.Role, Stage: access.StageDone}
 	acc := exportAccount{ID: a.ID, Role: string(a.Role), Status: a.Status, CreatedAt: a.CreatedAt.UTC(),
-		EmailVerifiedAt: opt(a.EmailVerifiedAt), LastSignInAt: opt(a.LastSignInAt), AuthenticatorOn: a.TOTPEnabled, Passkeys: []string{},
+		EmailVerifiedAt: opt(a.EmailVerifiedAt), LastSignInAt: opt(a.LastSignInAt), PasswordChangedAt: opt(a.PasswordChangedAt),
+		AuthenticatorOn: a.TOTPEnabled, Passkeys: []exportPasskey{},
 		RestrictedAt: opt(a.RestrictedAt), TrainingCompletedAt: opt(a.TrainingCompletedAt), ContractorUntil: opt(a.ContractorUntil)}
 	if acc.Email, err = ids.Email(ctx, id); err != nil {
-		return nil, err
+		return c, err
 	}
 	if acc.Name, err = ids.Name(ctx, id); err != nil {
-		return nil, err
+		return c, err
 	}
 	if acc.Phone, err = ids.Phone(ctx, id); err != nil {
-		return nil, err
+		return c, err
 	}
 	if s.d.Passkeys != nil {
 		pks, err := s.d.Passkeys.List(ctx, id)
 		if err != nil {
-			return nil, err
+			return c, err
 		}
 		for _, pk := range pks {
-			acc.Passkeys = append(acc.Passkeys, pk.Name)
+			acc.Passkeys = append(acc.Passkeys, exportPasskey{pk.Name, pk.CreatedAt.UTC(), opt(pk.LastUsedAt)})
 		}
 	}
-	files := []file{{"account.json", acc}}
+	c.files = append(c.files, file{"account.json", acc})
 
 	signIns, err := ids.RecentSignIns(ctx, id, 1_000_000)
 	if err != nil {
-		return nil, err
+		return c, err
 	}
-	files = append(files, file{"sign_ins.json", nonNil(signIns)})
+	sis := make([]exportSignIn, 0, len(signIns))
+	for _, x := range signIns {
+		sis = append(sis, exportSignIn{x.ID, x.At.UTC(), x.Success, x.Reason, x.Method, x.Device, x.Country, x.IP})
+	}
+	c.files = append(c.files, file{"sign_ins.json", sis})
 
 	sessions, err := ids.AllSessions(ctx, id) // ended ones too, until the purge
 	if err != nil {
-		return nil, err
+		return c, err
 	}
-	type sess struct {
-		CreatedAt  time.Time  `json:"created_at"`
-		LastSeenAt time.Time  `json:"last_seen_at"`
-		ExpiresAt  time.Time  `json:"expires_at"`
-		EndedAt    *time.Time `json:"ended_at"`
-		EndReason  string     `json:"end_reason,omitempty"`
-		Device     string     `json:"device"`
-		Country    string     `json:"country"`
-		IP         string     `json:"ip"`
-		UserAgent  string     `json:"user_agent"`
-	}
-	var ss []sess
+	ss := []exportSession{}
 	for _, x := range sessions {
-		ss = append(ss, sess{x.CreatedAt.UTC(), x.LastSeenAt.UTC(), x.ExpiresAt.UTC(), opt(x.EndedAt), x.EndReason, x.Device, x.Country, x.IP, x.UserAgent})
+		ss = append(ss, exportSession{x.CreatedAt.UTC(), x.LastSeenAt.UTC(), x.ExpiresAt.UTC(), opt(x.EndedAt), x.EndReason, x.Device, x.Country, x.IP, x.UserAgent})
 	}
-	files = append(files, file{"sessions.json", nonNil(ss)})
+	c.files = append(c.files, file{"sessions.json", ss})
 
 	reports, err := ids.Reports(ctx, id)
 	if err != nil {
-		return nil, err
+		return c, err
 	}
-	files = append(files, file{"security_reports.json", nonNil(reports)})
+	rps := []exportReport{}
+	for _, r := range reports {
+		rps = append(rps, exportReport{r.ID, r.CreatedAt.UTC(), r.Source, optString(r.SignInEvent), r.Details, r.Status})
+	}
+	c.files = append(c.files, file{"security_reports.json", rps})
 
 	if s.d.Support != nil {
-		self := access.Principal{AccountID: id, Role: a.Role, Stage: access.StageDone}
-		type msg struct {
-			From        string    `json:"from"`
-			At          time.Time `json:"at"`
-			Body        string    `json:"body"`
-			Attachments []string  `json:"attachments"`
-		}
-		type ticket struct {
-			ID        string     `json:"id"`
-			Subject   string     `json:"subject"`
-			Status    string     `json:"status"`
-			CreatedAt time.Time  `json:"created_at"`
-			ClosedAt  *time.Time `json:"closed_at"`
-			Messages  []msg      `json:"messages"`
-		}
-		var ts []ticket
-		if a.Role == access.RoleCustomer {
-			own, err := s.d.Support.ListOwn(ctx, self)
-			if err != nil {
-				return nil, err
-			}
-			for _, t := range own {
-				full, err := s.d.Support.Get(ctx, self, t.ID)
-				if err != nil {
-					return nil, err
-				}
-				x := ticket{ID: full.ID, Subject: full.Subject, Status: full.Status, CreatedAt: full.CreatedAt.UTC(), ClosedAt: opt(full.ClosedAt)}
-				for _, m := range full.Messages {
-					from := "you"
-					if m.Staff {
-						from = "support"
-					}
-					names := []string{}
-					for _, at := range m.Attachments {
-						names = append(names, at.Name)
-					}
-					x.Messages = append(x.Messages, msg{from, m.CreatedAt.UTC(), m.Body, names})
-				}
-				ts = append(ts, x)
-			}
-		}
-		files = append(files, file{"tickets.json", nonNil(ts)})
-		grants, err := s.d.Support.AccessHistory(ctx, self, id)
+		all, err := s.d.Support.AllOwn(ctx, c.owner)
 		if err != nil {
-			return nil, err
+			return c, err
 		}
-		type grant struct {
-			At     time.Time `json:"at"`
-			Who    string    `json:"who"`
-			Field  string    `json:"field"`
-			Reason string    `json:"reason"`
-			Until  time.Time `json:"until"`
+		ts := []exportTicket{}
+		for _, t := range all {
+			x := exportTicket{ID: t.ID, Subject: t.Subject, Status: t.Status, CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
+				ClosedAt: opt(t.ClosedAt), Messages: []exportMessage{}}
+			for _, m := range t.Messages {
+				from := "you"
+				if m.Staff {
+					from = "support"
+				}
+				atts := []exportAttachment{}
+				for _, at := range m.Attachments {
+					f := attachmentFile{ticketID: t.ID, id: at.ID, path: attachmentPath(t.ID, at.ID, at.Name)}
+					c.attachments = append(c.attachments, f)
+					atts = append(atts, exportAttachment{at.ID, at.Name, at.ContentType, at.Size, f.path})
+				}
+				x.Messages = append(x.Messages, exportMessage{from, m.CreatedAt.UTC(), m.Body, atts})
+			}
+			ts = append(ts, x)
 		}
-		var gs []grant
+		c.files = append(c.files, file{"tickets.json", ts})
+		grants, err := s.d.Support.AccessHistory(ctx, c.owner, id)
+		if err != nil {
+			return c, err
+		}
+		gs := []exportGrant{}
 		for _, g := range grants {
-			gs = append(gs, grant{g.GrantedAt.UTC(), g.StaffLabel, g.Field, g.Reason, g.ExpiresAt.UTC()})
+			gs = append(gs, exportGrant{g.GrantedAt.UTC(), g.StaffLabel, g.Field, g.Reason, g.ExpiresAt.UTC()})
 		}
-		files = append(files, file{"access_history.json", nonNil(gs)})
+		c.files = append(c.files, file{"access_history.json", gs})
 	}
 	// Enforces MTL-2.1.1, CP-11.1: every category of the inventory that
 	// holds data of the account is in the archive (TestExportCoversTheInventory).
 	risks, err := ids.RiskSignals(ctx, id, 1_000_000)
 	if err != nil {
-		return nil, err
+		return c, err
 	}
-	type risk struct {
-		At      time.Time         `json:"at"`
-		Kind    string            `json:"kind"`
-		Details map[string]string `json:"details"`
-	}
-	var rs []risk
+	rs := []exportRisk{}
 	for _, r := range risks {
-		rs = append(rs, risk{r.CreatedAt.UTC(), r.Kind, r.Detail})
+		details := r.Detail
+		if details == nil {
+			details = map[string]string{}
+		}
+		rs = append(rs, exportRisk{r.CreatedAt.UTC(), r.Kind, details})
 	}
-	files = append(files, file{"risk_signals.json", nonNil(rs)})
+	c.files = append(c.files, file{"risk_signals.json", rs})
 
 	reqs, err := s.Requests(ctx, id)
 	if err != nil {
-		return nil, err
+		return c, err
 	}
-	type request struct {
-		Kind         string     `json:"kind"`
-		Status       string     `json:"status"`
-		CreatedAt    time.Time  `json:"created_at"`
-		DueAt        time.Time  `json:"due_at"`
-		ScheduledFor *time.Time `json:"scheduled_for"`
-		CompletedAt  *time.Time `json:"completed_at"`
-	}
-	var qs []request
+	qs := []exportRequest{}
 	for _, r := range reqs {
-		qs = append(qs, request{r.Kind, r.Status, r.CreatedAt.UTC(), r.DueAt.UTC(), opt(r.ScheduledFor), opt(r.CompletedAt)})
+		qs = append(qs, exportRequest{r.Kind, r.Status, r.CreatedAt.UTC(), r.DueAt.UTC(), opt(r.ScheduledFor), opt(r.CompletedAt)})
 	}
-	files = append(files, file{"requests.json", nonNil(qs)})
+	c.files = append(c.files, file{"requests.json", qs})
 
 	if s.d.Tokens != nil {
 		toks, err := s.d.Tokens.List(ctx, id) // the last address decrypted
 		if err != nil {
-			return nil, err
+			return c, err
 		}
-		type token struct {
-			Name       string     `json:"name"`
-			Scopes     []string   `json:"scopes"`
-			CreatedAt  time.Time  `json:"created_at"`
-			ExpiresAt  time.Time  `json:"expires_at"`
-			LastUsedAt *time.Time `json:"last_used_at"`
-			LastUsedIP string     `json:"last_used_ip"`
-			RevokedAt  *time.Time `json:"revoked_at"`
-		}
-		var ts []token
+		ts := []exportToken{}
 		for _, t := range toks {
 			scopes := []string{}
 			for _, sc := range t.Scopes {
 				scopes = append(scopes, string(sc))
 			}
-			ts = append(ts, token{t.Name, scopes, t.CreatedAt.UTC(), t.ExpiresAt.UTC(), opt(t.LastUsedAt), t.LastUsedIP, opt(t.RevokedAt)})
+			ts = append(ts, exportToken{t.Name, scopes, t.CreatedAt.UTC(), t.ExpiresAt.UTC(), opt(t.LastUsedAt), t.LastUsedIP, opt(t.RevokedAt)})
 		}
-		files = append(files, file{"api_tokens.json", nonNil(ts)})
+		c.files = append(c.files, file{"api_tokens.json", ts})
 	}
-	_, history, err := s.Consents(ctx, id)
+
+	consents, err := s.exportConsents(ctx, id)
 	if err != nil {
-		return nil, err
+		return c, err
 	}
-	files = append(files, file{"consents.json", nonNil(history)})
+	c.files = append(c.files, file{"consents.json", consents})
+
 	if s.d.Notices != nil {
-		inbox, err := s.d.Notices.Inbox(ctx, id, 100_000)
+		inbox, err := s.d.Notices.AllNotices(ctx, id)
 		if err != nil {
-			return nil, err
+			return c, err
 		}
-		files = append(files, file{"notices.json", nonNil(inbox)})
+		ns := []exportNotice{}
+		for _, n := range inbox {
+			ns = append(ns, exportNotice{n.Kind, n.Title, n.Body, n.CreatedAt.UTC(), opt(n.ReadAt)})
+		}
+		c.files = append(c.files, file{"notices.json", ns})
 	}
-	return files, nil
+	return c, nil
 }
 
-// nonNil makes an empty list export as [] rather than null.
-func nonNil[T any](v []T) []T {
-	if v == nil {
-		return []T{}
+// exportConsents is consents.json: the privacy notice the account
+// accepted at sign-up and since, and every change of a consent.
+func (s *Service) exportConsents(ctx context.Context, id string) (exportConsents, error) {
+	out := exportConsents{Consents: []exportConsent{}, PrivacyNotice: exportPrivacyNotice{Acknowledgements: []exportNoticeAck{}}}
+	var version string
+	var acceptedAt sql.NullTime
+	if err := s.d.DB.QueryRowContext(ctx, `SELECT privacy_version, privacy_accepted_at FROM accounts WHERE id = $1`, id).
+		Scan(&version, &acceptedAt); err != nil {
+		return out, err
 	}
-	return v
+	out.PrivacyNotice.Version, out.PrivacyNotice.AcceptedAt = optString(version), opt(acceptedAt.Time)
+	rows, err := s.d.DB.QueryContext(ctx, `SELECT version, at, at_sign_up FROM notice_acks WHERE account_id = $1 ORDER BY at, version`, id)
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a exportNoticeAck
+		if err := rows.Scan(&a.Version, &a.AcceptedAt, &a.AtSignUp); err != nil {
+			return out, err
+		}
+		a.AcceptedAt = a.AcceptedAt.UTC()
+		if a.AtSignUp {
+			out.PrivacyNotice.SignUp = &exportNoticeAccepted{a.Version, a.AcceptedAt}
+		}
+		out.PrivacyNotice.Acknowledgements = append(out.PrivacyNotice.Acknowledgements, a)
+	}
+	if err := rows.Err(); err != nil {
+		return out, err
+	}
+	rows.Close()
+	_, history, err := s.Consents(ctx, id)
+	if err != nil {
+		return out, err
+	}
+	for _, e := range history {
+		out.Consents = append(out.Consents, exportConsent{e.Purpose, e.Granted, e.At.UTC(), e.NoticeVersion})
+	}
+	return out, nil
 }

@@ -188,7 +188,7 @@ func (s *Service) AccessHistory(ctx context.Context, p access.Principal, account
 	if p.AccountID == "" || p.AccountID != accountID {
 		return nil, errNoCustomer
 	}
-	gs, err := s.grants(ctx, `WHERE customer_id = $1 ORDER BY granted_at DESC LIMIT 200`, accountID)
+	gs, err := s.grants(ctx, `WHERE customer_id = $1 ORDER BY granted_at DESC`, accountID)
 	if err != nil {
 		return nil, err
 	}
