@@ -16,6 +16,7 @@ import (
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/app"
+	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/dbtest"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/mailtest"
@@ -91,7 +92,26 @@ func dataRightsFlow(t *testing.T, extra ...string) {
 		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir}); err != nil {
 		t.Fatal(err)
 	}
+	// MTL-3.2.2: past the step-up window, "Prepare my data" asks for the
+	// password, says what for, and then prepares the data.
+	stale := time.Now().Add(-r.Storage().Profile.Session.StepUpWindow.Duration - time.Minute)
+	if err := r.Storage().DB.Transact(context.Background(), func(tx *db.Tx) error {
+		_, err := tx.ExecContext(context.Background(), `UPDATE sessions SET reauth_at = $1`, stale)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	b.submit(t, "#prepare")
+	if p := b.path(t); !strings.HasPrefix(p, "/account/reauth?action=") {
+		t.Fatalf("a stale export landed on %s, want the password confirmation", p)
+	}
+	if got := b.text(t, "main"); !strings.Contains(got, "to prepare a copy of your data") {
+		t.Errorf("the confirmation page does not say what it protects: %q", got)
+	}
+	b.submit(t, `form[action="/account/reauth"] button[type=submit]`, field{"#password", "velvet-harbour-quietly-92-lanterns"})
+	if !b.has(t, "#download") {
+		t.Fatalf("after the password the data is not ready: %q", b.text(t, "main"))
+	}
 	if err := chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS("#download"))); err != nil {
 		t.Fatal(err)
 	}
