@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"github.com/portico/portico/internal/privacy"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -574,4 +576,55 @@ func TestPagesRender(t *testing.T) {
 			}
 		}
 	}
+	t.Run("security guidelines", func(t *testing.T) { testGuidelinesAdvice(t, s) })
+}
+
+// testGuidelinesAdvice (part of TestPagesRender): the security guidelines
+// page gives the advice that CP-3.1 and MTL-8.2 ask for, in words, with
+// the live profile's numbers: a strong unique password, a second factor,
+// phishing, and how to report suspicious activity.
+func testGuidelinesAdvice(t *testing.T, s *testServer) {
+	w := do(s, "GET", "/security", nil, nil)
+	if w.Code != http.StatusOK {
+		t.Fatalf("/security = %d", w.Code)
+	}
+	text := visibleText(w.Body.String())
+	p := s.profile
+	wants := []string{
+		// Passwords (CP-3.1: keep strong passwords).
+		fmt.Sprintf("Use a passphrase of several unrelated words, at least %d characters.", p.Password.MinLength),
+		"Never reuse a password from another site",
+		"A password manager makes this easy",
+		"We check new passwords against lists of common and breached passwords and refuse them",
+		// Second factor (CP-4.1, MTL-3.1.2).
+		"With one, a stolen password alone cannot open your account.",
+		"Passkeys are the strongest choice: they cannot be phished",
+		"Authenticator apps show a six-digit code",
+		"Recovery codes let you in if you lose your phone.",
+		// Phishing, and reporting (CP-3.1).
+		"We will never ask for your password, a sign-in code or a recovery code",
+		"Report suspicious activity straight away",
+		fmt.Sprintf("we tell you within %d hours of detecting it", int(p.Incident.CustomerNotification.Hours())),
+	}
+	if p.MFA.Mode == policy.MFARequired {
+		wants = append(wants, "Our policy requires a second factor for every account.")
+	} else {
+		wants = append(wants, "We strongly encourage a second factor.")
+	}
+	if p.Password.ExpiryDays > 0 {
+		wants = append(wants, fmt.Sprintf("passwords expire every %d days. We warn you %d days before", p.Password.ExpiryDays, p.Password.ExpiryWarningDays))
+	}
+	for _, want := range wants {
+		if !strings.Contains(text, want) {
+			t.Errorf("the guidelines lack %q", want)
+		}
+	}
+}
+
+// visibleText is a page's text as a reader sees it: no tags, entities
+// decoded, runs of white space as one space.
+func visibleText(page string) string {
+	page = regexp.MustCompile(`(?s)<(script|style)\b.*?</(script|style)>`).ReplaceAllString(page, " ")
+	page = regexp.MustCompile(`<[^>]*>`).ReplaceAllString(page, "")
+	return strings.Join(strings.Fields(html.UnescapeString(page)), " ")
 }
