@@ -62,3 +62,17 @@ func TestMask(t *testing.T) {
 		t.Errorf("MaskName = %q", got)
 	}
 }
+
+// TestMayContract: contractors hold support, security or auditor roles,
+// never a customer's and never administration (MTL-1.2).
+func TestMayContract(t *testing.T) {
+	want := map[Role]bool{RoleCustomer: false, RoleSupport: true, RoleSecurity: true, RoleAdmin: false, RoleAuditor: true}
+	if len(want) != len(Roles()) {
+		t.Fatalf("roles %v, table %v", Roles(), want)
+	}
+	for _, r := range Roles() {
+		if got := r.MayContract(); got != want[r] {
+			t.Errorf("%s.MayContract() = %v, want %v", r, got, want[r])
+		}
+	}
+}

@@ -93,9 +93,12 @@ func (e *env) customer(t *testing.T, email string) access.Principal {
 }
 
 // TestPurge: each category goes when its period from the profile has
-// passed, not before; a dry run counts without deleting; the run is
-// recorded and audited (CP-5.2).
+// passed, not before (every category of the schedule on its own, in
+// categories_test.go); a dry run counts without deleting; deletion runs in
+// batches; the run is recorded and audited (CP-5.2).
 func TestPurge(t *testing.T) {
+	t.Run("schedule", testPurgeCasesCoverTheSchedule)
+	t.Run("category", testPurgeEachCategory)
 	each(t, func(t *testing.T, e *env) {
 		c := e.customer(t, "old@example.com")
 		for i := 0; i < 7; i++ { // more than one batch of 3

@@ -818,3 +818,35 @@ func TestCredentialsEpoch(t *testing.T) {
 		mustAuth(t, st, now)
 	})
 }
+
+// TestSameUserAgent: a session knows the browser it was opened in; the
+// same browser matches, another does not, and only the first 512 bytes
+// (cut on a character boundary) are kept (CP-6.3).
+func TestSameUserAgent(t *testing.T) {
+	c := newClock()
+	dbtest.EachWith(t, dbtest.Options{Now: c.Now}, func(t *testing.T, d *db.DB) {
+		st := newStore(t, d)
+		acct := newAccount(t, d, "customer")
+		token, _ := create(t, st, d, start(acct))
+		s := mustAuth(t, st, token)
+		if !s.SameUserAgent(uaFirefox) {
+			t.Error("the session's own browser does not match")
+		}
+		if s.SameUserAgent(uaIPhone) || s.SameUserAgent("") {
+			t.Error("another browser matches")
+		}
+		long := start(acct)
+		long.UserAgent = "a" + strings.Repeat("é", 300) // byte 512 is inside a character
+		token, _ = create(t, st, d, long)
+		s = mustAuth(t, st, token)
+		if !s.SameUserAgent(long.UserAgent) || !s.SameUserAgent(long.UserAgent[:511]+"ü, then anything") {
+			t.Error("a long user agent is not compared on its first 511 bytes")
+		}
+		if s.SameUserAgent(long.UserAgent[:509]) || s.SameUserAgent("b"+long.UserAgent[1:]) {
+			t.Error("a shorter or another long user agent matches")
+		}
+		if !(session.Session{}).SameUserAgent(uaIPhone) {
+			t.Error("a session without a recorded browser refuses")
+		}
+	})
+}

@@ -101,34 +101,68 @@ func concrete(pattern string) (string, string) {
 // TestRestrictedModes walks the whole route table for a session in each
 // restricted stage and proves that only the step it owes (and signing out,
 // and public pages) answers (CP-4.1, CP-12): an account without its second
-// factor reaches nothing of the portal.
+// factor reaches nothing of the portal, and one that must change its
+// password (expired, breached, or an administrator's or incident's order)
+// reaches nothing but the change-password page, even with both factors.
 func TestRestrictedModes(t *testing.T) {
 	s := newTestServer(t)
+	ctx := context.Background()
+	password := func(email string, totp bool) func(t *testing.T) (string, identity.Step) {
+		return func(t *testing.T) (string, identity.Step) { return signIn(t, s, email, totp) }
+	}
 	cases := []struct {
 		name    string
-		email   string
-		totp    bool
+		session func(t *testing.T) (string, identity.Step)
 		step    identity.Step
 		allowed access.Permission
 		page    string
 	}{
-		{"MFA required and none enrolled", "enrol@example.com", false, identity.StepEnrol, access.MFAEnrol, "/account/mfa/setup"},
-		{"second factor owed", "mfa@example.com", true, identity.StepSecondFactor, access.SignInSecondFactor, "/login/mfa"},
+		{"MFA required and none enrolled", password("enrol@example.com", false), identity.StepEnrol, access.MFAEnrol, "/account/mfa/setup"},
+		{"second factor owed", password("mfa@example.com", true), identity.StepSecondFactor, access.SignInSecondFactor, "/login/mfa"},
+		{"password change required", func(t *testing.T) (string, identity.Step) {
+			// Both factors given: the forced change alone restricts it.
+			_, _, secret := signInRole(t, s, "change@example.com", access.RoleCustomer, true)
+			acct, err := s.identity.FindByEmail(ctx, "change@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.identity.RequirePasswordChange(ctx, acct.ID, identity.ChangeAdmin); err != nil {
+				t.Fatal(err)
+			}
+			res, err := s.identity.Login(ctx, identity.Credentials{Email: "change@example.com", Password: testPassword, IP: "192.0.2.10", UserAgent: "test"})
+			if err != nil || res.Next != identity.StepSecondFactor {
+				t.Fatalf("sign-in: %q %v", res.Next, err)
+			}
+			sess, err := s.sessions.Authenticate(ctx, res.Token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
+			res, err = s.identity.VerifySecondFactor(ctx, sess, code, "192.0.2.10", "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res.Token, res.Next
+		}, identity.StepChangePassword, access.PasswordChange, "/account/password"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			token, step := signIn(t, s, tc.email, tc.totp)
+			token, step := tc.session(t)
 			if step != tc.step {
 				t.Fatalf("sign-in reached %q, want %q", step, tc.step)
 			}
 			cookie := session.CookieName + "=" + token
+			headers := map[string]string{"Cookie": cookie, "Sec-Fetch-Site": "same-origin", "Content-Type": "application/x-www-form-urlencoded"}
+			// The stage's own page answers.
+			if w := do(s, http.MethodGet, tc.page, nil, headers); w.Code != http.StatusOK {
+				t.Fatalf("GET %s: %d (Location %q), want 200", tc.page, w.Code, w.Header().Get("Location"))
+			}
 			for _, rt := range s.routes() {
 				if rt.perm == access.Public || rt.pattern == "POST /logout" {
 					continue
 				}
 				method, path := concrete(rt.pattern)
-				w := do(s, method, path, strings.NewReader(""), map[string]string{
-					"Cookie": cookie, "Sec-Fetch-Site": "same-origin", "Content-Type": "application/x-www-form-urlencoded"})
+				w := do(s, method, path, strings.NewReader(""), headers)
 				denied := w.Code == http.StatusNotFound && method == http.MethodPost ||
 					w.Code == http.StatusSeeOther && w.Header().Get("Location") == tc.page && method == http.MethodGet ||
 					strings.HasPrefix(path, "/api/") && w.Code == http.StatusUnauthorized // sessions do not reach the API
@@ -142,6 +176,13 @@ func TestRestrictedModes(t *testing.T) {
 						t.Errorf("%s answered %d (Location %q) to a session that owes %s", rt.pattern, w.Code, w.Header().Get("Location"), tc.step)
 					}
 				}
+			}
+			// Signing out works, and ends the session.
+			if w := do(s, http.MethodPost, "/logout", strings.NewReader(""), headers); w.Code != http.StatusSeeOther {
+				t.Errorf("POST /logout: %d", w.Code)
+			}
+			if w := do(s, http.MethodGet, "/account", nil, headers); w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/login?") {
+				t.Errorf("after signing out, GET /account: %d %q, want a redirect to sign in", w.Code, w.Header().Get("Location"))
 			}
 		})
 	}

@@ -3,8 +3,11 @@ package web
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"github.com/portico/portico/internal/privacy"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +15,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -247,11 +251,71 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
-// TestCSPNonce checks that the page's script carries this response's nonce
-// and that nonces are fresh per request (CP-6.1).
+// TestCSPNonce checks the Content-Security-Policy of real responses
+// directive by directive (script-src only this response's nonce with
+// 'strict-dynamic', object-src, base-uri and frame-ancestors 'none', and
+// nothing else than the policy below), that the page's script carries this
+// response's nonce and that nonces are fresh per request (CP-6.1).
 func TestCSPNonce(t *testing.T) {
 	s := newTestServer(t)
 	nonceRe := regexp.MustCompile(`'nonce-([^']+)'`)
+
+	// Over a real connection: a page, a form, an error, a static file.
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	css, _ := s.static.url("portico.css")
+	for _, path := range []string{"/", "/login", "/no-such-page", css} {
+		res, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if n := len(res.Header.Values("Content-Security-Policy")); n != 1 {
+			t.Fatalf("%s: %d Content-Security-Policy headers, want 1", path, n)
+		}
+		got, err := parseCSP(res.Header.Get("Content-Security-Policy"))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		// script-src: this response's nonce and 'strict-dynamic', nothing
+		// else (no host, scheme, 'self', 'unsafe-inline' or 'unsafe-eval').
+		script := got["script-src"]
+		if len(script) != 2 || script[1] != "'strict-dynamic'" || !nonceRe.MatchString(script[0]) || nonceRe.FindString(script[0]) != script[0] {
+			t.Errorf("%s: script-src %q, want 'nonce-…' 'strict-dynamic'", path, script)
+		} else {
+			nonce := nonceRe.FindStringSubmatch(script[0])[1]
+			if b, err := base64.RawURLEncoding.DecodeString(nonce); err != nil || len(b) < 16 {
+				t.Errorf("%s: nonce %q is not 128 random bits", path, nonce)
+			}
+			if path == "/" && !strings.Contains(string(body), `nonce="`+nonce+`"`) {
+				t.Errorf("%s: the page's script does not carry the response's nonce", path)
+			}
+		}
+		delete(got, "script-src")
+		want := map[string][]string{
+			"default-src":     {"'none'"},
+			"style-src":       {"'self'"},
+			"img-src":         {"'self'", "data:"},
+			"font-src":        {"'self'"},
+			"connect-src":     {"'self'"},
+			"manifest-src":    {"'self'"},
+			"form-action":     {"'self'"},
+			"frame-ancestors": {"'none'"},
+			"base-uri":        {"'none'"},
+			"object-src":      {"'none'"},
+		}
+		for name, values := range want {
+			if !slices.Equal(got[name], values) {
+				t.Errorf("%s: %s %q, want %q", path, name, got[name], values)
+			}
+		}
+		for name, values := range got {
+			if _, ok := want[name]; !ok {
+				t.Errorf("%s: unexpected directive %s %q", path, name, values)
+			}
+		}
+	}
 	var nonces []string
 	// Many requests: a nonce alphabet that html/template escapes would
 	// show up only in some of them.
@@ -283,6 +347,28 @@ func TestCSPNonce(t *testing.T) {
 			t.Errorf("%s has an inline style or event handler", path)
 		}
 	}
+}
+
+// parseCSP splits a policy into its directives (names lower case), and
+// refuses an empty or repeated directive: a browser ignores the repeat, so
+// a test must not read it.
+func parseCSP(policy string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, d := range strings.Split(policy, ";") {
+		f := strings.Fields(d)
+		if len(f) == 0 {
+			continue
+		}
+		name := strings.ToLower(f[0])
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("CSP %q repeats %s", policy, name)
+		}
+		out[name] = f[1:]
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("empty CSP")
+	}
+	return out, nil
 }
 
 // TestTemplatesEscape checks contextual escaping of user-supplied values
@@ -594,4 +680,55 @@ func TestPagesRender(t *testing.T) {
 			}
 		}
 	}
+	t.Run("security guidelines", func(t *testing.T) { testGuidelinesAdvice(t, s) })
+}
+
+// testGuidelinesAdvice (part of TestPagesRender): the security guidelines
+// page gives the advice that CP-3.1 and MTL-8.2 ask for, in words, with
+// the live profile's numbers: a strong unique password, a second factor,
+// phishing, and how to report suspicious activity.
+func testGuidelinesAdvice(t *testing.T, s *testServer) {
+	w := do(s, "GET", "/security", nil, nil)
+	if w.Code != http.StatusOK {
+		t.Fatalf("/security = %d", w.Code)
+	}
+	text := visibleText(w.Body.String())
+	p := s.profile
+	wants := []string{
+		// Passwords (CP-3.1: keep strong passwords).
+		fmt.Sprintf("Use a passphrase of several unrelated words, at least %d characters.", p.Password.MinLength),
+		"Never reuse a password from another site",
+		"A password manager makes this easy",
+		"We check new passwords against lists of common and breached passwords and refuse them",
+		// Second factor (CP-4.1, MTL-3.1.2).
+		"With one, a stolen password alone cannot open your account.",
+		"Passkeys are the strongest choice: they cannot be phished",
+		"Authenticator apps show a six-digit code",
+		"Recovery codes let you in if you lose your phone.",
+		// Phishing, and reporting (CP-3.1).
+		"We will never ask for your password, a sign-in code or a recovery code",
+		"Report suspicious activity straight away",
+		fmt.Sprintf("we tell you within %d hours of detecting it", int(p.Incident.CustomerNotification.Hours())),
+	}
+	if p.MFA.Mode == policy.MFARequired {
+		wants = append(wants, "Our policy requires a second factor for every account.")
+	} else {
+		wants = append(wants, "We strongly encourage a second factor.")
+	}
+	if p.Password.ExpiryDays > 0 {
+		wants = append(wants, fmt.Sprintf("passwords expire every %d days. We warn you %d days before", p.Password.ExpiryDays, p.Password.ExpiryWarningDays))
+	}
+	for _, want := range wants {
+		if !strings.Contains(text, want) {
+			t.Errorf("the guidelines lack %q", want)
+		}
+	}
+}
+
+// visibleText is a page's text as a reader sees it: no tags, entities
+// decoded, runs of white space as one space.
+func visibleText(page string) string {
+	page = regexp.MustCompile(`(?s)<(script|style)\b.*?</(script|style)>`).ReplaceAllString(page, " ")
+	page = regexp.MustCompile(`<[^>]*>`).ReplaceAllString(page, "")
+	return strings.Join(strings.Fields(html.UnescapeString(page)), " ")
 }
