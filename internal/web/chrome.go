@@ -36,6 +36,7 @@ var flashes = map[string]string{
 	"ticket-closed":       "The ticket is closed.",
 	"ticket-updated":      "The ticket was updated.",
 	"revealed":            "The field is revealed for you for a limited time. The customer can see that you did, and why.",
+	"email-revealed":      "The address is revealed for you for a limited time. The account holder can see that you did, and why.",
 	"report-filed":        "The report went to the security team.",
 	"contact-saved":       "Your name and phone number were saved.",
 	"account-updated":     "Done. The change is in the audit trail.",
