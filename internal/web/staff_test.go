@@ -127,3 +127,33 @@ func TestAdminRevealsEmail(t *testing.T) {
 		}
 	})
 }
+
+// TestNoRevealOfEmptyFields: the desk offers no reveal for a field the
+// customer left empty, and refuses one sent anyway without recording it
+// (MTL-3.2.2: a reveal record means data was seen).
+func TestNoRevealOfEmptyFields(t *testing.T) {
+	eachServer(t, func(t *testing.T, s *testServer) {
+		cust := signInFull(t, s, "no.phone@example.com")
+		if r := post(s, "/account/contact", url.Values{"name": {"Nora Phoneless"}}, cookieOf(cust)); r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("contact: %d", r.StatusCode)
+		}
+		id := accountOf(t, s, cust)
+		agent := cookieOf(signInAs(t, s, "agent@example.com", access.RoleSupport))
+		page := do(s, "GET", "/desk/customers/"+id, nil, map[string]string{"Cookie": agent}).Body.String()
+		for field, offered := range map[string]bool{"email": true, "name": true, "phone": false} {
+			if got := strings.Contains(page, `name="field" value="`+field+`"`); got != offered {
+				t.Errorf("reveal of the %s offered: %v, want %v", field, got, offered)
+			}
+		}
+		if !strings.Contains(page, "(none given)") {
+			t.Error("the empty phone is not shown as such")
+		}
+		r := post(s, "/desk/customers/"+id+"/reveal", url.Values{"field": {"phone"}, "reason": {"Calling the customer back today"}}, agent)
+		if r.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("reveal of an empty field: %d", r.StatusCode)
+		}
+		if n := auditCount(t, s, "customer.reveal", "account:"+id); n != 0 {
+			t.Errorf("%d reveals of an empty field recorded", n)
+		}
+	})
+}
