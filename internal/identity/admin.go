@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"database/sql"
 	"strconv"
 	"strings"
 	"time"
@@ -72,10 +73,10 @@ func (s *Service) SearchAccounts(ctx context.Context, actor access.Principal, q 
 	}
 	switch q.Status {
 	case "":
-	case StatusActive, StatusDisabled, StatusUnverified:
+	case StatusActive, StatusDisabled, StatusUnverified, StatusInvited:
 		where = append(where, "status = "+arg(q.Status))
 	default:
-		return nil, 0, apperr.New(apperr.Invalid, "Unknown status: choose active, disabled or unverified.")
+		return nil, 0, apperr.New(apperr.Invalid, "Unknown status: choose active, disabled, unverified or invited.")
 	}
 	cond := ""
 	if len(where) > 0 {
@@ -144,7 +145,11 @@ func (s *Service) AdminAccount(ctx context.Context, actor access.Principal, id s
 	if err != nil {
 		return AccountSummary{}, err
 	}
-	return AccountSummary{Account: a, EmailMasked: access.MaskEmail(email), Name: name}, nil
+	var invitedBy sql.NullString
+	if err := s.db.QueryRowContext(ctx, `SELECT invited_by FROM accounts WHERE id = $1`, id).Scan(&invitedBy); err != nil {
+		return AccountSummary{}, err
+	}
+	return AccountSummary{Account: a, EmailMasked: access.MaskEmail(email), Name: name, InvitedBy: invitedBy.String}, nil
 }
 
 // manage checks that actor may manage target: the permission, and never

@@ -20,6 +20,11 @@ func (s *Server) adminRoutes() []route {
 		{"GET /admin", access.UserRead, s.adminHome},
 		{"GET /admin/users", access.UserRead, s.adminUsers},
 		{"GET /admin/users/{id}", access.UserRead, s.adminUser},
+		// Staff invitations (CP-4.2, CP-4.3): the page lists the pending
+		// ones; inviting needs a fresh step-up.
+		{"GET /admin/users/invite", access.UserRead, s.invitePage},
+		{"POST /admin/users/invite", access.UserInvite, s.invite},
+		{"POST /admin/users/{id}/revoke-invitation", access.UserManage, s.revokeInvitation},
 		{"POST /admin/users/{id}/disable", access.UserManage, s.adminAction},
 		{"POST /admin/users/{id}/enable", access.UserManage, s.adminAction},
 		{"POST /admin/users/{id}/unlock", access.UserManage, s.adminAction},
@@ -43,12 +48,12 @@ func (s *Server) adminRoutes() []route {
 
 // adminLinks says which administration pages the principal may open.
 type adminLinks struct {
-	Users, Roles, Matrix, Audit, Policy, Outbox, Keys, Privacy bool
+	Users, Invitations, Roles, Matrix, Audit, Policy, Outbox, Keys, Privacy bool
 }
 
 func linksFor(p access.Principal) adminLinks {
 	return adminLinks{
-		Users: access.Allowed(p, access.UserRead), Roles: access.Allowed(p, access.UserRead),
+		Users: access.Allowed(p, access.UserRead), Invitations: access.Allowed(p, access.UserRead), Roles: access.Allowed(p, access.UserRead),
 		Matrix: access.Allowed(p, access.MatrixRead), Audit: access.Allowed(p, access.AuditRead),
 		Policy: access.Allowed(p, access.PolicyRead), Outbox: access.Allowed(p, access.OutboxRead),
 		Keys: access.Allowed(p, access.KeysRotate), Privacy: access.Allowed(p, access.PrivacyRequests),
@@ -90,7 +95,7 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) error {
 	offset, _ := strconv.Atoi(v.Get("offset"))
 	q := identity.AccountQuery{Email: v.Get("email"), Role: access.Role(v.Get("role")), Status: v.Get("status"), Limit: adminPageSize, Offset: max(offset, 0)}
 	page := adminUsersPage{Page: s.page(w, r, "Accounts"), Query: q, Roles: access.Roles(),
-		Statuses: []string{identity.StatusActive, identity.StatusDisabled, identity.StatusUnverified}}
+		Statuses: []string{identity.StatusActive, identity.StatusDisabled, identity.StatusUnverified, identity.StatusInvited}}
 	list, total, err := s.identity.SearchAccounts(r.Context(), p, q)
 	if err != nil {
 		if msg := formError(err); msg != "" {
