@@ -42,7 +42,13 @@ const (
 	// Administration (MTL-3.2.2: configuration and keys are admin-only).
 	UserRead   Permission = "user.read"   // the staff and customer list, without personal data unmasked
 	UserManage Permission = "user.manage" // disable, enable, unlock, force a password change, end sessions, training, contract end
-	RoleGrant  Permission = "role.grant"  // change roles; granting or removing admin needs a second admin
+	// UserReveal: unmask an account's email address, with a reason, for
+	// a while (MTL-3.2.2). Sensitive: it takes a fresh sign-in.
+	UserReveal Permission = "user.email.reveal"
+	// UserInvite: invite a member of staff by email, with a staff role.
+	// Sensitive: it hands out a role's permissions to a new person.
+	UserInvite Permission = "user.invite"
+	RoleGrant  Permission = "role.grant" // change roles; granting or removing admin needs a second admin
 	// ApprovalDecide: approve or reject another administrator's four-eyes
 	// request (a role to or from admin, disabling an administrator, a
 	// policy edit that weakens a control), or cancel one's own.
@@ -71,7 +77,7 @@ var matrix = map[Role][]Permission{
 	RoleCustomer: {TicketOwn},
 	RoleSupport:  {TicketQueue, CustomerLookup, CustomerReveal, ReportForCustomer, TokenOwn, TokenCreate},
 	RoleSecurity: {IncidentManage, CustomerLookup, ReportForCustomer, UserRead, PolicyRead, AuditRead, TokenOwn, TokenCreate},
-	RoleAdmin: {UserRead, UserManage, RoleGrant, ApprovalDecide, MatrixRead, PolicyRead, PolicyEdit, KeysRotate, OutboxRead,
+	RoleAdmin: {UserRead, UserManage, UserReveal, UserInvite, RoleGrant, ApprovalDecide, MatrixRead, PolicyRead, PolicyEdit, KeysRotate, OutboxRead,
 		AuditRead, PrivacyRequests, TokenOwn, TokenCreate},
 	RoleAuditor: {UserRead, MatrixRead, PolicyRead, AuditRead, AuditExport, PrivacyRequests, TokenOwn, TokenCreate},
 }
@@ -81,6 +87,8 @@ var matrix = map[Role][]Permission{
 // MTL-3.2.2).
 var sensitive = map[Permission]bool{
 	CustomerReveal: true,
+	UserReveal:     true,
+	UserInvite:     true,
 	RoleGrant:      true,
 	ApprovalDecide: true,
 	PolicyEdit:     true,
@@ -124,7 +132,7 @@ func RolePermissions(r Role) []Permission {
 // shows them.
 func Permissions() []Permission {
 	return []Permission{TicketOwn, TicketQueue, CustomerLookup, CustomerReveal, ReportForCustomer,
-		IncidentManage, UserRead, UserManage, RoleGrant, ApprovalDecide, MatrixRead, PolicyRead, PolicyEdit,
+		IncidentManage, UserRead, UserManage, UserReveal, UserInvite, RoleGrant, ApprovalDecide, MatrixRead, PolicyRead, PolicyEdit,
 		KeysRotate, OutboxRead, AuditRead, AuditExport, PrivacyRequests, TokenOwn, TokenCreate}
 }
 
@@ -142,7 +150,9 @@ var descriptions = map[Permission]string{
 	ReportForCustomer: "File a suspicious-activity report on a customer's behalf",
 	IncidentManage:    "Manage incidents, alerts and risk signals",
 	UserRead:          "List and search accounts",
-	UserManage:        "Disable, enable, unlock, end sessions, force a password change, record training",
+	UserManage:        "Disable, enable, unlock, end sessions, force a password change, record training, revoke invitations",
+	UserReveal:        "Reveal an account's masked email address, with a reason, for a limited time (step-up)",
+	UserInvite:        "Invite a member of staff by email with a staff role (step-up)",
 	RoleGrant:         "Change roles (granting or removing admin needs a second admin) (step-up)",
 	ApprovalDecide:    "Approve or reject another administrator's request that needs four eyes (step-up)",
 	MatrixRead:        "See this permission matrix",

@@ -178,6 +178,13 @@ func runMaintenance(ctx context.Context, sv *Services, every time.Duration, logg
 				}
 				return err
 			},
+			"identity.expired_invitations": func() error {
+				n, err := sv.Identity.ExpireInvitations(ctx)
+				if n > 0 {
+					logger.Info("expired staff invitations withdrawn", "count", n)
+				}
+				return err
+			},
 			"identity.ended_contracts": func() error {
 				n, err := sv.Identity.DisableEndedContracts(ctx)
 				if n > 0 {

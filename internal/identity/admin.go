@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"database/sql"
 	"strconv"
 	"strings"
 	"time"
@@ -27,10 +28,16 @@ type AccountQuery struct {
 }
 
 // AccountSummary is an account in an administrator's list: its email
-// address is masked (MTL-3.2.1: staff see what they need).
+// address is masked (MTL-3.2.1: staff see what they need), its name is
+// shown, so that an administrator can tell accounts apart and act on the
+// right one (the name is the holder's own contact name).
 type AccountSummary struct {
 	Account
 	EmailMasked string
+	Name        string
+	// InvitedBy is the administrator who invited a member of staff (""
+	// for accounts made otherwise).
+	InvitedBy string
 }
 
 var errNotAllowed = apperr.New(apperr.NotFound, "No such account.")
@@ -66,10 +73,10 @@ func (s *Service) SearchAccounts(ctx context.Context, actor access.Principal, q 
 	}
 	switch q.Status {
 	case "":
-	case StatusActive, StatusDisabled, StatusUnverified:
+	case StatusActive, StatusDisabled, StatusUnverified, StatusInvited:
 		where = append(where, "status = "+arg(q.Status))
 	default:
-		return nil, 0, apperr.New(apperr.Invalid, "Unknown status: choose active, disabled or unverified.")
+		return nil, 0, apperr.New(apperr.Invalid, "Unknown status: choose active, disabled, unverified or invited.")
 	}
 	cond := ""
 	if len(where) > 0 {
@@ -108,6 +115,9 @@ func (s *Service) SearchAccounts(ctx context.Context, actor access.Principal, q 
 			return nil, 0, err
 		}
 		out[i].EmailMasked = access.MaskEmail(email)
+		if out[i].Name, err = s.Name(ctx, out[i].ID); err != nil {
+			return nil, 0, err
+		}
 		if s.passkeys != nil {
 			if out[i].PasskeyCount, err = s.passkeys.Count(ctx, out[i].ID); err != nil {
 				return nil, 0, err
@@ -131,7 +141,15 @@ func (s *Service) AdminAccount(ctx context.Context, actor access.Principal, id s
 	if err != nil {
 		return AccountSummary{}, err
 	}
-	return AccountSummary{Account: a, EmailMasked: access.MaskEmail(email)}, nil
+	name, err := s.Name(ctx, id)
+	if err != nil {
+		return AccountSummary{}, err
+	}
+	var invitedBy sql.NullString
+	if err := s.db.QueryRowContext(ctx, `SELECT invited_by FROM accounts WHERE id = $1`, id).Scan(&invitedBy); err != nil {
+		return AccountSummary{}, err
+	}
+	return AccountSummary{Account: a, EmailMasked: access.MaskEmail(email), Name: name, InvitedBy: invitedBy.String}, nil
 }
 
 // manage checks that actor may manage target: the permission, and never

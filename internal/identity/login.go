@@ -189,6 +189,12 @@ func (s *Service) accountForLogin(ctx context.Context, email string) (Account, s
 		return Account{}, "", err
 	}
 	acct, err := s.Account(ctx, id)
+	if err == nil && acct.Status == StatusInvited {
+		// Enforces CP-4.3: an invitation not accepted yet has no password
+		// and signs nobody in; it answers like an unknown address, and a
+		// reset cannot stand in for the invitation's link.
+		return Account{}, "", errNoAccount
+	}
 	// The epoch read with the hash, not after it: a session that a
 	// now-replaced password opens is born behind the account's epoch.
 	acct.CredentialsEpoch = epoch

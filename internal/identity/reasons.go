@@ -20,15 +20,19 @@ const (
 	ActionReveal   = "customer.reveal"
 	ActionRectify  = "customer.rectify"
 	ActionRestrict = "account.restriction.set"
+	// ActionAccountReveal: an administrator unmasks an account's email
+	// address (any account, staff included).
+	ActionAccountReveal = "account.reveal"
 )
 
 // sealedReasons maps each such action to the details key holding the ID
 // that the reason's ciphertext is bound to (the grant, the change, the
 // request), so that a reason cannot be moved to another event.
 var sealedReasons = map[string]string{
-	ActionReveal:   "grant",
-	ActionRectify:  "change",
-	ActionRestrict: "request",
+	ActionReveal:        "grant",
+	ActionRectify:       "change",
+	ActionRestrict:      "request",
+	ActionAccountReveal: "grant",
 }
 
 // ReasonKey is the details key that holds a sealed reason (base64).

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Setting is one tunable of a profile as the policy file spells it, with the
@@ -18,6 +19,10 @@ type Setting struct {
 	// Floor is the shortest value allowed for an evidence retention
 	// ("365d"), "" for other settings.
 	Floor string
+	// IsDuration says the setting is a Duration, whose value is then
+	// also in Duration, for pages that write it in words.
+	IsDuration bool
+	Duration   time.Duration
 }
 
 // Settings lists every setting of p in file order: the profile name, then
@@ -25,7 +30,11 @@ type Setting struct {
 func (p Profile) Settings() []Setting {
 	var out []Setting
 	for _, f := range fields(reflect.ValueOf(p), "") {
-		out = append(out, Setting{Key: f.key(), Value: f.text(), Clauses: f.clauses, Floor: f.floor})
+		st := Setting{Key: f.key(), Value: f.text(), Clauses: f.clauses, Floor: f.floor}
+		if f.v.Type() == durationType {
+			st.IsDuration, st.Duration = true, f.v.Interface().(Duration).Duration
+		}
+		out = append(out, st)
 	}
 	return out
 }

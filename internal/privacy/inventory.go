@@ -148,6 +148,7 @@ func Classification(p policy.Profile) (map[string]string, error) {
 // classified in its category.
 var notPersonal = []struct{ cols, why string }{
 	{"accounts: id, credentials_epoch", "an opaque account number and a counter"},
+	{"accounts: invited_by", "the opaque account number of the administrator who invited a member of staff"},
 	{"account_tokens: id, account_id", "opaque identifiers"},
 	{"api_tokens: id, account_id, secret_hash, credentials_epoch", "opaque identifiers, a hash of a random secret, a counter"},
 	{"approvals: id, kind, target, payload, requested_by, decided_by, created_at, expires_at, decided_at, outcome", "four-eyes requests between administrators: opaque account numbers and policy values"},

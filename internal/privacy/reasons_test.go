@@ -79,6 +79,8 @@ func TestErasedReasonsAreUnreadable(t *testing.T) {
 			identity.ActionReveal:   "Reveal-reason-G7H: calling back about her divorce",
 			identity.ActionRectify:  "Rectify-reason-J2K: she moved to Leeds after the surgery",
 			identity.ActionRestrict: "Restrict-reason-L5N: objected in a letter about her debts",
+			// An administrator's reveal of the address (issue 10).
+			identity.ActionAccountReveal: "AdminRev-reason-P8Q: confirming her address after the move",
 		}
 		c := e.customer(t, "reasons@example.com")
 		staff := func(email string, role access.Role) access.Principal {
@@ -89,7 +91,10 @@ func TestErasedReasonsAreUnreadable(t *testing.T) {
 			return access.Principal{AccountID: a.ID, Role: role, SessionID: "s", Stage: access.StageDone, ReauthAt: e.clk.Now()}
 		}
 		agent, admin := staff("agent@example.com", access.RoleSupport), staff("admin@example.com", access.RoleAdmin)
-		if _, err := e.desk.Reveal(e.ctx, agent, c.AccountID, support.FieldPhone, reasons[identity.ActionReveal]); err != nil {
+		if _, err := e.desk.Reveal(e.ctx, agent, c.AccountID, support.FieldEmail, reasons[identity.ActionReveal]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.desk.RevealAccountEmail(e.ctx, admin, c.AccountID, reasons[identity.ActionAccountReveal]); err != nil {
 			t.Fatal(err)
 		}
 		if err := e.desk.Rectify(e.ctx, agent, c.AccountID, support.FieldName, "Jane Smith", reasons[identity.ActionRectify]); err != nil {
@@ -125,7 +130,7 @@ func TestErasedReasonsAreUnreadable(t *testing.T) {
 				}
 			}
 			h, err := e.desk.AccessHistory(e.ctx, c, c.AccountID)
-			if err != nil || len(h) != 1 || h[0].Reason != reasons[identity.ActionReveal] {
+			if err != nil || len(h) != 2 || h[0].Reason != reasons[identity.ActionAccountReveal] && h[1].Reason != reasons[identity.ActionAccountReveal] {
 				t.Errorf("the customer's access history: %+v %v", h, err)
 			}
 			if l := leaks(e.dumpTables(t)); len(l) > 0 {

@@ -142,19 +142,60 @@ func (s *Service) Reveal(ctx context.Context, p access.Principal, accountID, fie
 	default:
 		return Grant{}, apperr.New(apperr.Invalid, "Choose a field to reveal: email, name or phone.")
 	}
-	reason = strings.Join(strings.Fields(reason), " ")
-	if n := utf8.RuneCountInString(reason); n < 10 || n > 500 {
-		return Grant{}, apperr.New(apperr.Invalid, "Say why you need to see it, in 10 to 500 characters (for example, the ticket you are working on).")
+	reason, err := cleanReason(reason)
+	if err != nil {
+		return Grant{}, err
 	}
 	a, err := s.identity.Account(ctx, accountID)
 	if err != nil || a.Role != access.RoleCustomer {
 		return Grant{}, errNoCustomer
 	}
-	g := Grant{ID: newID(), StaffID: p.AccountID, CustomerID: a.ID, Field: field, Reason: reason}
-	err = s.db.Transact(ctx, func(tx *db.Tx) error {
+	value, err := s.fieldValue(ctx, a.ID, field)
+	if err != nil {
+		return Grant{}, err
+	}
+	if value == "" {
+		return Grant{}, errNothingToReveal
+	}
+	return s.grant(ctx, p, a.ID, field, reason, identity.ActionReveal)
+}
+
+// errNothingToReveal refuses a reveal of a field the account left empty:
+// there is nothing to unmask, and a reveal would only add a record.
+var errNothingToReveal = apperr.New(apperr.Invalid, "That field is empty: there is nothing to reveal.")
+
+// fieldValue is the clear value of a revealable field.
+func (s *Service) fieldValue(ctx context.Context, accountID, field string) (string, error) {
+	switch field {
+	case FieldEmail:
+		return s.identity.Email(ctx, accountID)
+	case FieldName:
+		return s.identity.Name(ctx, accountID)
+	default:
+		return s.identity.Phone(ctx, accountID)
+	}
+}
+
+// cleanReason collapses a reveal reason's white space and checks its
+// length.
+func cleanReason(reason string) (string, error) {
+	reason = strings.Join(strings.Fields(reason), " ")
+	if n := utf8.RuneCountInString(reason); n < 10 || n > 500 {
+		return "", apperr.New(apperr.Invalid, "Say why you need to see it, in 10 to 500 characters (for example, the ticket you are working on).")
+	}
+	return reason, nil
+}
+
+// grant records a reveal of one field of accountID for p: the grant with
+// its reason encrypted under the account's key, and the audit event
+// (action) with the reason sealed the same way. The account sees it in
+// its access history.
+func (s *Service) grant(ctx context.Context, p access.Principal, accountID, field, reason, action string) (Grant, error) {
+	g := Grant{ID: newID(), StaffID: p.AccountID, CustomerID: accountID, Field: field, Reason: reason}
+	err := s.db.Transact(ctx, func(tx *db.Tx) error {
 		g.GrantedAt = tx.Now()
 		g.ExpiresAt = g.GrantedAt.Add(s.profile.Access.RevealGrant.Duration)
-		enc, err := s.keys.Encrypt(ctx, tx, a.ID, reasonField(g.ID), []byte(reason))
+		enc, err := s.keys.Encrypt(ctx, tx, accountID, reasonField(g.ID), []byte(reason))
 		if err != nil {
 			return err
 		}
@@ -163,13 +204,13 @@ func (s *Service) Reveal(ctx context.Context, p access.Principal, accountID, fie
 			g.ID, g.StaffID, g.CustomerID, g.Field, enc, g.GrantedAt, g.ExpiresAt); err != nil {
 			return err
 		}
-		// The trail keeps the reason sealed under the customer's key, as
+		// The trail keeps the reason sealed under the account's key, as
 		// the grant does: an erasure shreds both (CP-5.2).
-		sealed, err := s.identity.SealReason(ctx, tx, a.ID, identity.ActionReveal, g.ID, reason)
+		sealed, err := s.identity.SealReason(ctx, tx, accountID, action, g.ID, reason)
 		if err != nil {
 			return err
 		}
-		_, err = s.audit.Append(ctx, tx, audit.Event{Action: identity.ActionReveal, Target: "account:" + a.ID, Outcome: audit.Success,
+		_, err = s.audit.Append(ctx, tx, audit.Event{Action: action, Target: "account:" + accountID, Outcome: audit.Success,
 			Details: map[string]any{"field": field, "grant": g.ID, "expires_at": g.ExpiresAt.UTC().Format(time.RFC3339), identity.ReasonKey: sealed}})
 		return err
 	})
@@ -177,6 +218,65 @@ func (s *Service) Reveal(ctx context.Context, p access.Principal, accountID, fie
 		return Grant{}, err
 	}
 	return g, nil
+}
+
+// RevealAccountEmail unmasks the email address of any account (staff
+// included) for an administrator, for the profile's grant period, on a
+// stated reason: the same grant as the desk's reveal, listed in the
+// account's access history.
+//
+// Enforces MTL-3.2.2: an administrator reveals an address only with a
+// reason, a fresh re-authentication, for a limited time, audited with the
+// reason sealed under the account's key.
+func (s *Service) RevealAccountEmail(ctx context.Context, p access.Principal, accountID, reason string) (Grant, error) {
+	if !access.Has(p.Role, access.UserReveal) || p.AccountID == "" {
+		return Grant{}, errNoAccount
+	}
+	if !p.Fresh(s.db.Now(), s.profile.Session.StepUpWindow.Duration) {
+		return Grant{}, apperr.New(apperr.Forbidden, "Confirm your password first: revealing an address needs a fresh sign-in.")
+	}
+	reason, err := cleanReason(reason)
+	if err != nil {
+		return Grant{}, err
+	}
+	a, err := s.identity.Account(ctx, accountID)
+	if err != nil {
+		return Grant{}, errNoAccount
+	}
+	if a.ID == p.AccountID {
+		return Grant{}, apperr.New(apperr.Invalid, "This is your own account: your address is on your account page.")
+	}
+	return s.grant(ctx, p, a.ID, FieldEmail, reason, identity.ActionAccountReveal)
+}
+
+// errNoAccount answers for an account the principal may not reach.
+var errNoAccount = apperr.New(apperr.NotFound, "No such account.")
+
+// RevealedFor returns the fields of accountID that p holds a live grant
+// for, in clear, with each grant's end: what an administrator's account
+// page shows unmasked.
+func (s *Service) RevealedFor(ctx context.Context, p access.Principal, accountID string) (map[string]string, map[string]time.Time, error) {
+	clear, until := map[string]string{}, map[string]time.Time{}
+	if p.AccountID == "" {
+		return clear, until, nil
+	}
+	grants, err := s.grants(ctx, `WHERE staff_id = $1 AND customer_id = $2 AND expires_at > $3 ORDER BY granted_at DESC`, p.AccountID, accountID, s.db.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, g := range grants {
+		if _, ok := clear[g.Field]; !ok {
+			v, err := s.fieldValue(ctx, accountID, g.Field)
+			if err != nil {
+				return nil, nil, err
+			}
+			clear[g.Field] = v
+		}
+		if g.ExpiresAt.After(until[g.Field]) {
+			until[g.Field] = g.ExpiresAt
+		}
+	}
+	return clear, until, nil
 }
 
 // AccessHistory lists every reveal of the account's data, newest first,

@@ -10,15 +10,21 @@ import (
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/identity"
+	"github.com/portico/portico/internal/support"
 )
 
 // adminRoutes are the administration of accounts and roles (CP-4.2,
 // MTL-1.2, CP-12). Every action is checked again in internal/identity.
 func (s *Server) adminRoutes() []route {
-	return []route{
+	rs := []route{
 		{"GET /admin", access.UserRead, s.adminHome},
 		{"GET /admin/users", access.UserRead, s.adminUsers},
 		{"GET /admin/users/{id}", access.UserRead, s.adminUser},
+		// Staff invitations (CP-4.2, CP-4.3): the page lists the pending
+		// ones; inviting needs a fresh step-up.
+		{"GET /admin/users/invite", access.UserRead, s.invitePage},
+		{"POST /admin/users/invite", access.UserInvite, s.invite},
+		{"POST /admin/users/{id}/revoke-invitation", access.UserManage, s.revokeInvitation},
 		{"POST /admin/users/{id}/disable", access.UserManage, s.adminAction},
 		{"POST /admin/users/{id}/enable", access.UserManage, s.adminAction},
 		{"POST /admin/users/{id}/unlock", access.UserManage, s.adminAction},
@@ -32,16 +38,22 @@ func (s *Server) adminRoutes() []route {
 		{"GET /admin/roles", access.UserRead, s.adminRoles},
 		{"GET /admin/access", access.MatrixRead, s.adminMatrix},
 	}
+	if s.support != nil {
+		// The reveal is the support desk's grant, for any account's
+		// address (MTL-3.2.2).
+		rs = append(rs, route{"POST /admin/users/{id}/reveal", access.UserReveal, s.adminReveal})
+	}
+	return rs
 }
 
 // adminLinks says which administration pages the principal may open.
 type adminLinks struct {
-	Users, Roles, Matrix, Audit, Policy, Outbox, Keys, Privacy bool
+	Users, Invitations, Roles, Matrix, Audit, Policy, Outbox, Keys, Privacy bool
 }
 
 func linksFor(p access.Principal) adminLinks {
 	return adminLinks{
-		Users: access.Allowed(p, access.UserRead), Roles: access.Allowed(p, access.UserRead),
+		Users: access.Allowed(p, access.UserRead), Invitations: access.Allowed(p, access.UserRead), Roles: access.Allowed(p, access.UserRead),
 		Matrix: access.Allowed(p, access.MatrixRead), Audit: access.Allowed(p, access.AuditRead),
 		Policy: access.Allowed(p, access.PolicyRead), Outbox: access.Allowed(p, access.OutboxRead),
 		Keys: access.Allowed(p, access.KeysRotate), Privacy: access.Allowed(p, access.PrivacyRequests),
@@ -83,7 +95,7 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) error {
 	offset, _ := strconv.Atoi(v.Get("offset"))
 	q := identity.AccountQuery{Email: v.Get("email"), Role: access.Role(v.Get("role")), Status: v.Get("status"), Limit: adminPageSize, Offset: max(offset, 0)}
 	page := adminUsersPage{Page: s.page(w, r, "Accounts"), Query: q, Roles: access.Roles(),
-		Statuses: []string{identity.StatusActive, identity.StatusDisabled, identity.StatusUnverified}}
+		Statuses: []string{identity.StatusActive, identity.StatusDisabled, identity.StatusUnverified, identity.StatusInvited}}
 	list, total, err := s.identity.SearchAccounts(r.Context(), p, q)
 	if err != nil {
 		if msg := formError(err); msg != "" {
@@ -113,7 +125,13 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) error {
 
 type adminUserPage struct {
 	Page
-	User        identity.AccountSummary
+	User identity.AccountSummary
+	// Email is the address in clear while the viewer's reveal grant
+	// lasts (until EmailUntil), "" otherwise.
+	Email       string
+	EmailUntil  time.Time
+	CanReveal   bool
+	Grant       time.Duration // how long a reveal lasts
 	TrainingDue time.Time
 	Overdue     bool
 	Locked      bool
@@ -138,9 +156,36 @@ func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, status 
 	page := adminUserPage{Page: s.page(w, r, "Account"), User: u, TrainingDue: s.identity.TrainingDue(u.Account),
 		Overdue: s.identity.TrainingOverdue(u.Account), Locked: now.Before(u.LockedUntil), Self: u.ID == p.AccountID,
 		CanManage: access.Allowed(p, access.UserManage), CanRole: access.Allowed(p, access.RoleGrant),
-		Roles: access.Roles(), Today: now.UTC().Format("2006-01-02")}
+		Roles: access.Roles(), Today: now.UTC().Format("2006-01-02"),
+		CanReveal: s.support != nil && access.Allowed(p, access.UserReveal) && u.ID != p.AccountID,
+		Grant:     s.profile.Access.RevealGrant.Duration}
+	if s.support != nil {
+		clear, until, err := s.support.RevealedFor(r.Context(), p, u.ID)
+		if err != nil {
+			return err
+		}
+		page.Email, page.EmailUntil = clear[support.FieldEmail], until[support.FieldEmail]
+	}
 	page.Error = errMsg
 	return s.renderStatus(w, status, "admin_user", page)
+}
+
+// adminReveal unmasks an account's email address for the administrator,
+// with a reason; the route needs a fresh step-up (UserReveal is
+// sensitive) and internal/support checks it again.
+func (s *Server) adminReveal(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if _, err := s.support.RevealAccountEmail(r.Context(), access.PrincipalFrom(r.Context()), id, r.PostForm.Get("reason")); err != nil {
+		if msg := formError(err); msg != "" && apperr.CodeOf(err) != apperr.NotFound {
+			return s.renderAdminUser(w, r, formStatus(err), msg)
+		}
+		return err
+	}
+	http.Redirect(w, r, "/admin/users/"+id+"?done=email-revealed", http.StatusSeeOther)
+	return nil
 }
 
 // adminAction runs one of the account actions named by the route's last

@@ -117,6 +117,7 @@ func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) error {
 type apiUserJSON struct {
 	ID              string      `json:"id"`
 	EmailMasked     string      `json:"email_masked"`
+	Name            string      `json:"name"` // the holder's own contact name, "" if none: tells accounts apart
 	Role            access.Role `json:"role"`
 	Status          string      `json:"status"`
 	CreatedAt       time.Time   `json:"created_at"`
@@ -136,7 +137,7 @@ func optTime(t time.Time) *time.Time {
 }
 
 func (s *Server) userJSON(a identity.AccountSummary) apiUserJSON {
-	return apiUserJSON{ID: a.ID, EmailMasked: a.EmailMasked, Role: a.Role, Status: a.Status, CreatedAt: a.CreatedAt.UTC(),
+	return apiUserJSON{ID: a.ID, EmailMasked: a.EmailMasked, Name: a.Name, Role: a.Role, Status: a.Status, CreatedAt: a.CreatedAt.UTC(),
 		LastSignInAt: optTime(a.LastSignInAt), Locked: s.db.Now().Before(a.LockedUntil), MFA: a.HasSecondFactor(),
 		ContractorUntil: optTime(a.ContractorUntil), TrainingDue: optTime(s.identity.TrainingDue(a.Account))}
 }

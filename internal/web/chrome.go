@@ -54,6 +54,10 @@ var flashes = map[string]string{
 	"notice-published":      "The new version is published. Customers are asked to read it when they next sign in.",
 	"erasure-scheduled":     "Your account is scheduled for deletion. You can cancel it on this page until then.",
 	"erasure-cancelled":     "The deletion is cancelled. Your account stays.",
+	"email-revealed":        "The address is revealed for you for a limited time. The account holder can see that you did, and why.",
+	"invited":               "The invitation is sent. Its link works once, for three days; the invitation is listed below until it is accepted.",
+	"invitation-revoked":    "The invitation is revoked: its link no longer works and the address is deleted.",
+	"invitation-accepted":   "Your password is set. Sign in with your email address and it: you will then set up a second factor, which every member of staff needs.",
 	// CP-6.3: a session ended because its context changed.
 	"risk-country_change":    "For your safety we signed you out: your session was used from a different country. Please sign in again.",
 	"risk-user_agent_change": "For your safety we signed you out: your session was used from a different browser. Please sign in again.",

@@ -1,8 +1,10 @@
 package web
 
 import (
-	"github.com/portico/portico/internal/privacy"
 	"net/http"
+	"time"
+
+	"github.com/portico/portico/internal/privacy"
 
 	"github.com/portico/portico/internal/policy"
 )
@@ -22,7 +24,7 @@ type guidelinesPage struct {
 	MFARequired       bool
 	ExpiryDays        int
 	ExpiryWarningDays int
-	NotifyHours       int
+	Notify            time.Duration
 }
 
 func (s *Server) guidelines(w http.ResponseWriter, r *http.Request) error {
@@ -33,7 +35,7 @@ func (s *Server) guidelines(w http.ResponseWriter, r *http.Request) error {
 		MFARequired:       p.MFA.Mode == policy.MFARequired,
 		ExpiryDays:        p.Password.ExpiryDays,
 		ExpiryWarningDays: p.Password.ExpiryWarningDays,
-		NotifyHours:       int(p.Incident.CustomerNotification.Hours()),
+		Notify:            p.Incident.CustomerNotification.Duration,
 	})
 }
 
@@ -42,12 +44,12 @@ func (s *Server) guidelines(w http.ResponseWriter, r *http.Request) error {
 // retention periods come from the live policy profile.
 type privacyPage struct {
 	Page
-	NoticeVersion    string
-	Categories       []privacy.Category
-	ErasureGraceDays int
-	RequestDeadline  string
-	NotifyHours      int
-	RegulatorHours   int
+	NoticeVersion   string
+	Categories      []privacy.Category
+	ErasureGrace    time.Duration
+	RequestDeadline time.Duration
+	Notify          time.Duration
+	Regulator       time.Duration
 }
 
 // privacyNoticeVersion is the version of the notice text below. Versioned
@@ -57,12 +59,12 @@ const privacyNoticeVersion = privacy.BuiltinNoticeVersion
 func (s *Server) privacyNotice(w http.ResponseWriter, r *http.Request) error {
 	p := s.profile
 	return s.render(w, "privacy", privacyPage{
-		Page:             s.page(w, r, "Privacy notice"),
-		NoticeVersion:    s.noticeVersion(r),
-		Categories:       privacy.Inventory(p),
-		ErasureGraceDays: int(p.Privacy.ErasureGrace.Hours() / 24),
-		RequestDeadline:  p.Privacy.RequestDeadline.Human(),
-		NotifyHours:      int(p.Incident.CustomerNotification.Hours()),
-		RegulatorHours:   int(p.Incident.RegulatorNotification.Hours()),
+		Page:            s.page(w, r, "Privacy notice"),
+		NoticeVersion:   s.noticeVersion(r),
+		Categories:      privacy.Inventory(p),
+		ErasureGrace:    p.Privacy.ErasureGrace.Duration,
+		RequestDeadline: p.Privacy.RequestDeadline.Duration,
+		Notify:          p.Incident.CustomerNotification.Duration,
+		Regulator:       p.Incident.RegulatorNotification.Duration,
 	})
 }

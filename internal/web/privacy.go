@@ -32,20 +32,20 @@ func (s *Server) privacyRoutes() []route {
 
 type dataPage struct {
 	Page
-	Customer  bool
-	Consents  []consentRow
-	History   []privacy.ConsentEvent
-	Requests  []privacy.Request
-	Erasure   *privacy.Request
-	Token     string // a fresh export's single-use token, shown on this response only
-	GraceDays int
-	Deadline  string
+	Customer bool
+	Consents []consentRow
+	History  []privacy.ConsentEvent
+	Requests []privacy.Request
+	Erasure  *privacy.Request
+	Token    string        // a fresh export's single-use token, shown on this response only
+	Grace    time.Duration // before an erasure is carried out
+	Deadline time.Duration // to answer a request
 }
 
 func (s *Server) dataData(w http.ResponseWriter, r *http.Request) (dataPage, error) {
 	p := access.PrincipalFrom(r.Context())
 	page := dataPage{Page: s.page(w, r, "Your data"), Customer: p.Role == access.RoleCustomer,
-		GraceDays: int(s.profile.Privacy.ErasureGrace.Duration / (24 * time.Hour)), Deadline: s.profile.Privacy.RequestDeadline.Human()}
+		Grace: s.profile.Privacy.ErasureGrace.Duration, Deadline: s.profile.Privacy.RequestDeadline.Duration}
 	var err error
 	if page.Requests, err = s.rights.Requests(r.Context(), p.AccountID); err != nil {
 		return page, err

@@ -45,6 +45,9 @@ func (s *Server) routes() []route {
 		{"POST /reset", access.Public, s.resetRequest},
 		{"GET /reset/{token}", access.Public, s.resetForm},
 		{"POST /reset/{token}", access.Public, s.reset},
+		// A staff invitation's link (CP-4.3): choose a password once.
+		{"GET /invite/{token}", access.Public, s.inviteForm},
+		{"POST /invite/{token}", access.Public, s.inviteAccept},
 		{"GET /logout", access.SessionEnd, s.logoutForm},
 		{"POST /logout", access.SessionEnd, s.logout},
 

@@ -153,6 +153,8 @@ var stepUpPurposes = map[string]string{
 	"POST /desk/customers/{id}/reveal":   "to reveal this customer's details",
 	"POST /desk/customers/{id}/rectify":  "to correct this customer's details",
 	"POST /admin/users/{id}/role":        "to change this account's role",
+	"POST /admin/users/{id}/reveal":      "to reveal this account's email address",
+	"POST /admin/users/invite":           "to invite a member of staff",
 	"POST /admin/approvals/{id}/approve": "to approve this request",
 	"POST /admin/approvals/{id}/reject":  "to reject this request",
 	"POST /admin/audit/export":           "to export the audit trail",
