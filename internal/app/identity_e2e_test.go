@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/pquerna/otp/totp"
@@ -305,6 +306,11 @@ func identityFlow(t *testing.T, extra ...string) {
 			t.Errorf("QR code src = %.40q, want a PNG made by the server", src)
 		}
 		authApp.secret = key
+		// On the phone itself: a link that opens the authenticator app
+		// with the same key.
+		if href := js[string](t, one, `(document.querySelector('a[href^="otpauth://totp/"]')||{}).href||""`); !strings.Contains(href, "secret="+key) {
+			t.Errorf("otpauth link %q does not carry the key", href)
+		}
 		// A wrong code first: the form again, with 422 (which Chromium
 		// logs as a failed load).
 		done := one.expectConsole("status of 422")
@@ -331,6 +337,31 @@ func identityFlow(t *testing.T, extra ...string) {
 		for _, c := range recovery {
 			if len(strings.ReplaceAll(c, " ", "")) < 16 { // 16 base32 characters: 80 bits
 				t.Errorf("recovery code %q is shorter than 80 bits", c)
+			}
+		}
+		// Copy, download and print are offered (the script shows them),
+		// and the download holds the ten codes.
+		for _, sel := range []string{"button[data-copy]", "button[data-download]", "button[data-print]"} {
+			if !js[bool](t, one, `(function(b){return !!b && !b.hidden})(document.querySelector('`+sel+`'))`) {
+				t.Errorf("%s is not offered", sel)
+			}
+		}
+		dl := t.TempDir()
+		if _, err := chromedp.Call(one.ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dl}); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(one.ctx, chromedp.Click(chromedp.CSS("button[data-download]"))); err != nil {
+			t.Fatal(err)
+		}
+		var saved []byte
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && saved == nil; time.Sleep(100 * time.Millisecond) {
+			saved, _ = os.ReadFile(filepath.Join(dl, "portico-recovery-codes.txt"))
+		}
+		for _, c := range recovery {
+			if !strings.Contains(string(saved), c) {
+				t.Errorf("the downloaded file lacks code %q:\n%s", c, saved)
+				break
 			}
 		}
 		one.submit(t, `a.button[href^="/account/security"]`)
