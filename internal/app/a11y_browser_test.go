@@ -17,13 +17,17 @@ import (
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/app"
 	"github.com/portico/portico/internal/browsertest"
+	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/mailtest"
 )
 
 // TestAccessibilityInBrowser runs axe-core on every page a visitor, a
 // customer, a support agent, an administrator and an auditor can reach
 // by GET, in light and dark mode, 1280 and 390 pixels wide, and fails on
-// any violation of serious or critical impact. Each role's pages are found
+// any violation of serious or critical impact, and on what axe leaves to
+// people (pageChecks): a skipped heading level, a page that scrolls
+// sideways or hides a control off its side, buttons that cannot be told
+// apart. Each role's pages are found
 // by following the links of the pages it starts from. The forms' error
 // states (sign-up, sign-in) are checked too. On SQLite: the markup does
 // not depend on the database.
@@ -66,6 +70,11 @@ func TestAccessibilityInBrowser(t *testing.T) {
 	custToken, custID := signedIn(t, r.Storage(), ids, custEmail, access.RoleCustomer, ua)
 	if err := ids.SetContact(context.Background(), custID, "Jane Doe", "+44 20 7946 0958"); err != nil {
 		t.Fatal(err)
+	}
+	// A failed attempt too: the sign-in history has rows of both kinds,
+	// whose "This wasn't me" buttons must be told apart.
+	if _, err := ids.Login(context.Background(), identity.Credentials{Email: custEmail, Password: "not the password at all", IP: "127.0.0.1", UserAgent: ua}); err == nil {
+		t.Fatal("a wrong password signed in")
 	}
 	customer := newTab(t, root, "customer", base, true, "")
 	customer.setSession(t, custToken)
@@ -145,6 +154,35 @@ const axeRun = `axe.run(document, {resultTypes: ["violations"]}).then(function (
   });
 })`
 
+// pageChecks finds what axe-core leaves to people: a heading level
+// skipped, a page that scrolls sideways or a control off the side of the
+// screen (outside a table's own scroll region), and buttons that share one
+// accessible name, which a screen reader's list of controls cannot tell
+// apart. Each is reported as the rule "portico-...".
+const pageChecks = `(function () {
+  var out = [], last = 0, w = window.innerWidth;
+  function add(id, help, target) { out.push({id: id, impact: "serious", help: help, targets: [target]}); }
+  document.querySelectorAll("h1, h2, h3, h4, h5, h6").forEach(function (h) {
+    var l = +h.tagName[1];
+    if (last && l > last + 1) add("portico-heading-skip", "h" + last + " is followed by " + h.tagName.toLowerCase(), h.textContent.trim());
+    last = l;
+  });
+  if (document.documentElement.scrollWidth > w + 1) add("portico-sideways", "the page scrolls sideways", document.documentElement.scrollWidth + "px wide");
+  document.querySelectorAll("main a, main button, main input, main select, main textarea").forEach(function (e) {
+    var r = e.getBoundingClientRect();
+    if (e.closest(".table-wrap") || e.type === "hidden" || !r.width) return;
+    if (r.right > w + 1) add("portico-off-screen", "a control is off the side of the screen", e.textContent.trim() || e.name || e.id);
+  });
+  var seen = {};
+  document.querySelectorAll("main button").forEach(function (b) {
+    var n = (b.getAttribute("aria-label") || b.textContent).trim().replace(/\s+/g, " ");
+    if (b.hidden || b.closest("[hidden]")) return;
+    if (seen[n] === 1) add("portico-same-name", "buttons share one accessible name", n);
+    seen[n] = (seen[n] || 0) + 1;
+  });
+  return out;
+})()`
+
 // axe checks the page the tab shows with axe-core in light and dark mode,
 // at 1280 and 390 pixels wide, and returns what fails. It leaves the tab
 // light and 1280 pixels wide.
@@ -163,7 +201,11 @@ func (b *tab) axe(t *testing.T, source, page string) []axeViolation {
 			if err != nil {
 				t.Fatalf("%s: %s: axe %s %dpx: %v", b.name, page, mode, width, err)
 			}
-			for _, v := range vs {
+			more, err := chromedp.Run(ctx, chromedp.Evaluate[[]axeViolation](pageChecks))
+			if err != nil {
+				t.Fatalf("%s: %s: page checks %s %dpx: %v", b.name, page, mode, width, err)
+			}
+			for _, v := range append(vs, more...) {
 				v.Page, v.Mode, v.Width = page, mode, width
 				out = append(out, v)
 			}
@@ -219,7 +261,6 @@ func (b *tab) crawl(t *testing.T, source string, seeds []string) []axeViolation 
 			t.Errorf("%s: %s answered %d", b.name, p, status)
 			continue
 		}
-		t.Logf("%s: %s", b.name, p)
 		out = append(out, b.axe(t, source, b.name+" "+p)...)
 		links := js[[]string](t, b, `Array.from(document.querySelectorAll("a[href]:not([download])"), function (a) { return a.href; })`)
 		sort.Strings(links)
