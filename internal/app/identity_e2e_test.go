@@ -492,7 +492,7 @@ func identityFlow(t *testing.T, extra ...string) {
 			t.Errorf("after two recovery codes were used: factors panel %q", f)
 		}
 		history := strings.Join(one.texts(t, "#history tbody tr"), "\n")
-		for _, want := range []string{"Failed (wrong second-factor code)", "Signed in (passkey)", "Signed in (totp)", "Signed in (recovery-code)", "Firefox"} {
+		for _, want := range []string{"Failed (wrong second-factor code)", "Signed in (passkey)", "Signed in (authenticator app)", "Signed in (recovery code)", "Firefox"} {
 			if !strings.Contains(history, want) {
 				t.Errorf("recent sign-ins lack %q:\n%s", want, history)
 			}
