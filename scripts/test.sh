@@ -2,7 +2,7 @@
 # The one test command (`make test`, and what .ci/run calls).
 #
 # On a fresh machine it installs what the tests need (Chromium, PostgreSQL;
-# Debian packages, with apt-get as root), starts a throwaway PostgreSQL
+# Debian packages, with apt-get as root; axe-core with npm), starts a throwaway PostgreSQL
 # cluster as the `postgres` user on a free port, runs the whole suite with
 # the race detector on SQLite and PostgreSQL, and stops the cluster on exit,
 # failure or interrupt. Exits non-zero on any failure.
@@ -102,6 +102,27 @@ fi
 if c=$(chromium_bin); then
   export PORTICO_TEST_CHROMIUM="$c"
   log "browser tests use $c"
+fi
+
+# axe-core, for the accessibility checks of the browser tests: installed
+# with npm into a cache outside the tree when missing.
+axe_dir="${XDG_CACHE_HOME:-$HOME/.cache}/portico-test"
+axe_js="$axe_dir/node_modules/axe-core/axe.min.js"
+if [ -z "${PORTICO_TEST_AXE:-}" ]; then
+  if [ ! -f "$axe_js" ]; then
+    if command -v npm >/dev/null; then
+      log "installing axe-core into $axe_dir"
+      mkdir -p "$axe_dir"
+      npm install --no-save --no-audit --no-fund --silent --prefix "$axe_dir" axe-core@4 >/dev/null \
+        || log "npm could not install axe-core: the accessibility tests will skip"
+    else
+      log "npm not found: the accessibility tests will skip"
+    fi
+  fi
+  if [ -f "$axe_js" ]; then
+    export PORTICO_TEST_AXE="$axe_js"
+    log "accessibility tests use $axe_js"
+  fi
 fi
 
 # 3. Run the suite.

@@ -39,9 +39,16 @@ type Error struct {
 	// RetryAfter, when set, tells the client when to try again (the
 	// Retry-After header of a 503 or 429).
 	RetryAfter time.Duration
+	// Fields, when set, says what is wrong with each input of a form,
+	// keyed by what the input holds ("email", "password"): a form shows
+	// each message next to its input. Message then sums them up.
+	Fields map[string]string
 }
 
 func (e *Error) Error() string {
+	if inner, ok := e.Err.(*Error); ok && inner.Message == e.Message {
+		return inner.Error() // InField's wrapper says nothing more
+	}
 	if e.Err != nil {
 		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
 	}
@@ -90,4 +97,35 @@ func MessageOf(err error) string {
 		return e.Message
 	}
 	return ""
+}
+
+// FieldsOf returns what is wrong with each input, from the first *Error in
+// err's chain (nil: the error is about the form as a whole).
+func FieldsOf(err error) map[string]string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Fields
+	}
+	return nil
+}
+
+// InField says that err, when it is an Invalid *Error about no input in
+// particular, is about the input field: its message becomes that input's.
+// Any other error, and nil, is returned as it is.
+func InField(field string, err error) error {
+	var e *Error
+	if !errors.As(err, &e) || e.Code != Invalid || e.Fields != nil {
+		return err
+	}
+	// Wrapped, not copied: errors.Is still finds a sentinel.
+	return &Error{Code: Invalid, Message: e.Message, Err: err, Fields: map[string]string{field: e.Message}}
+}
+
+// FieldErrors returns an Invalid *Error about several inputs at once,
+// with message as its summary, or nil when fields is empty.
+func FieldErrors(message string, fields map[string]string) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	return &Error{Code: Invalid, Message: message, Fields: fields}
 }

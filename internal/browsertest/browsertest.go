@@ -67,3 +67,22 @@ func Start(t testing.TB, timeout time.Duration) context.Context {
 	}
 	return ctx
 }
+
+// AxeEnv names the environment variable with the path of axe-core's
+// axe.min.js (scripts/test.sh installs axe-core with npm and sets it).
+const AxeEnv = "PORTICO_TEST_AXE"
+
+// Axe returns the source of axe-core, to inject into pages under test,
+// or skips the test when AxeEnv is unset.
+func Axe(t testing.TB) string {
+	t.Helper()
+	path := os.Getenv(AxeEnv)
+	if path == "" {
+		t.Skip("accessibility tests skipped: no axe-core (scripts/test.sh installs it; or set " + AxeEnv + " to axe.min.js)")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read axe-core: %v", err)
+	}
+	return string(b)
+}

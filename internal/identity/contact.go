@@ -58,10 +58,10 @@ func normalizePhone(p string) (string, error) {
 func (s *Service) SetContact(ctx context.Context, accountID, name, phone string) error {
 	name, err := normalizeName(name)
 	if err != nil {
-		return err
+		return apperr.InField("name", err)
 	}
 	if phone, err = normalizePhone(phone); err != nil {
-		return err
+		return apperr.InField("phone", err)
 	}
 	oldName, err := s.Name(ctx, accountID)
 	if err != nil {

@@ -48,10 +48,10 @@ func (s *Service) ChangePassword(ctx context.Context, accountID, sessionID, curr
 		return err
 	}
 	if !ok {
-		return apperr.New(apperr.Invalid, "Your current password is not right.")
+		return apperr.InField("current_password", apperr.New(apperr.Invalid, "Your current password is not right."))
 	}
 	if current == next {
-		return apperr.New(apperr.Invalid, "Choose a new password that differs from the current one.")
+		return apperr.InField("password", apperr.New(apperr.Invalid, "Choose a new password that differs from the current one."))
 	}
 	return s.setPassword(ctx, acct, next, "password.change", sessionID)
 }
@@ -69,7 +69,7 @@ func (s *Service) setPassword(ctx context.Context, acct Account, next, action, k
 		return err
 	}
 	if err := s.CheckPassword(next, email, name); err != nil {
-		return err
+		return apperr.InField("password", err)
 	}
 	hash, err := s.hashPassword(ctx, next)
 	if err != nil {
@@ -86,7 +86,7 @@ func (s *Service) setPassword(ctx context.Context, acct Account, next, action, k
 			return err
 		}
 		if reused {
-			return errReused
+			return apperr.InField("password", errReused)
 		}
 		// Enforces CP-8.2: a new password lifts a lock that wrong
 		// passwords caused, not one that wrong second-factor codes caused:

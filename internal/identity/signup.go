@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/portico/portico/internal/access"
@@ -37,22 +39,56 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) error {
 	if err := s.throttle(ctx, in.IP, limitSignupIP); err != nil {
 		return err
 	}
-	email, err := NormalizeEmail(in.Email)
-	if err != nil {
-		return err
+	// Every input is checked, so that the form can say at once all that
+	// is wrong (each message next to its input).
+	problems := map[string]string{}
+	invalid := func(field string, err error) error {
+		if apperr.CodeOf(err) != apperr.Invalid {
+			return err
+		}
+		problems[field] = apperr.MessageOf(err)
+		return nil
 	}
 	name, err := normalizeName(in.Name)
 	if err != nil {
-		return err
+		if err := invalid("name", err); err != nil {
+			return err
+		}
+	} else if name == "" {
+		problems["name"] = "Enter your name."
 	}
-	if name == "" {
-		return apperr.New(apperr.Invalid, "Enter your name.")
+	email, err := NormalizeEmail(in.Email)
+	if err != nil {
+		if err := invalid("email", err); err != nil {
+			return err
+		}
+	}
+	// The password may contain neither the address nor the name: checked
+	// against them as typed when they are not valid yet.
+	pwEmail, pwName := email, name
+	if pwEmail == "" {
+		pwEmail = strings.ToLower(strings.TrimSpace(in.Email))
+	}
+	if pwName == "" {
+		pwName = strings.TrimSpace(in.Name)
+	}
+	if in.Password == "" {
+		problems["password"] = "Choose a password."
+	} else if err := s.CheckPassword(in.Password, pwEmail, pwName); err != nil {
+		if err := invalid("password", err); err != nil {
+			return err
+		}
 	}
 	if in.PrivacyVersion == "" || in.PrivacyVersion != in.CurrentPrivacyVersion {
-		return apperr.New(apperr.Invalid, "Please read the privacy notice and tick the box to accept it.")
+		problems["privacy"] = "Please read the privacy notice and tick the box to accept it."
 	}
-	if err := s.CheckPassword(in.Password, email, name); err != nil {
-		return err
+	if len(problems) == 1 {
+		for field, msg := range problems {
+			return apperr.InField(field, apperr.New(apperr.Invalid, msg))
+		}
+	}
+	if len(problems) > 1 {
+		return apperr.FieldErrors("Correct the "+strconv.Itoa(len(problems))+" problems below to create your account.", problems)
 	}
 	hash, err := s.hashPassword(ctx, in.Password)
 	if err != nil {

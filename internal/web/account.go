@@ -220,18 +220,17 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) error {
 	f := r.PostForm
 	acct := accountFrom(r.Context())
 	cur, _ := session.FromContext(r.Context())
-	fail := func(status int, msg string) error {
-		p := s.passwordPageData(w, r)
-		p.Error = msg
-		return s.renderStatus(w, status, "password", p)
-	}
 	if f.Get("new") != f.Get("confirm") {
-		return fail(http.StatusUnprocessableEntity, "The two new passwords differ. Type the same new password twice.")
+		p := s.passwordPageData(w, r)
+		p.fieldProblem("confirm", "The two new passwords differ. Type the same new password twice.")
+		return s.renderStatus(w, http.StatusUnprocessableEntity, "password", p)
 	}
 	err := s.identity.ChangePassword(r.Context(), acct.ID, cur.ID, f.Get("current"), f.Get("new"))
 	if err != nil {
 		if msg := formError(err); msg != "" {
-			return fail(formStatus(err), msg)
+			p := s.passwordPageData(w, r)
+			p.formProblems(err, "current_password=current", "password=new")
+			return s.renderStatus(w, formStatus(err), "password", p)
 		}
 		return err
 	}

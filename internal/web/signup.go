@@ -44,7 +44,8 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		if msg := formError(err); msg != "" {
 			p := s.signupPage(w, r)
-			p.Email, p.Name, p.Error = f.Get("email"), f.Get("name"), msg
+			p.Email, p.Name = f.Get("email"), f.Get("name")
+			p.formProblems(err, "name", "email", "password", "privacy")
 			return s.renderStatus(w, formStatus(err), "signup", p)
 		}
 		return err
@@ -149,13 +150,13 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) error {
 	f := r.PostForm
 	if f.Get("password") != f.Get("confirm") {
 		p := resetPage{Page: s.page(w, r, "Choose a new password"), Token: tok, Valid: true, Rules: s.identity.PasswordRules()}
-		p.Error = "The two passwords differ. Type the same new password twice."
+		p.fieldProblem("confirm", "The two passwords differ. Type the same new password twice.")
 		return s.renderStatus(w, http.StatusUnprocessableEntity, "reset", p)
 	}
 	if err := s.identity.ResetPassword(r.Context(), tok, f.Get("password")); err != nil {
 		if msg := formError(err); msg != "" {
 			p := resetPage{Page: s.page(w, r, "Choose a new password"), Token: tok, Valid: s.identity.ResetLinkValid(r.Context(), tok), Rules: s.identity.PasswordRules()}
-			p.Error = msg
+			p.formProblems(err, "password")
 			return s.renderStatus(w, formStatus(err), "reset", p)
 		}
 		return err

@@ -521,7 +521,7 @@ func (s *Server) contactSave(w http.ResponseWriter, r *http.Request) error {
 	if err := s.identity.SetContact(r.Context(), acct.ID, name, phone); err != nil {
 		if msg := formError(err); msg != "" {
 			page := contactPage{Page: s.page(w, r, "Name and phone"), Name: name, Phone: phone}
-			page.Error = msg
+			page.formProblems(err, "name", "phone")
 			return s.renderStatus(w, formStatus(err), "contact", page)
 		}
 		return err

@@ -10,6 +10,8 @@ import (
 	"path"
 	"strings"
 	"sync"
+
+	"github.com/portico/portico/internal/apperr"
 )
 
 //go:embed templates
@@ -29,6 +31,11 @@ type Page struct {
 	// Flash confirms what was just done.
 	Error string
 	Flash string
+	// Problems are what is wrong with each input of the form just sent,
+	// in the form's order: the page lists them in a summary at the top
+	// (linking to each input) and shows each next to its input, which
+	// points to it with aria-describedby. Set by formProblems.
+	Problems []Problem
 
 	// The signed-in account, for the header: nothing about it is shown
 	// to anyone else.
@@ -41,6 +48,44 @@ type Page struct {
 	// Nav says which areas the header links to: only those the
 	// principal may use (the routes check again).
 	Nav Nav
+}
+
+// Problem is what is wrong with one input of a form: the input's id and
+// the message.
+type Problem struct{ Field, Message string }
+
+// Problem returns what is wrong with the input of that id, or "".
+func (p Page) Problem(field string) string {
+	for _, pr := range p.Problems {
+		if pr.Field == field {
+			return pr.Message
+		}
+	}
+	return ""
+}
+
+// formProblems puts a form's error on the page: its message, and what
+// is wrong with each of the form's inputs that it names. fields are the
+// form's inputs in their order, each "key" when the error's key for it
+// (apperr.Fields) is also its id in the page, or "key=id".
+func (p *Page) formProblems(err error, fields ...string) {
+	p.Error = formError(err)
+	byKey := apperr.FieldsOf(err)
+	for _, f := range fields {
+		key, id, ok := strings.Cut(f, "=")
+		if !ok {
+			id = key
+		}
+		if msg := byKey[key]; msg != "" {
+			p.Problems = append(p.Problems, Problem{Field: id, Message: msg})
+		}
+	}
+}
+
+// fieldProblem puts a problem with one input on the page.
+func (p *Page) fieldProblem(field, msg string) {
+	p.Error = msg
+	p.Problems = []Problem{{Field: field, Message: msg}}
 }
 
 // Nav are the header's role-dependent links.
