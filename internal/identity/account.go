@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -176,6 +177,7 @@ type Service struct {
 	dummyHash  string
 	hashes     *HashGate       // argon2 memory in use (MTL-1.1)
 	failed     *failedChecks   // recent failed checks, for unknown addresses (CP-6.3)
+	signingIn  atomic.Int64    // sign-ins in progress on this node (tarpit)
 	approvals  *approval.Store // four-eyes requests (role changes, disabling an admin)
 
 	// Server secrets, fetched once at start: Keyring.Secret may run its

@@ -70,6 +70,55 @@ const (
 // with a second factor (or one that must enrol one) gets a session that
 // can do nothing but complete it.
 func (s *Service) Login(ctx context.Context, c Credentials) (SignIn, error) {
+	s.signingIn.Add(1)
+	defer s.signingIn.Add(-1)
+	res, err := s.login(ctx, c)
+	if err == errSignInFailed {
+		s.tarpit(ctx)
+	}
+	return res, err
+}
+
+// Tarpit: a failed sign-in answers only after a delay that grows with the
+// number of sign-ins in progress on this node, from nothing (up to
+// tarpitFree at once, which no real crowd of customers reaches) to
+// tarpitMax. A flood of guesses, which fails almost always, then waits
+// instead of taking the processors and the database from the customers
+// who sign in successfully, who never wait; the few who mistype during an
+// attack wait a few seconds. Known and unknown addresses get the same
+// delay, so it tells nothing about accounts (CP-6.3).
+const (
+	tarpitFree = 32
+	tarpitStep = 6 * time.Millisecond
+	tarpitMax  = 3 * time.Second
+)
+
+// tarpitDelay is the delay of a failed sign-in while n are in progress.
+func tarpitDelay(n int64) time.Duration {
+	if n <= tarpitFree {
+		return 0
+	}
+	return min(tarpitMax, time.Duration(n-tarpitFree)*tarpitStep)
+}
+
+// tarpit holds a failed sign-in for tarpitDelay.
+//
+// Enforces MTL-1.1, CP-8.2: a flood of failing sign-ins, from however many
+// networks, slows itself down instead of starving real sign-ins.
+func (s *Service) tarpit(ctx context.Context) {
+	d := tarpitDelay(s.signingIn.Load())
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func (s *Service) login(ctx context.Context, c Credentials) (SignIn, error) {
 	if err := s.throttle(ctx, c.IP, limitLoginIP, limitLoginNetwork); err != nil {
 		return SignIn{}, err
 	}

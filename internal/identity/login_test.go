@@ -545,3 +545,35 @@ func TestParallelGuessesAreCounted(t *testing.T) {
 		}
 	})
 }
+
+// TestFailuresTarpitUnderAFlood covers MTL-1.1 and CP-8.2: while many
+// sign-ins are in progress, a failed one (known or unknown address alike,
+// CP-6.3) answers only after the tarpit's delay, and a successful one does
+// not wait; with few in progress nobody waits.
+func TestFailuresTarpitUnderAFlood(t *testing.T) {
+	if identity.TarpitDelay(32) != 0 || identity.TarpitDelay(33) <= 0 || identity.TarpitDelay(1_000_000) != 3*time.Second {
+		t.Fatalf("tarpit delays: %v at 32, %v at 33, %v at a million", identity.TarpitDelay(32), identity.TarpitDelay(33), identity.TarpitDelay(1_000_000))
+	}
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d, nil, encouraged)
+		const addr = "tarpit@example.com"
+		e.customer(addr, pwA)
+		e.svc.AddSigningIn(200) // a flood in progress
+		want := identity.TarpitDelay(201)
+		for _, tc := range []struct{ email, pw string }{{addr, pwB}, {"nobody.here@example.com", pwB}} {
+			start := time.Now()
+			_, err := e.login(tc.email, tc.pw)
+			wantSignInFailed(t, tc.email, err)
+			if took := time.Since(start); took < want {
+				t.Errorf("a failed sign-in for %s under a flood answered after %v, before the tarpit's %v", tc.email, took, want)
+			}
+		}
+		start := time.Now()
+		if _, err := e.login(addr, pwA); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took >= want {
+			t.Errorf("a successful sign-in waited %v under the flood: only failures are held", took)
+		}
+	})
+}
