@@ -49,6 +49,7 @@ func main() {
 	flood := flag.Int("flood", 500, "concurrent sign-ins to unknown addresses")
 	realN := flag.Int("real", 2, "concurrent real-account sign-ins")
 	extra := flag.String("serve-flags", "", "more flags for portico serve, space-separated")
+	rounds := flag.Int("rounds", 3, "unloaded and loaded phases in alternation, each round compared with itself")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "portico-hashload-")
@@ -113,19 +114,32 @@ func main() {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 
-	fmt.Printf("unloaded: %d real sign-ins at a time for %v\n", *realN, *unloaded)
-	alone := run(client, base, *unloaded, *realN, 0, false)
-	alone.print()
+	// Rounds alternate an unloaded and a loaded phase, so that each loaded
+	// figure is compared with an unloaded one measured next to it: on a
+	// shared machine the speed itself drifts between minutes.
+	var ratios []float64
+	for i := 1; i <= *rounds; i++ {
+		fmt.Printf("round %d, unloaded: %d real sign-ins at a time for %v\n", i, *realN, *unloaded)
+		alone := run(client, base, *unloaded, *realN, 0, false)
+		alone.print()
 
-	fmt.Printf("\nloaded: %d sign-ins to unknown addresses at a time, %d real at a time, /healthz every 100 ms, for %v\n", *flood, *realN, *duration)
-	loaded := run(client, base, *duration, *realN, *flood, true)
-	loaded.print()
+		fmt.Printf("round %d, loaded: %d sign-ins to unknown addresses at a time, %d real at a time, /healthz every 100 ms, for %v\n", i, *flood, *realN, *duration)
+		loaded := run(client, base, *duration, *realN, *flood, true)
+		loaded.print()
+		if alone.realRate() > 0 {
+			r := loaded.realRate() / alone.realRate()
+			ratios = append(ratios, r)
+			fmt.Printf("round %d: real-account sign-ins under the flood %.1f/s against %.1f/s unloaded (%.0f%%)\n\n",
+				i, loaded.realRate(), alone.realRate(), 100*r)
+		}
+	}
 
 	hwm, rss := status(pid, "VmHWM:"), status(pid, "VmRSS:")
-	fmt.Printf("\nserver peak RSS (VmHWM): %.0f MB; RSS at the end: %.0f MB\n", float64(hwm)/1024, float64(rss)/1024)
-	if alone.realRate() > 0 {
-		fmt.Printf("real-account sign-ins under the flood: %.1f/s against %.1f/s unloaded (%.0f%%)\n",
-			loaded.realRate(), alone.realRate(), 100*loaded.realRate()/alone.realRate())
+	fmt.Printf("server peak RSS (VmHWM): %.0f MB; RSS at the end: %.0f MB\n", float64(hwm)/1024, float64(rss)/1024)
+	if len(ratios) > 0 {
+		slices.Sort(ratios)
+		fmt.Printf("real-account sign-ins under the flood, median of %d rounds: %.0f%% of unloaded (min %.0f%%, max %.0f%%)\n",
+			len(ratios), 100*ratios[len(ratios)/2], 100*ratios[0], 100*ratios[len(ratios)-1])
 	}
 }
 
