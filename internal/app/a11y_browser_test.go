@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 
 	"github.com/chromedp/cdproto/emulation"
@@ -111,6 +112,53 @@ func TestAccessibilityInBrowser(t *testing.T) {
 	for _, b := range []*tab{customer, agent, admin, auditor} {
 		found = append(found, b.crawl(t, axe, own)...)
 	}
+
+	// Pages reached only from a mail, a sign-in step or a form's answer.
+	waitLink := func(to, subject, prefix string) string {
+		t.Helper()
+		m := mail.WaitFor(t, func(m mailtest.Message) bool {
+			return slices.Contains(m.To, to) && strings.Contains(m.Subject, subject)
+		}, 20*time.Second)
+		link := m.URL(base + prefix)
+		if link == "" {
+			t.Fatalf("no %s link in %q", prefix, m.Text)
+		}
+		return link
+	}
+	const newcomer = "a11y.newcomer@example.test"
+	visitor.open(t, "/signup")
+	visitor.action(t, "tick the privacy notice", chromedp.Click(chromedp.CSS("#privacy")))
+	visitor.submit(t, `form[action="/signup"] button[type=submit]`,
+		field{"#name", "New Comer"}, field{"#email", newcomer}, field{"#password", "quietly-velvet-harbour-92-lanterns"})
+	found = append(found, visitor.axe(t, axe, "/signup (sent)")...)
+	visitor.open(t, waitLink(newcomer, "Confirm your email", "/verify/"))
+	found = append(found, visitor.axe(t, axe, "/verify/{token}")...)
+	visitor.open(t, "/reset")
+	visitor.submit(t, `form[action="/reset"] button[type=submit]`, field{"#email", custEmail})
+	found = append(found, visitor.axe(t, axe, "/reset (sent)")...)
+	visitor.open(t, waitLink(custEmail, "Reset your", "/reset/"))
+	found = append(found, visitor.axe(t, axe, "/reset/{token}")...)
+	// The second-factor step of a sign-in.
+	mfa := newTab(t, root, "signing in", base, true, "")
+	mfa.open(t, "/login")
+	mfa.submit(t, `form[action="/login"] button[type=submit]`, field{"#email", "a11y.agent@example.test"}, field{"#password", "velvet-harbour-quietly-92-lanterns"})
+	if p := mfa.path(t); !strings.HasPrefix(p, "/login/mfa") {
+		t.Fatalf("the password step went to %s, not the second factor", p)
+	}
+	found = append(found, mfa.axe(t, axe, "/login/mfa")...)
+	// A customer's form answers: a change of address and its link, new
+	// recovery codes, a report.
+	customer.open(t, "/account/email")
+	customer.submit(t, `form[action="/account/email"] button[type=submit]`, field{"#email", "a11y.moved@example.test"})
+	found = append(found, customer.axe(t, axe, "/account/email (sent)")...)
+	customer.open(t, waitLink("a11y.moved@example.test", "Confirm your new email", "/email/"))
+	found = append(found, customer.axe(t, axe, "/email/{token}")...)
+	customer.open(t, "/account/security")
+	customer.submit(t, `form[action="/account/recovery-codes"] button[type=submit]`)
+	found = append(found, customer.axe(t, axe, "recovery codes")...)
+	customer.open(t, "/account/security")
+	customer.submit(t, `form[action="/account/report"] button[type=submit]`)
+	found = append(found, customer.axe(t, axe, "report sent")...)
 
 	if len(found) == 0 {
 		return
