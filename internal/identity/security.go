@@ -25,27 +25,29 @@ type SignInEvent struct {
 	Device  string
 	Country string
 	IP      string
+	// UserAgent is the browser's full user-agent string (decrypted).
+	UserAgent string
 }
 
 // RecentSignIns returns the account's last n sign-in attempts, newest
-// first, with IP addresses decrypted for the owner.
+// first, with IP addresses and user agents decrypted for the owner.
 func (s *Service) RecentSignIns(ctx context.Context, accountID string, n int) ([]SignInEvent, error) {
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT id, at, outcome, reason, method, device, country, ip_enc FROM sign_in_events
+		`SELECT id, at, outcome, reason, method, device, country, ip_enc, ua_enc FROM sign_in_events
 		 WHERE account_id = $1 ORDER BY at DESC, id LIMIT $2`, accountID, n)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	type row struct {
-		e   SignInEvent
-		enc []byte
+		e          SignInEvent
+		enc, uaEnc []byte
 	}
 	var all []row
 	for rows.Next() {
 		var r row
 		var outcome string
-		if err := rows.Scan(&r.e.ID, &r.e.At, &outcome, &r.e.Reason, &r.e.Method, &r.e.Device, &r.e.Country, &r.enc); err != nil {
+		if err := rows.Scan(&r.e.ID, &r.e.At, &outcome, &r.e.Reason, &r.e.Method, &r.e.Device, &r.e.Country, &r.enc, &r.uaEnc); err != nil {
 			return nil, err
 		}
 		r.e.Success = outcome == outcomeSuccess
@@ -55,15 +57,37 @@ func (s *Service) RecentSignIns(ctx context.Context, accountID string, n int) ([
 		return nil, err
 	}
 	rows.Close()
+	// One read of the account's key for every field (DecryptAll).
+	var sealed []crypto.Sealed
+	type slot struct {
+		i  int
+		ua bool
+	}
+	var slots []slot
 	out := make([]SignInEvent, len(all))
 	for i, r := range all {
 		out[i] = r.e
 		if r.enc != nil {
-			ip, err := s.keys.Decrypt(ctx, s.db, accountID, crypto.Field{Table: "sign_in_events", Column: "ip_enc", Row: r.e.ID}, r.enc)
-			if err != nil {
-				return nil, err
-			}
-			out[i].IP = string(ip)
+			sealed = append(sealed, crypto.Sealed{Field: crypto.Field{Table: "sign_in_events", Column: "ip_enc", Row: r.e.ID}, Ciphertext: r.enc})
+			slots = append(slots, slot{i, false})
+		}
+		if r.uaEnc != nil {
+			sealed = append(sealed, crypto.Sealed{Field: crypto.Field{Table: "sign_in_events", Column: "ua_enc", Row: r.e.ID}, Ciphertext: r.uaEnc})
+			slots = append(slots, slot{i, true})
+		}
+	}
+	if len(sealed) == 0 {
+		return out, nil
+	}
+	plain, err := s.keys.DecryptAll(ctx, s.db, accountID, sealed)
+	if err != nil {
+		return nil, err
+	}
+	for k, sl := range slots {
+		if sl.ua {
+			out[sl.i].UserAgent = string(plain[k])
+		} else {
+			out[sl.i].IP = string(plain[k])
 		}
 	}
 	return out, nil

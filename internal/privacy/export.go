@@ -250,7 +250,7 @@ func (s *Service) collect(ctx context.Context, id string) (collected, error) {
 	}
 	sis := make([]exportSignIn, 0, len(signIns))
 	for _, x := range signIns {
-		sis = append(sis, exportSignIn{x.ID, x.At.UTC(), x.Success, x.Reason, x.Method, x.Device, x.Country, x.IP})
+		sis = append(sis, exportSignIn{x.ID, x.At.UTC(), x.Success, x.Reason, x.Method, x.Device, x.Country, x.IP, x.UserAgent})
 	}
 	c.files = append(c.files, file{"sign_ins.json", sis})
 

@@ -43,6 +43,7 @@ type exportSignIn struct {
 	Device  string    `json:"device"`
 	Country string    `json:"country"`
 	IP      string    `json:"ip"`
+	Browser string    `json:"browser"`
 }
 
 type exportSession struct {

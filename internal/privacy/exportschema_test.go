@@ -177,6 +177,17 @@ func TestExportMatchesItsSchema(t *testing.T) {
 		if len(account.Passkeys) != 1 || account.Passkeys[0].Name != "Work laptop" {
 			t.Errorf("account.json: passkeys %+v", account.Passkeys)
 		}
+		// CP-11.1: the browser of each sign-in is personal data Portico
+		// keeps (encrypted): the export holds it too.
+		var signIns []struct {
+			Browser string `json:"browser"`
+		}
+		if err := json.Unmarshal([]byte(files["sign_ins.json"]), &signIns); err != nil {
+			t.Fatal(err)
+		}
+		if len(signIns) == 0 || signIns[0].Browser != "Browser-1" {
+			t.Errorf("sign_ins.json: the browser of the sign-ins is missing: %s", files["sign_ins.json"])
+		}
 
 		var consents struct {
 			PrivacyNotice struct {
