@@ -42,7 +42,7 @@ func Controls() []policy.Control {
 			Description: "The lockout gate and the record of an attempt are one serialised step (the account's row is held), so a burst of parallel guesses cannot pass the back-off before any is counted.",
 			Test:        "internal/identity: TestParallelGuessesAreCounted"},
 		{Clause: "MTL-1.1", Name: "identity.signin-tarpit",
-			Description: "While more than 32 sign-ins are in progress on a node, a failed one (known or unknown address alike) answers only after a delay that grows with their number, up to 3 s; successful sign-ins never wait, so a flood of guesses slows itself instead of starving customers.",
+			Description: "While more than 32 sign-ins are in progress on a node, a failed one (known or unknown address alike) answers only after a delay that grows with their number (40 ms for each one above 32, at most 20 s); successful sign-ins never wait, so a flood of guesses slows itself instead of starving customers.",
 			Test:        "internal/identity: TestFailuresTarpitUnderAFlood"},
 		{Clause: "CP-8.2", Name: "identity.reset-keeps-code-lock",
 			Description: "A password reset lifts a lock caused by wrong passwords, but not one caused by wrong second-factor codes, and the count of wrong codes survives it: the two budgets stay apart.",

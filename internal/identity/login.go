@@ -81,16 +81,19 @@ func (s *Service) Login(ctx context.Context, c Credentials) (SignIn, error) {
 
 // Tarpit: a failed sign-in answers only after a delay that grows with the
 // number of sign-ins in progress on this node, from nothing (up to
-// tarpitFree at once, which no real crowd of customers reaches) to
-// tarpitMax. A flood of guesses, which fails almost always, then waits
-// instead of taking the processors and the database from the customers
-// who sign in successfully, who never wait; the few who mistype during an
-// attack wait a few seconds. Known and unknown addresses get the same
-// delay, so it tells nothing about accounts (CP-6.3).
+// tarpitFree at once, which no real crowd of customers reaches) by
+// tarpitStep for each one more, to tarpitMax: about 2.7 s with 100 in
+// progress, 7 s with 200, 19 s with 500. A flood of guesses, which fails
+// almost always, then waits instead of taking the processors and the
+// database from the customers who sign in successfully, who never wait;
+// the few who mistype during an attack wait in proportion to it. Known and
+// unknown addresses get the same delay, so it tells nothing about
+// accounts (CP-6.3). The connections a flood keeps open meanwhile are the
+// reverse proxy's to limit.
 const (
 	tarpitFree = 32
-	tarpitStep = 6 * time.Millisecond
-	tarpitMax  = 3 * time.Second
+	tarpitStep = 40 * time.Millisecond
+	tarpitMax  = 20 * time.Second
 )
 
 // tarpitDelay is the delay of a failed sign-in while n are in progress.
