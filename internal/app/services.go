@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/portico/portico/internal/privacy"
-	"github.com/portico/portico/internal/retention"
 	"log/slog"
 	"net"
 	"net/url"
 	"time"
+
+	"github.com/portico/portico/internal/privacy"
+	"github.com/portico/portico/internal/retention"
 
 	"github.com/portico/portico/internal/apitoken"
 	"github.com/portico/portico/internal/config"
@@ -74,7 +75,7 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 	deps := identity.Deps{
 		DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile,
 		Passwords: pw, Sessions: sv.Sessions,
-		Notifier: notifier{sv.Notices}, PublicURL: publicURL, HashGate: gate,
+		Notifier: notify.ForIdentity(sv.Notices), PublicURL: publicURL, HashGate: gate,
 	}
 	// Passkeys are bound to a domain name: browsers refuse them on an IP
 	// address. Served by address only, Portico offers the other factors.
@@ -92,7 +93,7 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 		return nil, err
 	}
 	if sv.Support, err = support.New(support.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile,
-		Identity: sv.Identity, Notifier: notifier{sv.Notices}}); err != nil {
+		Identity: sv.Identity, Notifier: notify.ForIdentity(sv.Notices)}); err != nil {
 		return nil, err
 	}
 	if sv.Tokens, err = apitoken.New(apitoken.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile,
@@ -128,28 +129,6 @@ func NewIdentity(st *Storage, cfg config.Config) (*identity.Service, func() erro
 		return nil, nil, err
 	}
 	return id, pw.Close, nil
-}
-
-// notifier delivers identity's security notices through the outbox and
-// inbox of internal/notify.
-type notifier struct{ n *notify.Service }
-
-func (a notifier) SentSince(ctx context.Context, tx *db.Tx, accountID, kind string, since time.Time) (bool, error) {
-	return a.n.SentSince(ctx, tx, accountID, kind, since)
-}
-
-func (a notifier) SecurityNotice(ctx context.Context, tx *db.Tx, n identity.Notice) error {
-	note := notify.Notice{AccountID: n.AccountID, Kind: n.Kind, Title: n.Title, Body: n.Body}
-	var err error
-	switch {
-	case n.Inbox && n.Email && n.To != "":
-		_, err = a.n.Notify(ctx, tx, note, n.To)
-	case n.Inbox:
-		_, err = a.n.Post(ctx, tx, note)
-	case n.Email && n.To != "":
-		err = a.n.QueueEmail(ctx, tx, notify.Email{AccountID: n.AccountID, To: n.To, Kind: n.Kind, Subject: n.Title, Text: n.Body})
-	}
-	return err
 }
 
 // runMaintenance does the periodic housekeeping of sign-in until ctx ends:

@@ -482,23 +482,10 @@ func (s *Service) DecideAccountRequest(ctx context.Context, actor access.Princip
 //
 // Enforces MTL-1.2: a contractor's access ends on their end date.
 func (s *Service) DisableEndedContracts(ctx context.Context) (int, error) {
-	rows, err := s.db.QueryContext(ctx,
+	ids, err := s.accountIDs(ctx,
 		`SELECT id FROM accounts WHERE status = $1 AND contractor_until IS NOT NULL AND contractor_until <= $2 LIMIT 100`,
 		StatusActive, s.db.Now())
 	if err != nil {
-		return 0, err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	n := 0

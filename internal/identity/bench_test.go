@@ -201,7 +201,7 @@ func benchService(b *testing.B, d *db.DB, argon2 *policy.Argon2) *identity.Servi
 		b.Fatal(err)
 	}
 	svc, err := identity.New(identity.Deps{DB: d, Keys: keys, Audit: log, Profile: p, Passwords: pw,
-		Sessions: session.NewStore(d, keys, log, p.Session), Notifier: notifier{notices}, PublicURL: "https://portal.example.com"})
+		Sessions: session.NewStore(d, keys, log, p.Session), Notifier: notify.ForIdentity(notices), PublicURL: "https://portal.example.com"})
 	if err != nil {
 		b.Fatal(err)
 	}

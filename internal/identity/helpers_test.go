@@ -149,7 +149,7 @@ func newEnv(t *testing.T, d *db.DB, clk *clock, o options) *env {
 	t.Cleanup(func() { pw.Close() })
 	e.sessions = session.NewStore(d, e.keys, e.log, p.Session)
 	e.svc, err = identity.New(identity.Deps{ResetFloor: time.Millisecond, DB: d, Keys: e.keys, Audit: e.log, Profile: p, Passwords: pw,
-		Sessions: e.sessions, Notifier: notifier{e.notices}, PublicURL: "https://portal.example.com", HashGate: o.gate})
+		Sessions: e.sessions, Notifier: notify.ForIdentity(e.notices), PublicURL: "https://portal.example.com", HashGate: o.gate})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,28 +173,6 @@ func (e *env) node(o options) *env {
 	n := newEnv(e.t, e.d, nil, o)
 	n.clk = e.clk
 	return n
-}
-
-// notifier is internal/app's adapter from identity notices to the inbox
-// and outbox of internal/notify.
-type notifier struct{ n *notify.Service }
-
-func (a notifier) SentSince(ctx context.Context, tx *db.Tx, accountID, kind string, since time.Time) (bool, error) {
-	return a.n.SentSince(ctx, tx, accountID, kind, since)
-}
-
-func (a notifier) SecurityNotice(ctx context.Context, tx *db.Tx, n identity.Notice) error {
-	note := notify.Notice{AccountID: n.AccountID, Kind: n.Kind, Title: n.Title, Body: n.Body}
-	var err error
-	switch {
-	case n.Inbox && n.Email && n.To != "":
-		_, err = a.n.Notify(ctx, tx, note, n.To)
-	case n.Inbox:
-		_, err = a.n.Post(ctx, tx, note)
-	case n.Email && n.To != "":
-		err = a.n.QueueEmail(ctx, tx, notify.Email{AccountID: n.AccountID, To: n.To, Kind: n.Kind, Subject: n.Title, Text: n.Body})
-	}
-	return err
 }
 
 func (e *env) tick(d time.Duration) {

@@ -279,24 +279,11 @@ func (s *Service) RevokeInvitation(ctx context.Context, actor access.Principal, 
 // expired (or been used up without an acceptance), as the maintenance job
 // does every minute, and records each.
 func (s *Service) ExpireInvitations(ctx context.Context) (int, error) {
-	rows, err := s.db.QueryContext(ctx,
+	ids, err := s.accountIDs(ctx,
 		`SELECT a.id FROM accounts a WHERE a.status = $1 AND NOT EXISTS (
 		   SELECT 1 FROM account_tokens t WHERE t.account_id = a.id AND t.purpose = $2 AND t.used_at IS NULL AND t.expires_at > $3)
 		 LIMIT 100`, StatusInvited, purposeInvite, s.db.Now())
 	if err != nil {
-		return 0, err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	n := 0

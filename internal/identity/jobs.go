@@ -24,23 +24,10 @@ func (s *Service) SendExpiryWarnings(ctx context.Context) (int, error) {
 	// Changed before this, it has expired already: the next sign-in
 	// forces the change, and a warning would quote a date in the past.
 	expired := now.Add(-time.Duration(p.ExpiryDays) * 24 * time.Hour)
-	rows, err := s.db.QueryContext(ctx,
+	ids, err := s.accountIDs(ctx,
 		`SELECT id FROM accounts WHERE status = $1 AND expiry_warned_at IS NULL AND password_changed_at IS NOT NULL
 		   AND password_changed_at <= $2 AND password_changed_at > $3 AND password_change_required = '' LIMIT 500`, StatusActive, cutoff, expired)
 	if err != nil {
-		return 0, err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	n := 0

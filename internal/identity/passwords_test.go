@@ -11,6 +11,7 @@ import (
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/dbtest"
 	"github.com/portico/portico/internal/identity"
+	"github.com/portico/portico/internal/notify"
 	"github.com/portico/portico/internal/password"
 	"github.com/portico/portico/internal/policy"
 )
@@ -450,7 +451,7 @@ func TestResetTakesTheSameTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc, err := identity.New(identity.Deps{ResetFloor: 100 * time.Millisecond, DB: d, Keys: e.keys, Audit: e.log, Profile: e.profile,
-		Passwords: pw, Sessions: e.sessions, Notifier: notifier{e.notices}, PublicURL: "https://portal.example.com"})
+		Passwords: pw, Sessions: e.sessions, Notifier: notify.ForIdentity(e.notices), PublicURL: "https://portal.example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/portico/portico/internal/privacy"
 	"html"
 	"io"
 	"log/slog"
@@ -20,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/portico/portico/internal/privacy"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -118,7 +119,7 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...testOption) *testServer {
 	// hears the busy answer soon.
 	gate := identity.NewHashGate(identity.HashGateCapacity(0, profile), 200*time.Millisecond)
 	id, err := identity.New(identity.Deps{DB: d, Keys: kr, Audit: al, Profile: profile, Passwords: pw, Sessions: sessions, Passkeys: passkeys, PublicURL: "https://localhost",
-		HashGate: gate, Notifier: testNotifier{notices}})
+		HashGate: gate, Notifier: notify.ForIdentity(notices)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -731,26 +732,4 @@ func visibleText(page string) string {
 	page = regexp.MustCompile(`(?s)<(script|style)\b.*?</(script|style)>`).ReplaceAllString(page, " ")
 	page = regexp.MustCompile(`<[^>]*>`).ReplaceAllString(page, "")
 	return strings.Join(strings.Fields(html.UnescapeString(page)), " ")
-}
-
-// testNotifier posts identity's notices and mail through internal/notify,
-// as the program does (internal/app), so that tests can read the mail.
-type testNotifier struct{ n *notify.Service }
-
-func (a testNotifier) SentSince(ctx context.Context, tx *db.Tx, accountID, kind string, since time.Time) (bool, error) {
-	return a.n.SentSince(ctx, tx, accountID, kind, since)
-}
-
-func (a testNotifier) SecurityNotice(ctx context.Context, tx *db.Tx, n identity.Notice) error {
-	note := notify.Notice{AccountID: n.AccountID, Kind: n.Kind, Title: n.Title, Body: n.Body}
-	var err error
-	switch {
-	case n.Inbox && n.Email && n.To != "":
-		_, err = a.n.Notify(ctx, tx, note, n.To)
-	case n.Inbox:
-		_, err = a.n.Post(ctx, tx, note)
-	case n.Email && n.To != "":
-		err = a.n.QueueEmail(ctx, tx, notify.Email{AccountID: n.AccountID, To: n.To, Kind: n.Kind, Subject: n.Title, Text: n.Body})
-	}
-	return err
 }
