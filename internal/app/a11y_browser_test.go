@@ -16,7 +16,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/portico/portico/internal/access"
-	"github.com/portico/portico/internal/app"
 	"github.com/portico/portico/internal/browsertest"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/mailtest"
@@ -39,11 +38,7 @@ func TestAccessibilityInBrowser(t *testing.T) {
 	cfg := e2eConfig(t, mail.URL())
 	r := startApp(t, cfg)
 	base := r.URL()
-	ids, closeIDs, err := app.NewIdentity(r.Storage(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { closeIDs() })
+	ids := identityFor(t, r, cfg)
 
 	var found []axeViolation
 

@@ -18,7 +18,11 @@ import (
 	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
+	"github.com/portico/portico/internal/app"
 	"github.com/portico/portico/internal/browsertest"
+	"github.com/portico/portico/internal/config"
+	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/session"
 )
 
@@ -364,4 +368,29 @@ func (b *tab) ceremony(t *testing.T, button, scope string) string {
 	}
 	t.Fatalf("%s: no outcome after clicking %s", b.name, button)
 	return ""
+}
+
+// identityFor opens the identity service of a running Portico, for tests
+// that make accounts and sign them in directly; it is closed with the test.
+func identityFor(t *testing.T, r *running, cfg config.Config) *identity.Service {
+	t.Helper()
+	ids, closeIDs, err := app.NewIdentity(r.Storage(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeIDs() })
+	return ids
+}
+
+// staleSessions moves every session's last password past the step-up
+// window, so that the next sensitive action asks for it again.
+func staleSessions(t *testing.T, r *running) {
+	t.Helper()
+	at := time.Now().Add(-r.Storage().Profile.Session.StepUpWindow.Duration - time.Minute)
+	if err := r.Storage().DB.Transact(context.Background(), func(tx *db.Tx) error {
+		_, err := tx.ExecContext(context.Background(), `UPDATE sessions SET reauth_at = $1`, at)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 }

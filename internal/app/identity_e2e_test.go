@@ -17,7 +17,6 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/portico/portico/internal/access"
-	"github.com/portico/portico/internal/app"
 	"github.com/portico/portico/internal/config"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/dbtest"
@@ -149,11 +148,7 @@ func identityFlow(t *testing.T, extra ...string) {
 	if !strings.HasPrefix(base, "https://localhost:") {
 		t.Fatalf("URL = %s, want https://localhost:PORT", base)
 	}
-	ids, closeIDs, err := app.NewIdentity(r.Storage(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { closeIDs() })
+	ids := identityFor(t, r, cfg)
 	d := r.Storage().DB
 	ctx := context.Background()
 

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/portico/portico/internal/access"
-	"github.com/portico/portico/internal/app"
 	"github.com/portico/portico/internal/dbtest"
 	"github.com/portico/portico/internal/mailtest"
 )
@@ -37,11 +36,7 @@ func invitationFlow(t *testing.T, extra ...string) {
 	cfg := e2eConfig(t, mail.URL(), extra...)
 	r := startApp(t, cfg)
 	base := r.URL()
-	ids, closeIDs, err := app.NewIdentity(r.Storage(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { closeIDs() })
+	ids := identityFor(t, r, cfg)
 
 	admin := newTab(t, root, "admin", base, false, "")
 	admin.open(t, "/security")

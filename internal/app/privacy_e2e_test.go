@@ -16,7 +16,6 @@ import (
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/app"
-	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/dbtest"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/mailtest"
@@ -51,11 +50,7 @@ func dataRightsFlow(t *testing.T, extra ...string) {
 	cfg := e2eConfig(t, mail.URL(), append(extra, "--policy-file", policyFile)...)
 	r := startApp(t, cfg)
 	base := r.URL()
-	ids, closeIDs, err := app.NewIdentity(r.Storage(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { closeIDs() })
+	ids := identityFor(t, r, cfg)
 
 	b := newTab(t, root, "customer", base, false, "")
 	b.open(t, "/security")
@@ -94,13 +89,7 @@ func dataRightsFlow(t *testing.T, extra ...string) {
 	}
 	// MTL-3.2.2: past the step-up window, "Prepare my data" asks for the
 	// password, says what for, and then prepares the data.
-	stale := time.Now().Add(-r.Storage().Profile.Session.StepUpWindow.Duration - time.Minute)
-	if err := r.Storage().DB.Transact(context.Background(), func(tx *db.Tx) error {
-		_, err := tx.ExecContext(context.Background(), `UPDATE sessions SET reauth_at = $1`, stale)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	staleSessions(t, r)
 	b.submit(t, "#prepare")
 	if p := b.path(t); !strings.HasPrefix(p, "/account/reauth?action=") {
 		t.Fatalf("a stale export landed on %s, want the password confirmation", p)

@@ -14,7 +14,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/portico/portico/internal/access"
-	"github.com/portico/portico/internal/app"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/mailtest"
 )
@@ -32,22 +31,8 @@ func TestStepUpKeepsActionsInBrowser(t *testing.T) {
 	cfg := e2eConfig(t, mail.URL())
 	r := startApp(t, cfg)
 	base := r.URL()
-	ids, closeIDs, err := app.NewIdentity(r.Storage(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { closeIDs() })
+	ids := identityFor(t, r, cfg)
 	const pw = "velvet-harbour-quietly-92-lanterns" // signedIn's password
-	stale := func() {
-		t.Helper()
-		at := time.Now().Add(-r.Storage().Profile.Session.StepUpWindow.Duration - time.Minute)
-		if err := r.Storage().DB.Transact(context.Background(), func(tx *db.Tx) error {
-			_, err := tx.ExecContext(context.Background(), `UPDATE sessions SET reauth_at = $1`, at)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// confirm expects the password page for purpose, and confirms it.
 	confirm := func(b *tab, purpose string) {
 		t.Helper()
@@ -72,7 +57,7 @@ func TestStepUpKeepsActionsInBrowser(t *testing.T) {
 		b := newTab(t, root, "customer", base, true, "")
 		b.setSession(t, tok)
 		b.open(t, "/account/email")
-		stale()
+		staleSessions(t, r)
 		b.submit(t, `form[action="/account/email"] button[type=submit]`, field{"#email", "held.new@example.test"})
 		confirm(b, "to change your email address")
 		if got := b.text(t, "main"); !strings.Contains(got, "sent a link to the new address") {
@@ -83,7 +68,7 @@ func TestStepUpKeepsActionsInBrowser(t *testing.T) {
 		}, 20*time.Second)
 
 		b.open(t, "/account/security")
-		stale()
+		staleSessions(t, r)
 		b.submit(t, `form[action="/account/recovery-codes"] button[type=submit]`)
 		confirm(b, "to make new recovery codes")
 		if h := b.text(t, "h1"); h != "Your recovery codes" || len(b.texts(t, "ol.codes code")) != 10 {
@@ -97,7 +82,7 @@ func TestStepUpKeepsActionsInBrowser(t *testing.T) {
 		b.setSession(t, tok)
 		b.open(t, "/account/tokens")
 		b.action(t, "choose a permission", chromedp.Click(chromedp.CSS(`input[name=scope][value="ticket.queue"]`)))
-		stale()
+		staleSessions(t, r)
 		b.submit(t, `form[action="/account/tokens"] button[type=submit]`, field{"#token-name", "held export script"})
 		confirm(b, "to create an API token")
 		if got := b.text(t, "#new-token"); got == "" {
@@ -113,7 +98,7 @@ func TestStepUpKeepsActionsInBrowser(t *testing.T) {
 		b := newTab(t, root, "admin", base, true, "")
 		b.setSession(t, tok)
 		b.open(t, "/admin/keys")
-		stale()
+		staleSessions(t, r)
 		b.submit(t, `form[action="/admin/keys/rotate"] button[type=submit]`)
 		confirm(b, "to rotate the master key")
 		if got := b.text(t, ".flash"); !strings.Contains(got, "rotated") {
@@ -137,11 +122,7 @@ func TestEverySensitiveFormKeepsItsActionInBrowser(t *testing.T) {
 	cfg := e2eConfig(t, mail.URL())
 	r := startApp(t, cfg)
 	base := r.URL()
-	ids, closeIDs, err := app.NewIdentity(r.Storage(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { closeIDs() })
+	ids := identityFor(t, r, cfg)
 	const pw = "velvet-harbour-quietly-92-lanterns"
 
 	matrix, err := os.ReadFile(filepath.Join("..", "..", "docs", "access-matrix.md"))
@@ -181,13 +162,7 @@ func TestEverySensitiveFormKeepsItsActionInBrowser(t *testing.T) {
 			b := newTab(t, root, string(role), base, false, "") // the default browser context, where downloads are allowed; roles run one after another
 			b.setSession(t, tok)
 			for _, path := range forms[role] {
-				at := time.Now().Add(-r.Storage().Profile.Session.StepUpWindow.Duration - time.Minute)
-				if err := r.Storage().DB.Transact(context.Background(), func(tx *db.Tx) error {
-					_, err := tx.ExecContext(context.Background(), `UPDATE sessions SET reauth_at = $1`, at)
-					return err
-				}); err != nil {
-					t.Fatal(err)
-				}
+				staleSessions(t, r)
 				done := b.expectConsole("status of")
 				b.open(t, "/account")
 				// A form on a Portico page, as the pages have them: the

@@ -12,7 +12,6 @@ import (
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/app"
-	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/dbtest"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/mailtest"
@@ -90,11 +89,7 @@ func supportRevealFlow(t *testing.T, extra ...string) {
 	cfg := e2eConfig(t, mail.URL(), extra...)
 	r := startApp(t, cfg)
 	base := r.URL()
-	ids, closeIDs, err := app.NewIdentity(r.Storage(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { closeIDs() })
+	ids := identityFor(t, r, cfg)
 
 	agent := newTab(t, root, "agent", base, false, "")
 	agent.open(t, "/security")
@@ -140,13 +135,7 @@ func supportRevealFlow(t *testing.T, extra ...string) {
 
 	// MTL-3.2.2: past the step-up window, the next reveal asks for the
 	// password, says what for, and then happens with the reason as typed.
-	stale := time.Now().Add(-r.Storage().Profile.Session.StepUpWindow.Duration - time.Minute)
-	if err := r.Storage().DB.Transact(context.Background(), func(tx *db.Tx) error {
-		_, err := tx.ExecContext(context.Background(), `UPDATE sessions SET reauth_at = $1`, stale)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	staleSessions(t, r)
 	custPage := agent.path(t)
 	if err := chromedp.Do(agent.ctx, chromedp.Click(chromedp.CSS(`.masked[data-field=phone] ~ details summary`))); err != nil {
 		t.Fatal(err)
