@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/portico/portico/internal/access"
@@ -25,13 +26,25 @@ type SignInEvent struct {
 	Device  string
 	Country string
 	IP      string
-	// UserAgent is the browser's full user-agent string (decrypted).
+	// UserAgent is the browser's full user-agent string (AllSignIns only).
 	UserAgent string
 }
 
 // RecentSignIns returns the account's last n sign-in attempts, newest
-// first, with IP addresses and user agents decrypted for the owner.
+// first, with IP addresses decrypted for the owner.
 func (s *Service) RecentSignIns(ctx context.Context, accountID string, n int) ([]SignInEvent, error) {
+	return s.signIns(ctx, accountID, n, false)
+}
+
+// AllSignIns returns every sign-in attempt the account still has, newest
+// first, with IP addresses and browsers decrypted (the data export).
+func (s *Service) AllSignIns(ctx context.Context, accountID string) ([]SignInEvent, error) {
+	return s.signIns(ctx, accountID, math.MaxInt32, true)
+}
+
+// signIns reads the last n sign-in attempts; the browser's string is
+// decrypted only when asked for.
+func (s *Service) signIns(ctx context.Context, accountID string, n int, browser bool) ([]SignInEvent, error) {
 	rows, err := s.db.QueryContext(ctx,
 		`SELECT id, at, outcome, reason, method, device, country, ip_enc, ua_enc FROM sign_in_events
 		 WHERE account_id = $1 ORDER BY at DESC, id LIMIT $2`, accountID, n)
@@ -71,7 +84,7 @@ func (s *Service) RecentSignIns(ctx context.Context, accountID string, n int) ([
 			sealed = append(sealed, crypto.Sealed{Field: crypto.Field{Table: "sign_in_events", Column: "ip_enc", Row: r.e.ID}, Ciphertext: r.enc})
 			slots = append(slots, slot{i, false})
 		}
-		if r.uaEnc != nil {
+		if browser && r.uaEnc != nil {
 			sealed = append(sealed, crypto.Sealed{Field: crypto.Field{Table: "sign_in_events", Column: "ua_enc", Row: r.e.ID}, Ciphertext: r.uaEnc})
 			slots = append(slots, slot{i, true})
 		}

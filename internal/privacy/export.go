@@ -244,7 +244,7 @@ func (s *Service) collect(ctx context.Context, id string) (collected, error) {
 	}
 	c.files = append(c.files, file{"account.json", acc})
 
-	signIns, err := ids.RecentSignIns(ctx, id, 1_000_000)
+	signIns, err := ids.AllSignIns(ctx, id)
 	if err != nil {
 		return c, err
 	}

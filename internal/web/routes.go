@@ -107,6 +107,7 @@ func (s *Server) routes() []route {
 // wrap turns a route into an http.Handler: it records the route pattern for
 // logs and metrics, checks the permission and renders any returned error.
 func (s *Server) wrap(rt route) http.Handler {
+	staff := staffRoute(rt.perm) // decided once per route, not per request
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if info := infoFrom(r.Context()); info != nil {
 			info.pattern = rt.pattern
@@ -126,7 +127,7 @@ func (s *Server) wrap(rt route) http.Handler {
 		// member's browser open them and leave events such as a customer
 		// view in their name. Browsers that send no Sec-Fetch-Site are
 		// left to the cross-origin check of state-changing requests.
-		if staffRoute(rt.perm) && !p.ViaToken() && crossSite(r) {
+		if staff && !p.ViaToken() && crossSite(r) {
 			s.metrics.deny(rt.pattern, "cross-site")
 			s.renderError(w, r, errStaffCrossSite)
 			return
