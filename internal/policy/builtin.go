@@ -102,6 +102,65 @@ func customerPortal() Profile {
 				Low:      Days(180), // within two quarters
 			},
 		},
+		Detection: defaultDetection(),
+	}
+}
+
+// defaultDetection is the customer-portal's detection: thresholds that an
+// office behind one address, a traveller or a typist does not reach (the
+// synthetic traffic of bench/detectgen measures it: docs/performance.md),
+// and responses that stop an attack without locking customers out for long.
+func defaultDetection() Detection {
+	alert := []string{}
+	return Detection{
+		Risk: Risk{
+			Medium:       30, // a new country alone, or a new device at an odd hour and more
+			High:         60, // impossible travel alone, or two strong reasons together
+			LowAction:    RiskAllow,
+			MediumAction: RiskChallenge, // the second factor (or an emailed code) proves the owner
+			HighAction:   RiskBlock,     // Cognito's "block": refused, and the owner is told why
+			// A month of daily sign-ins before an hour can be called odd.
+			UnusualHourHistory: 20,
+			AfterReset:         Duration{24 * time.Hour},
+		},
+		ThrottleFor: Duration{time.Hour},
+		// Ten wrong passwords in 15 minutes: the lockout's own threshold,
+		// so the alert names what the lock stopped.
+		BruteForce: Rule{Threshold: 10, Window: Duration{15 * time.Minute}, Responses: alert},
+		// Twenty accounts from one network in 10 minutes, 80% failing; the
+		// network is refused for ThrottleFor (Auth0's suspicious-IP
+		// throttling, counted per network).
+		CredentialStuffing:     Rule{Threshold: 20, Window: Duration{10 * time.Minute}, Responses: []string{RespondThrottle}},
+		StuffingFailurePercent: 80,
+		// Thirty accounts failing without success from one network in a
+		// day, each tried at most twice: slow spraying.
+		PasswordSpraying:      Rule{Threshold: 30, Window: Duration{24 * time.Hour}, Responses: []string{RespondThrottle}},
+		SprayingMaxPerAccount: 2,
+		// Failures on one account from five networks in an hour.
+		DistributedAttack: Rule{Threshold: 5, Window: Duration{time.Hour}, Responses: []string{RespondChallenge}},
+		// Faster than an airliner (km/h) between two successful sign-ins;
+		// the window bounds how far back the previous sign-in is looked for.
+		ImpossibleTravel: Rule{Threshold: 1000, Window: Duration{24 * time.Hour}, Responses: alert},
+		// Any risk sign-out (country or browser changed mid-session); the
+		// session ended already.
+		SessionHijack: Rule{Threshold: 1, Window: Duration{time.Hour}, Responses: alert},
+		// Five wrong codes after a right password: the password is known
+		// to someone, so it must change.
+		MFAGuessing: Rule{Threshold: 5, Window: Duration{15 * time.Minute}, Responses: []string{RespondForcePassword}},
+		// A recovery code used within the window after a sign-in from a
+		// country new to the account.
+		RecoveryNewCountry: Rule{Threshold: 1, Window: Duration{time.Hour}, Responses: []string{RespondEndSessions}},
+		// Twenty sign-ups from one network in an hour.
+		MassSignup: Rule{Threshold: 20, Window: Duration{time.Hour}, Responses: []string{RespondThrottle}},
+		// One agent revealing ten customers' data in an hour.
+		InsiderReveal: Rule{Threshold: 10, Window: Duration{time.Hour}, Responses: alert},
+		// An audit export of 10,000 events or more.
+		AuditExport: Rule{Threshold: 10000, Window: Duration{24 * time.Hour}, Responses: alert},
+		// A staff action at an hour of day the person has not acted at in
+		// their last Threshold actions (window: how far back they count).
+		StaffOddHour: Rule{Threshold: 50, Window: Duration{90 * 24 * time.Hour}, Responses: alert},
+		// An API token used from a network it was not used from before.
+		TokenNewNetwork: Rule{Threshold: 1, Window: Duration{90 * 24 * time.Hour}, Responses: alert},
 	}
 }
 

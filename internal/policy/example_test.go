@@ -98,4 +98,83 @@ func ExampleProfile_WriteTOML() {
 	// high = "30d"     # MTL-4.3.2 MTL-4.1.2
 	// medium = "90d"   # MTL-4.3.2 MTL-4.1.2
 	// low = "180d"     # MTL-4.3.2 MTL-4.1.2
+	//
+	// [detection]
+	// throttle_for = "1h"           # CP-8.2
+	// stuffing_failure_percent = 80 # CP-8.2
+	// spraying_max_per_account = 2  # CP-8.2
+	//
+	// [detection.risk]
+	// medium = 30                 # CP-8.2
+	// high = 60                   # CP-8.2
+	// low_action = "allow"        # CP-8.2
+	// medium_action = "challenge" # CP-8.2
+	// high_action = "block"       # CP-8.2
+	// unusual_hour_history = 20   # CP-8.2
+	// after_reset = "24h"         # CP-8.2
+	//
+	// [detection.brute_force]
+	// threshold = 10 # CP-8.2
+	// window = "15m" # CP-8.2
+	// responses = [] # CP-8.2 CP-3.2
+	//
+	// [detection.credential_stuffing]
+	// threshold = 20           # CP-8.2
+	// window = "10m"           # CP-8.2
+	// responses = ["throttle"] # CP-8.2 CP-3.2
+	//
+	// [detection.password_spraying]
+	// threshold = 30           # CP-8.2
+	// window = "24h"           # CP-8.2
+	// responses = ["throttle"] # CP-8.2 CP-3.2
+	//
+	// [detection.distributed_attack]
+	// threshold = 5             # CP-8.2
+	// window = "1h"             # CP-8.2
+	// responses = ["challenge"] # CP-8.2 CP-3.2
+	//
+	// [detection.impossible_travel]
+	// threshold = 1000 # CP-8.2
+	// window = "24h"   # CP-8.2
+	// responses = []   # CP-8.2 CP-3.2
+	//
+	// [detection.session_hijack]
+	// threshold = 1  # CP-8.2
+	// window = "1h"  # CP-8.2
+	// responses = [] # CP-8.2 CP-3.2
+	//
+	// [detection.mfa_guessing]
+	// threshold = 5                         # CP-8.2
+	// window = "15m"                        # CP-8.2
+	// responses = ["force_password_change"] # CP-8.2 CP-3.2
+	//
+	// [detection.recovery_new_country]
+	// threshold = 1                # CP-8.2
+	// window = "1h"                # CP-8.2
+	// responses = ["end_sessions"] # CP-8.2 CP-3.2
+	//
+	// [detection.mass_signup]
+	// threshold = 20           # CP-8.2
+	// window = "1h"            # CP-8.2
+	// responses = ["throttle"] # CP-8.2 CP-3.2
+	//
+	// [detection.insider_reveal]
+	// threshold = 10 # CP-8.2
+	// window = "1h"  # CP-8.2
+	// responses = [] # CP-8.2 CP-3.2
+	//
+	// [detection.audit_export]
+	// threshold = 10000 # CP-8.2
+	// window = "24h"    # CP-8.2
+	// responses = []    # CP-8.2 CP-3.2
+	//
+	// [detection.staff_odd_hour]
+	// threshold = 50 # CP-8.2
+	// window = "90d" # CP-8.2
+	// responses = [] # CP-8.2 CP-3.2
+	//
+	// [detection.token_new_network]
+	// threshold = 1  # CP-8.2
+	// window = "90d" # CP-8.2
+	// responses = [] # CP-8.2 CP-3.2
 }

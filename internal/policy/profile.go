@@ -58,6 +58,7 @@ type Profile struct {
 	Incident   Incident   `toml:"incident" json:"incident"`
 	Privacy    Privacy    `toml:"privacy" json:"privacy"`
 	Governance Governance `toml:"governance" json:"governance"`
+	Detection  Detection  `toml:"detection" json:"detection"`
 }
 
 // MFA is the second-factor policy.
@@ -318,4 +319,110 @@ type Remediation struct {
 	Medium Duration `toml:"medium" json:"medium" clause:"MTL-4.3.2 MTL-4.1.2" weak:"up"`
 	// Low findings.
 	Low Duration `toml:"low" json:"low" clause:"MTL-4.3.2 MTL-4.1.2" weak:"up"`
+}
+
+// Sign-in risk actions, from the mildest (RiskAllow) to the strictest.
+const (
+	RiskAllow     = "allow"     // sign in as usual
+	RiskChallenge = "challenge" // a second factor, or an emailed code for an account without one
+	RiskBlock     = "block"     // refuse this sign-in and tell the owner
+)
+
+// Responses a detection rule may take, besides recording its alert.
+const (
+	RespondAlert         = "alert"                 // raise an alert for the security team (always)
+	RespondThrottle      = "throttle"              // refuse sign-ins from the network for ThrottleFor
+	RespondChallenge     = "challenge"             // the account's next sign-ins are high risk
+	RespondLock          = "lock"                  // lock the account (the lockout's lock)
+	RespondEndSessions   = "end_sessions"          // end every session and API token of the account
+	RespondForcePassword = "force_password_change" // the account must change its password at next sign-in
+)
+
+// Detection holds the thresholds of behavioural analytics (internal/detect):
+// the risk of each sign-in and the rules run over the event stream. CP-8.2
+// names brute force, credential stuffing and suspicious patterns as signals
+// to act on; CP-5.3 asks that unauthorised access be detected from the
+// records.
+type Detection struct {
+	Risk Risk `toml:"risk" json:"risk"`
+	// ThrottleFor is how long a "throttle" response refuses sign-ins from a
+	// network (CP-8.2).
+	ThrottleFor Duration `toml:"throttle_for" json:"throttle_for" clause:"CP-8.2" weak:"down"`
+
+	BruteForce         Rule `toml:"brute_force" json:"brute_force"`
+	CredentialStuffing Rule `toml:"credential_stuffing" json:"credential_stuffing"`
+	// StuffingFailurePercent is the share of failed attempts, among a
+	// network's attempts at credential stuffing's threshold of accounts,
+	// above which it is stuffing and not an office signing in (CP-8.2).
+	StuffingFailurePercent int  `toml:"stuffing_failure_percent" json:"stuffing_failure_percent" clause:"CP-8.2" weak:"up"`
+	PasswordSpraying       Rule `toml:"password_spraying" json:"password_spraying"`
+	// SprayingMaxPerAccount: a spray tries each account this many times at
+	// most (more is brute force) (CP-8.2).
+	SprayingMaxPerAccount int  `toml:"spraying_max_per_account" json:"spraying_max_per_account" clause:"CP-8.2" weak:"down"`
+	DistributedAttack     Rule `toml:"distributed_attack" json:"distributed_attack"`
+	ImpossibleTravel      Rule `toml:"impossible_travel" json:"impossible_travel"`
+	SessionHijack         Rule `toml:"session_hijack" json:"session_hijack"`
+	MFAGuessing           Rule `toml:"mfa_guessing" json:"mfa_guessing"`
+	RecoveryNewCountry    Rule `toml:"recovery_new_country" json:"recovery_new_country"`
+	MassSignup            Rule `toml:"mass_signup" json:"mass_signup"`
+	InsiderReveal         Rule `toml:"insider_reveal" json:"insider_reveal"`
+	AuditExport           Rule `toml:"audit_export" json:"audit_export"`
+	StaffOddHour          Rule `toml:"staff_odd_hour" json:"staff_odd_hour"`
+	TokenNewNetwork       Rule `toml:"token_new_network" json:"token_new_network"`
+}
+
+// Rule is one detection rule's threshold, window and responses. What the
+// threshold counts is the rule's own (failures, accounts, networks, km/h);
+// docs/detection.md says it for each.
+type Rule struct {
+	// Threshold is the count at which the rule fires (CP-8.2).
+	Threshold int `toml:"threshold" json:"threshold" clause:"CP-8.2" weak:"up"`
+	// Window is the period the count is taken over (CP-8.2).
+	Window Duration `toml:"window" json:"window" clause:"CP-8.2" weak:"down"`
+	// Responses are what Portico does when the rule fires, besides the
+	// alert: throttle, challenge, lock, end_sessions, force_password_change
+	// (CP-8.2, CP-3.2).
+	Responses []string `toml:"responses" json:"responses" clause:"CP-8.2 CP-3.2" weak:"list"`
+}
+
+// Risk scores each sign-in low, medium or high from its reasons (new
+// device, new country, impossible travel, a network under suspicion, a
+// breached password, a reset followed by a sign-in from elsewhere, an
+// unusual hour) and maps each level to an action (CP-8.2).
+type Risk struct {
+	// Medium is the score at which a sign-in is medium risk (CP-8.2).
+	Medium int `toml:"medium" json:"medium" clause:"CP-8.2" weak:"up"`
+	// High is the score at which a sign-in is high risk (CP-8.2).
+	High int `toml:"high" json:"high" clause:"CP-8.2" weak:"up"`
+	// LowAction, MediumAction and HighAction: allow, challenge or block
+	// (CP-8.2).
+	LowAction    string `toml:"low_action" json:"low_action" clause:"CP-8.2" weak:"action"`
+	MediumAction string `toml:"medium_action" json:"medium_action" clause:"CP-8.2" weak:"action"`
+	HighAction   string `toml:"high_action" json:"high_action" clause:"CP-8.2" weak:"action"`
+	// UnusualHourHistory is how many past sign-ins an account needs before
+	// a sign-in at an hour it never uses counts as unusual (CP-8.2).
+	UnusualHourHistory int `toml:"unusual_hour_history" json:"unusual_hour_history" clause:"CP-8.2" weak:"up"`
+	// AfterReset is how long after a password reset a sign-in from a
+	// country the account has not used is a reason (CP-8.2).
+	AfterReset Duration `toml:"after_reset" json:"after_reset" clause:"CP-8.2" weak:"down"`
+}
+
+// Rules returns every detection rule by its TOML key, which is also the
+// rule's name in alerts and in `portico detect replay`.
+func (d Detection) Rules() map[string]Rule {
+	return map[string]Rule{
+		"brute_force":          d.BruteForce,
+		"credential_stuffing":  d.CredentialStuffing,
+		"password_spraying":    d.PasswordSpraying,
+		"distributed_attack":   d.DistributedAttack,
+		"impossible_travel":    d.ImpossibleTravel,
+		"session_hijack":       d.SessionHijack,
+		"mfa_guessing":         d.MFAGuessing,
+		"recovery_new_country": d.RecoveryNewCountry,
+		"mass_signup":          d.MassSignup,
+		"insider_reveal":       d.InsiderReveal,
+		"audit_export":         d.AuditExport,
+		"staff_odd_hour":       d.StaffOddHour,
+		"token_new_network":    d.TokenNewNetwork,
+	}
 }

@@ -240,7 +240,59 @@ func (p Profile) check() []*SettingError {
 		}
 		prevKey, prev = r.key, r.d
 	}
+	c.detection(p.Detection)
 	return c.errs
+}
+
+// detection checks the sign-in risk levels and the detection rules.
+func (c *checker) detection(d Detection) {
+	r := d.Risk
+	if r.Medium <= 0 || r.High <= r.Medium {
+		c.fail("detection.risk", "needs 0 < medium (%d) < high (%d)", r.Medium, r.High)
+	}
+	prev := -1
+	for _, a := range []struct{ key, v string }{
+		{"detection.risk.low_action", r.LowAction}, {"detection.risk.medium_action", r.MediumAction}, {"detection.risk.high_action", r.HighAction},
+	} {
+		switch a.v {
+		case RiskAllow, RiskChallenge, RiskBlock:
+		default:
+			c.fail(a.key, "must be %q, %q or %q, not %q", RiskAllow, RiskChallenge, RiskBlock, a.v)
+			continue
+		}
+		if actionRank(a.v) < prev {
+			c.fail(a.key, "must not be milder than the action of a lower level")
+		}
+		prev = actionRank(a.v)
+	}
+	if r.HighAction == RiskAllow {
+		c.fail("detection.risk.high_action", "must challenge or block: CP-8.2 asks that suspicious sign-ins be acted on")
+	}
+	if r.UnusualHourHistory <= 0 {
+		c.fail("detection.risk.unusual_hour_history", "must be positive")
+	}
+	c.positive("detection.risk.after_reset", r.AfterReset)
+	c.positive("detection.throttle_for", d.ThrottleFor)
+	if d.StuffingFailurePercent <= 0 || d.StuffingFailurePercent > 100 {
+		c.fail("detection.stuffing_failure_percent", "must be between 1 and 100")
+	}
+	if d.SprayingMaxPerAccount <= 0 {
+		c.fail("detection.spraying_max_per_account", "must be positive")
+	}
+	for key, rule := range d.Rules() {
+		k := "detection." + key
+		if rule.Threshold <= 0 {
+			c.fail(k+".threshold", "must be positive")
+		}
+		c.positive(k+".window", rule.Window)
+		for _, resp := range rule.Responses {
+			switch resp {
+			case RespondAlert, RespondThrottle, RespondChallenge, RespondLock, RespondEndSessions, RespondForcePassword:
+			default:
+				c.fail(k+".responses", "%q is not a response: use throttle, challenge, lock, end_sessions or force_password_change", resp)
+			}
+		}
+	}
 }
 
 // checker collects the problems of one profile.

@@ -42,6 +42,8 @@ func weaker(dir string, cur, next reflect.Value) bool {
 	case "expiry":
 		c, n := cur.Int(), next.Int()
 		return c > 0 && (n == 0 || n > c)
+	case "action":
+		return actionRank(next.String()) < actionRank(cur.String())
 	case "list":
 		for _, item := range cur.Interface().([]string) {
 			if !slices.Contains(next.Interface().([]string), item) {
@@ -90,4 +92,15 @@ func Weakening(changes []Change) []string {
 		}
 	}
 	return Weakens(cur, next)
+}
+
+// actionRank orders sign-in risk actions from the mildest.
+func actionRank(a string) int {
+	switch a {
+	case RiskChallenge:
+		return 1
+	case RiskBlock:
+		return 2
+	}
+	return 0
 }
