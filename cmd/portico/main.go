@@ -15,6 +15,7 @@
 //	portico retention run [--dry-run]      run the retention purge now
 //	portico backup create|restore          encrypted backups and their restore
 //	portico mail undelivered      list mail that has not been delivered
+//	portico detect replay         run the detection rules over a log of sign-in attempts
 //
 // Exit status: 0 success, 1 failure, 2 bad usage (unknown command, flag or
 // value), with a one-line message on standard error.
@@ -73,6 +74,7 @@ func commands() []command {
 		{"backup create", "write an encrypted, consistent backup while the server runs", cmdBackupCreate},
 		{"backup restore", "restore a backup into an empty database", cmdBackupRestore},
 		{"mail undelivered", "list mail waiting in the outbox or failed (no addresses or texts)", cmdMailUndelivered},
+		{"detect replay", "run the detection rules over a log of sign-in attempts and write the alerts", cmdDetectReplay},
 	}
 }
 

@@ -42,6 +42,10 @@ type Config struct {
 	SMTPURL               string // --smtp-url, PORTICO_SMTP_URL: outgoing mail; empty keeps mail in the outbox
 	PublicURL             string // --public-url, PORTICO_PUBLIC_URL: base of links in mail
 	BreachedPasswordsFile string // --breached-passwords-file: Pwned Passwords SHA-1 file
+	// GeoIPCityFile is a MaxMind-format city database (GeoLite2-City or
+	// GeoIP2-City .mmdb) for impossible travel (--geoip-city-file); empty
+	// uses country centroids from the embedded country data.
+	GeoIPCityFile string
 
 	// Logging.
 	LogFormat string // --log-format: auto, text or json
@@ -77,6 +81,7 @@ const (
 	Storage Group = 1 << iota // data dir, database, master key, config file, logs
 	Policy                    // policy profile and override file
 	Server                    // listeners, TLS, timeouts, limits
+	Geo                       // where addresses are (detection)
 )
 
 // setting describes one configurable value.
@@ -178,6 +183,8 @@ var settings = []setting{
 		oneOf(func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
 	{"policy", Policy, "customer-portal", "built-in policy profile: customer-portal or 1642mtl-web",
 		str(func(c *Config) *string { return &c.Policy })},
+	{"geoip-city-file", Geo, "", "optional MaxMind city database (.mmdb) for impossible-travel distances; without it, country centroids",
+		str(func(c *Config) *string { return &c.GeoIPCityFile })},
 	{"policy-file", Policy, "", "optional TOML file overriding values of the policy profile",
 		str(func(c *Config) *string { return &c.PolicyFile })},
 	{"addr", Server, "localhost:8443", "HTTPS listen address (host:port)",
