@@ -87,11 +87,11 @@ func TestCentroidSpotChecks(t *testing.T) {
 		code     string
 		lat, lon float64
 	}{
-		{"FR", 46, 2},     // metropolitan France, not the overseas regions
-		{"AU", -25, 134},  // the continent's middle
-		{"US", 39, -98},   // Kansas
-		{"JP", 36, 138},   // Honshu
-		{"GF", 4, -53},    // French Guiana, from France's profile
+		{"FR", 46, 2},    // metropolitan France, not the overseas regions
+		{"AU", -25, 134}, // the continent's middle
+		{"US", 39, -98},  // Kansas
+		{"JP", 36, 138},  // Honshu
+		{"GF", 4, -53},   // French Guiana, from France's profile
 		{"BR", -10, -55},
 		{"RU", 60, 100},
 	} {
