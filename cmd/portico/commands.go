@@ -5,15 +5,18 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"github.com/portico/portico/internal/backup"
-	"github.com/portico/portico/internal/db"
-	"github.com/portico/portico/internal/retention"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/portico/portico/internal/backup"
+	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/retention"
 
 	"golang.org/x/term"
 
@@ -668,7 +671,7 @@ alerts per rule goes to standard error.`, config.Policy|config.Geo, e.stdout)
 	if err != nil {
 		return err
 	}
-	defer geo.Close()
+	defer geo.L.Close()
 	in := e.stdin
 	if *input != "-" {
 		f, err := os.Open(*input)

@@ -77,6 +77,8 @@ func TestSignInRulesOnFixtures(t *testing.T) {
 		{"password_spraying.jsonl", detect.RulePasswordSpraying, "staff0@example.com", "192.0.2.40"},
 		{"distributed_attack.jsonl", detect.RuleDistributedAttack, "bob@example.com", "198.18.0.9"},
 		{"mfa_guessing.jsonl", detect.RuleMFAGuessing, "carol@example.com", "198.51.100.99"},
+		// Paris then Tokyo two hours later; another customer takes 14 hours (a flight) and is not flagged.
+		{"impossible_travel.jsonl", detect.RuleImpossibleTravel, "frank@example.com", "133.242.0.1"},
 		{"office_nat.jsonl", "", "", ""},
 		{"forgetful.jsonl", "", "", ""},
 	} {
@@ -160,6 +162,7 @@ func TestEventRulesOnFixtures(t *testing.T) {
 		{"insider_reveal.jsonl", detect.RuleInsiderReveal, "01AGENT", 10},
 		{"audit_export.jsonl", detect.RuleAuditExport, "01AUDITOR", 1},
 		{"staff_odd_hour.jsonl", detect.RuleStaffOddHour, "01ADMIN", 1},
+		{"recovery_new_country.jsonl", detect.RuleRecoveryNewCountry, "01HENRY", 1},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
 			alerts := auditFixture(t, cfg, tc.fixture)

@@ -145,6 +145,11 @@ func (l *Locator) locateCity(a netip.Addr) (Location, bool) {
 }
 
 // countryLocation is the centroid location of an ISO code.
+// Centroid is the location of a country as a whole (ISO 3166-1 alpha-2),
+// with the uncertainty of not knowing where in it: for a past sign-in of
+// which only the country is kept.
+func Centroid(code string) (Location, bool) { return countryLocation(code) }
+
 func countryLocation(code string) (Location, bool) {
 	c, ok := lookupCountry(code)
 	if !ok {
