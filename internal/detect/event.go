@@ -28,16 +28,16 @@ type Kind uint8
 
 // Kinds of event.
 const (
-	_             Kind = iota
-	SignIn             // a completed sign-in (Method: the last factor)
-	SignInFailure      // a failed attempt (Reason says which)
-	PasswordOK         // the password step passed; a second factor is due
-	RiskSignOut        // a session ended because its context changed (Reason: country_change, ...)
-	Signup             // an account was created by sign-up
-	Reveal             // staff revealed a customer's masked data (Target: the customer)
-	AuditExport        // staff exported the audit trail (Count: events)
-	StaffAction        // any other action by staff
-	TokenNewNetwork    // an API token was used from a network it had not used (Target: the token)
+	_               Kind = iota
+	SignIn               // a completed sign-in (Method: the last factor)
+	SignInFailure        // a failed attempt (Reason says which)
+	PasswordOK           // the password step passed; a second factor is due
+	RiskSignOut          // a session ended because its context changed (Reason: country_change, ...)
+	Signup               // an account was created by sign-up
+	Reveal               // staff revealed a customer's masked data (Target: the customer)
+	AuditExport          // staff exported the audit trail (Count: events)
+	StaffAction          // any other action by staff
+	TokenNewNetwork      // an API token was used from a network it had not used (Target: the token)
 )
 
 // Failure reasons, as in the replay format.
