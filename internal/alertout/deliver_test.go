@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -87,4 +88,38 @@ func TestDisabledChannelWaits(t *testing.T) {
 	}
 	none, _ := newTestService(t, d, Config{})
 	deliver(t, none, 0, 0)
+}
+
+// TestLostLeaseRecordsNothing: a pass whose lease ran out (a stalled node)
+// and whose rows another pass has claimed since records nothing: it cannot
+// release the other pass's claim, so no third pass can take the row while
+// the second one is sending it.
+func TestLostLeaseRecordsNothing(t *testing.T) {
+	eachWithClock(t, func(t *testing.T, d *db.DB, c *dbtest.Clock) {
+		s, logs := newTestService(t, d, Config{WebhookURL: "http://127.0.0.1:1/", WebhookSecret: testSecret})
+		queue(t, s, alert{ID: "al_1", Rule: "r", Severity: "low"})
+		ctx := context.Background()
+		first, err := s.claim(ctx, "first")
+		if err != nil || len(first) != 1 {
+			t.Fatalf("first claim = %v, %v", first, err)
+		}
+		c.Add(s.lease + time.Second)
+		second, err := s.claim(ctx, "second")
+		if err != nil || len(second) != 1 {
+			t.Fatalf("second claim after the lease = %v, %v", second, err)
+		}
+		s.record(ctx, "first", first[0], outcome{reason: "webhook: refused (HTTP 500)"})
+		s.record(ctx, "first", first[0], outcome{sent: true})
+		r := onlyRow(t, d)
+		if r.status != "pending" || r.claimedBy.String != "second" || r.attempts != 2 || r.lastError != "" {
+			t.Fatalf("row = %+v, want still claimed by the second pass", r)
+		}
+		if !strings.Contains(logs.String(), "lease was lost") {
+			t.Errorf("no warning about the lost lease:\n%s", logs)
+		}
+		s.record(ctx, "second", second[0], outcome{sent: true})
+		if r := onlyRow(t, d); r.status != "sent" {
+			t.Fatalf("row = %+v, want sent by the pass that holds it", r)
+		}
+	})
 }
