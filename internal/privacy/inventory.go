@@ -150,6 +150,7 @@ var notPersonal = []struct{ cols, why string }{
 	{"accounts: id, credentials_epoch", "an opaque account number and a counter"},
 	{"accounts: invited_by", "the opaque account number of the administrator who invited a member of staff"},
 	{"account_tokens: id, account_id", "opaque identifiers"},
+	{"alert_outbox: id, channel, payload, status, attempts, next_attempt_at, last_error, claimed_by, created_at, sent_at", "security alerts on their way to the SIEM: opaque IDs, rule names, severities and counts, and delivery state; errors are fixed texts, never the receiver's"},
 	{"api_tokens: id, account_id, secret_hash, credentials_epoch", "opaque identifiers, a hash of a random secret, a counter"},
 	{"approvals: id, kind, target, payload, requested_by, decided_by, created_at, expires_at, decided_at, outcome", "four-eyes requests between administrators: opaque account numbers and policy values"},
 	{"audit_events: seq, request_id, prev_hash, hash", "the chain's order and hashes, a random request number"},
