@@ -247,6 +247,10 @@ func (a *App) Run(ctx context.Context, out io.Writer) error {
 	var work sync.WaitGroup
 	work.Go(func() { a.services.Notices.Run(workCtx) })
 	work.Go(func() { runMaintenance(workCtx, a.services, time.Minute, a.logger) })
+	// Behavioural analytics follows the audit trail (one node at a time)
+	// and alerts go out to the SIEM (CP-8.2, CP-3.2).
+	work.Go(func() { a.services.Detect.Run(workCtx, time.Second) })
+	work.Go(func() { a.services.AlertOut.Run(workCtx, 5*time.Second) })
 
 	a.logger.Info("portico is running", "url", a.url, "version", bi.Version, "database", a.storage.DB.Dialect())
 	fmt.Fprintf(out, "Portico is running at %s\n", a.url)

@@ -13,7 +13,9 @@ import (
 	"github.com/portico/portico/internal/retention"
 
 	"github.com/portico/portico/internal/apitoken"
+	"github.com/portico/portico/internal/alertout"
 	"github.com/portico/portico/internal/config"
+	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/notify"
@@ -34,12 +36,18 @@ type Services struct {
 	Tokens    *apitoken.Store
 	Privacy   *privacy.Service
 	Retention *retention.Service
+	Detect    *detect.Service
+	AlertOut  *alertout.Service
+	Geo       detect.Places
 }
 
 // Close releases what the services hold open (the breached-password file).
 func (s *Services) Close() error {
 	if s == nil || s.Passwords == nil {
 		return nil
+	}
+	if s.Geo.L != nil {
+		s.Geo.L.Close()
 	}
 	return s.Passwords.Close()
 }
@@ -108,6 +116,9 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 	}
 	if sv.Retention, err = retention.New(retention.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile,
 		Identity: sv.Identity, Notices: sv.Notices}); err != nil {
+		return nil, err
+	}
+	if err := newDetection(sv, st, cfg, publicURL, logger); err != nil {
 		return nil, err
 	}
 	ok = true

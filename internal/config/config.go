@@ -42,6 +42,14 @@ type Config struct {
 	SMTPURL               string // --smtp-url, PORTICO_SMTP_URL: outgoing mail; empty keeps mail in the outbox
 	PublicURL             string // --public-url, PORTICO_PUBLIC_URL: base of links in mail
 	BreachedPasswordsFile string // --breached-passwords-file: Pwned Passwords SHA-1 file
+	// Security alerts to a SIEM (internal/alertout): a webhook signed
+	// with the secret in a file, and syslog over TLS trusting a CA file
+	// (the system's roots when empty).
+	AlertWebhookURL        string // --alert-webhook-url
+	AlertWebhookSecretFile string // --alert-webhook-secret-file
+	AlertSyslogAddr        string // --alert-syslog-addr (host:port)
+	AlertSyslogCAFile      string // --alert-syslog-ca-file
+
 	// GeoIPCityFile is a MaxMind-format city database (GeoLite2-City or
 	// GeoIP2-City .mmdb) for impossible travel (--geoip-city-file); empty
 	// uses country centroids from the embedded country data.
@@ -183,6 +191,14 @@ var settings = []setting{
 		oneOf(func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
 	{"policy", Policy, "customer-portal", "built-in policy profile: customer-portal or 1642mtl-web",
 		str(func(c *Config) *string { return &c.Policy })},
+	{"alert-webhook-url", Server, "", "send security alerts to this https:// webhook (JSON, HMAC-SHA256 signed)",
+		str(func(c *Config) *string { return &c.AlertWebhookURL })},
+	{"alert-webhook-secret-file", Server, "", "file holding the webhook's signing secret (at least 32 bytes)",
+		str(func(c *Config) *string { return &c.AlertWebhookSecretFile })},
+	{"alert-syslog-addr", Server, "", "send security alerts to this syslog collector (host:port; RFC 5424 over TLS)",
+		str(func(c *Config) *string { return &c.AlertSyslogAddr })},
+	{"alert-syslog-ca-file", Server, "", "PEM file of the CA that signed the syslog collector's certificate (default: the system's roots)",
+		str(func(c *Config) *string { return &c.AlertSyslogCAFile })},
 	{"geoip-city-file", Geo, "", "optional MaxMind city database (.mmdb) for impossible-travel distances; without it, country centroids",
 		str(func(c *Config) *string { return &c.GeoIPCityFile })},
 	{"policy-file", Policy, "", "optional TOML file overriding values of the policy profile",

@@ -18,7 +18,7 @@ func env(m map[string]string) func(string) (string, bool) {
 func load(t *testing.T, args []string, e map[string]string) (Config, error) {
 	t.Helper()
 	var help bytes.Buffer
-	return NewLoader("serve", "usage: portico serve", Storage|Policy|Server, &help).Load(args, env(e))
+	return NewLoader("serve", "usage: portico serve", Storage|Policy|Server|Geo, &help).Load(args, env(e))
 }
 
 func TestDefaults(t *testing.T) {
@@ -125,7 +125,7 @@ func TestErrorsNameTheSetting(t *testing.T) {
 
 func TestHelpListsEverySetting(t *testing.T) {
 	var help bytes.Buffer
-	_, err := NewLoader("serve", "usage: portico serve", Storage|Policy|Server, &help).Load([]string{"--help"}, env(nil))
+	_, err := NewLoader("serve", "usage: portico serve", Storage|Policy|Server|Geo, &help).Load([]string{"--help"}, env(nil))
 	if !errors.Is(err, ErrHelp) {
 		t.Fatalf("err = %v", err)
 	}

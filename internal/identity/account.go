@@ -179,11 +179,17 @@ type Service struct {
 	failed     *failedChecks   // recent failed checks, for unknown addresses (CP-6.3)
 	signingIn  atomic.Int64    // sign-ins in progress on this node (tarpit)
 	approvals  *approval.Store // four-eyes requests (role changes, disabling an admin)
+	detector   Detector        // behavioural analytics; nil: no risk scoring
 
 	// Server secrets, fetched once at start: Keyring.Secret may run its
 	// own transaction, which must not happen inside one of ours.
 	lookupKey, rateKey, recoveryKey []byte
 }
+
+// SetDetector connects sign-in to behavioural analytics (internal/detect),
+// which is built after identity because its responses act on accounts.
+// Call it before serving.
+func (s *Service) SetDetector(d Detector) { s.detector = d }
 
 // New returns an identity service.
 func New(d Deps) (*Service, error) {

@@ -10,6 +10,7 @@ import (
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/policy"
 	"github.com/portico/portico/internal/session"
 )
 
@@ -125,6 +126,9 @@ func (s *Service) login(ctx context.Context, c Credentials) (SignIn, error) {
 	if err := s.throttle(ctx, c.IP, limitLoginIP, limitLoginNetwork); err != nil {
 		return SignIn{}, err
 	}
+	if err := s.throttledByRule(ctx, c.IP); err != nil {
+		return SignIn{}, err
+	}
 	// From here, an address without an account and a refused account
 	// answer like a failed check of a known one, in time and in kind
 	// (CP-6.3): see failedChecks.
@@ -171,6 +175,13 @@ func (s *Service) login(ctx context.Context, c Credentials) (SignIn, error) {
 	breached, err := s.passwords.Breached(c.Password)
 	if err != nil {
 		return SignIn{}, err
+	}
+	risk, err := s.assess(ctx, s.db, acct, c.IP, c.UserAgent, breached)
+	if err != nil {
+		return SignIn{}, err
+	}
+	if risk.Action == policy.RiskBlock {
+		return SignIn{}, s.blockForRisk(ctx, acct, risk, c.IP, c.UserAgent)
 	}
 	var newHash string
 	if rehash {
@@ -400,7 +411,17 @@ func (s *Service) complete(ctx context.Context, tx *db.Tx, acct Account, pending
 	}
 	newDevice := !seen && before
 	method := methods[len(methods)-1]
-	if _, err := s.insertSignInEvent(ctx, tx, acct.ID, attempt{outcome: outcomeSuccess, reason: "ok", method: method, ip: ip, ua: ua}); err != nil {
+	// The risk as the history stood before this sign-in, for the owner's
+	// security page and the security team (CP-8.2).
+	risk, err := s.assess(ctx, tx, acct, ip, ua, false)
+	if err != nil {
+		return err
+	}
+	signInID, err := s.insertSignInEvent(ctx, tx, acct.ID, attempt{outcome: outcomeSuccess, reason: "ok", method: method, ip: ip, ua: ua})
+	if err != nil {
+		return err
+	}
+	if err := s.recordSignInRisk(ctx, tx, signInID, risk); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx,
