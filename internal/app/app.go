@@ -131,6 +131,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		Audit:          a.storage.Audit,
 		Privacy:        a.services.Privacy,
 		Retention:      a.services.Retention,
+		Detect:         a.services.Detect,
 		PolicyFile:     cfg.PolicyFile,
 		TrustedProxies: cfg.TrustedProxies,
 	})

@@ -13,6 +13,10 @@ import (
 // reflected into the page.
 var flashes = map[string]string{
 	"signed-out":            "You have signed out.",
+	"alert-acknowledged":    "The alert is acknowledged and assigned to you.",
+	"alert-dismissed":       "The alert is dismissed; your reason is kept with it.",
+	"alert-escalated":       "The alert is escalated.",
+	"response-undone":       "The automatic response was undone.",
 	"verified":              "Your email address is confirmed. Sign in to continue.",
 	"verified-signed-in":    "Your email address is confirmed and you are signed in.",
 	"password-changed":      "Your password was changed.",

@@ -29,6 +29,7 @@ import (
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/notify"
 	"github.com/portico/portico/internal/passkey"
@@ -69,6 +70,8 @@ type Deps struct {
 	Privacy *privacy.Service
 	// Retention is the purge, whose last run the privacy page shows.
 	Retention *retention.Service
+	// Detect is behavioural analytics: the security team's alerts.
+	Detect *detect.Service
 	// Keys is the keyring, for the administrators' key rotation page.
 	Keys *crypto.Keyring
 	// Audit is the trail, for the auditors' search and for changes the
@@ -104,6 +107,7 @@ type Server struct {
 	keys       *crypto.Keyring
 	rights     *privacy.Service // data-subject requests
 	retention  *retention.Service
+	detect     *detect.Service
 	audit      *audit.Log
 	approvals  *approval.Store // four-eyes requests (policy edits here; accounts in identity)
 	policyFile string
@@ -155,6 +159,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		keys:       d.Keys,
 		rights:     d.Privacy,
 		retention:  d.Retention,
+		detect:     d.Detect,
 		audit:      d.Audit,
 		policyFile: d.PolicyFile,
 		approvals:  approval.New(d.DB, d.Audit),

@@ -115,6 +115,7 @@ func parseTemplates(static *staticFiles) (map[string]*template.Template, error) 
 		"reason":   reasonText,
 		"method":   methodText,
 		"duration": humanDuration,
+		"add":      func(a, b int) int { return a + b },
 	}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
