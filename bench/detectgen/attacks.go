@@ -146,8 +146,8 @@ func (g *generator) attack(r rule, n int) (truthRecord, error) {
 			at += 200 + g.rng.Int64N(2300)
 		}
 	case passwordSpraying:
-		// One or two guesses per account, from 1-3 networks, slowly:
-		// the whole round takes 2-8 hours.
+		// One or two guesses per account, from 1-3 networks, slowly: a
+		// guess every 1-3 minutes, so the attack lasts 2.5 to 22 hours.
 		var ips []uint32
 		for range 1 + g.rng.IntN(3) {
 			c := g.anyCountry()
@@ -166,8 +166,8 @@ func (g *generator) attack(r rule, n int) (truthRecord, error) {
 				unknown[i] = true
 			}
 		}
-		duration := 2*hour + g.rng.Int64N(6*hour)
-		gap := duration / int64(n)
+		gap := minute + g.rng.Int64N(2*minute) // 20-60 accounts an hour
+		duration := gap * int64(n)
 		at := g.startFor(duration * 3 / 2)
 		ua := g.toolUA()
 		for i := range n {

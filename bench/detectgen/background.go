@@ -172,8 +172,8 @@ func (g *generator) backgroundFor(c *customer) {
 				at = localMidnight + g.localMinuteOfDay()*minute
 			}
 			at += g.rng.Int64N(minute)
-			if at < g.start || at >= g.end {
-				continue
+			if at < g.start || at >= g.end-10*minute {
+				continue // a session's retries take up to 10 minutes
 			}
 			ip := c.homes[g.rng.IntN(len(c.homes))]
 			ua := c.devices[g.rng.IntN(len(c.devices))]
