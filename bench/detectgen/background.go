@@ -230,7 +230,9 @@ func (g *generator) session(c *customer, at int64, ip uint32, ua uint16) {
 }
 
 // typoOf misspells the local part of an address (never the domain, so
-// every address stays under an example domain).
+// every address stays under an example domain). Each typo belongs to one
+// customer: a typo shared by customers in two countries would look like
+// impossible travel on that address.
 func typoOf(email string, kind int) string {
 	at := 0
 	for at < len(email) && email[at] != '@' {
@@ -245,6 +247,6 @@ func typoOf(email string, kind int) string {
 	case 2:
 		return local + "." + domain // stray dot
 	default:
-		return local[:len(local)-1] + "x" + domain // fat finger on the last digit
+		return local + "x" + domain // fat finger after the last digit
 	}
 }
