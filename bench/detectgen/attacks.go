@@ -200,6 +200,9 @@ func (g *generator) attack(r rule, n int) (truthRecord, error) {
 		// The customer signs in at home; within 5-90 minutes someone signs
 		// in as them from a country at least 7,000 km away.
 		v := g.victim()
+		for v.travels {
+			v = g.victim()
+		}
 		far := g.anyCountry()
 		for distanceKm(v.country, far) < 7000 {
 			far = g.anyCountry()
@@ -211,8 +214,15 @@ func (g *generator) attack(r rule, n int) (truthRecord, error) {
 				hs, hc, as, ac, countries[v.country].code, countries[far].code)
 		}
 		at := g.startFor(2 * hour)
+		away2 := at + 5*minute + g.rng.Int64N(85*minute)
 		a.emit(at, home, v.email, v.devices[0], success)
-		a.emit(at+5*minute+g.rng.Int64N(85*minute), away, v.email, uint16(1+g.rng.IntN(browserUAs)), success)
+		a.emit(away2, away, v.email, uint16(1+g.rng.IntN(browserUAs)), success)
+		// The customer's own sign-ins from home soon after the foreign one
+		// would be a second impossible journey (back), alerting after the
+		// attack's window: the customer stays away until a flight home
+		// could have landed.
+		flight := int64(distanceKm(v.country, far) / 900 * float64(hour))
+		g.quiet = append(g.quiet, quiet{email: v.email, from: at, to: away2 + flight + 3*hour})
 	case mfaGuessing:
 		// The password is known (every bad_second_factor says it was
 		// right); the attacker guesses one-time codes every 5-40 s.

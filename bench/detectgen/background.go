@@ -19,6 +19,7 @@ type customer struct {
 	manager bool     // password manager: never mistypes
 	mfa     bool     // has a second factor (and sometimes mistypes the code)
 	rate    float64  // chance of signing in on a given day
+	travels bool     // goes abroad during the period
 }
 
 // office is a workplace whose staff share one NAT address.
@@ -148,6 +149,7 @@ func (g *generator) backgroundFor(c *customer) {
 	var tr *trip
 	if g.rng.Float64() < 0.04 {
 		tr = g.planTrip(c)
+		c.travels = true
 	}
 	days := int((g.end - g.start) / day)
 	for d := -1; d <= days; d++ {

@@ -21,6 +21,7 @@ import (
 	"log"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"time"
 )
 
@@ -45,12 +46,35 @@ type generator struct {
 	customers  []*customer
 	offices    []office
 	openOffice map[int]int // country → office still recruiting
+	quiet      []quiet     // background to remove around attacks
 	carriers   [][]uint32  // by country: mobile carriers' NAT networks
 }
 
 func (g *generator) addEmail(s string) uint32 {
 	g.emails = append(g.emails, s)
 	return uint32(len(g.emails) - 1)
+}
+
+// quiet is a period in which an account's own background sign-ins would
+// make an attack's alert fire a second time, outside its truth window.
+type quiet struct {
+	email    uint32
+	from, to int64
+}
+
+// quietBackground removes the background events inside g.quiet and keeps
+// the first want of the rest.
+func (g *generator) quietBackground(events []event, want int) []event {
+	out := events[:0]
+	for _, e := range events {
+		if len(out) == want {
+			break
+		}
+		if !slices.ContainsFunc(g.quiet, func(q quiet) bool { return e.email == q.email && e.at >= q.from && e.at < q.to }) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func (g *generator) emit(at int64, ip, email uint32, ua uint16, k outcome, label rule) {
@@ -94,11 +118,12 @@ func generate(cfg config, traffic, truth io.Writer) error {
 		sizes[i] = g.attackSize(rules[i])
 		attackLines += sizes[i]
 	}
+	// A little more background than needed: some is removed again below.
 	want := max(cfg.lines-attackLines, 0)
-	for len(g.events) < want {
+	for len(g.events) < want+256 {
 		g.backgroundFor(g.newCustomer())
 	}
-	g.events = g.events[:want]
+	bg := len(g.events)
 	for len(g.customers) < 50 {
 		g.newCustomer() // victims for a run that is all attacks
 	}
@@ -111,6 +136,7 @@ func generate(cfg config, traffic, truth io.Writer) error {
 		}
 		records = append(records, rec)
 	}
+	g.events = slices.Concat(g.quietBackground(g.events[:bg], want), g.events[bg:])
 	if err := writeTraffic(traffic, g.events, g.emails); err != nil {
 		return err
 	}

@@ -169,6 +169,14 @@ func TestGenerate(t *testing.T) {
 			if hours := r.End.Sub(r.Start).Hours(); km < 7000 || km/hours < 2000 {
 				t.Errorf("%s→%s: %.0f km in %.1f h is not impossible", a, b, km, hours)
 			}
+			// The victim's own sign-ins must not make a second impossible
+			// journey just after the window.
+			back := r.End.Add(time.Duration(km / 900 * float64(time.Hour)))
+			for _, at := range attempts {
+				if at.Label == "" && at.Email == r.Emails[0] && at.at.After(r.End) && at.at.Before(back) {
+					t.Errorf("%s signs in from %s at %s, %s after the foreign sign-in", at.Email, countryOf(at.IP), at.Time, at.at.Sub(r.End))
+				}
+			}
 		}
 	})
 
