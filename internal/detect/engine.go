@@ -365,7 +365,10 @@ func (e *Engine) spraying(n *networkState, net string, st stamp, fire func(Alert
 	r, most := e.cfg.PasswordSpraying, e.cfg.SprayingMaxPerAccount
 	counts := func(s *sprayed) bool { return !s.ok && s.fails > 0 && s.fails <= most }
 	from := st.t.Add(-r.Window.Duration)
-	if st.t.Sub(n.pruned) > time.Minute {
+	// Pruned once every 24th of the window: an account may count up to
+	// that much longer than the window, and a busy network is not walked
+	// on every attempt.
+	if st.t.Sub(n.pruned) > r.Window.Duration/24 {
 		n.pruned = st.t
 		for k, s := range n.spray {
 			if s.first.Before(from) {
@@ -377,6 +380,9 @@ func (e *Engine) spraying(n *networkState, net string, st stamp, fire func(Alert
 		}
 	}
 	s := n.spray[st.account]
+	if s == nil && !st.failed {
+		return // a success with no failure before it: nothing to spray
+	}
 	if s == nil {
 		s = &sprayed{first: st.t, ips: st.ip, seq: st.seq}
 		n.spray[st.account] = s
@@ -492,9 +498,9 @@ func (e *Engine) staff(ev Event, fire func(Alert)) {
 }
 
 // sweep forgets accounts and networks idle for longer than any window,
-// once a minute of event time.
+// once an hour of event time.
 func (e *Engine) sweep(now time.Time) {
-	if now.Sub(e.swept) < time.Minute {
+	if now.Sub(e.swept) < time.Hour {
 		return
 	}
 	e.swept = now
