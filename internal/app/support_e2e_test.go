@@ -40,6 +40,12 @@ func TestSupportRevealInBrowser(t *testing.T) {
 // returns its session token.
 func signedIn(t *testing.T, st *app.Storage, ids *identity.Service, email string, role access.Role, ua string) (string, string) {
 	t.Helper()
+	return signedInFrom(t, st, ids, email, role, ua, "127.0.0.1")
+}
+
+// signedInFrom is signedIn from the address ip.
+func signedInFrom(t *testing.T, st *app.Storage, ids *identity.Service, email string, role access.Role, ua, ip string) (string, string) {
+	t.Helper()
 	ctx := context.Background()
 	const pw = "velvet-harbour-quietly-92-lanterns"
 	a, err := ids.CreateAccount(ctx, identity.NewAccount{Email: email, Role: role, Password: pw})
@@ -58,7 +64,7 @@ func signedIn(t *testing.T, st *app.Storage, ids *identity.Service, email string
 	if _, err := ids.ConfirmTOTP(ctx, a.ID, code); err != nil {
 		t.Fatal(err)
 	}
-	res, err := ids.Login(ctx, identity.Credentials{Email: email, Password: pw, IP: "127.0.0.1", UserAgent: ua})
+	res, err := ids.Login(ctx, identity.Credentials{Email: email, Password: pw, IP: ip, UserAgent: ua})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +73,7 @@ func signedIn(t *testing.T, st *app.Storage, ids *identity.Service, email string
 		t.Fatal(err)
 	}
 	code, _ = totp.GenerateCode(secret, time.Now().Add(30*time.Second))
-	res, err = ids.VerifySecondFactor(ctx, sess, code, "127.0.0.1", ua)
+	res, err = ids.VerifySecondFactor(ctx, sess, code, ip, ua)
 	if err != nil {
 		t.Fatal(err)
 	}
