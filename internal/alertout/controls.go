@@ -14,7 +14,7 @@ func Controls() []policy.Control {
 		{Clause: "CP-8.1", Name: "alertout.leased-claims",
 			Description: "A delivery pass leases the rows it takes (FOR UPDATE SKIP LOCKED on PostgreSQL): concurrent passes on any number of nodes never send one row twice.",
 			Test:        "internal/alertout: TestConcurrentPassesSendOnce"},
-		{Clause: "CP-8.1", Name: "alertout.leased-claims",
+		{Clause: "CP-8.1", Name: "alertout.lease-held",
 			Description: "Outcomes are recorded only while the pass still holds the lease: a stalled pass cannot release a row that another pass is sending.",
 			Test:        "internal/alertout: TestLostLeaseRecordsNothing"},
 		{Clause: "CP-8.1", Name: "alertout.signed-webhook",

@@ -2,11 +2,13 @@ package app
 
 import (
 	"github.com/portico/portico/internal/access"
+	"github.com/portico/portico/internal/alertout"
 	"github.com/portico/portico/internal/apitoken"
 	"github.com/portico/portico/internal/approval"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/backup"
 	"github.com/portico/portico/internal/crypto"
+	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/notify"
 	"github.com/portico/portico/internal/passkey"
@@ -53,6 +55,8 @@ func Controls() []policy.Control {
 	out = append(out, notify.Controls()...)
 	out = append(out, approval.Controls()...)
 	out = append(out, policy.Controls()...)
+	out = append(out, detect.Controls()...)
+	out = append(out, alertout.Controls()...)
 	return out
 }
 
