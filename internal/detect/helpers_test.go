@@ -3,6 +3,8 @@ package detect_test
 import (
 	"testing"
 
+	"github.com/portico/portico/internal/policy"
+
 	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/geo"
 )
@@ -17,4 +19,22 @@ func testGeo(t *testing.T) detect.Geo {
 	}
 	t.Cleanup(func() { l.Close() })
 	return detect.Places{L: l}
+}
+
+func profileB(b *testing.B) policy.Profile {
+	b.Helper()
+	p, err := policy.Builtin(policy.CustomerPortal)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+func geoB(b *testing.B) (detect.Geo, error) {
+	l, err := geo.New("")
+	if err != nil {
+		return nil, err
+	}
+	b.Cleanup(func() { l.Close() })
+	return detect.Places{L: l}, nil
 }
