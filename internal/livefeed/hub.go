@@ -118,8 +118,23 @@ func (h *Hub) Subscribe(ctx context.Context) (<-chan Event, func()) {
 // and the whole backlog, since events may have been missed. An empty
 // lastID means a new client: the whole backlog, no gap marker.
 func (h *Hub) SubscribeAfter(ctx context.Context, lastID string) (<-chan Event, func()) {
+	s, cancel := h.subscribe(ctx, lastID)
+	if s == nil {
+		out := make(chan Event)
+		close(out)
+		return out, cancel
+	}
+	s.out = make(chan Event)
+	go s.run()
+	return s.out, cancel
+}
+
+// subscribe registers a subscriber that starts with the backlog after
+// lastID (see SubscribeAfter). It is nil if the hub is closed. The
+// subscriber stops (s.stop closes) when ctx ends, cancel is called or
+// the hub closes.
+func (h *Hub) subscribe(ctx context.Context, lastID string) (*subscriber, func()) {
 	s := &subscriber{
-		out:  make(chan Event),
 		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}),
 		buf:  newRing(h.opts.Buffer),
@@ -127,8 +142,7 @@ func (h *Hub) SubscribeAfter(ctx context.Context, lastID string) (<-chan Event, 
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
-		close(s.out)
-		return s.out, func() {}
+		return nil, func() {}
 	}
 	backlog := h.backlog.all()
 	if lastID != "" {
@@ -154,12 +168,10 @@ func (h *Hub) SubscribeAfter(ctx context.Context, lastID string) (<-chan Event, 
 		s.close()
 	}
 	stopAfter := context.AfterFunc(ctx, end)
-	cancel := func() {
+	return s, func() {
 		stopAfter()
 		end()
 	}
-	go s.run()
-	return s.out, cancel
 }
 
 // Close ends every subscription (so every ServeSSE stream) and makes
@@ -180,12 +192,13 @@ func (h *Hub) Close() {
 	}
 }
 
-// subscriber is one subscription. Publish adds to its buffer under mu; a
-// goroutine of its own (run) moves events from the buffer to out, so that
-// a gap marker can follow the last event delivered as soon as the reader
-// has caught up, without waiting for the next publication.
+// subscriber is one subscription. Publish adds to its buffer under mu and
+// signals wake. For Subscribe a goroutine of its own (run) moves events
+// from the buffer to out, so that a gap marker follows the last event
+// delivered as soon as the reader has caught up, without waiting for the
+// next publication; ServeSSE takes events in batches instead (take).
 type subscriber struct {
-	out  chan Event
+	out  chan Event    // Subscribe's channel; nil for ServeSSE
 	wake chan struct{} // capacity 1: "something to send"
 	stop chan struct{}
 
@@ -261,6 +274,28 @@ func (s *subscriber) next() (Event, bool) {
 		return s.gapMarker(), true
 	}
 	return Event{}, false
+}
+
+// take appends to dst what next would return, up to max events, in one
+// go: a reader that fell behind catches up in one write.
+func (s *subscriber) take(dst []Event, max int) []Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(dst) < max {
+		switch {
+		case len(s.initial) > 0:
+			dst = append(dst, s.initial[0])
+			s.initial[0] = Event{}
+			s.initial = s.initial[1:]
+		case s.buf.n > 0:
+			dst = append(dst, s.buf.pop())
+		case s.gap:
+			dst = append(dst, s.gapMarker())
+		default:
+			return dst
+		}
+	}
+	return dst
 }
 
 func (s *subscriber) run() {

@@ -18,12 +18,12 @@ import (
 // The stream ends when the client goes away, a write stalls for
 // Options.WriteTimeout, or the hub is closed.
 //
-// No lock is held while writing: the subscription's channel decouples the
-// hub from the client. The caller decides who may watch (the route table).
+// Events are flushed as soon as they are taken: one that finds others
+// already waiting goes out with them in one write, never later. No lock
+// is held while writing: Publish only fills the subscriber's buffer, and
+// the stream takes from it. The caller decides who may watch (the route
+// table).
 func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request) {
-	events, cancel := h.SubscribeAfter(r.Context(), r.Header.Get("Last-Event-ID"))
-	defer cancel()
-
 	rc := http.NewResponseController(w)
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/event-stream")
@@ -31,29 +31,49 @@ func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
 
+	s, cancel := h.subscribe(r.Context(), r.Header.Get("Last-Event-ID"))
+	defer cancel()
+	if s == nil {
+		return // the hub is closed: the server is shutting down
+	}
+
 	heartbeat := time.NewTicker(h.opts.Heartbeat)
 	defer heartbeat.Stop()
 
 	// A first comment sends the headers at once, so the browser's
 	// EventSource opens even when nothing happens for a while.
-	buf := make([]byte, 0, 512)
+	buf := make([]byte, 0, 4096)
 	buf = append(buf, ": live feed\n\n"...)
+	var batch []Event
 	for {
-		if err := h.write(rc, w, buf); err != nil {
-			return
-		}
-		buf = buf[:0]
-		select {
-		case e, ok := <-events:
-			if !ok {
+		if len(buf) > 0 {
+			if err := h.write(rc, w, buf); err != nil {
 				return
 			}
-			buf = appendSSE(buf, e)
+			buf = buf[:0]
+		}
+		// Every event waiting goes out in one write and one flush; an
+		// event is never held back for a later one.
+		batch = s.take(batch[:0], sseBatch)
+		if len(batch) > 0 {
+			for _, e := range batch {
+				buf = appendSSE(buf, e)
+			}
+			clear(batch)
+			continue
+		}
+		select {
+		case <-s.wake:
+		case <-s.stop:
+			return
 		case <-heartbeat.C:
 			buf = append(buf, ": heartbeat\n\n"...)
 		}
 	}
 }
+
+// sseBatch bounds the events written to a client in one write.
+const sseBatch = 64
 
 // write sends b and flushes it, with a deadline so that a client that
 // stops reading cannot hold the goroutine (or the subscription) forever.
