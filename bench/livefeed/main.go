@@ -4,7 +4,7 @@
 // this process. It reports events delivered against expected, events
 // dropped (subscribers that fell behind), the latency from publish to
 // receipt (p50, p99, max), the CPU time used (server and viewers
-// together) and peak RSS (VmHWM). Results go into docs/performance.md.
+// together) and peak RSS (VmHWM).
 //
 //	go run ./bench/livefeed
 //	go run ./bench/livefeed -postgres "$PORTICO_TEST_POSTGRES_URL"
