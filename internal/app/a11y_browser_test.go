@@ -102,6 +102,11 @@ func TestAccessibilityInBrowser(t *testing.T) {
 	auditor := newTab(t, root, "auditor", base, true, "")
 	auditor.setSession(t, auditorToken)
 
+	securityToken, _ := signedIn(t, r.Storage(), ids, "a11y.security@example.test", access.RoleSecurity, ua)
+	security := newTab(t, root, "security team", base, true, "")
+	security.setSession(t, securityToken)
+	found = append(found, security.crawl(t, axe, []string{"/security/dashboard", "/security/alerts"})...)
+
 	// Pages no link leads to, but each signed-in person can open.
 	own := []string{"/account", "/account/password", "/account/recovery-codes/new", "/account/reauth", "/account/privacy-notice", "/logout"}
 	for _, b := range []*tab{customer, agent, admin, auditor} {

@@ -36,6 +36,7 @@ type App struct {
 	services *Services
 	reg      *prometheus.Registry
 	anchor   *anchorMetrics
+	feed     *feed
 
 	https      *http.Server
 	httpsLn    net.Listener
@@ -109,6 +110,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		}
 		return float64(last.StartedAt.Unix())
 	}))
+	if a.feed, err = newFeed(ctx, a.storage, cfg, logger); err != nil {
+		return nil, err
+	}
+	a.services.Detect.SetFeed(a.feed.pub)
+	registerDetectMetrics(a.reg, a.services.Detect)
 	for _, adv := range a.storage.Profile.Advisories() {
 		logger.Warn("policy profile setting is too weak for production", "advice", adv)
 	}
@@ -132,6 +138,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		Privacy:        a.services.Privacy,
 		Retention:      a.services.Retention,
 		Detect:         a.services.Detect,
+		Feed:           a.feed.hub,
 		PolicyFile:     cfg.PolicyFile,
 		TrustedProxies: cfg.TrustedProxies,
 	})
@@ -266,6 +273,8 @@ func (a *App) Run(ctx context.Context, out io.Writer) error {
 
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
+	// Live-feed streams never go idle: end them, or Shutdown waits.
+	a.feed.hub.Close()
 	var errs []error
 	for _, s := range []*http.Server{a.https, a.redirect, a.metrics} {
 		if s != nil {
@@ -306,6 +315,9 @@ func (a *App) Close() error {
 		}
 		if a.services != nil {
 			a.services.Close()
+		}
+		if a.feed != nil {
+			a.feed.close()
 		}
 		if a.storage != nil {
 			err = a.storage.Close()

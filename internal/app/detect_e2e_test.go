@@ -47,6 +47,13 @@ func detectionFlow(t *testing.T, extra ...string) {
 	ids := identityFor(t, r, cfg)
 	ctx := context.Background()
 
+	// The security team exists before the attack: it is told of it.
+	sec := newTab(t, root, "security", base, false, "")
+	sec.open(t, "/security")
+	ua := js[string](t, sec, `navigator.userAgent`)
+	token, _ := signedIn(t, r.Storage(), ids, "sec.e2e@example.test", access.RoleSecurity, ua)
+	sec.setSession(t, token)
+
 	// A stuffing run from 203.0.113.0/24: 25 addresses without accounts.
 	for i := range 25 {
 		ip := fmt.Sprintf("203.0.113.%d", 10+i%7)
@@ -57,11 +64,6 @@ func detectionFlow(t *testing.T, extra ...string) {
 		}
 	}
 
-	sec := newTab(t, root, "security", base, false, "")
-	sec.open(t, "/security")
-	ua := js[string](t, sec, `navigator.userAgent`)
-	token, _ := signedIn(t, r.Storage(), ids, "sec.e2e@example.test", access.RoleSecurity, ua)
-	sec.setSession(t, token)
 
 	// The detector follows the trail about once a second.
 	deadline := time.Now().Add(20 * time.Second)
@@ -80,6 +82,33 @@ func detectionFlow(t *testing.T, extra ...string) {
 		return slices.Contains(m.To, "sec.e2e@example.test") && strings.HasPrefix(m.Subject, "Security alert: credential_stuffing")
 	}, 15*time.Second)
 
+	// The dashboard: four charts drawn on the server, and the feed, which
+	// shows a new event without a reload; nothing wider than a phone.
+	sec.open(t, "/security/dashboard")
+	if n := js[int](t, sec, `document.querySelectorAll("figure.chart svg[role=img]").length`); n != 4 {
+		t.Errorf("the dashboard shows %d charts, want 4", n)
+	}
+	before := js[int](t, sec, `document.querySelectorAll("ol[data-feed] li[data-id]").length`)
+	time.Sleep(time.Second) // the stream is open
+	lost := "lost.e2e@example.test"
+	ids.Login(audit.WithRequest(ctx, audit.Request{IP: "198.51.100.77"}), identity.Credentials{Email: lost, Password: "not-my-password-1", IP: "198.51.100.77"})
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		if n := js[int](t, sec, `document.querySelectorAll("ol[data-feed] li[data-id]").length`); n > before {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the live feed did not show the new event without a reload")
+		}
+	}
+	if top := sec.text(t, "ol[data-feed] li"); !strings.Contains(top, "login.failure") || !strings.Contains(top, "unknown address") {
+		t.Errorf("newest feed item %q, want the failed sign-in", top)
+	}
+	sec.emulate(t, sec.ctx, "light", 390)
+	if w := js[int](t, sec, `document.documentElement.scrollWidth`); w > 390 {
+		t.Errorf("the dashboard is %dpx wide on a 390px phone", w)
+	}
+	sec.emulate(t, sec.ctx, "light", 1280)
+
 	// The attacker's network is refused, with Retry-After.
 	attacker := newTab(t, root, "attacker", base, true, "")
 	setClientIP(t, attacker, "203.0.113.99")
@@ -91,6 +120,7 @@ func detectionFlow(t *testing.T, extra ...string) {
 	}
 
 	// The team opens the alert, sees its evidence and undoes the throttle.
+	sec.open(t, "/security/alerts")
 	sec.submit(t, `tbody td a`)
 	if n := len(sec.texts(t, `section table tbody tr`)); n < 20 {
 		t.Errorf("the alert shows %d evidence events, want at least 20", n)

@@ -65,6 +65,9 @@ type SignInContext struct {
 	Breached          bool
 	PasswordChangedAt time.Time
 	Now               time.Time
+	// Review marks a sign-in scored again when it completes (it was
+	// scored at its password step): not counted in the metrics.
+	Review bool
 }
 
 // Assessment is a sign-in's risk: its level, why, and what the profile
@@ -177,7 +180,11 @@ func (s *Service) Assess(ctx context.Context, q Querier, c SignInContext) (Asses
 	case !errors.Is(err, sql.ErrNoRows):
 		return Assessment{}, err
 	}
-	return s.level(reasons), nil
+	a := s.level(reasons)
+	if !c.Review && s.d.Metrics != nil {
+		s.d.Metrics.Risk.WithLabelValues(a.Level).Inc()
+	}
+	return a, nil
 }
 
 // level maps reasons to a level and the profile's action for it.

@@ -15,7 +15,9 @@ import (
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/livefeed"
 	"github.com/portico/portico/internal/policy"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Responder carries out the responses that act on accounts. Identity
@@ -45,9 +47,32 @@ type Deps struct {
 	// it is queued exactly when the alert is.
 	Raised func(ctx context.Context, tx *db.Tx, a Record) error
 	// Published is called after a batch commits, with every alert it
-	// raised or repeated (the live feed).
+	// raised or repeated.
 	Published func(a Record)
-	Logger    *slog.Logger
+	// Feed carries the security events and alerts of each batch to the
+	// security dashboard's live feed, on every node (nil: no feed).
+	Feed livefeed.Publisher
+	// Metrics counts risk levels and rule hits (nil: not counted).
+	Metrics *Metrics
+	Logger  *slog.Logger
+}
+
+// Metrics are detection's Prometheus counters.
+type Metrics struct {
+	Risk     *prometheus.CounterVec // sign-ins scored, by level
+	RuleHits *prometheus.CounterVec // alerts raised or repeated, by rule
+}
+
+// NewMetrics registers detection's counters in reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Risk: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portico_signin_risk_total",
+			Help: "Password sign-ins scored by detection, by risk level (low, medium, high)."}, []string{"level"}),
+		RuleHits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portico_detect_rule_hits_total",
+			Help: "Alerts raised or repeated by detection rules, by rule."}, []string{"rule"}),
+	}
+	reg.MustRegister(m.Risk, m.RuleHits)
+	return m
 }
 
 // Service runs the rules over the audit trail on one node at a time and
@@ -78,6 +103,12 @@ const (
 	// raised.
 	warmFor = 24 * time.Hour
 )
+
+// SetFeed connects the live feed; call it before Run.
+func (s *Service) SetFeed(p livefeed.Publisher) { s.d.Feed = p }
+
+// SetMetrics connects the counters; call it before Run and before serving.
+func (s *Service) SetMetrics(m *Metrics) { s.d.Metrics = m }
 
 // Run runs Step every interval until ctx ends.
 func (s *Service) Run(ctx context.Context, every time.Duration) {
@@ -146,6 +177,9 @@ func (s *Service) Step(ctx context.Context) (int, error) {
 			}
 			stored = append(stored, rec)
 		}
+		if err := s.feed(ctx, tx, recs, stored); err != nil {
+			return err
+		}
 		return s.saveCursor(ctx, tx, last)
 	})
 	if err != nil {
@@ -153,6 +187,11 @@ func (s *Service) Step(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	s.cursor = last
+	if s.d.Metrics != nil {
+		for _, r := range stored {
+			s.d.Metrics.RuleHits.WithLabelValues(r.Rule).Inc()
+		}
+	}
 	if s.d.Published != nil {
 		for _, r := range stored {
 			s.d.Published(r)

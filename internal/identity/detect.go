@@ -46,12 +46,12 @@ func (s *Service) throttledByRule(ctx context.Context, ip string) error {
 
 // assess scores a sign-in whose credential was right (nil detector:
 // everything is low risk).
-func (s *Service) assess(ctx context.Context, q detect.Querier, acct Account, ip, ua string, breached bool) (detect.Assessment, error) {
+func (s *Service) assess(ctx context.Context, q detect.Querier, acct Account, ip, ua string, breached, review bool) (detect.Assessment, error) {
 	if s.detector == nil {
 		return detect.Assessment{Level: detect.LevelLow, Action: "allow", Reasons: []string{}}, nil
 	}
 	return s.detector.Assess(ctx, q, detect.SignInContext{AccountID: acct.ID, IP: ip, Device: session.Device(ua),
-		Country: session.Country(ip), Breached: breached, PasswordChangedAt: acct.PasswordChangedAt, Now: s.db.Now()})
+		Country: session.Country(ip), Breached: breached, PasswordChangedAt: acct.PasswordChangedAt, Now: s.db.Now(), Review: review})
 }
 
 // blockForRisk refuses a high-risk sign-in as the profile says: the

@@ -176,7 +176,7 @@ func (s *Service) login(ctx context.Context, c Credentials) (SignIn, error) {
 	if err != nil {
 		return SignIn{}, err
 	}
-	risk, err := s.assess(ctx, s.db, acct, c.IP, c.UserAgent, breached)
+	risk, err := s.assess(ctx, s.db, acct, c.IP, c.UserAgent, breached, false)
 	if err != nil {
 		return SignIn{}, err
 	}
@@ -413,7 +413,7 @@ func (s *Service) complete(ctx context.Context, tx *db.Tx, acct Account, pending
 	method := methods[len(methods)-1]
 	// The risk as the history stood before this sign-in, for the owner's
 	// security page and the security team (CP-8.2).
-	risk, err := s.assess(ctx, tx, acct, ip, ua, false)
+	risk, err := s.assess(ctx, tx, acct, ip, ua, false, true)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/identity"
+	"github.com/portico/portico/internal/livefeed"
 	"github.com/portico/portico/internal/notify"
 	"github.com/portico/portico/internal/passkey"
 	"github.com/portico/portico/internal/policy"
@@ -72,6 +73,8 @@ type Deps struct {
 	Retention *retention.Service
 	// Detect is behavioural analytics: the security team's alerts.
 	Detect *detect.Service
+	// Feed is the live feed of security events for the dashboard.
+	Feed *livefeed.Hub
 	// Keys is the keyring, for the administrators' key rotation page.
 	Keys *crypto.Keyring
 	// Audit is the trail, for the auditors' search and for changes the
@@ -108,6 +111,7 @@ type Server struct {
 	rights     *privacy.Service // data-subject requests
 	retention  *retention.Service
 	detect     *detect.Service
+	feed       *livefeed.Hub
 	audit      *audit.Log
 	approvals  *approval.Store // four-eyes requests (policy edits here; accounts in identity)
 	policyFile string
@@ -160,6 +164,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		rights:     d.Privacy,
 		retention:  d.Retention,
 		detect:     d.Detect,
+		feed:       d.Feed,
 		audit:      d.Audit,
 		policyFile: d.PolicyFile,
 		approvals:  approval.New(d.DB, d.Audit),

@@ -31,6 +31,9 @@ type Page struct {
 	// Flash confirms what was just done.
 	Error string
 	Flash string
+	// Refresh, when set, reloads the page every so many seconds for a
+	// browser without script (a live page's fallback).
+	Refresh int
 	// Problems are what is wrong with each input of the form just sent,
 	// in the form's order: the page lists them in a summary at the top
 	// (linking to each input) and shows each next to its input, which

@@ -84,3 +84,64 @@ document.addEventListener("DOMContentLoaded", function () {
   });
   document.documentElement.setAttribute("data-js", "ready");
 });
+
+// The security dashboard's live feed: server-sent events from the URL in
+// data-feed, newest first, at most 200 kept. Without this script the page
+// reloads itself (a noscript refresh).
+document.addEventListener("DOMContentLoaded", function () {
+  var list = document.querySelector("ol[data-feed]");
+  if (!list || !window.EventSource) {
+    return;
+  }
+  var status = document.querySelector("[data-feed-status]");
+  var source = new EventSource(list.getAttribute("data-feed"));
+  var seen = {};
+  list.querySelectorAll("li[data-id]").forEach(function (li) {
+    seen[li.getAttribute("data-id")] = true;
+  });
+  function item(e) {
+    var li = document.createElement("li");
+    li.className = "feed-item feed-" + (e.kind || "event");
+    li.setAttribute("data-id", e.id || "");
+    var t = document.createElement("time");
+    var at = new Date(e.at);
+    t.dateTime = at.toISOString();
+    t.textContent = at.toISOString().substring(11, 19);
+    var badge = document.createElement("span");
+    badge.className = "badge" + (e.severity ? " badge-" + e.severity : "");
+    badge.textContent = e.kind === "alert" ? "alert" + (e.severity ? " · " + e.severity : "") : (e.outcome || "");
+    var action = document.createElement("span");
+    action.className = "feed-action";
+    action.textContent = e.action || "";
+    var summary = document.createElement("span");
+    summary.className = "feed-summary";
+    summary.textContent = e.summary || "";
+    li.append(t, " ", badge, " ", action, " ", summary);
+    return li;
+  }
+  source.addEventListener("message", function (m) {
+    if (seen[m.lastEventId]) {
+      return;
+    }
+    seen[m.lastEventId] = true;
+    var e;
+    try {
+      e = JSON.parse(m.data);
+    } catch (err) {
+      return;
+    }
+    var empty = list.querySelector(".feed-empty");
+    if (empty) {
+      empty.remove();
+    }
+    list.insertBefore(item(e), list.firstChild);
+    while (list.children.length > 200) {
+      list.removeChild(list.lastChild);
+    }
+  });
+  source.addEventListener("gap", function () {
+    if (status) {
+      status.textContent = "Some events were skipped while this page could not keep up: reload it to see them all.";
+    }
+  });
+});
