@@ -64,7 +64,6 @@ func detectionFlow(t *testing.T, extra ...string) {
 		}
 	}
 
-
 	// The detector follows the trail about once a second.
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -12,11 +12,11 @@ import (
 	"github.com/portico/portico/internal/privacy"
 	"github.com/portico/portico/internal/retention"
 
-	"github.com/portico/portico/internal/apitoken"
 	"github.com/portico/portico/internal/alertout"
+	"github.com/portico/portico/internal/apitoken"
 	"github.com/portico/portico/internal/config"
-	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/notify"
 	"github.com/portico/portico/internal/passkey"
