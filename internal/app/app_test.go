@@ -281,6 +281,9 @@ func TestMetricsEndpoint(t *testing.T) {
 		"portico_audit_head_info",
 		"go_goroutines",
 		"portico_build_info",
+		// Detection (CP-8.1): alerts by state and the oldest unseen one.
+		`portico_alerts{state="new"} 0`,
+		"portico_alert_oldest_new_age_seconds 0",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %q", want)

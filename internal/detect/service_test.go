@@ -12,6 +12,8 @@ import (
 	"github.com/portico/portico/internal/dbtest"
 	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/policy"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // stuff records n unknown-address sign-in failures from one network, as
@@ -59,8 +61,13 @@ func TestStuffingRaisesAlertAndThrottles(t *testing.T) {
 		ctx := context.Background()
 		l := audit.New(d)
 		s := newService(t, d, l)
+		m := detect.NewMetrics(prometheus.NewRegistry())
+		s.SetMetrics(m)
 		stuff(t, l, clock, 25)
 		step(t, s)
+		if n := testutil.ToFloat64(m.RuleHits.WithLabelValues(detect.RuleCredentialStuffing)); n != 1 {
+			t.Errorf("rule hits metric %v, want 1 (CP-8.1)", n)
+		}
 		alerts, err := s.Alerts(ctx, detect.Filter{})
 		if err != nil {
 			t.Fatal(err)
