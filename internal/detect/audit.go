@@ -28,6 +28,7 @@ func FromAudit(r audit.Record) (Event, bool) {
 		Kind    string   `json:"kind"`
 		Events  int      `json:"events"`
 		Grant   string   `json:"grant"`
+		Risk    string   `json:"risk_level"`
 	}
 	if len(r.Details) > 0 {
 		_ = json.Unmarshal(r.Details, &d) // details are canonical JSON; a field of another type is left zero
@@ -72,6 +73,11 @@ func FromAudit(r audit.Record) (Event, bool) {
 		ev.Kind, ev.Actor, ev.Target = Reveal, actor(r.Actor), account
 	case "audit.export":
 		ev.Kind, ev.Actor, ev.Count = AuditExport, actor(r.Actor), d.Events
+	case "report.create":
+		ev.Kind, ev.Account = CustomerReport, d.Account
+		if d.Risk != "" && d.Risk != LevelLow {
+			ev.Reason = d.Risk
+		}
 	case "token.new_network":
 		ev.Kind, ev.Account, ev.Target = TokenNewNetwork, d.Account, strings.TrimPrefix(r.Target, "token:")
 	default:

@@ -31,6 +31,7 @@ const (
 	RuleAuditExport        = "audit_export"
 	RuleStaffOddHour       = "staff_odd_hour"
 	RuleTokenNewNetwork    = "token_new_network"
+	RuleCustomerReport     = "customer_report"
 )
 
 // severity is each rule's alert severity.
@@ -48,6 +49,7 @@ var severity = map[string]string{
 	RuleAuditExport:        SeverityMedium,
 	RuleStaffOddHour:       SeverityLow,
 	RuleTokenNewNetwork:    SeverityMedium,
+	RuleCustomerReport:     SeverityHigh,
 }
 
 // Kinds of alert subject: what the responses act on.
@@ -191,6 +193,16 @@ func (e *Engine) Observe(ev Event) []Alert {
 		e.signup(ev, fire)
 	case Reveal, AuditExport, StaffAction:
 		e.staff(ev, fire)
+	case CustomerReport:
+		if ev.Account == "" {
+			break
+		}
+		what := "The account's owner reported activity on it as not theirs."
+		if ev.Reason != "" {
+			what = "The account's owner reported a sign-in as not theirs; Portico had scored that sign-in " + ev.Reason + " risk."
+		}
+		fire(Alert{Rule: RuleCustomerReport, Key: RuleCustomerReport + "|" + ev.Account, SubjectKind: SubjectAccount, Subject: ev.Account,
+			Accounts: []string{ev.Account}, IPs: nonEmpty(ev.IP), Networks: nonEmpty(Network(ev.IP)), Evidence: seqs(ev.Seq), Summary: what})
 	case TokenNewNetwork:
 		fire(Alert{Rule: RuleTokenNewNetwork, Key: RuleTokenNewNetwork + "|" + ev.Target, SubjectKind: SubjectToken, Subject: ev.Target,
 			Accounts: nonEmpty(ev.Account), IPs: nonEmpty(ev.IP), Networks: nonEmpty(Network(ev.IP)), Evidence: seqs(ev.Seq),

@@ -38,6 +38,7 @@ const (
 	AuditExport          // staff exported the audit trail (Count: events)
 	StaffAction          // any other action by staff
 	TokenNewNetwork      // an API token was used from a network it had not used (Target: the token)
+	CustomerReport       // the owner reported activity as not theirs (Reason: the reported sign-in's risk level)
 )
 
 // Failure reasons, as in the replay format.

@@ -163,6 +163,8 @@ func TestEventRulesOnFixtures(t *testing.T) {
 		{"audit_export.jsonl", detect.RuleAuditExport, "01AUDITOR", 1},
 		{"staff_odd_hour.jsonl", detect.RuleStaffOddHour, "01ADMIN", 1},
 		{"recovery_new_country.jsonl", detect.RuleRecoveryNewCountry, "01HENRY", 1},
+		// "This wasn't me" on a sign-in scored high risk (CP-7.3).
+		{"customer_report.jsonl", detect.RuleCustomerReport, "01CUST", 1},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
 			alerts := auditFixture(t, cfg, tc.fixture)

@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"math"
 	"time"
@@ -28,6 +29,12 @@ type SignInEvent struct {
 	IP      string
 	// UserAgent is the browser's full user-agent string (AllSignIns only).
 	UserAgent string
+	// The sign-in's risk as detection scored it (CP-8.2): level (low,
+	// medium, high; "" when not scored), the reasons' codes, and what
+	// was done (allow, challenge, block).
+	RiskLevel   string
+	RiskReasons []string
+	RiskAction  string
 }
 
 // RecentSignIns returns the account's last n sign-in attempts, newest
@@ -46,7 +53,8 @@ func (s *Service) AllSignIns(ctx context.Context, accountID string) ([]SignInEve
 // decrypted only when asked for.
 func (s *Service) signIns(ctx context.Context, accountID string, n int, browser bool) ([]SignInEvent, error) {
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT id, at, outcome, reason, method, device, country, ip_enc, ua_enc FROM sign_in_events
+		`SELECT id, at, outcome, reason, method, device, country, ip_enc, ua_enc,
+		   COALESCE(risk_level, ''), COALESCE(risk_reasons, ''), COALESCE(risk_action, '') FROM sign_in_events
 		 WHERE account_id = $1 ORDER BY at DESC, id LIMIT $2`, accountID, n)
 	if err != nil {
 		return nil, err
@@ -59,9 +67,15 @@ func (s *Service) signIns(ctx context.Context, accountID string, n int, browser 
 	var all []row
 	for rows.Next() {
 		var r row
-		var outcome string
-		if err := rows.Scan(&r.e.ID, &r.e.At, &outcome, &r.e.Reason, &r.e.Method, &r.e.Device, &r.e.Country, &r.enc, &r.uaEnc); err != nil {
+		var outcome, reasons string
+		if err := rows.Scan(&r.e.ID, &r.e.At, &outcome, &r.e.Reason, &r.e.Method, &r.e.Device, &r.e.Country, &r.enc, &r.uaEnc,
+			&r.e.RiskLevel, &reasons, &r.e.RiskAction); err != nil {
 			return nil, err
+		}
+		if reasons != "" {
+			if err := json.Unmarshal([]byte(reasons), &r.e.RiskReasons); err != nil {
+				return nil, err
+			}
 		}
 		r.e.Success = outcome == outcomeSuccess
 		all = append(all, r)
@@ -121,9 +135,10 @@ func (s *Service) ReportSuspicious(ctx context.Context, accountID, eventID, note
 	}
 	id := newID()
 	err := s.db.Transact(ctx, func(tx *db.Tx) error {
+		riskLevel := ""
 		if eventID != "" {
 			var owner string
-			err := tx.QueryRowContext(ctx, `SELECT account_id FROM sign_in_events WHERE id = $1`, eventID).Scan(&owner)
+			err := tx.QueryRowContext(ctx, `SELECT account_id, COALESCE(risk_level, '') FROM sign_in_events WHERE id = $1`, eventID).Scan(&owner, &riskLevel)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
@@ -152,7 +167,7 @@ func (s *Service) ReportSuspicious(ctx context.Context, accountID, eventID, note
 			return err
 		}
 		_, err = s.audit.Append(ctx, tx, audit.Event{Action: "report.create", Target: "report:" + id, Outcome: audit.Success,
-			Details: map[string]any{"account": accountID, "source": source, "sign_in_event": eventID,
+			Details: map[string]any{"account": accountID, "source": source, "sign_in_event": eventID, "risk_level": riskLevel,
 				"sessions_ended": e.Sessions, "tokens_revoked": e.Tokens}})
 		return err
 	})

@@ -161,6 +161,9 @@ func defaultDetection() Detection {
 		StaffOddHour: Rule{Threshold: 50, Window: Duration{90 * 24 * time.Hour}, Responses: alert},
 		// An API token used from a network it was not used from before.
 		TokenNewNetwork: Rule{Threshold: 1, Window: Duration{90 * 24 * time.Hour}, Responses: alert},
+		// Every "this wasn't me" (the report itself ends the account's
+		// other sessions and tokens).
+		CustomerReport: Rule{Threshold: 1, Window: Duration{24 * time.Hour}, Responses: alert},
 	}
 }
 

@@ -177,4 +177,9 @@ func ExampleProfile_WriteTOML() {
 	// threshold = 1  # CP-8.2
 	// window = "90d" # CP-8.2
 	// responses = [] # CP-8.2 CP-3.2
+	//
+	// [detection.customer_report]
+	// threshold = 1  # CP-8.2
+	// window = "24h" # CP-8.2
+	// responses = [] # CP-8.2 CP-3.2
 }

@@ -369,6 +369,10 @@ type Detection struct {
 	AuditExport           Rule `toml:"audit_export" json:"audit_export"`
 	StaffOddHour          Rule `toml:"staff_odd_hour" json:"staff_odd_hour"`
 	TokenNewNetwork       Rule `toml:"token_new_network" json:"token_new_network"`
+	// CustomerReport: a customer says activity on their account was not
+	// theirs ("this wasn't me"); CP-7.3 asks that such reports reach the
+	// security team, here as an alert beside the rules' own.
+	CustomerReport Rule `toml:"customer_report" json:"customer_report"`
 }
 
 // Rule is one detection rule's threshold, window and responses. What the
@@ -424,5 +428,6 @@ func (d Detection) Rules() map[string]Rule {
 		"audit_export":         d.AuditExport,
 		"staff_odd_hour":       d.StaffOddHour,
 		"token_new_network":    d.TokenNewNetwork,
+		"customer_report":      d.CustomerReport,
 	}
 }

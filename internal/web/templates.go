@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/portico/portico/internal/detect"
+
 	"github.com/portico/portico/internal/apperr"
 )
 
@@ -119,6 +121,7 @@ func parseTemplates(static *staticFiles) (map[string]*template.Template, error) 
 		"method":   methodText,
 		"duration": humanDuration,
 		"add":      func(a, b int) int { return a + b },
+		"risk":     riskReasonsText,
 	}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
@@ -198,6 +201,19 @@ func reasonText(code string) string {
 		return "account disabled"
 	case "pending":
 		return "interrupted"
+	case "risk_blocked":
+		return "stopped because it looked unusual"
 	}
 	return code
+}
+
+// riskReasonsText says in plain words why a sign-in was scored as it was.
+func riskReasonsText(reasons []string) string {
+	var out []string
+	for _, r := range reasons {
+		if t, ok := detect.Explain[r]; ok {
+			out = append(out, t)
+		}
+	}
+	return strings.Join(out, "; ")
 }
