@@ -23,5 +23,14 @@ func Controls() []policy.Control {
 		{Clause: "CP-8.1", Name: "alertout.syslog-tls",
 			Description: "Alerts go to syslog as RFC 5424 messages (facility authpriv, severity from the alert, structured data with the rule, severity and IDs, the JSON as message) with RFC 5425 octet-counting framing over TLS 1.2 or later with a verified certificate.",
 			Test:        "internal/alertout: TestSyslogOverTLS"},
+		{Clause: "CP-8.1", Name: "alertout.running-server",
+			Description: "A running server configured with --alert-webhook-url, --alert-webhook-secret-file, --alert-syslog-addr and --alert-syslog-ca-file delivers an alert raised by detection to both receivers on its own, within seconds: a signed JSON POST that Verify accepts, and an RFC 5424 message over TLS verified against the given CA; on SQLite and PostgreSQL.",
+			Test:        "internal/app: TestAlertsReachWebhookAndSyslog"},
+		{Clause: "CP-3.2", Name: "alertout.running-server",
+			Description: "The security team's webhook and syslog collector receive the alerts of a running server, not only of the package's tests: the flags are wired, the worker runs, and the CA file is trusted.",
+			Test:        "internal/app: TestAlertsReachWebhookAndSyslog"},
+		{Clause: "CP-8.1", Name: "alertout.prune",
+			Description: "Delivered alerts leave the outbox 30 days after they were sent and alerts that failed for good after the profile's security-report retention; pending alerts are never pruned. The server's maintenance loop runs it.",
+			Test:        "internal/alertout: TestPrune"},
 	}
 }

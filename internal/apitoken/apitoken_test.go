@@ -25,43 +25,49 @@ type clock = dbtest.Clock
 func each(t *testing.T, fn func(t *testing.T, d *db.DB, clk *clock, st *apitoken.Store)) {
 	clk := dbtest.NewClock(time.Time{})
 	dbtest.EachWith(t, dbtest.Options{Now: clk.Now}, func(t *testing.T, d *db.DB) {
-		clk.Set(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
-		keyset := filepath.Join(t.TempDir(), crypto.KeysetFileName)
-		if err := crypto.CreateMasterKeyset(keyset); err != nil {
-			t.Fatal(err)
-		}
-		keys, err := crypto.Open(d, keyset)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, _ := policy.Builtin(policy.Default)
-		st, err := apitoken.New(apitoken.Deps{DB: d, Keys: keys, Audit: audit.New(d), Profile: p})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, id := range []string{"agent", "other"} {
-			if err := d.Transact(context.Background(), func(tx *db.Tx) error {
-				_, err := tx.ExecContext(context.Background(),
-					`INSERT INTO accounts (id, email_lookup, email_enc, role, created_at, updated_at) VALUES ($1, $2, $3, 'support', $4, $4)`,
-					id, []byte(id), []byte("x"), tx.Now())
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		// The agent signs in: a live session that has just authenticated,
-		// as token creation needs (CP-6.3 step-up).
-		sessions = session.NewStore(d, keys, audit.New(d), p.Session)
+		fn(t, d, clk, setup(t, d, clk))
+	})
+}
+
+// setup makes a store over d with two accounts, and signs the agent in.
+func setup(t testing.TB, d *db.DB, clk *clock) *apitoken.Store {
+	t.Helper()
+	clk.Set(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
+	keyset := filepath.Join(t.TempDir(), crypto.KeysetFileName)
+	if err := crypto.CreateMasterKeyset(keyset); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := crypto.Open(d, keyset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := policy.Builtin(policy.Default)
+	st, err := apitoken.New(apitoken.Deps{DB: d, Keys: keys, Audit: audit.New(d), Profile: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"agent", "other"} {
 		if err := d.Transact(context.Background(), func(tx *db.Tx) error {
-			_, sess, err := sessions.Create(context.Background(), tx, session.Start{AccountID: "agent", Role: "support", AAL: 2,
-				Methods: []string{"password", "totp"}, IP: "203.0.113.5", UserAgent: "test"})
-			agent = access.Principal{AccountID: "agent", Role: access.RoleSupport, SessionID: sess.ID, Stage: access.StageDone, ReauthAt: sess.ReauthAt}
+			_, err := tx.ExecContext(context.Background(),
+				`INSERT INTO accounts (id, email_lookup, email_enc, role, created_at, updated_at) VALUES ($1, $2, $3, 'support', $4, $4)`,
+				id, []byte(id), []byte("x"), tx.Now())
 			return err
 		}); err != nil {
 			t.Fatal(err)
 		}
-		fn(t, d, clk, st)
-	})
+	}
+	// The agent signs in: a live session that has just authenticated,
+	// as token creation needs (CP-6.3 step-up).
+	sessions = session.NewStore(d, keys, audit.New(d), p.Session)
+	if err := d.Transact(context.Background(), func(tx *db.Tx) error {
+		_, sess, err := sessions.Create(context.Background(), tx, session.Start{AccountID: "agent", Role: "support", AAL: 2,
+			Methods: []string{"password", "totp"}, IP: "203.0.113.5", UserAgent: "test"})
+		agent = access.Principal{AccountID: "agent", Role: access.RoleSupport, SessionID: sess.ID, Stage: access.StageDone, ReauthAt: sess.ReauthAt}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // agent is the support agent's principal in the current test, signed in

@@ -17,5 +17,8 @@ func Controls() []policy.Control {
 		{Clause: "CP-6.3", Name: "apitoken.create-step-up",
 			Description: "Creating a token needs a step-up re-authentication within the profile's window, from a session that is still live.",
 			Test:        "internal/apitoken: TestTokenCreationNeedsStepUp"},
+		{Clause: "CP-8.2", Name: "apitoken.new-network",
+			Description: "Each token remembers the networks (/24, /56) it was used from, as keyed hashes (at most 16, the most recent); a use from a network new to the token is audited as token.new_network in the same transaction that records it, once, and detection raises token_new_network from it; the first use teaches the first network. A use within the minute from a known network writes nothing.",
+			Test:        "internal/apitoken: TestTokenNewNetwork"},
 	}
 }

@@ -48,6 +48,7 @@ func newDetection(sv *Services, st *Storage, cfg config.Config, publicURL string
 		return fmt.Errorf("security alert delivery: %w", err)
 	}
 	sv.AlertOut = alertout.New(st.DB, out)
+	sv.alertKeepFailed = st.Profile.Retention.SecurityReports.Duration
 	id := sv.Identity
 	sv.Detect = detect.New(detect.Deps{DB: st.DB, Audit: st.Audit, Profile: st.Profile, Geo: sv.Geo, Respond: id.Responder(),
 		Logger: logger,

@@ -39,6 +39,10 @@ type Services struct {
 	Detect    *detect.Service
 	AlertOut  *alertout.Service
 	Geo       detect.Places
+
+	// alertKeepFailed is how long an alert that was never delivered stays
+	// in the outbox: the profile's retention of security reports.
+	alertKeepFailed time.Duration
 }
 
 // Close releases what the services hold open (the breached-password file).
@@ -144,8 +148,8 @@ func NewIdentity(st *Storage, cfg config.Config) (*identity.Service, func() erro
 
 // runMaintenance does the periodic housekeeping of sign-in until ctx ends:
 // expired sessions swept, password-expiry warnings sent, ended rate-limit
-// windows and passkey challenges deleted. Errors are logged and retried at
-// the next tick.
+// windows and passkey challenges deleted, old rows of the alert outbox
+// pruned. Errors are logged and retried at the next tick.
 func runMaintenance(ctx context.Context, sv *Services, every time.Duration, logger *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -179,6 +183,13 @@ func runMaintenance(ctx context.Context, sv *Services, every time.Duration, logg
 				n, err := sv.Identity.DisableEndedContracts(ctx)
 				if n > 0 {
 					logger.Info("contractor accounts disabled at their end date", "count", n)
+				}
+				return err
+			},
+			"alertout.prune": func() error {
+				n, err := sv.AlertOut.Prune(ctx, alertout.DefaultKeepSent, sv.alertKeepFailed)
+				if n > 0 {
+					logger.Info("old rows of the alert outbox deleted", "count", n)
 				}
 				return err
 			},
