@@ -22,6 +22,10 @@ type Detector interface {
 
 const noticeRiskBlocked = "risk-blocked"
 
+// scoredKey carries a sign-in's risk, scored at its password step, to its
+// completion in the same request, so that it is scored once.
+type scoredKey struct{}
+
 // throttledByRule refuses a sign-in from a network that a detection rule
 // throttled (credential stuffing, password spraying, mass sign-up), with
 // Retry-After, and audits the refusal.

@@ -10,6 +10,7 @@ import (
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/policy"
 	"github.com/portico/portico/internal/session"
 )
@@ -193,6 +194,8 @@ func (s *Service) login(ctx context.Context, c Credentials) (SignIn, error) {
 		}
 	}
 
+	// A sign-in completed in this request keeps the score just taken.
+	ctx = context.WithValue(ctx, scoredKey{}, risk)
 	var out SignIn
 	err = s.db.Transact(ctx, func(tx *db.Tx) error {
 		if err := lockAccountRow(ctx, tx, acct.ID); err != nil { // before the audit head: see settle
@@ -413,9 +416,11 @@ func (s *Service) complete(ctx context.Context, tx *db.Tx, acct Account, pending
 	method := methods[len(methods)-1]
 	// The risk as the history stood before this sign-in, for the owner's
 	// security page and the security team (CP-8.2).
-	risk, err := s.assess(ctx, tx, acct, ip, ua, false, true)
-	if err != nil {
-		return err
+	risk, scored := ctx.Value(scoredKey{}).(detect.Assessment)
+	if !scored {
+		if risk, err = s.assess(ctx, tx, acct, ip, ua, false, true); err != nil {
+			return err
+		}
 	}
 	signInID, err := s.insertSignInEvent(ctx, tx, acct.ID, attempt{outcome: outcomeSuccess, reason: "ok", method: method, ip: ip, ua: ua})
 	if err != nil {
