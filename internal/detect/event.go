@@ -70,8 +70,12 @@ type Event struct {
 // Network is the network an address belongs to for detection: an IPv4 /24
 // or an IPv6 /56, as the rate limits count them. Attackers rotate
 // addresses inside such networks; one office sits behind one.
+//
+// The audit trail records the client's network rather than its address
+// (web: an IPv4 /24 or IPv6 /48): such a prefix stands for its first
+// address, so an IPv4 network is itself and an IPv6 /48 is counted as one.
 func Network(ip string) string {
-	a, err := netip.ParseAddr(ip)
+	a, err := addrOf(ip)
 	if err != nil {
 		return ip
 	}
@@ -85,4 +89,12 @@ func Network(ip string) string {
 		return ip
 	}
 	return p.String()
+}
+
+// addrOf parses an address, or a network prefix as its first address.
+func addrOf(s string) (netip.Addr, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked().Addr(), nil
+	}
+	return netip.ParseAddr(s)
 }

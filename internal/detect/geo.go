@@ -10,9 +10,19 @@ import (
 // operator supplies one (--geoip-city-file), country centroids otherwise.
 type Places struct{ L *geo.Locator }
 
+// locate places an address, or a network prefix (as the audit trail
+// records clients) by its first address: country data is kept per network
+// at least that large.
+func (p Places) locate(ip string) (geo.Location, bool) {
+	if a, err := addrOf(ip); err == nil {
+		ip = a.String()
+	}
+	return p.L.Locate(ip)
+}
+
 // Country implements Geo.
 func (p Places) Country(ip string) string {
-	loc, ok := p.L.Locate(ip)
+	loc, ok := p.locate(ip)
 	if !ok {
 		return ""
 	}
@@ -21,8 +31,8 @@ func (p Places) Country(ip string) string {
 
 // Travel implements Geo.
 func (p Places) Travel(from, to string, dt time.Duration, maxKmh float64) (float64, bool) {
-	a, ok1 := p.L.Locate(from)
-	b, ok2 := p.L.Locate(to)
+	a, ok1 := p.locate(from)
+	b, ok2 := p.locate(to)
 	if !ok1 || !ok2 {
 		return 0, false
 	}
@@ -33,7 +43,7 @@ func (p Places) Travel(from, to string, dt time.Duration, maxKmh float64) (float
 // past sign-in keeps its country, not its address).
 func (p Places) TravelFromCountry(country, to string, dt time.Duration, maxKmh float64) (float64, bool) {
 	a, ok1 := geo.Centroid(country)
-	b, ok2 := p.L.Locate(to)
+	b, ok2 := p.locate(to)
 	if !ok1 || !ok2 {
 		return 0, false
 	}

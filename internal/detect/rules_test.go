@@ -178,3 +178,26 @@ func TestEventRulesOnFixtures(t *testing.T) {
 		})
 	}
 }
+
+// TestRulesReadNetworksAsTheAuditTrailRecordsThem (CP-8.2): the server's
+// audit trail records a client's network ("193.51.0.0/24"), not its
+// address; the rules place and count those as they do addresses.
+func TestRulesReadNetworksAsTheAuditTrailRecordsThem(t *testing.T) {
+	if got := detect.Network("203.0.113.0/24"); got != "203.0.113.0/24" {
+		t.Errorf("Network(203.0.113.0/24) = %q", got)
+	}
+	if got := detect.Network("2001:db8:1::/48"); got != detect.Network("2001:db8:1::7") {
+		t.Errorf("an IPv6 /48 is %q, its first address's network %q", got, detect.Network("2001:db8:1::7"))
+	}
+	g := testGeo(t)
+	if c := g.Country("193.51.0.0/24"); c != "FR" {
+		t.Errorf("country of 193.51.0.0/24 = %q, want FR", c)
+	}
+	e := detect.NewEngine(profile(t), g)
+	at := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+	e.Observe(detect.Event{Kind: detect.SignIn, Time: at, Account: "a1", IP: "193.51.0.0/24"})
+	alerts := e.Observe(detect.Event{Kind: detect.SignIn, Time: at.Add(2 * time.Hour), Account: "a1", IP: "133.242.0.0/24"})
+	if len(alerts) != 1 || alerts[0].Rule != detect.RuleImpossibleTravel {
+		t.Fatalf("Paris then Tokyo two hours later, as networks: %+v", alerts)
+	}
+}
