@@ -14,6 +14,7 @@ import (
 
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/policy"
 )
@@ -47,6 +48,15 @@ type Deps struct {
 	// Published is called after a batch commits, with every alert it
 	// raised or repeated (the live feed).
 	Published func(a Record)
+	// Keys decrypts suspicious-activity reports and encrypts their
+	// threads under the customer's data key (reports.go).
+	Keys *crypto.Keyring
+	// TellCustomer sends the customer a notice (inbox and email) inside
+	// tx: a question about their report, or its outcome. Nil: nobody is
+	// told (tests of the rules alone).
+	TellCustomer func(ctx context.Context, tx *db.Tx, accountID, title, body string) error
+	// PublicURL starts the links in those notices.
+	PublicURL string
 	Logger    *slog.Logger
 }
 
