@@ -87,6 +87,7 @@ var complete = map[string]bool{
 	"MTL-2.1.2": true, // versioned notice acknowledged, optional purposes by consent, retention per category
 	"MTL-2.1.3": true, // as CP-5.1 and CP-4.2
 	"MTL-7.1":   true, // as CP-11.1, each request tracked with its legal deadline
+	"CP-7.3":    true, // report form; support files on a customer's behalf (CP-3.3); triage queue to an outcome the customer is told
 }
 
 // ClauseStatus says how far the controls of a clause go: "enforced" or

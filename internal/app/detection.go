@@ -51,7 +51,10 @@ func newDetection(sv *Services, st *Storage, cfg config.Config, publicURL string
 	sv.alertKeepFailed = st.Profile.Retention.SecurityReports.Duration
 	id := sv.Identity
 	sv.Detect = detect.New(detect.Deps{DB: st.DB, Audit: st.Audit, Profile: st.Profile, Geo: sv.Geo, Respond: id.Responder(),
-		Logger: logger,
+		Logger: logger, Keys: st.Keyring, PublicURL: publicURL,
+		TellCustomer: func(ctx context.Context, tx *db.Tx, accountID, title, body string) error {
+			return id.NotifyAccount(ctx, tx, accountID, "security-report", title, body)
+		},
 		Raised: func(ctx context.Context, tx *db.Tx, a detect.Record) error {
 			if err := sv.AlertOut.Queue(ctx, tx, alertPayload(a, publicURL)); err != nil {
 				return err

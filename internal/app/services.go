@@ -114,15 +114,17 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 		}}); err != nil {
 		return nil, err
 	}
+	// Detection before privacy: the export holds each security report's
+	// thread, which detection keeps.
+	if err := newDetection(sv, st, cfg, publicURL, logger); err != nil {
+		return nil, err
+	}
 	if sv.Privacy, err = privacy.New(privacy.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile,
-		Identity: sv.Identity, Support: sv.Support, Notices: sv.Notices, Passkeys: sv.Passkeys, Tokens: sv.Tokens}); err != nil {
+		Identity: sv.Identity, Support: sv.Support, Notices: sv.Notices, Passkeys: sv.Passkeys, Tokens: sv.Tokens, Detect: sv.Detect}); err != nil {
 		return nil, err
 	}
 	if sv.Retention, err = retention.New(retention.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile,
 		Identity: sv.Identity, Notices: sv.Notices}); err != nil {
-		return nil, err
-	}
-	if err := newDetection(sv, st, cfg, publicURL, logger); err != nil {
 		return nil, err
 	}
 	ok = true

@@ -14,6 +14,7 @@ import (
 
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/livefeed"
 	"github.com/portico/portico/internal/policy"
@@ -54,7 +55,16 @@ type Deps struct {
 	Feed livefeed.Publisher
 	// Metrics counts risk levels and rule hits (nil: not counted).
 	Metrics *Metrics
-	Logger  *slog.Logger
+	// Keys decrypts suspicious-activity reports and encrypts their
+	// threads under the customer's data key (reports.go).
+	Keys *crypto.Keyring
+	// TellCustomer sends the customer a notice (inbox and email) inside
+	// tx: a question about their report, or its outcome. Nil: nobody is
+	// told (tests of the rules alone).
+	TellCustomer func(ctx context.Context, tx *db.Tx, accountID, title, body string) error
+	// PublicURL starts the links in those notices.
+	PublicURL string
+	Logger    *slog.Logger
 }
 
 // Metrics are detection's Prometheus counters.

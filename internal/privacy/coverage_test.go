@@ -24,6 +24,7 @@ var owned = map[string]string{
 	"accounts":           `id = $1`,
 	"ticket_messages":    `ticket_id IN (SELECT id FROM tickets WHERE account_id = $1)`,
 	"ticket_attachments": `ticket_id IN (SELECT id FROM tickets WHERE account_id = $1)`,
+	"report_messages":    `report_id IN (SELECT id FROM security_reports WHERE account_id = $1)`,
 	"reveal_grants":      `customer_id = $1`,
 	"audit_events":       `target = 'account:' || CAST($1 AS TEXT)`,
 }
@@ -70,7 +71,7 @@ func TestExportCoversTheInventory(t *testing.T) {
 			want     []string // values that must be in the archive
 		}{
 			{"customer", c.AccountID, []string{"everything@example.com", "+44 20 7946 0111", "203.0.113.7", "203.0.113.9", "A message.", "I did not sign in from there.",
-				"country_change", "product_news", "Sending the invoice she asked for", "erasure", "processing_restricted_since\": \"2"}},
+				"Were you travelling that week?", "No, I was at home in Leeds.", "country_change", "product_news", "Sending the invoice she asked for", "erasure", "processing_restricted_since\": \"2"}},
 			{"staff", agent.AccountID, []string{"agent.cov@example.com", "Desk script", "192.0.2.44"}},
 		} {
 			t.Run(who.name, func(t *testing.T) {
@@ -105,6 +106,9 @@ func TestExportCoversTheInventory(t *testing.T) {
 					if !strings.Contains(all, w) {
 						t.Errorf("the export does not hold %q", w)
 					}
+				}
+				if strings.Contains(all, "Internal: matches alert 42.") {
+					t.Error("the export holds the security team's internal note on a report")
 				}
 				if who.name == "customer" && covered < 10 {
 					t.Errorf("only %d categories hold data of the customer: the seeding fell short and the test proves little", covered)
@@ -148,7 +152,19 @@ func (e *env) seedEverything(t *testing.T) (customer, agent access.Principal) {
 	if _, err := e.desk.Open(e.ctx, c, "A ticket", "A message.", []support.NewAttachment{{Name: "a.txt", Data: []byte("attached")}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.id.ReportSuspicious(e.ctx, c.AccountID, "", "I did not sign in from there.", "customer"); err != nil {
+	rid, err := e.id.ReportSuspicious(e.ctx, c.AccountID, "", "I did not sign in from there.", "customer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The security team's thread: a note (internal, not exported), a
+	// question, the answer.
+	if err := e.reports.NoteReport(e.ctx, rid, "Internal: matches alert 42.", "sec"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.reports.AskCustomer(e.ctx, rid, "Were you travelling that week?", "sec"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.reports.AnswerReport(e.ctx, c.AccountID, rid, "No, I was at home in Leeds."); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.id.EndForRisk(e.ctx, in.Session, identity.RiskCountryChange, map[string]string{"from": "GB", "to": "FR"}); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/detect"
 )
 
 // RequestExport records a request for the customer's data and returns a
@@ -270,7 +271,24 @@ func (s *Service) collect(ctx context.Context, id string) (collected, error) {
 	}
 	rps := []exportReport{}
 	for _, r := range reports {
-		rps = append(rps, exportReport{r.ID, r.CreatedAt.UTC(), r.Source, optString(r.SignInEvent), r.Details, r.Status})
+		x := exportReport{ID: r.ID, CreatedAt: r.CreatedAt.UTC(), Source: r.Source, SignInEvent: optString(r.SignInEvent), Details: r.Details,
+			Status: r.Status, Messages: []exportReportMessage{}}
+		if s.d.Detect != nil {
+			// The thread as the customer sees it in the portal.
+			rep, err := s.d.Detect.CustomerReport(ctx, id, r.ID)
+			if err != nil {
+				return c, err
+			}
+			x.Outcome, x.ClosedAt = optString(rep.Outcome), opt(rep.ClosedAt)
+			for _, m := range rep.Thread {
+				from := "security team"
+				if m.Kind == detect.MessageAnswer {
+					from = "you"
+				}
+				x.Messages = append(x.Messages, exportReportMessage{from, m.Kind, m.CreatedAt.UTC(), m.Body})
+			}
+		}
+		rps = append(rps, x)
 	}
 	c.files = append(c.files, file{"security_reports.json", rps})
 

@@ -59,12 +59,24 @@ type exportSession struct {
 }
 
 type exportReport struct {
-	ID          string    `json:"id"`
-	CreatedAt   time.Time `json:"created_at"`
-	Source      string    `json:"source"`
-	SignInEvent *string   `json:"sign_in_id"` // an id of sign_ins.json, or null
-	Details     string    `json:"details"`
-	Status      string    `json:"status"`
+	ID          string     `json:"id"`
+	CreatedAt   time.Time  `json:"created_at"`
+	Source      string     `json:"source"`
+	SignInEvent *string    `json:"sign_in_id"` // an id of sign_ins.json, or null
+	Details     string     `json:"details"`
+	Status      string     `json:"status"`
+	Outcome     *string    `json:"outcome"`
+	ClosedAt    *time.Time `json:"closed_at"`
+	// Messages are the thread the customer sees: never the security
+	// team's internal notes.
+	Messages []exportReportMessage `json:"messages"`
+}
+
+type exportReportMessage struct {
+	From string    `json:"from"` // "you" or "security team"
+	Kind string    `json:"kind"`
+	At   time.Time `json:"at"`
+	Body string    `json:"body"`
 }
 
 type exportTicket struct {

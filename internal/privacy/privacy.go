@@ -23,6 +23,7 @@ import (
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/notify"
 	"github.com/portico/portico/internal/passkey"
@@ -73,6 +74,9 @@ type Deps struct {
 	Notices  *notify.Service
 	Passkeys *passkey.Service
 	Tokens   *apitoken.Store
+	// Detect, when set, adds each security report's thread as the
+	// customer sees it (questions, answers, outcome) to the export.
+	Detect *detect.Service
 }
 
 // Service carries out data-subject requests.

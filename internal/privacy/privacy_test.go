@@ -19,6 +19,7 @@ import (
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/dbtest"
+	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/notify"
 	"github.com/portico/portico/internal/passkey"
@@ -46,6 +47,7 @@ type env struct {
 	tokens   *apitoken.Store
 	notices  *notify.Service
 	passkeys *passkey.Service
+	reports  *detect.Service
 }
 
 func each(t *testing.T, fn func(t *testing.T, e *env)) {
@@ -97,7 +99,9 @@ func newEnv(t testing.TB, d *db.DB, clk *clock) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := privacy.New(privacy.Deps{DB: d, Keys: keys, Audit: log, Profile: p, Identity: id, Support: desk, Notices: notices, Tokens: tokens, Passkeys: passkeys})
+	reports := detect.New(detect.Deps{DB: d, Audit: log, Profile: p, Keys: keys})
+	svc, err := privacy.New(privacy.Deps{DB: d, Keys: keys, Audit: log, Profile: p, Identity: id, Support: desk, Notices: notices, Tokens: tokens, Passkeys: passkeys,
+		Detect: reports})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +110,8 @@ func newEnv(t testing.TB, d *db.DB, clk *clock) *env {
 			t.Errorf("audit chain does not verify: %+v %v", res, err)
 		}
 	})
-	return &env{ctx: context.Background(), d: d, clk: clk, keys: keys, id: id, desk: desk, svc: svc, tokens: tokens, notices: notices, passkeys: passkeys}
+	return &env{ctx: context.Background(), d: d, clk: clk, keys: keys, id: id, desk: desk, svc: svc, tokens: tokens, notices: notices, passkeys: passkeys,
+		reports: reports}
 }
 
 func (e *env) customer(t testing.TB, email string) access.Principal {

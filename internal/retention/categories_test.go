@@ -103,13 +103,23 @@ var purgeCases = []purgeCase{
 		}},
 	{category: "security_reports", period: "security_reports", table: "security_reports", key: "id",
 		seed: func(t *testing.T, e *env, owner access.Principal) any {
+			// Filed ten years ago and closed now: the period counts from
+			// the closing, so the fresh one stays however old its filing.
 			id := newID()
-			e.exec(t, `INSERT INTO security_reports (id, account_id, created_at, source, status) VALUES ($2, $3, $1, 'customer', 'closed')`, id, owner.AccountID)
+			e.exec(t, `INSERT INTO security_reports (id, account_id, created_at, source, status, outcome, closed_at)
+				VALUES ($2, $3, $4, 'customer', 'closed', 'no_evidence', $1)`, id, owner.AccountID, e.clk.Now().AddDate(-10, 0, 0))
 			return id
 		},
 		keep: func(t *testing.T, e *env, owner access.Principal) any {
+			// Escalated to an incident ten years ago and never closed: kept.
 			id := newID()
-			e.exec(t, `INSERT INTO security_reports (id, account_id, created_at, source, status) VALUES ($2, $3, $1, 'customer', 'open')`, id, owner.AccountID)
+			if err := e.d.Transact(e.ctx, func(tx *db.Tx) error {
+				_, err := tx.ExecContext(e.ctx, `INSERT INTO security_reports (id, account_id, created_at, source, status) VALUES ($1, $2, $3, 'customer', 'escalated')`,
+					id, owner.AccountID, e.clk.Now().AddDate(-10, 0, 0))
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
 			return id
 		}},
 	{category: "notices", period: "notices", table: "notices", key: "id",

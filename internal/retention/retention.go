@@ -106,7 +106,10 @@ var rules = []rule{
 	{"sessions", "(ended_at IS NOT NULL AND ended_at < $1) OR expires_at < $1", "sessions", ago(func(r policy.Retention) policy.Duration { return r.SignInHistory })},
 	{"risk_signals", "created_at < $1", "risk_signals", ago(func(r policy.Retention) policy.Duration { return r.SignInHistory })},
 	{"closed_tickets", "closed_at IS NOT NULL AND closed_at < $1", "tickets", ago(func(r policy.Retention) policy.Duration { return r.ClosedTickets })},
-	{"security_reports", "status <> 'open' AND created_at < $1", "security_reports", ago(func(r policy.Retention) policy.Duration { return r.SecurityReports })},
+	// Only closed reports, counted from their closing (detect.CloseReport
+	// sets closed_at): a report still open, waiting for its customer or
+	// escalated to an incident stays however old it is.
+	{"security_reports", "status = 'closed' AND closed_at IS NOT NULL AND closed_at < $1", "security_reports", ago(func(r policy.Retention) policy.Duration { return r.SecurityReports })},
 	{"notices", "created_at < $1", "notices", ago(func(r policy.Retention) policy.Duration { return r.Notices })},
 	{"sent_mail", "status <> 'pending' AND created_at < $1", "outbox", ago(func(r policy.Retention) policy.Duration { return r.Notices })},
 }

@@ -252,7 +252,7 @@ var restrictedMay = map[string]bool{
 	"POST /account/data/export": true, "POST /account/data/download": true, "POST /account/data/erase": true,
 	"POST /account/data/erase/cancel": true, "POST /account/data/consent": true, "POST /account/privacy-notice": true,
 	"POST /account/report": true, "POST /account/sessions/end-others": true, "POST /account/sessions/{id}/end": true,
-	"POST /account/notices/{id}/read": true,
+	"POST /account/notices/{id}/read": true, "POST /account/reports/{id}/answer": true,
 }
 
 // restrictedAllows reports whether a restricted account may use a route.

@@ -31,6 +31,7 @@ import (
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/dbtest"
+	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/notify"
 	"github.com/portico/portico/internal/passkey"
@@ -135,7 +136,14 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...testOption) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Detection without its rules' inputs: the security team's pages
+	// (alerts, reports) are in the route table.
+	detection := detect.New(detect.Deps{DB: d, Audit: al, Profile: profile, Keys: kr, PublicURL: "https://localhost",
+		TellCustomer: func(ctx context.Context, tx *db.Tx, accountID, title, body string) error {
+			return id.NotifyAccount(ctx, tx, accountID, "security-report", title, body)
+		}})
 	deps := Deps{
+		Detect:       detection,
 		DB:           d,
 		Secrets:      kr,
 		Profile:      profile,
