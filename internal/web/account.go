@@ -68,6 +68,7 @@ type securityPage struct {
 	PasswordExpires time.Time
 	Sessions        []sessionRow
 	SignIns         []identity.SignInEvent
+	Reports         []identity.Report // the account's suspicious-activity reports
 	MFARequired     bool
 }
 
@@ -107,6 +108,9 @@ func (s *Server) accountSecurity(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, x := range sessions {
 		p.Sessions = append(p.Sessions, sessionRow{Session: x, Current: x.ID == cur.ID})
+	}
+	if p.Reports, err = s.identity.Reports(ctx, acct.ID); err != nil {
+		return err
 	}
 	if p.SignIns, err = s.identity.RecentSignIns(ctx, acct.ID, 20); err != nil {
 		return err
