@@ -65,6 +65,7 @@ type Stage string
 const (
 	StageNone           Stage = ""                // no session: anonymous
 	StageSecondFactor   Stage = "second-factor"   // password done, second factor owed
+	StageEmailCode      Stage = "email-code"      // password done, sign-in challenged, no factor: the emailed code owed (CP-8.2)
 	StageEnrol          Stage = "enrol"           // MFA required, no factor yet: restricted (CP-12)
 	StageChangePassword Stage = "change-password" // password expired or compromised: restricted (CP-12)
 	// StageTraining: a staff member whose security-awareness training is
@@ -118,7 +119,7 @@ func PrincipalFrom(ctx context.Context) Principal {
 // Enforces CP-4.2, CP-6.3: deny by default; a permission that the matrix
 // does not give the principal's role is refused, and so is any permission
 // not in the table. Enforces CP-4.1, CP-12: a session short of its second
-// factor, or in restricted mode (no factor, expired password, overdue
+// factor (or of the emailed code of a challenged sign-in, CP-8.2), or in restricted mode (no factor, expired password, overdue
 // training), gets only the step it owes and its own account pages. An API
 // token gets only what it was scoped to.
 func Allowed(p Principal, perm Permission) bool {
@@ -134,7 +135,7 @@ func Allowed(p Principal, perm Permission) bool {
 	case SessionEnd:
 		return p.SignedIn()
 	case SignInSecondFactor:
-		return p.Stage == StageSecondFactor
+		return p.Stage == StageSecondFactor || p.Stage == StageEmailCode
 	case MFAEnrol:
 		return p.Stage == StageEnrol || p.Stage == StageDone || p.Stage == StageTraining
 	case PasswordChange:

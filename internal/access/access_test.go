@@ -5,11 +5,11 @@ import "testing"
 // TestAllowed is the decision table for an account's permissions over
 // itself (CP-4.2 deny by default; CP-4.1 and CP-12 restricted stages).
 func TestAllowed(t *testing.T) {
-	stages := []Stage{StageNone, StageSecondFactor, StageEnrol, StageChangePassword, StageDone}
+	stages := []Stage{StageNone, StageSecondFactor, StageEmailCode, StageEnrol, StageChangePassword, StageDone}
 	want := map[Permission][]Stage{
 		Public:               stages,
-		SessionEnd:           {StageSecondFactor, StageEnrol, StageChangePassword, StageDone},
-		SignInSecondFactor:   {StageSecondFactor},
+		SessionEnd:           {StageSecondFactor, StageEmailCode, StageEnrol, StageChangePassword, StageDone},
+		SignInSecondFactor:   {StageSecondFactor, StageEmailCode},
 		MFAEnrol:             {StageEnrol, StageDone},
 		PasswordChange:       {StageChangePassword, StageDone},
 		AccountSelf:          {StageDone},

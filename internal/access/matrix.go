@@ -8,7 +8,8 @@ const (
 	// forms, static files, health checks, the API description).
 	Public Permission = "public"
 	// SignInSecondFactor: a session that passed the password step and
-	// owes its second factor (/login/mfa).
+	// owes its second factor, or the emailed code of a challenged sign-in
+	// (/login/mfa).
 	SignInSecondFactor Permission = "signin.second-factor"
 	// MFAEnrol: set up a second factor. Allowed to fully signed-in
 	// accounts and to accounts in restricted mode because MFA is required

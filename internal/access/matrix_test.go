@@ -60,7 +60,7 @@ func TestRolePermissions(t *testing.T) {
 // restricted stages keep only the account's own pages (CP-12), and a
 // staff member with overdue training keeps them too.
 func TestAllowedRolesAndStages(t *testing.T) {
-	for _, st := range []Stage{StageSecondFactor, StageEnrol, StageChangePassword, StageTraining} {
+	for _, st := range []Stage{StageSecondFactor, StageEmailCode, StageEnrol, StageChangePassword, StageTraining} {
 		p := Principal{AccountID: "a", Role: RoleAdmin, Stage: st}
 		if Allowed(p, UserRead) {
 			t.Errorf("stage %s reached a role permission", st)

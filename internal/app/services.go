@@ -150,8 +150,9 @@ func NewIdentity(st *Storage, cfg config.Config) (*identity.Service, func() erro
 
 // runMaintenance does the periodic housekeeping of sign-in until ctx ends:
 // expired sessions swept, password-expiry warnings sent, ended rate-limit
-// windows and passkey challenges deleted, old rows of the alert outbox
-// pruned. Errors are logged and retried at the next tick.
+// windows, passkey challenges and expired emailed sign-in codes deleted,
+// old rows of the alert outbox pruned. Errors are logged and retried at
+// the next tick.
 func runMaintenance(ctx context.Context, sv *Services, every time.Duration, logger *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -193,6 +194,12 @@ func runMaintenance(ctx context.Context, sv *Services, every time.Duration, logg
 				if n > 0 {
 					logger.Info("old rows of the alert outbox deleted", "count", n)
 				}
+				return err
+			},
+			// A challenged sign-in whose emailed code expired ends with
+			// it (CP-8.2).
+			"identity.expired_email_codes": func() error {
+				_, err := sv.Identity.SweepEmailCodes(ctx)
 				return err
 			},
 			"passkey.purge_challenges": func() error {

@@ -183,7 +183,7 @@ type Service struct {
 
 	// Server secrets, fetched once at start: Keyring.Secret may run its
 	// own transaction, which must not happen inside one of ours.
-	lookupKey, rateKey, recoveryKey []byte
+	lookupKey, rateKey, recoveryKey, emailCodeKey []byte
 }
 
 // SetDetector connects sign-in to behavioural analytics (internal/detect),
@@ -216,7 +216,7 @@ func New(d Deps) (*Service, error) {
 	}
 	s.dummyHash = h
 	ctx := context.Background()
-	for name, dst := range map[string]*[]byte{"email-lookup": &s.lookupKey, "rate-limit": &s.rateKey, "recovery-codes": &s.recoveryKey} {
+	for name, dst := range map[string]*[]byte{"email-lookup": &s.lookupKey, "rate-limit": &s.rateKey, "recovery-codes": &s.recoveryKey, "email-codes": &s.emailCodeKey} {
 		if *dst, err = s.keys.Secret(ctx, name); err != nil {
 			return nil, fmt.Errorf("identity: secret %s: %w", name, err)
 		}

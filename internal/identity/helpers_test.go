@@ -22,6 +22,8 @@ import (
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/detect"
+	"github.com/portico/portico/internal/geo"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/mailtest"
 	"github.com/portico/portico/internal/notify"
@@ -84,6 +86,9 @@ type options struct {
 	// gate is the hashing gate; nil gives the service one of the
 	// default size.
 	gate *identity.HashGate
+	// detect connects sign-in to behavioural analytics (internal/detect)
+	// as the app does, so that sign-ins are scored.
+	detect bool
 }
 
 // env is one Portico node's identity service with real parts: database,
@@ -152,6 +157,14 @@ func newEnv(t *testing.T, d *db.DB, clk *clock, o options) *env {
 		Sessions: e.sessions, Notifier: notify.ForIdentity(e.notices), PublicURL: "https://portal.example.com", HashGate: o.gate})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.detect {
+		l, err := geo.New("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		e.svc.SetDetector(detect.New(detect.Deps{DB: d, Audit: e.log, Profile: p, Geo: detect.Places{L: l}, Respond: e.svc.Responder()}))
 	}
 	if o.keyset == "" && !o.ownAudit {
 		// Registered after the database's own cleanup, so it runs first.

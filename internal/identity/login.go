@@ -23,6 +23,7 @@ type Step string
 const (
 	StepDone           Step = "done"
 	StepSecondFactor   Step = "second-factor"   // password accepted; a second factor is due
+	StepEmailCode      Step = "email-code"      // password accepted, sign-in challenged, no second factor: the emailed code is due
 	StepEnrol          Step = "enrol"           // MFA is required and the account has no factor yet
 	StepChangePassword Step = "change-password" // expired, or evidence of compromise
 	StepTraining       Step = "training"        // staff whose security-awareness training is overdue (CP-12)
@@ -60,6 +61,9 @@ const (
 	MethodTOTP     = "totp"
 	MethodRecovery = "recovery-code"
 	MethodPasskey  = "passkey"
+	// MethodEmailCode: the one-time code emailed for a challenged sign-in
+	// of an account without a second factor (not a second factor itself).
+	MethodEmailCode = "email-code"
 )
 
 // Login checks an email address and password (the first step of signing
@@ -70,7 +74,9 @@ const (
 // profile's threshold; a locked or throttled attempt never passes the
 // password step, even with the right password. Enforces CP-4.1: an account
 // with a second factor (or one that must enrol one) gets a session that
-// can do nothing but complete it.
+// can do nothing but complete it. Enforces CP-8.2: a sign-in that detection
+// challenges needs the second factor, or, for an account without one, a
+// code emailed to the account's address (StepEmailCode).
 func (s *Service) Login(ctx context.Context, c Credentials) (SignIn, error) {
 	s.signingIn.Add(1)
 	defer s.signingIn.Add(-1)
@@ -220,6 +226,10 @@ func (s *Service) login(ctx context.Context, c Credentials) (SignIn, error) {
 			out.Next = StepSecondFactor
 		case s.mfaRequired(acct):
 			out.Next = StepEnrol
+		case risk.Action == policy.RiskChallenge:
+			// MFA encouraged and no factor: the challenge is a code
+			// sent to the account's address.
+			out.Next = StepEmailCode
 		}
 		if out.Next != "" {
 			// Not signed in yet: the session can only finish signing in.
@@ -227,9 +237,13 @@ func (s *Service) login(ctx context.Context, c Credentials) (SignIn, error) {
 			out.Token, out.Session, err = s.sessions.Create(ctx, tx, session.Start{
 				AccountID: acct.ID, Role: string(acct.Role), AAL: 1, Methods: []string{MethodPassword}, IP: c.IP, UserAgent: c.UserAgent,
 				Epoch: acct.CredentialsEpoch})
-			return err
+			if err != nil || out.Next != StepEmailCode {
+				return err
+			}
+			return s.startEmailCode(ctx, tx, acct, out.Session, risk, c.IP, c.UserAgent)
 		}
-		// MFA encouraged and no factor: the password completes sign-in.
+		// MFA encouraged, no factor, not challenged: the password completes
+		// sign-in.
 		return s.complete(ctx, tx, acct, nil, []string{MethodPassword}, 1, c.IP, c.UserAgent, &out)
 	})
 	return out, err
@@ -388,6 +402,13 @@ func (s *Service) lock(ctx context.Context, tx *db.Tx, acct Account, a attempt) 
 // and the audit trail, locks and back-off are reset, and a sign-in from a
 // device or country the account has not used before is notified.
 func (s *Service) complete(ctx context.Context, tx *db.Tx, acct Account, pending *session.Session, methods []string, aal int, ip, ua string, out *SignIn) error {
+	return s.completeRisk(ctx, tx, acct, pending, methods, aal, ip, ua, out, "")
+}
+
+// completeRisk is complete with the risk action to record on the sign-in
+// ("" for the profile's action at the sign-in's level): a sign-in that
+// passed a challenge records "challenge" whatever its level is now.
+func (s *Service) completeRisk(ctx context.Context, tx *db.Tx, acct Account, pending *session.Session, methods []string, aal int, ip, ua string, out *SignIn, riskAction string) error {
 	var err error
 	if pending != nil {
 		out.Token, out.Session, err = s.sessions.Rotate(ctx, tx, *pending, aal, methods)
@@ -421,6 +442,9 @@ func (s *Service) complete(ctx context.Context, tx *db.Tx, acct Account, pending
 		if risk, err = s.assess(ctx, tx, acct, ip, ua, false, true); err != nil {
 			return err
 		}
+	}
+	if riskAction != "" {
+		risk.Action = riskAction
 	}
 	signInID, err := s.insertSignInEvent(ctx, tx, acct.ID, attempt{outcome: outcomeSuccess, reason: "ok", method: method, ip: ip, ua: ua})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/portico/portico/internal/access"
@@ -334,6 +335,17 @@ func (s *Service) Stage(ctx context.Context, sess session.Session) (Account, Ste
 		return acct, StepSecondFactor, nil
 	case s.mfaRequired(acct):
 		return acct, StepEnrol, nil
+	case !slices.Contains(sess.Methods, MethodEmailCode):
+		// A sign-in that was challenged holds its session here until
+		// the emailed code is entered (CP-8.2); the row goes only with
+		// the session (endEmailCode) or its rotation.
+		waiting, err := s.waitingForEmailCode(ctx, sess.ID)
+		if err != nil {
+			return Account{}, "", err
+		}
+		if waiting {
+			return acct, StepEmailCode, nil
+		}
 	}
 	if acct.PasswordChangeRequired != "" {
 		return acct, StepChangePassword, nil

@@ -160,6 +160,7 @@ var notPersonal = []struct{ cols, why string }{
 	{"audit_prunes: events, pruned_at, through_hash, through_seq", "where the audit chain was cut at retention"},
 	{"consents: id, account_id", "opaque identifiers"},
 	{"detect_cursor: name, seq", "where the detection rules are in the audit trail"},
+	{"email_codes: session_id, account_id, code_hash, tries, sends, created_at, expires_at", "a challenged sign-in's emailed code, ten minutes long: opaque identifiers, a keyed hash of a random code (not reversible without the server secret), counters and its deadline"},
 	{"detect_responses: id, alert_id, action, subject, until, created_at, undone_at, undone_by", "automatic responses to alerts: an opaque account number or a client network, and when"},
 	{"job_leases: name, holder, expires_at", "which node runs a background job"},
 	{"key_rotations: key_id, previous_key_id, started_at, finished_at, outcome", "master key rotations"},

@@ -212,6 +212,7 @@ func accountFrom(ctx context.Context) identity.Account {
 // stagePage is where a session in each restricted stage is sent.
 var stagePage = map[access.Stage]string{
 	access.StageSecondFactor:   "/login/mfa",
+	access.StageEmailCode:      "/login/mfa",
 	access.StageEnrol:          "/account/mfa/setup",
 	access.StageChangePassword: "/account/password",
 }

@@ -13,6 +13,7 @@ import (
 // reflected into the page.
 var flashes = map[string]string{
 	"signed-out":            "You have signed out.",
+	"code-sent":             "We sent you a new code. The codes we sent before it no longer work.",
 	"alert-acknowledged":    "The alert is acknowledged and assigned to you.",
 	"alert-dismissed":       "The alert is dismissed; your reason is kept with it.",
 	"alert-escalated":       "The alert is escalated.",

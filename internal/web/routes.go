@@ -41,6 +41,8 @@ func (s *Server) routes() []route {
 		{"POST /login", access.Public, s.login},
 		{"GET /login/mfa", access.SignInSecondFactor, s.mfaForm},
 		{"POST /login/mfa", access.SignInSecondFactor, s.mfaVerify},
+		// A new emailed code for a challenged sign-in (CP-8.2).
+		{"POST /login/mfa/resend", access.SignInSecondFactor, s.emailCodeResend},
 		{"GET /reset", access.Public, s.resetRequestForm},
 		{"POST /reset", access.Public, s.resetRequest},
 		{"GET /reset/{token}", access.Public, s.resetForm},

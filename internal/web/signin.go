@@ -59,7 +59,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, res identi
 // afterStep is where a sign-in goes after a step.
 func (s *Server) afterStep(step identity.Step, next string) string {
 	switch step {
-	case identity.StepSecondFactor:
+	case identity.StepSecondFactor, identity.StepEmailCode:
 		return "/login/mfa"
 	case identity.StepEnrol:
 		return "/account/mfa/setup"
@@ -104,6 +104,9 @@ type mfaPage struct {
 }
 
 func (s *Server) mfaForm(w http.ResponseWriter, r *http.Request) error {
+	if access.PrincipalFrom(r.Context()).Stage == access.StageEmailCode {
+		return s.render(w, "login_email_code", emailCodePage{Page: s.page(w, r, "Enter the code we emailed you")})
+	}
 	acct := accountFrom(r.Context())
 	return s.render(w, "login_mfa", mfaPage{Page: s.page(w, r, "Second factor"), HasTOTP: acct.TOTPEnabled, HasPasskeys: acct.PasskeyCount > 0 && s.passkeys != nil})
 }
@@ -112,6 +115,9 @@ func (s *Server) mfaForm(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) mfaVerify(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(r); err != nil {
 		return err
+	}
+	if access.PrincipalFrom(r.Context()).Stage == access.StageEmailCode {
+		return s.emailCodeVerify(w, r)
 	}
 	sess, _ := session.FromContext(r.Context())
 	res, err := s.identity.VerifySecondFactor(r.Context(), sess, r.PostForm.Get("code"), clientIP(r), r.UserAgent())

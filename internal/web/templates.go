@@ -182,6 +182,8 @@ func methodText(m string) string {
 		return "recovery code"
 	case "passkey":
 		return "passkey"
+	case "email-code":
+		return "code sent by email"
 	}
 	return m
 }
