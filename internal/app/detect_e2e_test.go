@@ -149,7 +149,7 @@ func detectionFlow(t *testing.T, extra ...string) {
 	// right password from Japan on another device. Blocked; the one who
 	// tried learns nothing; the owner is told why.
 	const owner = "traveller.e2e@example.test"
-	signedInFrom(t, r.Storage(), ids, owner, access.RoleCustomer, ua, "193.51.0.1")
+	ownerToken, _ := signedInFrom(t, r.Storage(), ids, owner, access.RoleCustomer, ua, "193.51.0.1")
 	thief := newTab(t, root, "thief", base, true, "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
 	setClientIP(t, thief, "133.242.0.1")
 	thief.open(t, "/login")
@@ -162,6 +162,36 @@ func detectionFlow(t *testing.T, extra ...string) {
 	}, 15*time.Second)
 	if !strings.Contains(m.Text, "too far from the last sign-in") || !strings.Contains(m.Text, "133.242.0.1") {
 		t.Errorf("the owner is not told why: %q", m.Text)
+	}
+
+	// The owner sees on the security page which sign-in was stopped and
+	// why, and says it was not them: the security team gets an alert
+	// naming the risk, and the report is in their queue.
+	home := newTab(t, root, "owner", base, true, "")
+	setClientIP(t, home, "193.51.0.1")
+	home.setSession(t, ownerToken)
+	home.open(t, "/account/security")
+	row := ""
+	for _, r := range home.texts(t, "#history tbody tr") {
+		if strings.Contains(r, "Stopped") {
+			row = r
+		}
+	}
+	if !strings.Contains(row, "high risk") || !strings.Contains(row, "too far from the last sign-in") {
+		t.Fatalf("the security page does not show the stopped sign-in and why: %q", home.texts(t, "#history tbody tr"))
+	}
+	home.submit(t, `#history tbody tr:first-child form[action="/account/report"] button`)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		sec.open(t, "/security/alerts")
+		if slices.Contains(sec.texts(t, "tbody td a"), "customer_report") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no customer_report alert: %v", sec.texts(t, "tbody td"))
+		}
+	}
+	if !strings.Contains(sec.text(t, "main"), "had scored that sign-in high risk") || !strings.Contains(sec.text(t, "main"), "a sign-in reported") {
+		t.Errorf("the queue does not show the report and its risk: %q", sec.text(t, "main"))
 	}
 }
 

@@ -26,9 +26,10 @@ func (s *Server) alertRoutes() []route {
 
 type alertsPage struct {
 	Page
-	Alerts []detect.Record
-	State  string
-	Counts map[string]int
+	Alerts  []detect.Record
+	State   string
+	Counts  map[string]int
+	Reports []detect.Report // reports not closed: the other half of the queue
 }
 
 // alertStates are the list's filters.
@@ -62,7 +63,11 @@ func (s *Server) alertsPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.render(w, "alerts", alertsPage{Page: s.page(w, r, "Security alerts"), Alerts: alerts, State: state, Counts: counts})
+	reports, err := s.detect.Reports(ctx, detect.ReportFilter{States: []string{detect.ReportOpen, detect.ReportWaiting}, Limit: 50})
+	if err != nil {
+		return err
+	}
+	return s.render(w, "alerts", alertsPage{Page: s.page(w, r, "Security alerts"), Alerts: alerts, State: state, Counts: counts, Reports: reports})
 }
 
 type alertPage struct {

@@ -116,12 +116,14 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, title string) Page
 // html/template escapes by context: values are never inserted as HTML.
 func parseTemplates(static *staticFiles) (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"asset":    static.url,
-		"reason":   reasonText,
-		"method":   methodText,
-		"duration": humanDuration,
-		"add":      func(a, b int) int { return a + b },
-		"risk":     riskReasonsText,
+		"asset":      static.url,
+		"reason":     reasonText,
+		"method":     methodText,
+		"duration":   humanDuration,
+		"add":        func(a, b int) int { return a + b },
+		"risk":       riskReasonsText,
+		"hasPrefix":  strings.HasPrefix,
+		"trimPrefix": strings.TrimPrefix,
 	}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
