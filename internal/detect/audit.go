@@ -30,8 +30,11 @@ func FromAudit(r audit.Record) (Event, bool) {
 		Grant   string   `json:"grant"`
 		Risk    string   `json:"risk_level"`
 	}
-	if len(r.Details) > 0 {
-		_ = json.Unmarshal(r.Details, &d) // details are canonical JSON; a field of another type is left zero
+	switch r.Action {
+	case "login.failure", "login.success", "risk.signal", "audit.export", "token.new_network", "report.create":
+		// Only these need their details: the trail's other events are
+		// not decoded (every event passes through here).
+		_ = json.Unmarshal(r.Details, &d) // canonical JSON; a field of another type is left zero
 	}
 	account := strings.TrimPrefix(r.Target, "account:")
 	if !strings.HasPrefix(r.Target, "account:") || account == "unknown" {

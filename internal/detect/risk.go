@@ -3,7 +3,6 @@ package detect
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"slices"
 	"time"
 
@@ -160,25 +159,20 @@ func (s *Service) Assess(ctx context.Context, q Querier, c SignInContext) (Asses
 		add(ReasonBreachedPassword)
 	}
 	// An open alert on the network for stuffing or spraying, or a
-	// "challenge" response on the account.
+	// "challenge" response on the account: one round trip for both.
 	net := Network(c.IP)
-	var one int
-	err = q.QueryRowContext(ctx, `SELECT 1 FROM alerts WHERE group_key IN ($1, $2) AND state IN ('new', 'acknowledged') LIMIT 1`,
-		RuleCredentialStuffing+"|"+net, RulePasswordSpraying+"|"+net).Scan(&one)
-	switch {
-	case err == nil:
-		add(ReasonSuspectNetwork)
-	case !errors.Is(err, sql.ErrNoRows):
+	var suspect, attacked bool
+	if err := q.QueryRowContext(ctx,
+		`SELECT EXISTS (SELECT 1 FROM alerts WHERE group_key IN ($1, $2) AND state IN ('new', 'acknowledged')),
+		        EXISTS (SELECT 1 FROM detect_responses WHERE subject = $3 AND action = $4 AND undone_at IS NULL AND until > $5)`,
+		RuleCredentialStuffing+"|"+net, RulePasswordSpraying+"|"+net, c.AccountID, policy.RespondChallenge, c.Now).Scan(&suspect, &attacked); err != nil {
 		return Assessment{}, err
 	}
-	err = q.QueryRowContext(ctx,
-		`SELECT 1 FROM detect_responses WHERE subject = $1 AND action = $2 AND undone_at IS NULL AND until > $3 LIMIT 1`,
-		c.AccountID, policy.RespondChallenge, c.Now).Scan(&one)
-	switch {
-	case err == nil:
+	if suspect {
+		add(ReasonSuspectNetwork)
+	}
+	if attacked {
 		add(ReasonUnderAttack)
-	case !errors.Is(err, sql.ErrNoRows):
-		return Assessment{}, err
 	}
 	a := s.level(reasons)
 	if !c.Review && s.d.Metrics != nil {

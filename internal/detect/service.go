@@ -91,9 +91,10 @@ type Service struct {
 	d      Deps
 	holder string
 
-	mu     sync.Mutex // one Step at a time
-	engine *Engine
-	cursor int64
+	mu         sync.Mutex // one Step at a time
+	engine     *Engine
+	cursor     int64
+	leaseUntil time.Time // this node holds the rules' lease until then
 }
 
 // New returns the detection service.
@@ -258,9 +259,15 @@ func (s *Service) saveCursor(ctx context.Context, tx *db.Tx, seq int64) error {
 	return err
 }
 
-// lease takes or renews the rules' lease.
+// lease takes or renews the rules' lease. A lease with more than two
+// thirds of its time left is not renewed: no write transaction every
+// second on the database that sign-ins write to.
 func (s *Service) lease(ctx context.Context) (bool, error) {
+	if now := s.d.DB.Now(); now.Add(leaseFor * 2 / 3).Before(s.leaseUntil) {
+		return true, nil
+	}
 	var holder string
+	var until time.Time
 	err := s.d.DB.Transact(ctx, func(tx *db.Tx) error {
 		now := tx.Now()
 		if _, err := tx.ExecContext(ctx,
@@ -270,9 +277,15 @@ func (s *Service) lease(ctx context.Context) (bool, error) {
 			leaseName, s.holder, now.Add(leaseFor), now); err != nil {
 			return err
 		}
+		until = now.Add(leaseFor)
 		return tx.QueryRowContext(ctx, `SELECT holder FROM job_leases WHERE name = $1`, leaseName).Scan(&holder)
 	})
-	return holder == s.holder, err
+	if err != nil || holder != s.holder {
+		s.leaseUntil = time.Time{}
+		return false, err
+	}
+	s.leaseUntil = until
+	return true, nil
 }
 
 // Alert states.
