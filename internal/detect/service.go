@@ -266,26 +266,9 @@ func (s *Service) lease(ctx context.Context) (bool, error) {
 	if now := s.d.DB.Now(); now.Add(leaseFor * 2 / 3).Before(s.leaseUntil) {
 		return true, nil
 	}
-	var holder string
-	var until time.Time
-	err := s.d.DB.Transact(ctx, func(tx *db.Tx) error {
-		now := tx.Now()
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO job_leases (name, holder, expires_at) VALUES ($1, $2, $3)
-			 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-			 WHERE job_leases.expires_at < $4 OR job_leases.holder = excluded.holder`,
-			leaseName, s.holder, now.Add(leaseFor), now); err != nil {
-			return err
-		}
-		until = now.Add(leaseFor)
-		return tx.QueryRowContext(ctx, `SELECT holder FROM job_leases WHERE name = $1`, leaseName).Scan(&holder)
-	})
-	if err != nil || holder != s.holder {
-		s.leaseUntil = time.Time{}
-		return false, err
-	}
-	s.leaseUntil = until
-	return true, nil
+	ok, until, err := s.d.DB.TakeLease(ctx, leaseName, s.holder, leaseFor)
+	s.leaseUntil = until // zero when not taken
+	return ok, err
 }
 
 // Alert states.

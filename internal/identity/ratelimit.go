@@ -5,10 +5,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"database/sql"
-	"net/netip"
 
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/detect"
 )
 
 // rowQuerier is what reads a single row: *db.DB and *db.Tx.
@@ -29,26 +29,6 @@ const (
 // errThrottled is what a client over a limit is told. It says nothing
 // about any account.
 var errThrottled = apperr.New(apperr.RateLimited, "Too many attempts from your network. Please wait a few minutes and try again.")
-
-// network returns the network an address belongs to for rate limiting: an
-// IPv4 /24 or an IPv6 /56 (what one customer or site is usually given).
-// Credential stuffing rotates addresses inside such networks.
-func network(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	a = a.Unmap()
-	bits := 24
-	if a.Is6() {
-		bits = 56
-	}
-	p, err := a.Prefix(bits)
-	if err != nil {
-		return ip
-	}
-	return p.String()
-}
 
 // hit counts one attempt against a limit and reports whether it is over
 // it. The counter lives in the database so that every node shares it; the
@@ -109,7 +89,7 @@ func (s *Service) throttle(ctx context.Context, ip string, kinds ...string) erro
 		for _, k := range kinds {
 			who := ip
 			if k == limitLoginNetwork {
-				who = network(ip)
+				who = detect.Network(ip) // an IPv4 /24 or IPv6 /56: credential stuffing rotates addresses inside one
 			}
 			o, err := s.hit(ctx, tx, k, who, s.limitFor(k))
 			if err != nil {

@@ -365,19 +365,8 @@ func (s *Service) warnInactive(ctx context.Context, now time.Time, dryRun bool) 
 
 // lease takes the purge's lease if it is free or expired.
 func (s *Service) lease(ctx context.Context) (bool, error) {
-	var holder string
-	err := s.d.DB.Transact(ctx, func(tx *db.Tx) error {
-		now := tx.Now()
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO job_leases (name, holder, expires_at) VALUES ($1, $2, $3)
-			 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-			 WHERE job_leases.expires_at < $4 OR job_leases.holder = excluded.holder`,
-			leaseName, s.holder, now.Add(leaseFor), now); err != nil {
-			return err
-		}
-		return tx.QueryRowContext(ctx, `SELECT holder FROM job_leases WHERE name = $1`, leaseName).Scan(&holder)
-	})
-	return holder == s.holder, err
+	ok, _, err := s.d.DB.TakeLease(ctx, leaseName, s.holder, leaseFor)
+	return ok, err
 }
 
 func (s *Service) release(ctx context.Context) {

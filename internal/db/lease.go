@@ -1,0 +1,35 @@
+package db
+
+import (
+	"context"
+	"time"
+)
+
+// TakeLease takes the lease called name for holder until now+d, if it is
+// free, expired or already holder's (a renewal), and reports whether
+// holder has it. Background jobs that must run on one node at a time (the
+// retention purge, the detection rules) take one before each run; a node
+// that dies leaves its lease to expire.
+//
+// Enforces MTL-1.1: a job runs on one node at a time, and a dead node's
+// job is taken over when its lease ends.
+func (d *DB) TakeLease(ctx context.Context, name, holder string, dur time.Duration) (bool, time.Time, error) {
+	var got string
+	var until time.Time
+	err := d.Transact(ctx, func(tx *Tx) error {
+		now := tx.Now()
+		until = now.Add(dur)
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO job_leases (name, holder, expires_at) VALUES ($1, $2, $3)
+			 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+			 WHERE job_leases.expires_at < $4 OR job_leases.holder = excluded.holder`,
+			name, holder, until, now); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT holder FROM job_leases WHERE name = $1`, name).Scan(&got)
+	})
+	if err != nil || got != holder {
+		return false, time.Time{}, err
+	}
+	return true, until, nil
+}
