@@ -10,6 +10,7 @@ import (
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/identity"
+	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/notify"
 	"github.com/portico/portico/internal/passkey"
 	"github.com/portico/portico/internal/password"
@@ -56,6 +57,7 @@ func Controls() []policy.Control {
 	out = append(out, approval.Controls()...)
 	out = append(out, policy.Controls()...)
 	out = append(out, detect.Controls()...)
+	out = append(out, incident.Controls()...)
 	out = append(out, alertout.Controls()...)
 	return out
 }

@@ -1,0 +1,113 @@
+package incident
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/portico/portico/internal/apperr"
+	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/db"
+)
+
+// Query says how the affected customers are found from the portal's own
+// records.
+type Query struct {
+	Kind string // "alert" (the alert's accounts), "network" (signed in from a network in a window), "all" (every active customer)
+	// Alert for "alert"; Network ("203.0.113.0/24", as the audit trail
+	// records clients) and From, To for "network".
+	Alert    string
+	Network  string
+	From, To time.Time
+}
+
+// SetAffected replaces the incident's affected customers with what the
+// query finds now, stored as a snapshot with the query that produced it.
+//
+// Enforces CP-7.2: the customers an incident affects are found from the
+// portal's records (an alert's accounts, the accounts that signed in from
+// a network in a window, every customer) and kept as a snapshot.
+func (s *Service) SetAffected(ctx context.Context, id string, q Query) (int, error) {
+	var sel string
+	var args []any
+	switch q.Kind {
+	case "alert":
+		var accounts string
+		if err := s.db.QueryRowContext(ctx, `SELECT accounts FROM alerts WHERE id = $1`, q.Alert).Scan(&accounts); err != nil {
+			return 0, apperr.New(apperr.NotFound, "There is no such alert.")
+		}
+		var ids []string
+		if err := json.Unmarshal([]byte(accounts), &ids); err != nil {
+			return 0, err
+		}
+		b, _ := json.Marshal(ids)
+		sel = `SELECT id FROM accounts WHERE role = 'customer' AND id IN (SELECT value FROM json_each($1))`
+		args = []any{string(b)}
+	case "network":
+		if q.Network == "" || q.From.IsZero() || !q.From.Before(q.To) {
+			return 0, apperr.New(apperr.Invalid, "Give the network and a window whose start is before its end.")
+		}
+		first, err := s.audit.SeqAt(ctx, q.From)
+		if err != nil {
+			return 0, err
+		}
+		last, err := s.audit.SeqAt(ctx, q.To)
+		if err != nil {
+			return 0, err
+		}
+		sel = `SELECT DISTINCT a.id FROM audit_events e JOIN accounts a ON e.target = 'account:' || a.id
+		       WHERE e.action IN ('login.success', 'login.password') AND e.seq >= $1 AND e.seq < $2 AND e.ip = $3 AND a.role = 'customer'`
+		args = []any{first, last, q.Network}
+	case "all":
+		sel = `SELECT id FROM accounts WHERE role = 'customer' AND status = 'active'`
+	default:
+		return 0, apperr.New(apperr.Invalid, "Find the affected customers from an alert, a network in a window, or every customer.")
+	}
+	var n int
+	err := s.db.Transact(ctx, func(tx *db.Tx) error {
+		if _, err := s.lockPhase(ctx, tx, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM incident_affected WHERE incident_id = $1`, id); err != nil {
+			return err
+		}
+		if tx.Dialect() == db.Postgres && q.Kind == "alert" {
+			sel = `SELECT id FROM accounts WHERE role = 'customer' AND id IN (SELECT jsonb_array_elements_text($1::jsonb))`
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO incident_affected (incident_id, account_id) SELECT $`+fmt.Sprint(len(args)+1)+`, id FROM (`+sel+`) found`,
+			append(args, id)...)
+		if err != nil {
+			return err
+		}
+		c, _ := res.RowsAffected()
+		n = int(c)
+		qj, _ := json.Marshal(q)
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET affected_query = $1, affected_count = $2, updated_at = $3 WHERE id = $4`,
+			string(qj), n, tx.Now(), id); err != nil {
+			return err
+		}
+		_, err = s.audit.Append(ctx, tx, audit.Event{Action: "incident.affected", Target: "incident:" + id, Outcome: audit.Success,
+			Details: map[string]any{"query": q.Kind, "count": n}})
+		return err
+	})
+	return n, err
+}
+
+// Affected lists the incident's affected accounts.
+func (s *Service) Affected(ctx context.Context, id string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT account_id FROM incident_affected WHERE incident_id = $1 ORDER BY account_id`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
