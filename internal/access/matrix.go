@@ -39,6 +39,9 @@ const (
 
 	// Security team (CP-3.2).
 	IncidentManage Permission = "incident.manage" // incidents, alerts, risk signals
+	// IncidentRead: read incidents, their timelines, notices and the
+	// breach register, without changing them (auditors, MTL-7.2).
+	IncidentRead Permission = "incident.read"
 
 	// Administration (MTL-3.2.2: configuration and keys are admin-only).
 	UserRead   Permission = "user.read"   // the staff and customer list, without personal data unmasked
@@ -77,10 +80,10 @@ const (
 var matrix = map[Role][]Permission{
 	RoleCustomer: {TicketOwn},
 	RoleSupport:  {TicketQueue, CustomerLookup, CustomerReveal, ReportForCustomer, TokenOwn, TokenCreate},
-	RoleSecurity: {IncidentManage, CustomerLookup, ReportForCustomer, UserRead, PolicyRead, AuditRead, TokenOwn, TokenCreate},
+	RoleSecurity: {IncidentManage, IncidentRead, CustomerLookup, ReportForCustomer, UserRead, PolicyRead, AuditRead, TokenOwn, TokenCreate},
 	RoleAdmin: {UserRead, UserManage, UserReveal, UserInvite, RoleGrant, ApprovalDecide, MatrixRead, PolicyRead, PolicyEdit, KeysRotate, OutboxRead,
 		AuditRead, PrivacyRequests, TokenOwn, TokenCreate},
-	RoleAuditor: {UserRead, MatrixRead, PolicyRead, AuditRead, AuditExport, PrivacyRequests, TokenOwn, TokenCreate},
+	RoleAuditor: {IncidentRead, UserRead, MatrixRead, PolicyRead, AuditRead, AuditExport, PrivacyRequests, TokenOwn, TokenCreate},
 }
 
 // sensitive are the permissions that need a step-up re-authentication
@@ -133,7 +136,7 @@ func RolePermissions(r Role) []Permission {
 // shows them.
 func Permissions() []Permission {
 	return []Permission{TicketOwn, TicketQueue, CustomerLookup, CustomerReveal, ReportForCustomer,
-		IncidentManage, UserRead, UserManage, UserReveal, UserInvite, RoleGrant, ApprovalDecide, MatrixRead, PolicyRead, PolicyEdit,
+		IncidentManage, IncidentRead, UserRead, UserManage, UserReveal, UserInvite, RoleGrant, ApprovalDecide, MatrixRead, PolicyRead, PolicyEdit,
 		KeysRotate, OutboxRead, AuditRead, AuditExport, PrivacyRequests, TokenOwn, TokenCreate}
 }
 
@@ -150,6 +153,7 @@ var descriptions = map[Permission]string{
 	CustomerReveal:    "Reveal a masked field, with a reason, for a limited time (step-up)",
 	ReportForCustomer: "File a suspicious-activity report on a customer's behalf",
 	IncidentManage:    "Manage incidents, alerts and risk signals",
+	IncidentRead:      "Read incidents, their notices and the breach register",
 	UserRead:          "List and search accounts",
 	UserManage:        "Disable, enable, unlock, end sessions, force a password change, record training, revoke invitations",
 	UserReveal:        "Reveal an account's masked email address, with a reason, for a limited time (step-up)",

@@ -138,6 +138,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		Privacy:        a.services.Privacy,
 		Retention:      a.services.Retention,
 		Detect:         a.services.Detect,
+		Incidents:      a.services.Incidents,
 		Feed:           a.feed.hub,
 		PolicyFile:     cfg.PolicyFile,
 		TrustedProxies: cfg.TrustedProxies,

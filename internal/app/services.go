@@ -18,6 +18,7 @@ import (
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/identity"
+	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/notify"
 	"github.com/portico/portico/internal/passkey"
 	"github.com/portico/portico/internal/password"
@@ -37,6 +38,7 @@ type Services struct {
 	Privacy   *privacy.Service
 	Retention *retention.Service
 	Detect    *detect.Service
+	Incidents *incident.Service
 	AlertOut  *alertout.Service
 	Geo       detect.Places
 
@@ -119,6 +121,7 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 	if err := newDetection(sv, st, cfg, publicURL, logger); err != nil {
 		return nil, err
 	}
+	sv.Incidents = incident.New(st.DB, st.Audit, st.Profile)
 	if sv.Privacy, err = privacy.New(privacy.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile,
 		Identity: sv.Identity, Support: sv.Support, Notices: sv.Notices, Passkeys: sv.Passkeys, Tokens: sv.Tokens, Detect: sv.Detect}); err != nil {
 		return nil, err

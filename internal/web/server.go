@@ -17,12 +17,14 @@ package web
 import (
 	"context"
 	"fmt"
-	"github.com/portico/portico/internal/privacy"
-	"github.com/portico/portico/internal/retention"
 	"html/template"
 	"log/slog"
 	"net/http"
 	"net/netip"
+
+	"github.com/portico/portico/internal/incident"
+	"github.com/portico/portico/internal/privacy"
+	"github.com/portico/portico/internal/retention"
 
 	"github.com/portico/portico/internal/apitoken"
 	"github.com/portico/portico/internal/approval"
@@ -73,6 +75,8 @@ type Deps struct {
 	Retention *retention.Service
 	// Detect is behavioural analytics: the security team's alerts.
 	Detect *detect.Service
+	// Incidents is incident response; without it its pages are absent.
+	Incidents *incident.Service
 	// Feed is the live feed of security events for the dashboard.
 	Feed *livefeed.Hub
 	// Keys is the keyring, for the administrators' key rotation page.
@@ -111,6 +115,7 @@ type Server struct {
 	rights     *privacy.Service // data-subject requests
 	retention  *retention.Service
 	detect     *detect.Service
+	incidents  *incident.Service
 	feed       *livefeed.Hub
 	audit      *audit.Log
 	approvals  *approval.Store // four-eyes requests (policy edits here; accounts in identity)
@@ -164,6 +169,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		rights:     d.Privacy,
 		retention:  d.Retention,
 		detect:     d.Detect,
+		incidents:  d.Incidents,
 		feed:       d.Feed,
 		audit:      d.Audit,
 		policyFile: d.PolicyFile,
