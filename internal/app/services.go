@@ -122,6 +122,10 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 		return nil, err
 	}
 	sv.Incidents = incident.New(st.DB, st.Audit, st.Profile)
+	sv.Incidents.SetDeliverer(noticeDeliverer{id: sv.Identity, notices: sv.Notices})
+	sv.Incidents.SetOpened(func(ctx context.Context, tx *db.Tx, inc incident.Incident, by string) error {
+		return sv.Detect.EscalateTo(ctx, tx, inc.Source, inc.ID, by)
+	})
 	if sv.Privacy, err = privacy.New(privacy.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile,
 		Identity: sv.Identity, Support: sv.Support, Notices: sv.Notices, Passkeys: sv.Passkeys, Tokens: sv.Tokens, Detect: sv.Detect}); err != nil {
 		return nil, err

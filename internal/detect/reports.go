@@ -484,26 +484,60 @@ func (s *Service) EscalateReport(ctx context.Context, id, incidentID string) err
 	}) {
 		return apperr.New(apperr.Invalid, "An incident reference is up to 64 letters, digits, dashes or underscores.")
 	}
-	return s.d.DB.Transact(ctx, func(tx *db.Tx) error {
-		_, status, err := lockReport(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if status != ReportOpen && status != ReportWaiting {
-			return apperr.Errorf(apperr.Conflict, "This report is %s: only an open report can be escalated.", status)
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE security_reports SET status = 'escalated', incident_id = $1 WHERE id = $2 AND status = $3`,
-			nullIfEmpty(incidentID), id, status)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return apperr.New(apperr.Conflict, "Someone else changed this report at the same moment: reload it.")
-		}
-		_, err = s.d.Audit.Append(ctx, tx, audit.Event{Action: "report.escalate", Target: "report:" + id, Outcome: audit.Success,
-			Details: map[string]any{"from": status, "incident": incidentID}})
+	return s.d.DB.Transact(ctx, func(tx *db.Tx) error { return s.escalateReport(ctx, tx, id, incidentID) })
+}
+
+func (s *Service) escalateReport(ctx context.Context, tx *db.Tx, id, incidentID string) error {
+	_, status, err := lockReport(ctx, tx, id)
+	if err != nil {
 		return err
-	})
+	}
+	if status != ReportOpen && status != ReportWaiting {
+		return apperr.Errorf(apperr.Conflict, "This report is %s: only an open report can be escalated.", status)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE security_reports SET status = 'escalated', incident_id = $1 WHERE id = $2 AND status = $3`,
+		nullIfEmpty(incidentID), id, status)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return apperr.New(apperr.Conflict, "Someone else changed this report at the same moment: reload it.")
+	}
+	_, err = s.d.Audit.Append(ctx, tx, audit.Event{Action: "report.escalate", Target: "report:" + id, Outcome: audit.Success,
+		Details: map[string]any{"from": status, "incident": incidentID}})
+	return err
+}
+
+// EscalateTo marks the alert or report an incident was opened from
+// ("alert:ID", "report:ID") as escalated to it, inside the caller's
+// transaction, so the incident and the escalation commit together. An
+// alert or report already escalated, dismissed or closed is left as it is.
+//
+// Enforces CP-7.3: an alert or report that becomes an incident says so.
+func (s *Service) EscalateTo(ctx context.Context, tx *db.Tx, source, incidentID, by string) error {
+	kind, id, _ := strings.Cut(source, ":")
+	switch kind {
+	case "report":
+		err := s.escalateReport(ctx, tx, id, incidentID)
+		if apperr.CodeOf(err) == apperr.Conflict {
+			return nil
+		}
+		return err
+	case "alert":
+		res, err := tx.ExecContext(ctx,
+			`UPDATE alerts SET state = $1, updated_at = $2, updated_by = $3 WHERE id = $4 AND state IN ('new', 'acknowledged')`,
+			StateEscalated, tx.Now(), by, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		_, err = s.d.Audit.Append(ctx, tx, audit.Event{Action: "alert.escalate", Target: "alert:" + id, Outcome: audit.Success,
+			Details: map[string]any{"incident": incidentID}})
+		return err
+	}
+	return nil
 }
 
 func nullIfEmpty(s string) any {

@@ -20,3 +20,9 @@ func (s *Service) NotifyAccount(ctx context.Context, tx *db.Tx, accountID, kind,
 	}
 	return s.notice(ctx, tx, accountID, email, kind, title, body)
 }
+
+// EmailOf returns the account's address inside tx, for a caller that
+// writes to the account itself and tracks the message (incident notices).
+func (s *Service) EmailOf(ctx context.Context, tx *db.Tx, accountID string) (string, error) {
+	return s.emailIn(ctx, tx, accountID)
+}

@@ -30,7 +30,20 @@ type Service struct {
 	audit   *audit.Log
 	profile policy.Profile
 	plan    Plan
+	// opened runs in the transaction that opens an incident (SetOpened).
+	opened func(ctx context.Context, tx *db.Tx, inc Incident, by string) error
+	// deliver carries notices to customers (SetDeliverer).
+	deliver Deliverer
 }
+
+// SetDeliverer sets how notices reach customers: the program gives the
+// portal's inbox and the mail outbox.
+func (s *Service) SetDeliverer(d Deliverer) { s.deliver = d }
+
+// SetOpened sets what runs inside the transaction that opens an incident:
+// the program marks the alert or report it came from as escalated, so the
+// two commit together.
+func (s *Service) SetOpened(f func(ctx context.Context, tx *db.Tx, inc Incident, by string) error) { s.opened = f }
 
 // New returns the incident service, following the built-in response plan.
 func New(d *db.DB, a *audit.Log, p policy.Profile) *Service {
@@ -131,6 +144,9 @@ func (s *Service) Open(ctx context.Context, n NewIncident, by string) (Incident,
 		_, err = s.audit.Append(ctx, tx, audit.Event{Action: "incident.open", Target: "incident:" + inc.ID, Outcome: audit.Success,
 			Details: map[string]any{"severity": inc.Severity, "source": inc.Source, "detected_at": detected.Format(time.RFC3339),
 				"plan": inc.PlanVersion}})
+		if err == nil && s.opened != nil && inc.Source != "" {
+			err = s.opened(ctx, tx, inc, by)
+		}
 		return err
 	})
 	return inc, err
@@ -177,25 +193,55 @@ func (s *Service) detectedAt(ctx context.Context, tx *db.Tx, n NewIncident) (tim
 // ErrNoIncident is the answer for an incident that does not exist.
 var ErrNoIncident = apperr.New(apperr.NotFound, "There is no such incident.")
 
+// incidentColumns are the columns scanIncident reads, in order.
+const incidentColumns = `id, title, severity, category, source, phase, plan_version, detected_at, detected_reason, aware_at, data_categories,
+   affected_query, affected_count, breach_personal, breach_risk, breach_high_risk, breach_reasoning, breach_decided_at,
+   breach_decided_by, regulator_submitted_at, regulator_authority, regulator_reference, regulator_late_reason,
+   created_at, created_by, closed_at`
+
 // Get returns one incident.
 func (s *Service) Get(ctx context.Context, id string) (Incident, error) {
+	inc, err := scanIncident(s.db.QueryRowContext(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return inc, ErrNoIncident
+	}
+	return inc, err
+}
+
+// List returns up to limit incidents, open ones (open) or closed ones,
+// most recently detected first.
+func (s *Service) List(ctx context.Context, open bool, limit int) ([]Incident, error) {
+	cond := `closed_at IS NULL`
+	if !open {
+		cond = `closed_at IS NOT NULL`
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE `+cond+` ORDER BY detected_at DESC, id LIMIT $1`,
+		min(max(limit, 1), 500))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Incident
+	for rows.Next() {
+		inc, err := scanIncident(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, inc)
+	}
+	return out, rows.Err()
+}
+
+func scanIncident(row interface{ Scan(...any) error }) (Incident, error) {
 	var inc Incident
 	var cats string
 	var personal, risk, high sql.NullBool
 	var decidedAt, submittedAt, closedAt sql.NullTime
 	var reasoning, decidedBy, authority, reference, late sql.NullString
-	err := s.db.QueryRowContext(ctx,
-		`SELECT id, title, severity, category, source, phase, plan_version, detected_at, detected_reason, aware_at, data_categories,
-		   affected_query, affected_count, breach_personal, breach_risk, breach_high_risk, breach_reasoning, breach_decided_at,
-		   breach_decided_by, regulator_submitted_at, regulator_authority, regulator_reference, regulator_late_reason,
-		   created_at, created_by, closed_at
-		 FROM incidents WHERE id = $1`, id).Scan(&inc.ID, &inc.Title, &inc.Severity, &inc.Category, &inc.Source, &inc.Phase,
+	err := row.Scan(&inc.ID, &inc.Title, &inc.Severity, &inc.Category, &inc.Source, &inc.Phase,
 		&inc.PlanVersion, &inc.DetectedAt, &inc.DetectedReason, &inc.AwareAt, &cats, &inc.AffectedQuery, &inc.Affected,
 		&personal, &risk, &high, &reasoning, &decidedAt, &decidedBy, &submittedAt, &authority, &reference, &late,
 		&inc.CreatedAt, &inc.CreatedBy, &closedAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return inc, ErrNoIncident
-	}
 	if err != nil {
 		return inc, err
 	}

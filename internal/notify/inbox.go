@@ -60,20 +60,26 @@ func (s *Service) Post(ctx context.Context, tx *db.Tx, n Notice) (string, error)
 // Enforces CP-9.1 and MTL-5.1.2: security notices are delivered in-portal
 // and by email, committed together with the change that causes them.
 func (s *Service) Notify(ctx context.Context, tx *db.Tx, n Notice, to string) (string, error) {
+	id, _, err := s.NotifyTracked(ctx, tx, n, to)
+	return id, err
+}
+
+// NotifyTracked is Notify returning the outbox message's ID too, for a
+// caller that tracks each customer's receipt (incident notices).
+func (s *Service) NotifyTracked(ctx context.Context, tx *db.Tx, n Notice, to string) (noticeID, outboxID string, err error) {
 	email := Email{AccountID: n.AccountID, To: to, Kind: n.Kind, Subject: n.Title, Text: n.Body}
 	// Validate both before writing either: a bad address must not leave
 	// an inbox entry behind in a transaction that the caller might commit.
 	if err := firstOf(n.validate(), email.validate()); err != nil {
-		return "", err
+		return "", "", err
 	}
-	id, err := s.Post(ctx, tx, n)
-	if err != nil {
-		return "", err
+	if noticeID, err = s.Post(ctx, tx, n); err != nil {
+		return "", "", err
 	}
-	if err := s.QueueEmail(ctx, tx, email); err != nil {
-		return "", err
+	if outboxID, err = s.QueueEmailID(ctx, tx, email); err != nil {
+		return "", "", err
 	}
-	return id, nil
+	return noticeID, outboxID, nil
 }
 
 // Inbox returns up to limit notices of the account, newest first, with

@@ -37,8 +37,15 @@ func (s *Service) SentSince(ctx context.Context, tx *db.Tx, accountID, kind stri
 // Enforces MTL-1.1 (nothing lost: the mail is durable before anyone tries
 // to send it) and CP-5.1 (encrypted at rest).
 func (s *Service) QueueEmail(ctx context.Context, tx *db.Tx, m Email) error {
+	_, err := s.QueueEmailID(ctx, tx, m)
+	return err
+}
+
+// QueueEmailID is QueueEmail returning the outbox message's ID, for a
+// caller that tracks the message's delivery (incident notices).
+func (s *Service) QueueEmailID(ctx context.Context, tx *db.Tx, m Email) (string, error) {
 	if err := m.validate(); err != nil {
-		return err
+		return "", err
 	}
 	id := newID()
 	var enc [3][]byte
@@ -47,7 +54,7 @@ func (s *Service) QueueEmail(ctx context.Context, tx *db.Tx, m Email) error {
 	} {
 		ct, err := s.encrypt(ctx, tx, m.AccountID, outboxField(f.column, id), f.value)
 		if err != nil {
-			return err
+			return "", err
 		}
 		enc[i] = ct
 	}
@@ -56,9 +63,9 @@ func (s *Service) QueueEmail(ctx context.Context, tx *db.Tx, m Email) error {
 		`INSERT INTO outbox (id, account_id, kind, recipient_enc, subject_enc, body_enc, status, attempts, next_attempt_at, created_at)
 		 VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)`,
 		id, m.AccountID, m.Kind, enc[0], enc[1], enc[2], now); err != nil {
-		return fmt.Errorf("notify: queue email: %w", err)
+		return "", fmt.Errorf("notify: queue email: %w", err)
 	}
-	return nil
+	return id, nil
 }
 
 // Undelivered lists up to limit messages that are not sent (pending or
