@@ -142,6 +142,19 @@ func (s *Service) inbox(ctx context.Context, accountID, limit string, args ...an
 	return out, nil
 }
 
+// UnreadCounts returns how many of the account's notices are unread, and
+// how many of those are about a security incident (kinds "incident.*"),
+// which the portal shows as a banner until read (CP-9.1): one query for
+// both.
+func (s *Service) UnreadCounts(ctx context.Context, accountID string) (all, incident int, err error) {
+	if err := s.db.QueryRowContext(ctx,
+		`SELECT count(*), COALESCE(SUM(CASE WHEN kind LIKE 'incident.%' THEN 1 ELSE 0 END), 0) FROM notices
+		 WHERE account_id = $1 AND read_at IS NULL`, accountID).Scan(&all, &incident); err != nil {
+		return 0, 0, fmt.Errorf("notify: count unread: %w", err)
+	}
+	return all, incident, nil
+}
+
 // UnreadCount returns how many of the account's notices are unread, for
 // the badge in the portal's navigation.
 func (s *Service) UnreadCount(ctx context.Context, accountID string) (int, error) {

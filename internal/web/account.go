@@ -1,9 +1,12 @@
 package web
 
 import (
-	"github.com/portico/portico/internal/access"
 	"net/http"
+	"slices"
 	"time"
+
+	"github.com/portico/portico/internal/access"
+	"github.com/portico/portico/internal/incident"
 
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/session"
@@ -173,7 +176,10 @@ func (s *Server) reportSuspicious(w http.ResponseWriter, r *http.Request) error 
 // noticesPage is the in-portal inbox of security notices.
 type noticesPage struct {
 	Page
-	Items []noticeRow
+	// Incidents are the notices about security incidents sent to this
+	// customer, first, with the steps they ask (CP-9.1, CP-9.2).
+	Incidents []incident.CustomerNotice
+	Items     []noticeRow
 }
 
 type noticeRow struct {
@@ -188,7 +194,18 @@ func (s *Server) noticesPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.render(w, "notices", noticesPage{Page: s.page(w, r, "Security notices"), Items: items})
+	page := noticesPage{Page: s.page(w, r, "Security notices"), Items: items}
+	if s.incidents != nil {
+		if page.Incidents, err = s.incidents.ForCustomer(r.Context(), acct.ID); err != nil {
+			return err
+		}
+		shown := map[string]bool{}
+		for _, n := range page.Incidents {
+			shown[n.InboxID] = true
+		}
+		page.Items = slices.DeleteFunc(page.Items, func(it noticeRow) bool { return shown[it.ID] })
+	}
+	return s.render(w, "notices", page)
 }
 
 func (s *Server) markNoticeRead(w http.ResponseWriter, r *http.Request) error {

@@ -48,7 +48,7 @@ func (s *Server) adminRoutes() []route {
 
 // adminLinks says which administration pages the principal may open.
 type adminLinks struct {
-	Users, Invitations, Roles, Matrix, Audit, Policy, Outbox, Keys, Privacy, Alerts, Dashboard, Reports bool
+	Users, Invitations, Roles, Matrix, Audit, Policy, Outbox, Keys, Privacy, Alerts, Dashboard, Reports, Incidents bool
 }
 
 func linksFor(p access.Principal) adminLinks {
@@ -58,7 +58,7 @@ func linksFor(p access.Principal) adminLinks {
 		Policy: access.Allowed(p, access.PolicyRead), Outbox: access.Allowed(p, access.OutboxRead),
 		Keys: access.Allowed(p, access.KeysRotate), Privacy: access.Allowed(p, access.PrivacyRequests),
 		Alerts: access.Allowed(p, access.IncidentManage), Dashboard: access.Allowed(p, access.IncidentManage),
-		Reports: access.Allowed(p, access.IncidentManage),
+		Reports: access.Allowed(p, access.IncidentManage), Incidents: access.Allowed(p, access.IncidentRead),
 	}
 }
 

@@ -101,6 +101,8 @@ func (s *Server) routes() []route {
 	rs = append(rs, s.approvalRoutes()...)
 	rs = append(rs, s.auditorRoutes()...)
 	rs = append(rs, s.alertRoutes()...)
+	rs = append(rs, s.incidentRoutes()...)
+	rs = append(rs, s.incidentNoticeRoutes()...)
 	rs = append(rs, s.dashboardRoutes()...)
 	rs = append(rs, s.reportRoutes()...)
 	rs = append(rs, s.tokenRoutes()...)

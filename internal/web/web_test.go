@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/privacy"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -142,8 +143,14 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...testOption) *testServer {
 		TellCustomer: func(ctx context.Context, tx *db.Tx, accountID, title, body string) error {
 			return id.NotifyAccount(ctx, tx, accountID, "security-report", title, body)
 		}})
+	incidents := incident.New(d, al, profile)
+	incidents.SetDeliverer(testDeliverer{id, notices})
+	incidents.SetOpened(func(ctx context.Context, tx *db.Tx, inc incident.Incident, by string) error {
+		return detection.EscalateTo(ctx, tx, inc.Source, inc.ID, by)
+	})
 	deps := Deps{
 		Detect:       detection,
+		Incidents:    incidents,
 		DB:           d,
 		Secrets:      kr,
 		Profile:      profile,
