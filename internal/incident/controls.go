@@ -2,10 +2,10 @@ package incident
 
 import "github.com/portico/portico/internal/policy"
 
-// Controls lists the controls of incident response built so far, for the
-// compliance map (issue 12 is in progress).
+// Controls lists the controls of incident response, for the compliance
+// map.
 func Controls() []policy.Control {
-	return []policy.Control{
+	out := []policy.Control{
 		{Clause: "CP-7.2", Name: "incident.phases",
 			Description: "Incidents move through detected, triaged, contained, eradicated, recovered and closed only when the response plan's checklist for the phase is ticked; each check and move is audited with who and when.",
 			Test:        "internal/incident: TestPhasesFollowThePlan"},
@@ -21,5 +21,24 @@ func Controls() []policy.Control {
 		{Clause: "MTL-5.1.1", Name: "incident.regulator-clock",
 			Description: "The regulator's deadline runs from awareness for incident.regulator_notification unless the recorded breach decision finds no risk to people; a submission after it needs the reasons for the delay (GDPR Art. 33(1)).",
 			Test:        "internal/incident: TestClocks"},
+		{Clause: "CP-9.1", Name: "incident.notice-complete",
+			Description: "A breach notice cannot be sent while any part GDPR Art. 34(2) and the policy ask is missing (the nature of the breach, its likely consequences, the measures taken or proposed, what the customer should do, a contact point); the composer names each missing part and previews the notice as the customer reads it.",
+			Test:        "internal/incident: TestNoticeRefusedWithoutEachPart"},
+		{Clause: "CP-9.1", Name: "incident.notice-affected-only",
+			Description: "A breach notice goes to the incident's affected customers, and a follow-up to the customers its breach notice reached, each in the portal and by email, and to nobody else; sending again never delivers twice.",
+			Test:        "internal/incident: TestNoticeGoesOnlyToTheAffected"},
+		{Clause: "CP-9.1", Name: "incident.notice-receipt",
+			Description: "Each customer's copy of a notice is tracked as queued, sent, failed or read; the email is sent again to those it did not reach.",
+			Test:        "internal/incident: TestDeliveryStates"},
+		{Clause: "MTL-5.1.2", Name: "incident.notice-banner",
+			Description: "An affected customer sees a banner on every page until they have read the incident notice; their notices page shows it first with what to do and the steps asked of them; a customer outside the affected set sees none of it, nor the incident.",
+			Test:        "internal/web: TestIncidentToCustomerNotice"},
+		{Clause: "CP-7.1", Name: "incident.late-notice-reason",
+			Description: "A breach notice sent after the customers' deadline needs the reason for the delay, which is kept with it; the clock then says late.",
+			Test:        "internal/incident: TestLateNoticeNeedsReason"},
+		{Clause: "CP-9.2", Name: "incident.follow-up-steps",
+			Description: "Follow-ups are linked to the breach notice and carry the corrective actions and the steps required of the customer (change the password, review devices, set up a second factor again, check contact details), each tracked per customer from the records or the customer's confirmation, counted on the incident, with one reminder to those with steps left.",
+			Test:        "internal/incident: TestFollowUpSteps"},
 	}
+	return out
 }

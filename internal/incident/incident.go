@@ -43,7 +43,9 @@ func (s *Service) SetDeliverer(d Deliverer) { s.deliver = d }
 // SetOpened sets what runs inside the transaction that opens an incident:
 // the program marks the alert or report it came from as escalated, so the
 // two commit together.
-func (s *Service) SetOpened(f func(ctx context.Context, tx *db.Tx, inc Incident, by string) error) { s.opened = f }
+func (s *Service) SetOpened(f func(ctx context.Context, tx *db.Tx, inc Incident, by string) error) {
+	s.opened = f
+}
 
 // New returns the incident service, following the built-in response plan.
 func New(d *db.DB, a *audit.Log, p policy.Profile) *Service {
