@@ -33,6 +33,9 @@ type dashboardPage struct {
 	Rules    template.HTML
 	Coverage template.HTML
 	Open     int
+	// Incidents are the open incidents with their clocks counting down
+	// (CP-7.1, MTL-5.1.1).
+	Incidents []incidentRow
 }
 
 // dashboardPage shows the security dashboard: charts drawn on the server
@@ -67,6 +70,20 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request) error {
 	page.Coverage = svgchart.Donut("MFA coverage", "Active customers with a second factor.",
 		fmt.Sprintf("%d of %d customers", st.WithFactor, st.Customers), float64(st.WithFactor), float64(st.Customers),
 		svgchart.Options{ID: "chart-mfa"})
+	if s.incidents != nil {
+		open, err := s.incidents.List(r.Context(), true, 20)
+		if err != nil {
+			return err
+		}
+		now := s.db.Now()
+		for _, inc := range open {
+			told, err := s.incidents.CustomersTold(r.Context(), inc.ID)
+			if err != nil {
+				return err
+			}
+			page.Incidents = append(page.Incidents, incidentRow{inc, s.incidents.Clocks(inc, told, now)})
+		}
+	}
 	return s.render(w, "dashboard", page)
 }
 
