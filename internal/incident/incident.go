@@ -30,6 +30,7 @@ type Service struct {
 	audit   *audit.Log
 	profile policy.Profile
 	plan    Plan
+	warn    warnHooks // warn.go
 }
 
 // New returns the incident service, following the built-in response plan.

@@ -166,6 +166,7 @@ var notPersonal = []struct{ cols, why string }{
 		"security incidents as the security team records them: about an event, not a person (the affected customers are opaque account numbers in incident_affected)"},
 	{"incident_affected: incident_id, account_id", "opaque identifiers"},
 	{"incident_checks: incident_id, phase, item, checked_at, checked_by", "the response plan's checklist, ticked by staff"},
+	{"incident_clock_warnings: incident_id, clock, state, warned_at", "which deadline warnings went to the security team, and when: codes only"},
 	{"job_leases: name, holder, expires_at", "which node runs a background job"},
 	{"key_rotations: key_id, previous_key_id, started_at, finished_at, outcome", "master key rotations"},
 	{"notice_acks: account_id", "an opaque identifier"},
