@@ -78,11 +78,11 @@ func TestWarnClocks(t *testing.T) {
 			}
 		}
 		t.Run("nothing before half time", func(t *testing.T) {
-			pass(t, 12*time.Hour - time.Second)
+			pass(t, 12*time.Hour-time.Second)
 		})
 		t.Run("half time, once", func(t *testing.T) {
 			pass(t, 12*time.Hour, "plain customers half", "no risk customers half", "filed customers half")
-			pass(t, 13 * time.Hour) // a second pass adds nothing
+			pass(t, 13*time.Hour) // a second pass adds nothing
 		})
 		t.Run("a failed delivery records nothing and is tried again", func(t *testing.T) {
 			clock.Set(t0.Add(22 * time.Hour))
@@ -95,13 +95,13 @@ func TestWarnClocks(t *testing.T) {
 		})
 		t.Run("overdue, once", func(t *testing.T) {
 			pass(t, 24*time.Hour+time.Second, "plain customers overdue", "no risk customers overdue", "filed customers overdue")
-			pass(t, 25 * time.Hour)
+			pass(t, 25*time.Hour)
 		})
 		t.Run("the regulator's clock, unless not due or met", func(t *testing.T) {
 			pass(t, 36*time.Hour, "plain regulator half", "told regulator half")
 			pass(t, 66*time.Hour, "plain regulator near", "told regulator near")
 			pass(t, 72*time.Hour+time.Second, "plain regulator overdue", "told regulator overdue")
-			pass(t, 100 * time.Hour)
+			pass(t, 100*time.Hour)
 		})
 		t.Run("audited with the clock, state and due time", func(t *testing.T) {
 			recs, err := l.After(ctx, 0, 10000)
