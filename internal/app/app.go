@@ -114,6 +114,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		return nil, err
 	}
 	a.services.Detect.SetFeed(a.feed.pub)
+	connectIncidentWarnings(a.services, a.feed.pub, public)
 	registerDetectMetrics(a.reg, a.services.Detect)
 	for _, adv := range a.storage.Profile.Advisories() {
 		logger.Warn("policy profile setting is too weak for production", "advice", adv)
@@ -260,6 +261,7 @@ func (a *App) Run(ctx context.Context, out io.Writer) error {
 	// and alerts go out to the SIEM (CP-8.2, CP-3.2).
 	work.Go(func() { a.services.Detect.Run(workCtx, time.Second) })
 	work.Go(func() { a.services.AlertOut.Run(workCtx, 5*time.Second) })
+	work.Go(func() { a.services.Incidents.Run(workCtx, time.Minute, a.logger) }) // clock warnings (CP-7.1, MTL-5.1.1)
 
 	a.logger.Info("portico is running", "url", a.url, "version", bi.Version, "database", a.storage.DB.Dialect())
 	fmt.Fprintf(out, "Portico is running at %s\n", a.url)

@@ -29,9 +29,11 @@ func FromAudit(r audit.Record) (Event, bool) {
 		Events  int      `json:"events"`
 		Grant   string   `json:"grant"`
 		Risk    string   `json:"risk_level"`
+		Clock   string   `json:"clock"`
+		State   string   `json:"state"`
 	}
 	switch r.Action {
-	case "login.failure", "login.success", "risk.signal", "audit.export", "token.new_network", "report.create":
+	case "login.failure", "login.success", "risk.signal", "audit.export", "token.new_network", "report.create", "incident.clock_warning":
 		// Only these need their details: the trail's other events are
 		// not decoded (every event passes through here).
 		_ = json.Unmarshal(r.Details, &d) // canonical JSON; a field of another type is left zero
@@ -83,6 +85,13 @@ func FromAudit(r audit.Record) (Event, bool) {
 		}
 	case "token.new_network":
 		ev.Kind, ev.Account, ev.Target = TokenNewNetwork, d.Account, strings.TrimPrefix(r.Target, "token:")
+	case "incident.clock_warning":
+		// internal/incident warns at half time and near the deadline by
+		// email; the deadline passed is an alert as well.
+		if d.State != "overdue" || !strings.HasPrefix(r.Target, "incident:") {
+			return ev, false
+		}
+		ev.Kind, ev.Target, ev.Reason = IncidentOverdue, strings.TrimPrefix(r.Target, "incident:"), d.Clock
 	default:
 		if !strings.HasPrefix(r.Actor, "account:") {
 			return ev, false

@@ -32,6 +32,7 @@ const (
 	RuleStaffOddHour       = "staff_odd_hour"
 	RuleTokenNewNetwork    = "token_new_network"
 	RuleCustomerReport     = "customer_report"
+	RuleIncidentOverdue    = "incident_overdue"
 )
 
 // severity is each rule's alert severity.
@@ -50,14 +51,16 @@ var severity = map[string]string{
 	RuleStaffOddHour:       SeverityLow,
 	RuleTokenNewNetwork:    SeverityMedium,
 	RuleCustomerReport:     SeverityHigh,
+	RuleIncidentOverdue:    SeverityHigh,
 }
 
 // Kinds of alert subject: what the responses act on.
 const (
-	SubjectAccount = "account"
-	SubjectNetwork = "network"
-	SubjectActor   = "actor"
-	SubjectToken   = "token"
+	SubjectAccount  = "account"
+	SubjectNetwork  = "network"
+	SubjectActor    = "actor"
+	SubjectToken    = "token"
+	SubjectIncident = "incident" // no response acts on it
 )
 
 // Alert is what a rule raises.
@@ -207,6 +210,12 @@ func (e *Engine) Observe(ev Event) []Alert {
 		fire(Alert{Rule: RuleTokenNewNetwork, Key: RuleTokenNewNetwork + "|" + ev.Target, SubjectKind: SubjectToken, Subject: ev.Target,
 			Accounts: nonEmpty(ev.Account), IPs: nonEmpty(ev.IP), Networks: nonEmpty(Network(ev.IP)), Evidence: seqs(ev.Seq),
 			Summary: "An API token was used from a network it had not been used from."})
+	case IncidentOverdue:
+		// One alert per incident and clock: the warning it comes from is
+		// recorded once.
+		fire(Alert{Rule: RuleIncidentOverdue, Key: RuleIncidentOverdue + "|" + ev.Target + "|" + ev.Reason, SubjectKind: SubjectIncident,
+			Subject: ev.Target, Evidence: seqs(ev.Seq),
+			Summary: "An incident's " + ev.Reason + " notification deadline passed with no notification recorded."})
 	}
 	e.sweep(ev.Time)
 	return out

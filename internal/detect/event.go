@@ -39,6 +39,7 @@ const (
 	StaffAction          // any other action by staff
 	TokenNewNetwork      // an API token was used from a network it had not used (Target: the token)
 	CustomerReport       // the owner reported activity as not theirs (Reason: the reported sign-in's risk level)
+	IncidentOverdue      // an incident's deadline passed with nothing recorded (Target: the incident, Reason: the clock)
 )
 
 // Failure reasons, as in the replay format.
@@ -59,7 +60,7 @@ type Event struct {
 	Kind      Kind
 	Account   string // the account it concerns: an account ID, or an email address in a replay; "" when unknown
 	Actor     string // for staff events: who acted
-	Target    string // for Reveal: the customer; for TokenNewNetwork: the token
+	Target    string // for Reveal: the customer; for TokenNewNetwork: the token; for IncidentOverdue: the incident
 	IP        string
 	UserAgent string
 	Reason    string

@@ -165,6 +165,9 @@ func TestEventRulesOnFixtures(t *testing.T) {
 		{"recovery_new_country.jsonl", detect.RuleRecoveryNewCountry, "01HENRY", 1},
 		// "This wasn't me" on a sign-in scored high risk (CP-7.3).
 		{"customer_report.jsonl", detect.RuleCustomerReport, "01CUST", 1},
+		// An incident's customers' deadline passed (CP-7.1, MTL-5.1.1): the
+		// half-time and near warnings (of another incident too) raise nothing.
+		{"incident_overdue.jsonl", detect.RuleIncidentOverdue, "inc1", 1},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
 			alerts := auditFixture(t, cfg, tc.fixture)

@@ -40,5 +40,6 @@ func Controls() []policy.Control {
 			Description: "Follow-ups are linked to the breach notice and carry the corrective actions and the steps required of the customer (change the password, review devices, set up a second factor again, check contact details), each tracked per customer from the records or the customer's confirmation, counted on the incident, with one reminder to those with steps left.",
 			Test:        "internal/incident: TestFollowUpSteps"},
 	}
+	out = append(out, warnControls()...)
 	return out
 }

@@ -34,6 +34,7 @@ type Service struct {
 	opened func(ctx context.Context, tx *db.Tx, inc Incident, by string) error
 	// deliver carries notices to customers (SetDeliverer).
 	deliver Deliverer
+	warn    warnHooks // warn.go
 }
 
 // SetDeliverer sets how notices reach customers: the program gives the

@@ -164,6 +164,9 @@ func defaultDetection() Detection {
 		// Every "this wasn't me" (the report itself ends the account's
 		// other sessions and tokens).
 		CustomerReport: Rule{Threshold: 1, Window: Duration{24 * time.Hour}, Responses: alert},
+		// Every incident deadline passed (one warning per incident and
+		// clock: the threshold and window change nothing).
+		IncidentOverdue: Rule{Threshold: 1, Window: Duration{24 * time.Hour}, Responses: alert},
 	}
 }
 

@@ -182,4 +182,9 @@ func ExampleProfile_WriteTOML() {
 	// threshold = 1  # CP-8.2
 	// window = "24h" # CP-8.2
 	// responses = [] # CP-8.2 CP-3.2
+	//
+	// [detection.incident_overdue]
+	// threshold = 1  # CP-8.2
+	// window = "24h" # CP-8.2
+	// responses = [] # CP-8.2 CP-3.2
 }

@@ -118,6 +118,9 @@ min_length = 6
 
 [incident]
 regulator_notification = "96h"
+
+[detection.incident_overdue]
+responses = ["lock"]
 `)
 	_, err := Load(Default, path)
 	if err == nil {
@@ -127,6 +130,7 @@ regulator_notification = "96h"
 	for _, want := range []string{
 		"policy file " + path + ": password.min_length: must be at least 8 (NIST SP 800-63B)",
 		"policy file " + path + ": incident.regulator_notification: must be at most 72h",
+		"policy file " + path + ": detection.incident_overdue.responses: an overdue incident has no account or network to act on",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)

@@ -373,6 +373,10 @@ type Detection struct {
 	// theirs ("this wasn't me"); CP-7.3 asks that such reports reach the
 	// security team, here as an alert beside the rules' own.
 	CustomerReport Rule `toml:"customer_report" json:"customer_report"`
+	// IncidentOverdue: an incident's customer or regulator deadline passed
+	// with nothing recorded (CP-7.1, MTL-5.1.1), an alert beside the
+	// warnings by email. Its subject is an incident, so it only alerts.
+	IncidentOverdue Rule `toml:"incident_overdue" json:"incident_overdue"`
 }
 
 // Rule is one detection rule's threshold, window and responses. What the
@@ -429,5 +433,6 @@ func (d Detection) Rules() map[string]Rule {
 		"staff_odd_hour":       d.StaffOddHour,
 		"token_new_network":    d.TokenNewNetwork,
 		"customer_report":      d.CustomerReport,
+		"incident_overdue":     d.IncidentOverdue,
 	}
 }

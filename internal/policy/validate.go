@@ -293,6 +293,11 @@ func (c *checker) detection(d Detection) {
 			}
 		}
 	}
+	for _, resp := range d.IncidentOverdue.Responses {
+		if resp != RespondAlert {
+			c.fail("detection.incident_overdue.responses", "an overdue incident has no account or network to act on: the rule only alerts")
+		}
+	}
 }
 
 // checker collects the problems of one profile.

@@ -171,6 +171,7 @@ var notPersonal = []struct{ cols, why string }{
 		"breach notices and follow-ups as the security team writes them, the same text for every recipient: they name no customer"},
 	{"incident_deliveries: notice_id, account_id, inbox_id, outbox_id", "opaque identifiers"},
 	{"incident_steps: notice_id, account_id", "opaque identifiers"},
+	{"incident_clock_warnings: incident_id, clock, state, warned_at", "which deadline warnings went to the security team, and when: codes only"},
 	{"job_leases: name, holder, expires_at", "which node runs a background job"},
 	{"key_rotations: key_id, previous_key_id, started_at, finished_at, outcome", "master key rotations"},
 	{"notice_acks: account_id", "an opaque identifier"},

@@ -86,7 +86,7 @@ type incidentNewPage struct {
 
 type incidentForm struct {
 	Title, Severity, Category, DetectedAt, DetectedReason string
-	Data                                                 map[string]bool
+	Data                                                  map[string]bool
 }
 
 // incidentNewForm is the form that opens an incident, by hand or from the
