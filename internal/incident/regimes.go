@@ -363,3 +363,22 @@ func (r Regime) submitted(inc Incident) bool {
 	}
 	return true
 }
+
+// regimeControls are the controls of the laws that apply and of the
+// breach register, for Controls.
+func regimeControls() []policy.Control {
+	return []policy.Control{
+		{Clause: "MTL-5.1.1", Name: "incident.regime-clocks",
+			Description: "The profile names the data-protection laws that apply (incident.regimes: the GDPR, Quebec's Law 25, PIPEDA; at least one); each incident shows, per law, whether the authority and the people must be told as read from the recorded breach decision (or that a decision is needed), the authority's clock from awareness (the GDPR's 72 hours, or the operator's own deadline where the law says promptly or as soon as feasible), and the content its report needs.",
+			Test:        "internal/incident: TestRegimeStatus"},
+		{Clause: "MTL-5.1.1", Name: "incident.regime-deadlines",
+			Description: "A regime's clock goes overdue at the earlier of the law's deadline and incident.regulator_notification, and only a submission to that regime's authority stops it.",
+			Test:        "internal/incident: TestRegimeClocks"},
+		{Clause: "MTL-7.1", Name: "incident.breach-register",
+			Description: "The breach register holds every incident, notifiable or not, and exports it per law (CSV or JSON) with the fields that law's register asks for (GDPR Art. 33(5), Quebec's Regulation s. 11, PIPEDA Regulations s. 6) and its keep-until date; each export is recorded in the audit trail with its law, format and count.",
+			Test:        "internal/incident: TestRegister"},
+		{Clause: "MTL-7.1", Name: "web.breach-register",
+			Description: "The security team and auditors read the register and export it; customers get 404; an unknown law or format is refused with a 400 that says which are known, and leaves no export record.",
+			Test:        "internal/web: TestBreachRegister"},
+	}
+}
