@@ -82,6 +82,10 @@ func customerPortal() Profile {
 			CustomerNotification:  Duration{24 * time.Hour}, // CP-7.1
 			RegulatorNotification: Duration{72 * time.Hour}, // MTL-5.1.1, GDPR Art. 33(1)
 			ExerciseInterval:      years(1),                 // MTL-5.2.2: at least once a year
+			// MTL-5.1.1, MTL-7.1: the GDPR, which the Customer Portal
+			// Policy names; an operator in Quebec or elsewhere in Canada
+			// adds "quebec" or "pipeda".
+			Regimes: []string{RegimeGDPR},
 		},
 		Privacy: Privacy{
 			RequestDeadline: Days(28), // GDPR Art. 12(3) "one month", never later

@@ -46,6 +46,8 @@ func TestEdit(t *testing.T) {
 		"not a duration":    {"session.idle_timeout": "soon"},
 		"unknown":           {"session.nap": "1m"},
 		"bad network":       {"access.blocked_networks": "not-a-network"},
+		"no regime":         {"incident.regimes": "none"},
+		"unknown regime":    {"incident.regimes": "gdpr, ccpa"},
 		"name not editable": {"name": "1642mtl-web"},
 	} {
 		if _, _, err := Edit(path, CustomerPortal, values); err == nil {

@@ -79,6 +79,7 @@ func ExampleProfile_WriteTOML() {
 	// customer_notification = "24h"  # CP-7.1 MTL-5.1.2
 	// regulator_notification = "72h" # MTL-5.1.1
 	// exercise_interval = "365d"     # MTL-5.2.2
+	// regimes = ["gdpr"]             # MTL-5.1.1 MTL-7.1
 	//
 	// [privacy]
 	// request_deadline = "28d" # CP-11.1 MTL-7.1

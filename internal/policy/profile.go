@@ -264,6 +264,29 @@ type Incident struct {
 	// ExerciseInterval is how often the response procedures are exercised
 	// (tabletop or drill): MTL-5.2.2 asks for regular tests.
 	ExerciseInterval Duration `toml:"exercise_interval" json:"exercise_interval" clause:"MTL-5.2.2" weak:"up"`
+	// Regimes are the data-protection laws whose breach rules apply to
+	// the operator, by code (KnownRegimes): MTL-5.1.1 asks for reports
+	// "as required by applicable laws" and MTL-7.1 for compliance with
+	// them, and which laws apply depends on where the operator and its
+	// customers are. Each incident shows, per regime, whether the
+	// authority and the people must be told, its clock and the content
+	// its report needs, and the breach register exports each regime's
+	// fields (internal/incident). Dropping one is a weakening.
+	Regimes []string `toml:"regimes" json:"regimes" clause:"MTL-5.1.1 MTL-7.1" weak:"list"`
+}
+
+// Codes of the data-protection regimes that incident response knows; the
+// definitions (authority, trigger, deadline, content, record keeping) are
+// internal/incident's, which checks that it defines exactly these.
+const (
+	RegimeGDPR   = "gdpr"   // the EU/UK GDPR, Art. 33 and 34
+	RegimeQuebec = "quebec" // Quebec's private-sector Act as amended by Law 25
+	RegimePIPEDA = "pipeda" // Canada's PIPEDA, Part 1, Division 1.1
+)
+
+// KnownRegimes returns the codes that incident.regimes may name.
+func KnownRegimes() []string {
+	return []string{RegimeGDPR, RegimeQuebec, RegimePIPEDA}
 }
 
 // Privacy holds the clocks of data-subject rights.

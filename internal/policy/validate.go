@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -194,6 +196,7 @@ func (p Profile) check() []*SettingError {
 		c.atMost("incident.regulator_notification", in.RegulatorNotification, 72*time.Hour, "GDPR Art. 33(1), MTL-5.1.1")
 	}
 	c.regular("incident.exercise_interval", in.ExerciseInterval, "MTL-5.2.2")
+	c.regimes(in.Regimes)
 
 	// Privacy.
 	pr := p.Privacy
@@ -297,6 +300,27 @@ func (c *checker) detection(d Detection) {
 		if resp != RespondAlert {
 			c.fail("detection.incident_overdue.responses", "an overdue incident has no account or network to act on: the rule only alerts")
 		}
+	}
+}
+
+// regimes checks incident.regimes: at least one (MTL-5.1.1 asks for the
+// reports that the law requires, so some law must be named), each known,
+// none twice.
+func (c *checker) regimes(codes []string) {
+	const key = "incident.regimes"
+	if len(codes) == 0 {
+		c.fail(key, "must name at least one data-protection regime (%s): MTL-5.1.1 asks for the reports the applicable law requires",
+			strings.Join(KnownRegimes(), ", "))
+	}
+	seen := map[string]bool{}
+	for _, code := range codes {
+		switch {
+		case !slices.Contains(KnownRegimes(), code):
+			c.fail(key, "%q is not a regime Portico knows: use %s", code, strings.Join(KnownRegimes(), ", "))
+		case seen[code]:
+			c.fail(key, "%q is listed twice", code)
+		}
+		seen[code] = true
 	}
 }
 

@@ -64,6 +64,10 @@ func TestValidateRejects(t *testing.T) {
 		{"customer deadline over 24h", func(p *Profile) { p.Incident.CustomerNotification = Duration{25 * time.Hour} }, "incident.customer_notification", "at most 24h (CP-7.1)"},
 		{"customer deadline after regulator", func(p *Profile) { p.Incident.RegulatorNotification = Duration{12 * time.Hour} }, "incident.customer_notification", "longer than incident.regulator_notification"},
 		{"regulator deadline over 72h", func(p *Profile) { p.Incident.RegulatorNotification = Duration{73 * time.Hour} }, "incident.regulator_notification", "GDPR Art. 33(1)"},
+		// MTL-5.1.1, MTL-7.1: the laws that apply are named, known, once.
+		{"no regime", func(p *Profile) { p.Incident.Regimes = []string{} }, "incident.regimes", "at least one"},
+		{"unknown regime", func(p *Profile) { p.Incident.Regimes = []string{"gdpr", "ccpa"} }, "incident.regimes", `"ccpa" is not a regime`},
+		{"regime twice", func(p *Profile) { p.Incident.Regimes = []string{"quebec", "gdpr", "quebec"} }, "incident.regimes", `"quebec" is listed twice`},
 		{"exercises rarer than yearly", func(p *Profile) { p.Incident.ExerciseInterval = Days(400) }, "incident.exercise_interval", "MTL-5.2.2: at least once a year"},
 		{"subject request over 28 days", func(p *Profile) { p.Privacy.RequestDeadline = Days(30) }, "privacy.request_deadline", "GDPR Art. 12(3)"},
 		{"erasure grace past the deadline", func(p *Profile) { p.Privacy.ErasureGrace = Days(28) }, "privacy.erasure_grace", "shorter than privacy.request_deadline"},

@@ -29,6 +29,7 @@ func TestWeakens(t *testing.T) {
 		{"a longer idle timeout", func(p *Profile) { p.Session.IdleTimeout = Duration{time.Hour} }, []string{"session.idle_timeout"}},
 		{"a longer step-up window", func(p *Profile) { p.Session.StepUpWindow = Duration{10 * time.Minute} }, []string{"session.step_up_window"}},
 		{"a blocked network let in", func(p *Profile) { p.Access.BlockedNetworks = nil }, []string{"access.blocked_networks"}},
+		{"a regime dropped", func(p *Profile) { p.Incident.Regimes = []string{RegimeQuebec} }, []string{"incident.regimes"}},
 		{"more sign-ins per address", func(p *Profile) { p.RateLimit.LoginPerIP *= 2; p.RateLimit.LoginPerNetwork *= 2 }, []string{"rate_limit.login_per_ip", "rate_limit.login_per_network"}},
 		// Tightening, or neutral, needs nobody's approval.
 		{"a longer audit retention", func(p *Profile) { p.Retention.AuditEvents = Days(3650) }, nil},
@@ -36,6 +37,7 @@ func TestWeakens(t *testing.T) {
 		{"a shorter step-up window", func(p *Profile) { p.Session.StepUpWindow = Duration{2 * time.Minute} }, nil},
 		{"expiry sooner", func(p *Profile) { p.Password.ExpiryDays = 60 }, nil},
 		{"a network blocked", func(p *Profile) { p.Access.BlockedNetworks = append(p.Access.BlockedNetworks, "203.0.113.0/24") }, nil},
+		{"a regime added", func(p *Profile) { p.Incident.Regimes = []string{RegimeGDPR, RegimeQuebec} }, nil},
 		{"more recovery codes", func(p *Profile) { p.MFA.RecoveryCodes = 12 }, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
