@@ -41,5 +41,6 @@ func Controls() []policy.Control {
 			Test:        "internal/incident: TestFollowUpSteps"},
 	}
 	out = append(out, warnControls()...)
+	out = append(out, regimeControls()...)
 	return out
 }

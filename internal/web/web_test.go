@@ -34,7 +34,6 @@ import (
 	"github.com/portico/portico/internal/dbtest"
 	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/identity"
-	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/notify"
 	"github.com/portico/portico/internal/passkey"
 	"github.com/portico/portico/internal/password"
@@ -168,7 +167,6 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...testOption) *testServer {
 		Keys:         kr,
 		Audit:        al,
 		Privacy:      rights,
-		Incidents:    incident.New(d, al, profile),
 	}
 	for _, o := range opts {
 		o(&deps)
