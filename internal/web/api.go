@@ -51,6 +51,7 @@ func (s *Server) apiRoutes() []route {
 			route{"POST /api/v1/tickets/{id}/assign", access.TicketQueue, s.apiAssign},
 		)
 	}
+	rs = append(rs, s.apiIncidentRoutes()...)
 	return rs
 }
 
