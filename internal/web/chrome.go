@@ -24,6 +24,8 @@ var flashes = map[string]string{
 	"report-escalate":       "The report is escalated to an incident.",
 	"report-close":          "The report is closed; the customer was told the outcome.",
 	"report-answered":       "Thank you. Your answer went to our security team.",
+	"assessment-saved":      "The assessment is saved and the report below redrafted from it.",
+	"submission-recorded":   "The submission is recorded with a snapshot of the report as it stands.",
 	"verified":              "Your email address is confirmed. Sign in to continue.",
 	"verified-signed-in":    "Your email address is confirmed and you are signed in.",
 	"password-changed":      "Your password was changed.",
