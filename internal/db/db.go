@@ -128,6 +128,9 @@ func openSQLite(opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database %s: %w", opts.Path, err)
 	}
+	// The file is named in a URI: a '#', '?' or '%' in the path would end
+	// or change it (a test named "x#01" opened a database elsewhere).
+	abs = uriPath.Replace(abs)
 	common := url.Values{}
 	for _, p := range []string{
 		"busy_timeout(10000)",
@@ -364,3 +367,6 @@ func IsUniqueViolation(err error) bool {
 	}
 	return false
 }
+
+// uriPath escapes what ends or changes a path inside an SQLite file: URI.
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")

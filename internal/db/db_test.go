@@ -228,6 +228,30 @@ func TestOpenSQLite(t *testing.T) {
 		}
 	})
 
+	// A '#', '?' or '%' in the path once ended the file: URI early, so
+	// the database lived at another path (shared by whoever else cut there).
+	t.Run("uses the path as given, with URI characters in it", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "data#1?x=%41")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "portico.db")
+		d, err := db.Open(ctx, db.Options{Path: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+		if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+			t.Fatalf("the database is not at %s: %v", path, err)
+		}
+		if entries, _ := os.ReadDir(filepath.Dir(dir)); len(entries) != 1 {
+			t.Fatalf("files written beside the data directory: %v", entries)
+		}
+	})
+
 	t.Run("refuses a corrupt file and names it, without overwriting", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "corrupt.db")
 		junk := []byte(strings.Repeat("this is not a database ", 200))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
@@ -117,35 +118,111 @@ func (s *Service) Decide(ctx context.Context, id string, d Decision, by string) 
 }
 
 // RecordSubmission records that the regulator's report was submitted:
-// when, to which authority, under which reference. After the deadline it
-// needs the reason for the delay (GDPR Art. 33(1)).
+// which submission (the initial one, or a follow-up: GDPR Art. 33(4)
+// lets the information come in phases), when, to which authority, under
+// which reference, with a snapshot of the report as it stands (Portico
+// does not send it). The initial submission also sets the incident's
+// regulator_* columns, which the regulator's clock reads; after the
+// deadline it needs the reasons for the delay (Art. 33(1)). A follow-up
+// needs the initial submission first, and is not measured against the
+// deadline: Art. 33(4) asks for it without undue further delay, and a
+// reason given with it is kept.
+//
+// Enforces MTL-5.1.1: each submission to the regulator is recorded with
+// what was submitted, phase by phase, and a late one with its reasons.
 func (s *Service) RecordSubmission(ctx context.Context, id string, sub Submission, by string) error {
 	sub.Authority, sub.Reference, sub.LateReason = strings.TrimSpace(sub.Authority), strings.TrimSpace(sub.Reference), strings.TrimSpace(sub.LateReason)
-	if sub.Authority == "" || sub.Reference == "" {
-		return apperr.New(apperr.Invalid, "Name the authority and the reference it gave the report.")
+	if sub.Kind == "" {
+		sub.Kind = SubmissionInitial
+	}
+	if field, msg := checkSubmission(sub); field != "" {
+		return apperr.FieldErrors(msg, map[string]string{field: msg})
+	}
+	// The snapshot of what was submitted: the report as it stands (the
+	// earlier submissions listed without their own snapshots).
+	report, err := s.RegulatorReport(ctx, id)
+	if err != nil {
+		return err
+	}
+	content, err := report.JSON()
+	if err != nil {
+		return err
 	}
 	return s.db.Transact(ctx, func(tx *db.Tx) error {
+		q := `SELECT aware_at FROM incidents WHERE id = $1`
+		if tx.Dialect() == db.Postgres {
+			q += ` FOR UPDATE`
+		}
 		var aware time.Time
-		if err := tx.QueryRowContext(ctx, `SELECT aware_at FROM incidents WHERE id = $1`, id).Scan(&aware); err != nil {
+		if err := tx.QueryRowContext(ctx, q, id).Scan(&aware); err != nil {
 			return notFound(err)
 		}
 		if sub.At.IsZero() {
 			sub.At = tx.Now()
 		}
+		sub.At = db.Time(sub.At)
 		if sub.At.After(tx.Now()) {
-			return apperr.New(apperr.Invalid, "The submission cannot be in the future.")
+			return apperr.FieldErrors("The submission cannot be in the future.", map[string]string{"at": "The submission cannot be in the future."})
 		}
-		late := sub.At.After(aware.Add(s.profile.Incident.RegulatorNotification.Duration))
-		if late && sub.LateReason == "" {
-			return apperr.New(apperr.Invalid, "The report went in after the deadline: GDPR Art. 33(1) asks for the reasons for the delay. Give them.")
-		}
-		if _, err := tx.ExecContext(ctx,
-			`UPDATE incidents SET regulator_submitted_at = $1, regulator_authority = $2, regulator_reference = $3, regulator_late_reason = $4,
-			   updated_at = $5 WHERE id = $6`, db.Time(sub.At), sub.Authority, sub.Reference, sub.LateReason, tx.Now(), id); err != nil {
+		var initial sql.NullTime
+		err := tx.QueryRowContext(ctx, `SELECT submitted_at FROM incident_submissions WHERE incident_id = $1 AND kind = 'initial'`, id).Scan(&initial)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		_, err := s.audit.Append(ctx, tx, audit.Event{Action: "incident.regulator_submission", Target: "incident:" + id, Outcome: audit.Success,
-			Details: map[string]any{"late": late}})
+		late := false
+		switch sub.Kind {
+		case SubmissionInitial:
+			if initial.Valid {
+				return apperr.New(apperr.Conflict, "The initial report is already recorded: record what was sent after it as a follow-up.")
+			}
+			late = sub.At.After(aware.Add(s.profile.Incident.RegulatorNotification.Duration))
+			if late && sub.LateReason == "" {
+				msg := "The report went in after the deadline: GDPR Art. 33(1) asks for the reasons for the delay. Give them."
+				return apperr.FieldErrors(msg, map[string]string{"late_reason": msg})
+			}
+			if _, err := tx.ExecContext(ctx,
+				`UPDATE incidents SET regulator_submitted_at = $1, regulator_authority = $2, regulator_reference = $3, regulator_late_reason = $4,
+				   updated_at = $5 WHERE id = $6`, sub.At, sub.Authority, sub.Reference, sub.LateReason, tx.Now(), id); err != nil {
+				return err
+			}
+		case SubmissionFollowUp:
+			if !initial.Valid {
+				return apperr.New(apperr.Conflict, "A follow-up completes the initial report: record the initial submission first.")
+			}
+			if sub.At.Before(initial.Time) {
+				msg := "A follow-up cannot have been submitted before the initial report."
+				return apperr.FieldErrors(msg, map[string]string{"at": msg})
+			}
+		}
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO incident_submissions (id, incident_id, kind, authority, reference, submitted_at, late_reason, content, created_at, created_by)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			newID(), id, sub.Kind, sub.Authority, sub.Reference, sub.At, sub.LateReason, string(content), tx.Now(), by); err != nil {
+			return err
+		}
+		_, err = s.audit.Append(ctx, tx, audit.Event{Action: "incident.regulator_submission", Target: "incident:" + id, Outcome: audit.Success,
+			Details: map[string]any{"kind": sub.Kind, "late": late, "draft": len(report.Missing()) > 0}})
 		return err
 	})
+}
+
+// checkSubmission says which input of a submission is wrong, and why.
+func checkSubmission(sub Submission) (field, msg string) {
+	switch {
+	case sub.Kind != SubmissionInitial && sub.Kind != SubmissionFollowUp:
+		return "kind", "Say whether this is the initial report or a follow-up."
+	case sub.Authority == "" && sub.Reference == "":
+		return "authority", "Name the authority and the reference it gave the report."
+	case sub.Authority == "":
+		return "authority", "Name the authority the report went to."
+	case sub.Reference == "":
+		return "reference", "Give the reference the authority gave the report."
+	case utf8.RuneCountInString(sub.Authority) > 200:
+		return "authority", "Please keep the authority's name under 200 characters."
+	case utf8.RuneCountInString(sub.Reference) > 200:
+		return "reference", "Please keep the reference under 200 characters."
+	case utf8.RuneCountInString(sub.LateReason) > maxAssessmentText:
+		return "late_reason", "Please keep the reasons under 5,000 characters."
+	}
+	return "", ""
 }

@@ -42,5 +42,6 @@ func Controls() []policy.Control {
 	}
 	out = append(out, warnControls()...)
 	out = append(out, regimeControls()...)
+	out = append(out, regulatorControls()...)
 	return out
 }

@@ -95,12 +95,21 @@ type Decision struct {
 }
 
 // Submission records the regulator's report as submitted (Portico does not
-// send it).
+// send it). Incident.Regulator is the initial submission.
 type Submission struct {
+	// Kind is SubmissionInitial (also when empty) or SubmissionFollowUp.
+	Kind                 string
 	At                   time.Time
 	Authority, Reference string
 	LateReason           string
 }
+
+// Kinds of submission of the regulator's report (GDPR Art. 33(4): the
+// information may be provided in phases).
+const (
+	SubmissionInitial  = "initial"
+	SubmissionFollowUp = "follow-up"
+)
 
 func newID() string { return strings.ToLower(rand.Text()) }
 

@@ -25,6 +25,8 @@ var flashes = map[string]string{
 	"notice-saved":                           "The notice is saved. Check the preview: it is what each customer will read.",
 	"notice-sent":                            "The notice is on its way to the affected customers, in the portal and by email.",
 	"notice-resent":                          "The email is queued again for those it did not reach.",
+	"assessment-saved":                       "The assessment is saved and the report below redrafted from it.",
+	"submission-recorded":                    "The submission is recorded with a snapshot of the report as it stands.",
 	"notice-step":                            "Thank you: that step is marked done.",
 	"alert-acknowledged":                     "The alert is acknowledged and assigned to you.",
 	"alert-dismissed":                        "The alert is dismissed; your reason is kept with it.",

@@ -103,6 +103,7 @@ func (s *Server) routes() []route {
 	rs = append(rs, s.alertRoutes()...)
 	rs = append(rs, s.incidentRoutes()...)
 	rs = append(rs, s.incidentNoticeRoutes()...)
+	rs = append(rs, s.incidentRegulatorRoutes()...)
 	rs = append(rs, s.dashboardRoutes()...)
 	rs = append(rs, s.reportRoutes()...)
 	rs = append(rs, s.registerRoutes()...)
