@@ -33,6 +33,7 @@ import (
 	"github.com/portico/portico/internal/dbtest"
 	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/identity"
+	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/notify"
 	"github.com/portico/portico/internal/passkey"
 	"github.com/portico/portico/internal/password"
@@ -144,6 +145,7 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...testOption) *testServer {
 		}})
 	deps := Deps{
 		Detect:       detection,
+		Incidents:    incident.New(d, al, profile),
 		DB:           d,
 		Secrets:      kr,
 		Profile:      profile,
