@@ -43,5 +43,6 @@ func Controls() []policy.Control {
 	out = append(out, warnControls()...)
 	out = append(out, regimeControls()...)
 	out = append(out, regulatorControls()...)
+	out = append(out, planControls()...)
 	return out
 }

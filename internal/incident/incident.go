@@ -67,6 +67,8 @@ type NewIncident struct {
 	DetectedAt     time.Time
 	DetectedReason string
 	DataCategories []string
+	// exercise marks a drill's incident with its exercise (StartDrill).
+	exercise string
 }
 
 // Incident is an incident as the security team sees it.
@@ -142,8 +144,12 @@ func (s *Service) Open(ctx context.Context, n NewIncident, by string) (Incident,
 			cats = []string{}
 		}
 		catsJSON, _ := json.Marshal(cats)
+		plan, err := s.planInForce(ctx, tx) // plandoc.go: the approved version, kept to the end (MTL-5.2.1)
+		if err != nil {
+			return err
+		}
 		inc = Incident{ID: newID(), Title: n.Title, Severity: n.Severity, Category: n.Category, Source: n.Source,
-			Phase: PhaseDetected, PlanVersion: s.plan.Version, DetectedAt: detected, AwareAt: detected,
+			Phase: PhaseDetected, PlanVersion: plan.Version, DetectedAt: detected, AwareAt: detected,
 			DetectedReason: strings.TrimSpace(n.DetectedReason), DataCategories: cats, CreatedAt: now, CreatedBy: by}
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO incidents (id, title, severity, category, source, phase, plan_version, detected_at, detected_reason, aware_at,
@@ -152,6 +158,11 @@ func (s *Service) Open(ctx context.Context, n NewIncident, by string) (Incident,
 			inc.ID, inc.Title, inc.Severity, inc.Category, inc.Source, inc.Phase, inc.PlanVersion, detected, inc.DetectedReason,
 			string(catsJSON), now, by); err != nil {
 			return err
+		}
+		if n.exercise != "" { // a drill (exercise.go): marked as it is born, so its notices go to test accounts only
+			if _, err := tx.ExecContext(ctx, `UPDATE incidents SET exercise_id = $1 WHERE id = $2`, n.exercise, inc.ID); err != nil {
+				return err
+			}
 		}
 		_, err = s.audit.Append(ctx, tx, audit.Event{Action: "incident.open", Target: "incident:" + inc.ID, Outcome: audit.Success,
 			Details: map[string]any{"severity": inc.Severity, "source": inc.Source, "detected_at": detected.Format(time.RFC3339),

@@ -10,9 +10,13 @@ import (
 	"github.com/portico/portico/internal/db"
 )
 
-// Checklist returns the plan's items for phase with who ticked each (""
-// when not yet).
+// Checklist returns the items for phase of the plan version the incident
+// recorded when it was opened, with who ticked each (absent when not yet).
 func (s *Service) Checklist(ctx context.Context, id, phase string) ([]Item, map[string]string, error) {
+	_, plan, err := s.incidentPlan(ctx, s.db, id, false)
+	if err != nil {
+		return nil, nil, err
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT item, checked_by FROM incident_checks WHERE incident_id = $1 AND phase = $2`, id, phase)
 	if err != nil {
 		return nil, nil, err
@@ -26,17 +30,18 @@ func (s *Service) Checklist(ctx context.Context, id, phase string) ([]Item, map[
 		}
 		done[item] = by
 	}
-	return s.plan.Checklists[phase], done, rows.Err()
+	return plan.Checklists[phase], done, rows.Err()
 }
 
-// Check ticks an item of the incident's current phase, audited.
+// Check ticks an item of the incident's current phase in the plan version
+// it recorded, audited.
 func (s *Service) Check(ctx context.Context, id, item, by string) error {
 	return s.db.Transact(ctx, func(tx *db.Tx) error {
-		phase, err := s.lockPhase(ctx, tx, id)
+		phase, plan, err := s.incidentPlan(ctx, tx, id, true)
 		if err != nil {
 			return err
 		}
-		if !slices.ContainsFunc(s.plan.Checklists[phase], func(i Item) bool { return i.Code == item }) {
+		if !slices.ContainsFunc(plan.Checklists[phase], func(i Item) bool { return i.Code == item }) {
 			return apperr.Errorf(apperr.Invalid, "%q is not an item of the %s phase's checklist.", item, phase)
 		}
 		if _, err := tx.ExecContext(ctx,
@@ -51,15 +56,17 @@ func (s *Service) Check(ctx context.Context, id, item, by string) error {
 }
 
 // Advance moves the incident to its next phase once every item of the
-// current phase's checklist is ticked, recording who and when.
+// current phase's checklist is ticked, recording who and when. The
+// checklist is that of the plan version the incident recorded when it
+// was opened: a version approved meanwhile applies to the next incidents.
 //
-// Enforces CP-7.2: an incident moves through detected, triaged, contained,
-// eradicated, recovered and closed only by doing what the response plan
-// in force asks at each phase.
+// Enforces CP-7.2, MTL-5.2.1: an incident moves through detected,
+// triaged, contained, eradicated, recovered and closed only by doing what
+// the approved response plan it was opened under asks at each phase.
 func (s *Service) Advance(ctx context.Context, id, by string) (string, error) {
 	var to string
 	err := s.db.Transact(ctx, func(tx *db.Tx) error {
-		phase, err := s.lockPhase(ctx, tx, id)
+		phase, plan, err := s.incidentPlan(ctx, tx, id, true)
 		if err != nil {
 			return err
 		}
@@ -81,7 +88,7 @@ func (s *Service) Advance(ctx context.Context, id, by string) (string, error) {
 		}
 		rows.Close()
 		var missing []string
-		for _, it := range s.plan.Checklists[phase] {
+		for _, it := range plan.Checklists[phase] {
 			if !done[it.Code] {
 				missing = append(missing, it.Text)
 			}

@@ -16,6 +16,8 @@ var Phases = []string{PhaseDetected, PhaseTriaged, PhaseContained, PhaseEradicat
 // Plan is a version of the incident response plan: the checklist that
 // must be done in each phase before the incident moves on.
 type Plan struct {
+	// Version is what an incident records (incidents.plan_version): the
+	// approved document's number in decimal, or BuiltinPlan's name.
 	Version string
 	// Checklists are each phase's items, keyed by phase; an item is a
 	// short stable code and the words shown for it.
@@ -27,9 +29,10 @@ type Item struct {
 	Code, Text string
 }
 
-// BuiltinPlan is the response plan a new installation starts with, until
-// the operator's own plan documents are versioned in Portico (issue 12,
-// still to come). It follows NIST SP 800-61's phases.
+// BuiltinPlan is the response plan a new installation follows until a
+// version of the plan document is approved (plandoc.go); its Markdown,
+// BuiltinPlanMarkdown, is what the first version starts from. It follows
+// NIST SP 800-61's phases.
 var BuiltinPlan = Plan{Version: "builtin-1", Checklists: map[string][]Item{
 	PhaseDetected: {
 		{"scope", "Say what was seen, when, and by which alert, report or person"},

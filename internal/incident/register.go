@@ -140,11 +140,6 @@ func submission(e RegisterEntry, f func(Submission) string) string {
 	return f(*e.Regulator)
 }
 
-// querier is a database or a transaction, for a read in either.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 // registerQuery reads the register's columns of the incidents table.
 const registerQuery = `SELECT id, title, severity, category, source, phase, plan_version, detected_at, detected_reason, aware_at,
 	   data_categories, affected_query, affected_count, breach_personal, breach_risk, breach_high_risk, breach_reasoning,
@@ -162,7 +157,7 @@ func (s *Service) Register(ctx context.Context, from, to time.Time) ([]RegisterE
 	return s.register(ctx, s.db, from, to)
 }
 
-func (s *Service) register(ctx context.Context, q querier, from, to time.Time) ([]RegisterEntry, error) {
+func (s *Service) register(ctx context.Context, q reader, from, to time.Time) ([]RegisterEntry, error) {
 	var where []string
 	var args []any
 	if !from.IsZero() {

@@ -1,0 +1,189 @@
+package incident_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portico/portico/internal/apperr"
+	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/dbtest"
+	"github.com/portico/portico/internal/incident"
+)
+
+// TestExercisesAndFindings (MTL-5.2.2): with no exercise held, one is due
+// now and overdue; a tabletop is recorded with its participants (staff
+// only) and findings (owned, due after it); the next is due a year
+// later; a finding is closed once, with a note.
+func TestExercisesAndFindings(t *testing.T) {
+	clock := dbtest.NewClock(t0)
+	dbtest.EachWith(t, dbtest.Options{Now: clock.Now}, func(t *testing.T, d *db.DB) {
+		clock.Set(t0)
+		ctx := context.Background()
+		s, l := setup(t, d)
+		account(t, d, "sec1", "security")
+		account(t, d, "sup1", "support")
+		account(t, d, "c1", "customer")
+
+		if due, err := s.NextExerciseDue(ctx); err != nil || !due.Equal(t0) {
+			t.Fatalf("due with none held: %v, %v", due, err)
+		}
+		if over, err := s.Overdue(ctx, t0); err != nil || !over {
+			t.Fatalf("overdue with none held: %v, %v", over, err)
+		}
+		held := t0.Add(-24 * time.Hour)
+		ok := incident.Exercise{Kind: incident.ExerciseTabletop, Scenario: "Stolen support laptop", HeldAt: held,
+			Participants: []string{"sec1", "sup1", "sec1"},
+			Findings: []incident.Finding{
+				{Text: "Nobody knew where the regulator's form is", Owner: "sec1", Due: t0.Add(30 * 24 * time.Hour)},
+				{Text: "Support's phone tree is out of date", Owner: "sup1", Due: t0.Add(7 * 24 * time.Hour)},
+			}}
+		for name, tc := range map[string]func(e *incident.Exercise){
+			"a kind":              func(e *incident.Exercise) { e.Kind = "game" },
+			"no scenario":         func(e *incident.Exercise) { e.Scenario = " " },
+			"in the future":       func(e *incident.Exercise) { e.HeldAt = t0.Add(time.Hour) },
+			"nobody":              func(e *incident.Exercise) { e.Participants = nil },
+			"a customer":          func(e *incident.Exercise) { e.Participants = []string{"sec1", "c1"} },
+			"finding without due": func(e *incident.Exercise) { e.Findings = []incident.Finding{{Text: "x", Owner: "sec1"}} },
+			"finding due before": func(e *incident.Exercise) {
+				e.Findings = []incident.Finding{{Text: "x", Owner: "sec1", Due: held.Add(-time.Hour)}}
+			},
+			"finding of nobody": func(e *incident.Exercise) { e.Findings = []incident.Finding{{Text: "x", Owner: "c1", Due: t0}} },
+		} {
+			e := ok
+			e.Findings = append([]incident.Finding(nil), ok.Findings...)
+			tc(&e)
+			if _, err := s.RecordExercise(ctx, e, "sec1"); apperr.CodeOf(err) != apperr.Invalid {
+				t.Errorf("%s: %v, want refused", name, err)
+			}
+		}
+		if all, _ := s.Exercises(ctx); len(all) != 0 {
+			t.Fatalf("a refused exercise was kept: %+v", all)
+		}
+		e, err := s.RecordExercise(ctx, ok, "sec1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(e.Participants) != 2 || e.PlanVersion != incident.BuiltinPlan.Version {
+			t.Errorf("recorded %+v", e)
+		}
+		if due, _ := s.NextExerciseDue(ctx); !due.Equal(held.Add(365 * 24 * time.Hour)) {
+			t.Errorf("next due %v", due)
+		}
+		if over, _ := s.Overdue(ctx, t0); over {
+			t.Error("overdue the day after an exercise")
+		}
+		if over, _ := s.Overdue(ctx, held.Add(366*24*time.Hour)); !over {
+			t.Error("not overdue a year and a day after")
+		}
+		got, err := s.Exercise(ctx, e.ID)
+		// The first due first.
+		if err != nil || len(got.Findings) != 2 || got.Findings[0].Closed() || !got.Findings[0].OverdueAt(t0.Add(8*24*time.Hour)) || got.Findings[1].OverdueAt(t0.Add(8*24*time.Hour)) {
+			t.Fatalf("exercise %+v, %v", got, err)
+		}
+		f := got.Findings[0]
+		if err := s.CloseFinding(ctx, f.ID, " ", "sup1"); apperr.CodeOf(err) != apperr.Invalid {
+			t.Errorf("closed without a note: %v", err)
+		}
+		if err := s.CloseFinding(ctx, "nope", "done", "sup1"); apperr.CodeOf(err) != apperr.NotFound {
+			t.Errorf("closed no finding: %v", err)
+		}
+		clock.Add(time.Hour)
+		if err := s.CloseFinding(ctx, f.ID, "Updated and printed", "sup1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CloseFinding(ctx, f.ID, "again", "sup1"); apperr.CodeOf(err) != apperr.Conflict {
+			t.Errorf("closed twice: %v", err)
+		}
+		added, err := s.AddFinding(ctx, e.ID, incident.Finding{Text: "Print the plan", Owner: "sec1", Due: t0.Add(time.Hour)}, "sec1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := s.Exercises(ctx)
+		if err != nil || len(all) != 1 || len(all[0].Findings) != 3 {
+			t.Fatalf("exercises %+v, %v", all, err)
+		}
+		closed := all[0].Findings[1]
+		if !closed.ClosedAt.Equal(t0.Add(time.Hour)) || closed.ClosedBy != "sup1" || closed.ClosingNote != "Updated and printed" || all[0].Findings[0].ID != added.ID {
+			t.Errorf("findings %+v", all[0].Findings)
+		}
+		recs, _ := l.After(ctx, 0, 1000)
+		count := map[string]int{}
+		for _, r := range recs {
+			count[r.Action]++
+		}
+		if count["incident.exercise_record"] != 1 || count["incident.finding_add"] != 3 || count["incident.finding_close"] != 1 {
+			t.Errorf("audited %v", count)
+		}
+	})
+}
+
+// TestDrill (MTL-5.2.2): a drill opens a real incident marked as an
+// exercise (a real one is not), recorded as a drill held now; its times
+// to each phase come from the audit trail.
+func TestDrill(t *testing.T) {
+	clock := dbtest.NewClock(t0)
+	dbtest.EachWith(t, dbtest.Options{Now: clock.Now}, func(t *testing.T, d *db.DB) {
+		clock.Set(t0)
+		ctx := context.Background()
+		s, _ := setup(t, d)
+		account(t, d, "sec1", "security")
+		if _, err := s.StartDrill(ctx, "  ", "sec1"); apperr.CodeOf(err) != apperr.Invalid {
+			t.Fatalf("drill without a scenario: %v", err)
+		}
+		real, err := s.Open(ctx, incident.NewIncident{Title: "Real", Severity: "high", Category: "takeover"}, "sec1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		inc, err := s.StartDrill(ctx, "Credential stuffing from one network\nmore words", "sec1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inc.Title != "Drill: Credential stuffing from one network" || inc.Phase != incident.PhaseDetected {
+			t.Errorf("drill incident %+v", inc)
+		}
+		if ex, err := s.IsExercise(ctx, inc.ID); err != nil || !ex {
+			t.Errorf("drill is an exercise: %v, %v", ex, err)
+		}
+		if ex, err := s.IsExercise(ctx, real.ID); err != nil || ex {
+			t.Errorf("real incident is an exercise: %v, %v", ex, err)
+		}
+		if _, err := s.IsExercise(ctx, "nope"); err != incident.ErrNoIncident {
+			t.Errorf("no incident: %v", err)
+		}
+		all, err := s.Exercises(ctx)
+		if err != nil || len(all) != 1 || all[0].Kind != incident.ExerciseDrill || all[0].IncidentID != inc.ID || !all[0].HeldAt.Equal(t0) {
+			t.Fatalf("drill recorded as %+v, %v", all, err)
+		}
+		for i, phase := range incident.Phases[:3] {
+			clock.Add(time.Duration(i+1) * 10 * time.Minute)
+			for _, it := range incident.BuiltinPlan.Checklists[phase] {
+				if err := s.Check(ctx, inc.ID, it.Code, "sec1"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := s.Advance(ctx, inc.ID, "sec1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		times, err := s.DrillTimes(ctx, all[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, pt := range times {
+			got = append(got, pt.Phase+"@"+pt.After.String())
+		}
+		if want := "detected@0s triaged@10m0s contained@30m0s eradicated@1h0m0s"; strings.Join(got, " ") != want {
+			t.Errorf("drill times %v, want %s", got, want)
+		}
+		tabletop, err := s.RecordExercise(ctx, incident.Exercise{Kind: incident.ExerciseTabletop, Scenario: "x", HeldAt: t0, Participants: []string{"sec1"}}, "sec1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DrillTimes(ctx, tabletop.ID); apperr.CodeOf(err) != apperr.Conflict {
+			t.Errorf("times of a tabletop: %v", err)
+		}
+	})
+}
