@@ -14,7 +14,7 @@ import (
 // Query says how the affected customers are found from the portal's own
 // records.
 type Query struct {
-	Kind string // "alert" (the alert's accounts), "network" (signed in from a network in a window), "all" (every active customer)
+	Kind string // "alert" (the alert's accounts), "network" (signed in from a network in a window), "all" (every active customer), "staff" (a drill's: the active staff)
 	// Alert for "alert"; Network ("203.0.113.0/24", as the audit trail
 	// records clients) and From, To for "network".
 	Alert    string
@@ -31,6 +31,18 @@ type Query struct {
 func (s *Service) SetAffected(ctx context.Context, id string, q Query) (int, error) {
 	var sel string
 	var args []any
+	// A drill's notices go only to staff test accounts (MTL-5.2.2): its
+	// affected set is the active staff, and a real incident's never is.
+	drill, err := s.IsExercise(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	if drill != (q.Kind == "staff") {
+		if drill {
+			return 0, apperr.New(apperr.Invalid, "A drill affects the staff's own test accounts only: choose the staff.")
+		}
+		return 0, apperr.New(apperr.Invalid, "Find the affected customers from an alert, a network in a window, or every customer.")
+	}
 	switch q.Kind {
 	case "alert":
 		var accounts string
@@ -61,11 +73,13 @@ func (s *Service) SetAffected(ctx context.Context, id string, q Query) (int, err
 		args = []any{first, last, q.Network}
 	case "all":
 		sel = `SELECT id FROM accounts WHERE role = 'customer' AND status = 'active'`
+	case "staff":
+		sel = `SELECT id FROM accounts WHERE role <> 'customer' AND status = 'active'`
 	default:
 		return 0, apperr.New(apperr.Invalid, "Find the affected customers from an alert, a network in a window, or every customer.")
 	}
 	var n int
-	err := s.db.Transact(ctx, func(tx *db.Tx) error {
+	err = s.db.Transact(ctx, func(tx *db.Tx) error {
 		if _, err := s.lockPhase(ctx, tx, id); err != nil {
 			return err
 		}

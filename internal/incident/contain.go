@@ -50,6 +50,15 @@ func (s *Service) Contain(ctx context.Context, accounts Accounts, id, action, by
 	if err != nil {
 		return 0, err
 	}
+	// A drill's containment is rehearsed, not carried out: its affected
+	// set is the staff's own accounts (MTL-5.2.2).
+	drill, err := s.IsExercise(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	if drill {
+		do = func(context.Context, *db.Tx, string) error { return nil }
+	}
 	if len(all) == 0 {
 		return 0, apperr.New(apperr.Conflict, "The incident has no affected customers yet: find them first.")
 	}
@@ -66,7 +75,7 @@ func (s *Service) Contain(ctx context.Context, accounts Accounts, id, action, by
 				}
 			}
 			_, err := s.audit.Append(ctx, tx, audit.Event{Action: "incident.contain", Target: "incident:" + id, Outcome: audit.Success,
-				Details: map[string]any{"action": action, "accounts": len(batch), "done_before": done}})
+				Details: map[string]any{"action": action, "accounts": len(batch), "done_before": done, "drill": drill}})
 			return err
 		})
 		if err != nil {

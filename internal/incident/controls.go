@@ -39,6 +39,9 @@ func Controls() []policy.Control {
 		{Clause: "CP-9.2", Name: "incident.follow-up-steps",
 			Description: "Follow-ups are linked to the breach notice and carry the corrective actions and the steps required of the customer (change the password, review devices, set up a second factor again, check contact details), each tracked per customer from the records or the customer's confirmation, counted on the incident, with one reminder to those with steps left.",
 			Test:        "internal/incident: TestFollowUpSteps"},
+		{Clause: "MTL-5.2.2", Name: "incident.drill-staff-only",
+			Description: "A drill runs as a real incident marked as an exercise whose affected set is the active staff's own accounts; its notices reach staff accounts only (a customer in the set is skipped) and say they are an exercise; its containment is recorded, not carried out. A real incident cannot be aimed at the staff.",
+			Test:        "internal/incident: TestDrillNoticesGoToStaffOnly"},
 	}
 	out = append(out, warnControls()...)
 	out = append(out, regimeControls()...)

@@ -51,6 +51,10 @@ func (s *Service) Send(ctx context.Context, incidentID, noticeID, lateReason, by
 	if !inc.ClosedAt.IsZero() {
 		return 0, apperr.New(apperr.Conflict, "The incident is closed.")
 	}
+	drill, err := s.IsExercise(ctx, incidentID)
+	if err != nil {
+		return 0, err
+	}
 	lateReason = strings.TrimSpace(lateReason)
 	if len(lateReason) > maxPart {
 		return 0, apperr.New(apperr.Invalid, "Please keep the reason under 4,000 characters.")
@@ -60,7 +64,7 @@ func (s *Service) Send(ctx context.Context, incidentID, noticeID, lateReason, by
 		sent := 0
 		err := s.db.Transact(ctx, func(tx *db.Tx) error {
 			now := tx.Now()
-			ids, err := s.undelivered(ctx, tx, n)
+			ids, err := s.undelivered(ctx, tx, n, drill)
 			if err != nil {
 				return err
 			}
@@ -92,7 +96,7 @@ func (s *Service) Send(ctx context.Context, incidentID, noticeID, lateReason, by
 					return err
 				}
 			}
-			title, body := n.Title, n.Body()
+			title, body := n.wording(drill)
 			for _, acct := range ids {
 				inbox, outbox, err := s.deliver.Deliver(ctx, tx, acct, "incident."+n.Kind, title, body)
 				if err != nil {
@@ -125,13 +129,20 @@ func (s *Service) Send(ctx context.Context, incidentID, noticeID, lateReason, by
 // undelivered returns up to deliverBatch recipients of n without a
 // delivery yet: for a breach notice the incident's affected customers, for
 // a follow-up the customers its breach notice went to.
-func (s *Service) undelivered(ctx context.Context, tx *db.Tx, n Notice) ([]string, error) {
-	q := `SELECT a.account_id FROM incident_affected a WHERE a.incident_id = $1
+func (s *Service) undelivered(ctx context.Context, tx *db.Tx, n Notice, drill bool) ([]string, error) {
+	// A drill's notice reaches staff accounts only, whatever the set
+	// holds (MTL-5.2.2).
+	staff := ""
+	if drill {
+		staff = ` AND EXISTS (SELECT 1 FROM accounts x WHERE x.id = a.account_id AND x.role <> 'customer')`
+	}
+	q := `SELECT a.account_id FROM incident_affected a WHERE a.incident_id = $1` + staff + `
 		AND NOT EXISTS (SELECT 1 FROM incident_deliveries d WHERE d.notice_id = $2 AND d.account_id = a.account_id)
 		ORDER BY a.account_id LIMIT $3`
 	arg := n.IncidentID
 	if n.Kind == NoticeFollowUp {
-		q = `SELECT p.account_id FROM incident_deliveries p WHERE p.notice_id = $1
+		staff = strings.ReplaceAll(staff, "a.account_id", "p.account_id")
+		q = `SELECT p.account_id FROM incident_deliveries p WHERE p.notice_id = $1` + staff + `
 			AND NOT EXISTS (SELECT 1 FROM incident_deliveries d WHERE d.notice_id = $2 AND d.account_id = p.account_id)
 			ORDER BY p.account_id LIMIT $3`
 		arg = n.ParentID
@@ -211,6 +222,11 @@ func (s *Service) Resend(ctx context.Context, incidentID, noticeID, by string) (
 	if n.SentAt.IsZero() {
 		return 0, apperr.New(apperr.Conflict, "The notice has not been sent yet.")
 	}
+	drill, err := s.IsExercise(ctx, incidentID)
+	if err != nil {
+		return 0, err
+	}
+	title, body := n.wording(drill)
 	count := 0
 	err = s.db.Transact(ctx, func(tx *db.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT d.account_id FROM incident_deliveries d
@@ -234,7 +250,7 @@ func (s *Service) Resend(ctx context.Context, incidentID, noticeID, by string) (
 		}
 		now := tx.Now()
 		for _, acct := range ids {
-			outbox, err := s.deliver.Email(ctx, tx, acct, "incident."+n.Kind, n.Title, n.Body())
+			outbox, err := s.deliver.Email(ctx, tx, acct, "incident."+n.Kind, title, body)
 			if err != nil {
 				return err
 			}
@@ -249,6 +265,15 @@ func (s *Service) Resend(ctx context.Context, incidentID, noticeID, by string) (
 		return err
 	})
 	return count, err
+}
+
+// wording is the notice's title and text as each recipient gets them; a
+// drill's say so first.
+func (n Notice) wording(drill bool) (title, body string) {
+	if drill {
+		return "Exercise: " + n.Title, "This is an exercise of our incident response: nothing happened to your account.\n\n" + n.Body()
+	}
+	return n.Title, n.Body()
 }
 
 // joinWords joins a list as English: "a, b and c".

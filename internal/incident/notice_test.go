@@ -303,3 +303,49 @@ func TestFollowUpSteps(t *testing.T) {
 		_ = audit.Success
 	})
 }
+
+// TestDrillNoticesGoToStaffOnly (MTL-5.2.2, CP-9.1): a drill's affected
+// set is the staff's own accounts; its notices reach staff only, even
+// with a customer slipped into the set, and say they are an exercise; its
+// containment is rehearsed, not done. A real incident cannot be aimed at
+// the staff.
+func TestDrillNoticesGoToStaffOnly(t *testing.T) {
+	clock := dbtest.NewClock(t0)
+	dbtest.EachWith(t, dbtest.Options{Now: clock.Now}, func(t *testing.T, d *db.DB) {
+		clock.Set(t0)
+		ctx := context.Background()
+		s, n, real := noticeSetup(t, d)
+		account(t, d, "staff1", "security")
+		if _, err := s.SetAffected(ctx, real.ID, incident.Query{Kind: "staff"}); apperr.CodeOf(err) != apperr.Invalid {
+			t.Fatalf("a real incident aimed at the staff: %v", err)
+		}
+		drill, err := s.StartDrill(ctx, "Stolen passwords, rehearsed", "staff1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SetAffected(ctx, drill.ID, incident.Query{Kind: "all"}); apperr.CodeOf(err) != apperr.Invalid {
+			t.Fatalf("a drill aimed at the customers: %v", err)
+		}
+		if got, err := s.SetAffected(ctx, drill.ID, incident.Query{Kind: "staff"}); err != nil || got != 1 {
+			t.Fatalf("drill's staff: %d, %v", got, err)
+		}
+		exec(t, d, `INSERT INTO incident_affected (incident_id, account_id) VALUES ($1, 'cust1')`, drill.ID)
+		if _, err := s.Contain(ctx, nil, drill.ID, incident.ContainLock, "staff1"); err != nil {
+			t.Fatalf("a drill's containment: %v", err)
+		}
+		id, err := s.SaveDraft(ctx, drill.ID, "", "", fullDraft(), "staff1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Send(ctx, drill.ID, id, "", "staff1"); err != nil || got != 1 {
+			t.Fatalf("drill notice sent to %d, %v; want 1 (staff1)", got, err)
+		}
+		if items, _ := n.Inbox(ctx, "cust1", 0); len(items) != 0 {
+			t.Errorf("a customer received a drill's notice: %+v", items)
+		}
+		items, _ := n.Inbox(ctx, "staff1", 0)
+		if len(items) != 1 || !strings.HasPrefix(items[0].Title, "Exercise: ") || !strings.Contains(items[0].Body, "This is an exercise") {
+			t.Errorf("the staff's drill notice: %+v", items)
+		}
+	})
+}

@@ -171,6 +171,7 @@ type incidentPage struct {
 	Timeline  []audit.ExportLine
 	CanManage bool
 	Closed    bool
+	Drill     bool // an exercise: its affected set is the staff
 	Notices   []incident.Notice
 	// ContainActions are the bulk actions on the affected accounts.
 	ContainActions []containAction
@@ -206,6 +207,9 @@ func (s *Server) renderIncident(w http.ResponseWriter, r *http.Request, status i
 		ContainActions: containActions}
 	page.Error = msg
 	if page.Notices, err = s.incidents.Notices(ctx, inc.ID); err != nil {
+		return err
+	}
+	if page.Drill, err = s.incidents.IsExercise(ctx, inc.ID); err != nil {
 		return err
 	}
 	items, done, err := s.incidents.Checklist(ctx, inc.ID, inc.Phase)
