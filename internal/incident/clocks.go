@@ -226,3 +226,48 @@ func checkSubmission(sub Submission) (field, msg string) {
 	}
 	return "", ""
 }
+
+// SetAwareness records when the organisation became aware that the
+// incident is a personal-data breach, with the reason: the regulator's
+// clock runs from it (GDPR Art. 33(1)). It may not be before detection
+// nor in the future, and it can be set only while the regulator's report
+// is not recorded.
+//
+// Enforces MTL-5.1.1: the regulator's deadline runs from awareness, and a
+// later awareness is explained on the record.
+func (s *Service) SetAwareness(ctx context.Context, id string, at time.Time, reason, by string) error {
+	reason = strings.TrimSpace(reason)
+	switch {
+	case reason == "":
+		return apperr.New(apperr.Invalid, "Say how and when it became clear that personal data was involved: the reason is kept with the clock.")
+	case len(reason) > 2000:
+		return apperr.New(apperr.Invalid, "Please keep the reason under 2,000 characters.")
+	}
+	return s.db.Transact(ctx, func(tx *db.Tx) error {
+		var detected time.Time
+		var submitted sql.NullTime
+		var closed sql.NullTime
+		if err := tx.QueryRowContext(ctx, `SELECT detected_at, regulator_submitted_at, closed_at FROM incidents WHERE id = $1`, id).
+			Scan(&detected, &submitted, &closed); err != nil {
+			return notFound(err)
+		}
+		at = db.Time(at)
+		switch {
+		case closed.Valid:
+			return apperr.New(apperr.Conflict, "The incident is closed.")
+		case submitted.Valid:
+			return apperr.New(apperr.Conflict, "The regulator's report is recorded already: its clock is over.")
+		case at.Before(detected):
+			return apperr.New(apperr.Invalid, "Awareness cannot come before detection.")
+		case at.After(tx.Now()):
+			return apperr.New(apperr.Invalid, "Awareness cannot be in the future.")
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET aware_at = $1, aware_reason = $2, updated_at = $3 WHERE id = $4`,
+			at, reason, tx.Now(), id); err != nil {
+			return err
+		}
+		_, err := s.audit.Append(ctx, tx, audit.Event{Action: "incident.awareness", Target: "incident:" + id, Outcome: audit.Success,
+			Details: map[string]any{"aware_at": at.Format(time.RFC3339), "after_detection_s": int64(at.Sub(detected).Seconds())}})
+		return err
+	})
+}

@@ -75,7 +75,7 @@ type NewIncident struct {
 type Incident struct {
 	ID, Title, Severity, Category, Source, Phase, PlanVersion string
 	DetectedAt, AwareAt                                       time.Time
-	DetectedReason                                            string
+	DetectedReason, AwareReason                               string
 	DataCategories                                            []string
 	AffectedQuery                                             string
 	Affected                                                  int
@@ -220,7 +220,7 @@ var ErrNoIncident = apperr.New(apperr.NotFound, "There is no such incident.")
 const incidentColumns = `id, title, severity, category, source, phase, plan_version, detected_at, detected_reason, aware_at, data_categories,
    affected_query, affected_count, breach_personal, breach_risk, breach_high_risk, breach_reasoning, breach_decided_at,
    breach_decided_by, regulator_submitted_at, regulator_authority, regulator_reference, regulator_late_reason,
-   created_at, created_by, closed_at`
+   created_at, created_by, closed_at, aware_reason`
 
 // Get returns one incident.
 func (s *Service) Get(ctx context.Context, id string) (Incident, error) {
@@ -264,7 +264,7 @@ func scanIncident(row interface{ Scan(...any) error }) (Incident, error) {
 	err := row.Scan(&inc.ID, &inc.Title, &inc.Severity, &inc.Category, &inc.Source, &inc.Phase,
 		&inc.PlanVersion, &inc.DetectedAt, &inc.DetectedReason, &inc.AwareAt, &cats, &inc.AffectedQuery, &inc.Affected,
 		&personal, &risk, &high, &reasoning, &decidedAt, &decidedBy, &submittedAt, &authority, &reference, &late,
-		&inc.CreatedAt, &inc.CreatedBy, &closedAt)
+		&inc.CreatedAt, &inc.CreatedBy, &closedAt, &inc.AwareReason)
 	if err != nil {
 		return inc, err
 	}

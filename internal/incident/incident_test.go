@@ -218,3 +218,41 @@ func TestAffectedFromRecords(t *testing.T) {
 		}
 	})
 }
+
+// TestAwarenessMovesTheRegulatorClock (MTL-5.1.1): awareness of a
+// personal-data breach later than detection, with its reason, moves the
+// regulator's clock and not the customers'; it cannot precede detection,
+// be in the future, or come without a reason.
+func TestAwarenessMovesTheRegulatorClock(t *testing.T) {
+	clock := dbtest.NewClock(t0)
+	dbtest.EachWith(t, dbtest.Options{Now: clock.Now}, func(t *testing.T, d *db.DB) {
+		clock.Set(t0)
+		ctx := context.Background()
+		s, _ := setup(t, d)
+		inc, err := s.Open(ctx, incident.NewIncident{Title: "Exposed bucket", Severity: "high", Category: "data exposure"}, "sec1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.Add(6 * time.Hour)
+		for name, c := range map[string]struct {
+			at     time.Time
+			reason string
+		}{
+			"no reason":        {t0.Add(5 * time.Hour), " "},
+			"before detection": {t0.Add(-time.Hour), "logs"},
+			"in the future":    {t0.Add(7 * time.Hour), "logs"},
+		} {
+			if err := s.SetAwareness(ctx, inc.ID, c.at, c.reason, "sec1"); apperr.CodeOf(err) != apperr.Invalid {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+		if err := s.SetAwareness(ctx, inc.ID, t0.Add(5*time.Hour), "The bucket's contents were listed at 14:00: customer exports.", "sec1"); err != nil {
+			t.Fatal(err)
+		}
+		inc, _ = s.Get(ctx, inc.ID)
+		cl := s.Clocks(inc, time.Time{}, clock.Now())
+		if !cl[0].Due.Equal(t0.Add(24*time.Hour)) || !cl[1].Due.Equal(t0.Add(77*time.Hour)) || inc.AwareReason == "" {
+			t.Errorf("customers due %v, regulator due %v, reason %q", cl[0].Due, cl[1].Due, inc.AwareReason)
+		}
+	})
+}

@@ -21,6 +21,7 @@ var flashes = map[string]string{
 	"incident-contain-end_sessions":          "Every session and API token of the affected customers has ended.",
 	"incident-contain-force_password_change": "The affected customers must change their password before anything else.",
 	"incident-contain-lock":                  "The affected customers' accounts are locked.",
+	"incident-awareness":                     "The time of awareness is recorded with your reason; the regulator's clock runs from it.",
 	"incident-decision":                      "The breach decision is recorded with your reasoning.",
 	"notice-saved":                           "The notice is saved. Check the preview: it is what each customer will read.",
 	"notice-sent":                            "The notice is on its way to the affected customers, in the portal and by email.",

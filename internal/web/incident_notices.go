@@ -47,7 +47,14 @@ type noticeComposer struct {
 // the breach notice ?follow= names, with the incident's facts to start
 // from.
 func (s *Server) noticeNewForm(w http.ResponseWriter, r *http.Request) error {
-	n := incident.Notice{Draft: incident.Draft{Kind: incident.NoticeBreach, Title: "A security incident affecting your account"}}
+	// A breach notice starts from the assessment the regulator's report
+	// holds: the same facts, to be rewritten for customers.
+	a, err := s.incidents.Assessment(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	n := incident.Notice{Draft: incident.Draft{Kind: incident.NoticeBreach, Title: "A security incident affecting your account",
+		Nature: a.Nature, Consequences: a.Consequences, Measures: a.Measures, Contact: a.ContactPoint}}
 	if p := r.URL.Query().Get("follow"); p != "" {
 		parent, err := s.incidents.NoticeByID(r.Context(), r.PathValue("id"), p)
 		if err != nil {

@@ -30,6 +30,7 @@ func (s *Server) incidentRoutes() []route {
 		{"POST /security/incidents/{id}/affected", access.IncidentManage, s.incidentAction},
 		{"POST /security/incidents/{id}/contain", access.IncidentManage, s.incidentAction},
 		{"POST /security/incidents/{id}/decision", access.IncidentManage, s.incidentAction},
+		{"POST /security/incidents/{id}/awareness", access.IncidentManage, s.incidentAction},
 	}
 }
 
@@ -172,6 +173,9 @@ type incidentPage struct {
 	CanManage bool
 	Closed    bool
 	Drill     bool // an exercise: its affected set is the staff
+	// Regimes are the laws of the profile's incident.regimes: each one's
+	// notices, clock and report content (MTL-5.1.1).
+	Regimes []incident.RegimeStatus
 	Notices   []incident.Notice
 	// ContainActions are the bulk actions on the affected accounts.
 	ContainActions []containAction
@@ -212,6 +216,7 @@ func (s *Server) renderIncident(w http.ResponseWriter, r *http.Request, status i
 	if page.Drill, err = s.incidents.IsExercise(ctx, inc.ID); err != nil {
 		return err
 	}
+	page.Regimes = s.incidents.Regimes(inc, s.db.Now())
 	items, done, err := s.incidents.Checklist(ctx, inc.ID, inc.Phase)
 	if err != nil {
 		return err
@@ -269,6 +274,12 @@ func (s *Server) incidentAction(w http.ResponseWriter, r *http.Request) error {
 	case "decision":
 		err = s.incidents.Decide(ctx, id, incident.Decision{PersonalData: f.Get("personal") == "yes", Risk: f.Get("risk") == "yes",
 			HighRisk: f.Get("high_risk") == "yes", Reasoning: f.Get("reasoning")}, by)
+	case "awareness":
+		at, perr := time.Parse(formTimeLayout, f.Get("aware_at"))
+		if perr != nil {
+			return s.renderIncident(w, r, http.StatusBadRequest, "Give the time of awareness as a date and a time (UTC).")
+		}
+		err = s.incidents.SetAwareness(ctx, id, at, f.Get("aware_reason"), by)
 	default:
 		return apperr.New(apperr.NotFound, "There is no such page.")
 	}
