@@ -71,7 +71,7 @@ func TestIncidentToCustomerNotice(t *testing.T) {
 			"category": {"account takeover"}, "data": {"Account identity"}}, sec, "incident-open")
 		id := incidentLink.FindStringSubmatch(loc)[1]
 		base := "/security/incidents/" + id
-		if code, page := get(base, sec); code != 200 || !strings.Contains(page, "Passwords tried from one network") || !strings.Contains(page, "Tell the affected customers: ") {
+		if code, page := get(base, sec); code != 200 || !strings.Contains(page, "Passwords tried from one network") || !strings.Contains(page, "Tell the affected customers (from detection): ") {
 			t.Fatalf("incident page: %d", code)
 		}
 		// The customers are found first; a notice before that goes to nobody.
