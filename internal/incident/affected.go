@@ -125,3 +125,23 @@ func (s *Service) Affected(ctx context.Context, id string) ([]string, error) {
 	}
 	return out, rows.Err()
 }
+
+// AffectedBy says in words which query found the affected set.
+func (inc Incident) AffectedBy() string {
+	var q Query
+	if inc.AffectedQuery == "" || json.Unmarshal([]byte(inc.AffectedQuery), &q) != nil {
+		return ""
+	}
+	switch q.Kind {
+	case "alert":
+		return "the accounts of alert " + q.Alert
+	case "network":
+		return "the accounts that signed in from " + q.Network + " between " + q.From.UTC().Format("2 Jan 2006 15:04") +
+			" and " + q.To.UTC().Format("2 Jan 2006 15:04 UTC")
+	case "all":
+		return "every active customer"
+	case "staff":
+		return "the active staff's own accounts (a drill)"
+	}
+	return q.Kind
+}
