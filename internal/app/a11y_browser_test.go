@@ -105,7 +105,15 @@ func TestAccessibilityInBrowser(t *testing.T) {
 	securityToken, _ := signedIn(t, r.Storage(), ids, "a11y.security@example.test", access.RoleSecurity, ua)
 	security := newTab(t, root, "security team", base, true, "")
 	security.setSession(t, securityToken)
-	found = append(found, security.crawl(t, axe, []string{"/security/dashboard", "/security/alerts"})...)
+	// An incident with a notice drafted, so the incident pages have
+	// something to show (issue 12).
+	security.open(t, "/security/incidents/new")
+	security.submit(t, `form[action="/security/incidents"] button[type=submit]`,
+		field{"#title", "Passwords tried from one network"}, field{"#category", "account takeover"})
+	security.open(t, js[string](t, security, `location.pathname`)+"/notices/new")
+	security.submit(t, `form[action$="/notices"] button[type=submit]`, field{"#nature", "Someone tried stolen passwords."})
+	found = append(found, security.crawl(t, axe, []string{"/security/dashboard", "/security/alerts", "/security/incidents",
+		"/security/register", "/security/plan", "/security/exercises"})...)
 
 	// Pages no link leads to, but each signed-in person can open.
 	own := []string{"/account", "/account/password", "/account/recovery-codes/new", "/account/reauth", "/account/privacy-notice", "/logout"}
@@ -334,7 +342,10 @@ func pageKind(uri string) (string, bool) {
 	}
 	p := path.Clean(u.Path)
 	for _, skip := range []string{"/static/", "/api/", "/favicon.ico", "/healthz", "/readyz"} {
-		if strings.HasPrefix(p, skip) || strings.Contains(p, "/attachments/") {
+		// Downloads (attachments, the regulator's report as PDF or
+		// JSON, exports) are not pages.
+		if strings.HasPrefix(p, skip) || strings.Contains(p, "/attachments/") || strings.HasSuffix(p, ".pdf") || strings.HasSuffix(p, ".json") ||
+			strings.HasSuffix(p, "/export") {
 			return "", false
 		}
 	}
