@@ -33,7 +33,7 @@ func FromAudit(r audit.Record) (Event, bool) {
 		State   string   `json:"state"`
 	}
 	switch r.Action {
-	case "login.failure", "login.success", "risk.signal", "audit.export", "token.new_network", "report.create", "incident.clock_warning":
+	case "login.failure", "login.success", "risk.signal", "audit.export", "token.new_network", "report.create", "incident.clock_warning", "incident.exercise_overdue":
 		// Only these need their details: the trail's other events are
 		// not decoded (every event passes through here).
 		_ = json.Unmarshal(r.Details, &d) // canonical JSON; a field of another type is left zero
@@ -92,6 +92,10 @@ func FromAudit(r audit.Record) (Event, bool) {
 			return ev, false
 		}
 		ev.Kind, ev.Target, ev.Reason = IncidentOverdue, strings.TrimPrefix(r.Target, "incident:"), d.Clock
+	case "incident.exercise_overdue":
+		// The response plan's exercise is overdue (MTL-5.2.2): the
+		// subject is the exercises, not an incident.
+		ev.Kind, ev.Target, ev.Reason = IncidentOverdue, "exercises", "exercise"
 	default:
 		if !strings.HasPrefix(r.Actor, "account:") {
 			return ev, false

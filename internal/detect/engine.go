@@ -61,6 +61,9 @@ const (
 	SubjectActor    = "actor"
 	SubjectToken    = "token"
 	SubjectIncident = "incident" // no response acts on it
+	// SubjectExercises is the incident response plan's exercises
+	// (MTL-5.2.2): no response acts on it.
+	SubjectExercises = "exercises"
 )
 
 // Alert is what a rule raises.
@@ -213,6 +216,11 @@ func (e *Engine) Observe(ev Event) []Alert {
 	case IncidentOverdue:
 		// One alert per incident and clock: the warning it comes from is
 		// recorded once.
+		if ev.Reason == "exercise" {
+			fire(Alert{Rule: RuleIncidentOverdue, Key: RuleIncidentOverdue + "|exercise", SubjectKind: SubjectExercises, Subject: ev.Target,
+				Evidence: seqs(ev.Seq), Summary: "The incident response plan's exercise is overdue: none was held within incident.exercise_interval."})
+			break
+		}
 		fire(Alert{Rule: RuleIncidentOverdue, Key: RuleIncidentOverdue + "|" + ev.Target + "|" + ev.Reason, SubjectKind: SubjectIncident,
 			Subject: ev.Target, Evidence: seqs(ev.Seq),
 			Summary: "An incident's " + ev.Reason + " notification deadline passed with no notification recorded."})

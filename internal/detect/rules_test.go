@@ -168,6 +168,8 @@ func TestEventRulesOnFixtures(t *testing.T) {
 		// An incident's customers' deadline passed (CP-7.1, MTL-5.1.1): the
 		// half-time and near warnings (of another incident too) raise nothing.
 		{"incident_overdue.jsonl", detect.RuleIncidentOverdue, "inc1", 1},
+		// The response plan's exercise is overdue (MTL-5.2.2).
+		{"exercise_overdue.jsonl", detect.RuleIncidentOverdue, "exercises", 1},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
 			alerts := auditFixture(t, cfg, tc.fixture)

@@ -268,11 +268,22 @@ func (s *Service) exercise(ctx context.Context, q reader, id string) (Exercise, 
 }
 
 // NextExerciseDue is when the next exercise is due: the last one held
-// plus incident.exercise_interval, or now when none was ever held.
+// plus incident.exercise_interval; when none was ever held, the
+// installation's start (its first account) plus the interval, so a new
+// installation has one interval to hold its first.
 func (s *Service) NextExerciseDue(ctx context.Context) (time.Time, error) {
 	last, err := s.lastHeld(ctx)
-	if err != nil || last.IsZero() {
-		return s.db.Now(), err
+	if err != nil {
+		return time.Time{}, err
+	}
+	if last.IsZero() {
+		err := s.db.QueryRowContext(ctx, `SELECT created_at FROM accounts ORDER BY created_at LIMIT 1`).Scan(&last)
+		if errors.Is(err, sql.ErrNoRows) {
+			return db.Time(s.db.Now().Add(s.profile.Incident.ExerciseInterval.Duration)), nil
+		}
+		if err != nil {
+			return time.Time{}, err
+		}
 	}
 	return db.Time(last.Add(s.profile.Incident.ExerciseInterval.Duration)), nil
 }
@@ -288,17 +299,16 @@ func (s *Service) lastHeld(ctx context.Context) (time.Time, error) {
 }
 
 // Overdue reports whether the response plan's exercise is overdue at now:
-// none was ever held, or the last one more than
-// incident.exercise_interval ago.
+// past NextExerciseDue.
 //
 // Enforces MTL-5.2.2: the plan is exercised at the profile's interval,
 // and it shows when it is not.
 func (s *Service) Overdue(ctx context.Context, now time.Time) (bool, error) {
-	last, err := s.lastHeld(ctx)
+	due, err := s.NextExerciseDue(ctx)
 	if err != nil {
 		return false, err
 	}
-	return last.IsZero() || now.After(last.Add(s.profile.Incident.ExerciseInterval.Duration)), nil
+	return now.After(due), nil
 }
 
 // StartDrill opens a real incident marked as a drill of the response

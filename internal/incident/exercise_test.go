@@ -26,12 +26,26 @@ func TestExercisesAndFindings(t *testing.T) {
 		account(t, d, "sup1", "support")
 		account(t, d, "c1", "customer")
 
-		if due, err := s.NextExerciseDue(ctx); err != nil || !due.Equal(t0) {
+		// None held: one interval from the installation's first account.
+		interval := incident.ExerciseIntervalOf(s)
+		if due, err := s.NextExerciseDue(ctx); err != nil || !due.Equal(t0.Add(interval)) {
 			t.Fatalf("due with none held: %v, %v", due, err)
 		}
-		if over, err := s.Overdue(ctx, t0); err != nil || !over {
-			t.Fatalf("overdue with none held: %v, %v", over, err)
+		if over, err := s.Overdue(ctx, t0); err != nil || over {
+			t.Fatalf("overdue at installation: %v, %v", over, err)
 		}
+		if over, err := s.Overdue(ctx, t0.Add(interval+time.Hour)); err != nil || !over {
+			t.Fatalf("not overdue an interval after installation: %v, %v", over, err)
+		}
+		// Overdue, it is recorded once per due date for detection's alert.
+		clock.Set(t0.Add(interval + time.Hour))
+		if warned, err := s.WarnExercise(ctx); err != nil || !warned {
+			t.Fatalf("exercise overdue not recorded: %v, %v", warned, err)
+		}
+		if warned, err := s.WarnExercise(ctx); err != nil || warned {
+			t.Fatalf("exercise overdue recorded twice: %v, %v", warned, err)
+		}
+		clock.Set(t0)
 		held := t0.Add(-24 * time.Hour)
 		ok := incident.Exercise{Kind: incident.ExerciseTabletop, Scenario: "Stolen support laptop", HeldAt: held,
 			Participants: []string{"sec1", "sup1", "sec1"},

@@ -181,6 +181,9 @@ func (s *Service) Run(ctx context.Context, every time.Duration, logger *slog.Log
 			if err == nil && s.deliver != nil {
 				_, err = s.Remind(ctx)
 			}
+			if err == nil {
+				_, err = s.WarnExercise(ctx)
+			}
 		}
 		if err != nil && ctx.Err() == nil {
 			logger.Error("incident clock warnings failed; retrying", "error", err)
@@ -191,6 +194,34 @@ func (s *Service) Run(ctx context.Context, every time.Duration, logger *slog.Log
 		case <-t.C:
 		}
 	}
+}
+
+// WarnExercise records, once per due date, that the response plan's
+// exercise is overdue (incident.exercise_overdue in the audit trail, which
+// detection raises as an incident_overdue alert to the security team). It
+// reports whether it recorded one.
+//
+// Enforces MTL-5.2.2: an exercise not held within
+// incident.exercise_interval is an alert.
+func (s *Service) WarnExercise(ctx context.Context) (bool, error) {
+	due, err := s.NextExerciseDue(ctx)
+	if err != nil || !s.db.Now().After(due) {
+		return false, err
+	}
+	target := "exercises:" + due.UTC().Format(time.RFC3339)
+	warned := false
+	err = s.db.Transact(ctx, func(tx *db.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_events WHERE action = 'incident.exercise_overdue' AND target = $1`,
+			target).Scan(&n); err != nil || n > 0 {
+			return err
+		}
+		warned = true
+		_, err := s.audit.Append(ctx, tx, audit.Event{Action: "incident.exercise_overdue", Target: target, Outcome: audit.Success,
+			Details: map[string]any{"due": due.UTC().Format(time.RFC3339)}})
+		return err
+	})
+	return warned, err
 }
 
 // warnLease is the name of the clock warnings' lease (db.TakeLease).

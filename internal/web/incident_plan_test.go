@@ -124,7 +124,7 @@ func TestExerciseRecordWeb(t *testing.T) {
 	eachServer(t, func(t *testing.T, s *testServer) {
 		e := newPlanEnv(t, s)
 		_, page := e.get("/security/exercises", e.sec1)
-		if !strings.Contains(page, "overdue") || !strings.Contains(page, "No exercise recorded yet.") {
+		if !strings.Contains(page, "Next exercise due") || !strings.Contains(page, "No exercise recorded yet.") {
 			t.Fatalf("with no exercise: %s", visibleText(page))
 		}
 		today := s.db.Now().UTC().Format("2006-01-02")
