@@ -90,6 +90,15 @@ var complete = map[string]bool{
 	"MTL-2.1.3": true, // as CP-5.1 and CP-4.2
 	"MTL-7.1":   true, // as CP-11.1, each request tracked with its legal deadline
 	"CP-7.3":    true, // report form; support files on a customer's behalf (CP-3.3); triage queue to an outcome the customer is told
+	// Incident response (issue 12).
+	"CP-7.1":    true, // clock from detection, countdown, warnings by email, feed and alert, late reason
+	"CP-7.2":    true, // phases with the plan's checklists, affected from records, bulk containment, timeline
+	"CP-9.1":    true, // notice refused without each Art. 34(2) part; in-portal and email to the affected only; receipts
+	"CP-9.2":    true, // follow-ups linked to the notice; steps tracked per customer with reminders
+	"MTL-5.1.1": true, // regulator clock from awareness, regimes, Art. 33(3) report with phased submissions, register
+	"MTL-5.1.2": true, // as CP-9.1, with the banner until read and the steps as guidance
+	"MTL-5.2.1": true, // versioned, approved plan whose checklists drive the phases; review due
+	"MTL-5.2.2": true, // exercises and drills with findings tracked, next due and its alert, post-incident review
 }
 
 // ClauseStatus says how far the controls of a clause go: "enforced" or
