@@ -1,11 +1,12 @@
-// Package incident is incident response: incidents run by phase with the
-// response plan's checklists, the affected customers found from the
-// portal's own records, the personal-data-breach decision, and the legal
-// clocks (customers within incident.customer_notification of detection,
-// the regulator within incident.regulator_notification of awareness).
-//
-// Issue 12 is being built: notices, follow-ups, the regulator's report,
-// the plan documents and exercises, pages and API are still to come.
+// Package incident is incident response (docs/incidents.md): incidents
+// run by phase with the checklists of the approved response plan version,
+// the affected customers found from the portal's own records, containment
+// in bulk, the personal-data-breach decision, the legal clocks (customers
+// within incident.customer_notification of detection, the regulator
+// within incident.regulator_notification of awareness) and their
+// warnings, breach notices and follow-ups tracked per customer, the laws
+// that apply with the breach register, the regulator's report, exercises
+// and post-incident reviews.
 package incident
 
 import (
