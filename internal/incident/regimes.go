@@ -58,8 +58,9 @@ type Regime struct {
 type Content struct {
 	Code, Text string
 	Source     string // the provision that asks for it
-	// Field is the register field that holds it (registerFields), ""
-	// while Portico does not record it with the incident: the item is
+	// Field is the register field that holds it (registerFields): the
+	// incident's record or its assessment (SetAssessment). It is ""
+	// when Portico does not record it with the incident: the item is
 	// then written in the report itself.
 	Field string
 }
@@ -75,15 +76,18 @@ type Column struct {
 func riskToPeople(d Decision) bool { return d.PersonalData && d.Risk }
 func highRisk(d Decision) bool     { return d.PersonalData && d.HighRisk }
 
-// The GDPR's Art. 33(3) content, shared by the report's checklist.
+// The GDPR's Art. 33(3) content, shared by the report's checklist. The
+// nature, the number of records, the contact point, the consequences and
+// the measures are the assessment's (SetAssessment): the incident's title
+// and category ("circumstances") name it, they do not say what happened.
 var gdprReport = []Content{
-	{"nature", "The nature of the breach", "GDPR Art. 33(3)(a)", "circumstances"},
+	{"nature", "The nature of the breach", "GDPR Art. 33(3)(a)", "nature"},
 	{"data-categories", "The categories of personal data concerned", "GDPR Art. 33(3)(a)", "data_categories"},
 	{"people", "The categories and approximate number of people concerned", "GDPR Art. 33(3)(a)", "affected_count"},
-	{"records", "The categories and approximate number of records concerned", "GDPR Art. 33(3)(a)", ""},
-	{"contact", "The name and contact details of the data protection officer or another contact point", "GDPR Art. 33(3)(b)", ""},
-	{"consequences", "The likely consequences of the breach", "GDPR Art. 33(3)(c)", ""},
-	{"measures", "The measures taken or proposed to address the breach, and to mitigate its possible adverse effects", "GDPR Art. 33(3)(d)", ""},
+	{"records", "The categories and approximate number of records concerned", "GDPR Art. 33(3)(a)", "records_approx"},
+	{"contact", "The name and contact details of the data protection officer or another contact point", "GDPR Art. 33(3)(b)", "contact_point"},
+	{"consequences", "The likely consequences of the breach", "GDPR Art. 33(3)(c)", "consequences"},
+	{"measures", "The measures taken or proposed to address the breach, and to mitigate its possible adverse effects", "GDPR Art. 33(3)(d)", "measures"},
 	{"delay", "If later than 72 hours, the reasons for the delay (Portico asks for them when the submission is recorded)", "GDPR Art. 33(1)", ""},
 }
 
@@ -108,11 +112,15 @@ var regimes = []Regime{
 		Deadline: "Without undue delay and, where feasible, within 72 hours of becoming aware; a later report gives the reasons for the delay (Art. 33(1)). Information may follow in phases (Art. 33(4)).",
 		Report:   gdprReport,
 		// Art. 33(5): the facts, the effects and the remedial action,
-		// of every breach, notified or not.
+		// of every breach, notified or not (the assessment's nature,
+		// consequences and measures), in a way that lets the authority
+		// verify compliance with Art. 33: hence when and why the
+		// operator became aware, from which the 72 hours run.
 		Register: []Column{
-			{"incident_id", "id"}, {"facts", "circumstances"}, {"severity", "severity"},
-			{"detected_at", "detected_at"}, {"aware_at", "aware_at"},
+			{"incident_id", "id"}, {"summary", "circumstances"}, {"facts", "nature"}, {"severity", "severity"},
+			{"detected_at", "detected_at"}, {"aware_at", "aware_at"}, {"aware_basis", "aware_reason"},
 			{"personal_data_categories", "data_categories"}, {"data_subjects_approx", "affected_count"}, {"data_subjects_basis", "affected_basis"},
+			{"records_approx", "records_approx"}, {"effects", "consequences"}, {"remedial_action", "measures"},
 			{"personal_data_breach", "personal_data"}, {"risk_to_rights", "risk"}, {"high_risk", "high_risk"},
 			{"assessment", "assessment"}, {"assessed_at", "decided_at"}, {"assessed_by", "decided_by"},
 			{"notify_authority", "authority_notice"}, {"notify_data_subjects", "people_notice"},
@@ -139,27 +147,34 @@ var regimes = []Regime{
 		peopleDue:     highRisk,
 		// s. 3.5: "promptly"; the law gives no number of hours.
 		Deadline: "Promptly (s. 3.5): the law sets no number of hours, so the clock is the operator's own incident.regulator_notification.",
-		// Regulation respecting confidentiality incidents, s. 3.
+		// Regulation respecting confidentiality incidents, s. 3. The
+		// contact, the circumstances and the measures to reduce the risk
+		// are the assessment's contact point, nature and measures.
 		Report: []Content{
 			{"organisation", "The organisation's name and Quebec enterprise number (NEQ)", "Regulation respecting confidentiality incidents s. 3", ""},
-			{"contact", "The name and contact details of the person to contact about the incident", "Regulation s. 3", ""},
+			{"contact", "The name and contact details of the person to contact about the incident", "Regulation s. 3", "contact_point"},
 			{"information", "A description of the personal information concerned, or why it cannot be given", "Regulation s. 3", "data_categories"},
-			{"circumstances", "A short description of the circumstances and, if known, the cause", "Regulation s. 3", "circumstances"},
+			{"circumstances", "A short description of the circumstances and, if known, the cause", "Regulation s. 3", "nature"},
 			{"occurred", "The date or period of the incident, or an approximation", "Regulation s. 3", ""},
 			{"aware", "The date or period the organisation became aware of it", "Regulation s. 3", "aware_at"},
 			{"people", "The number of people concerned, and of those who live in Quebec, or an approximation", "Regulation s. 3", "affected_count"},
 			{"assessment", "What led the organisation to conclude there is a risk of serious injury", "Regulation s. 3", "assessment"},
 			{"notice-people", "The measures taken or planned to tell the people concerned, and when", "Regulation s. 3", ""},
-			{"measures", "The measures taken or planned to reduce the risk of injury", "Regulation s. 3", ""},
+			{"measures", "The measures taken or planned to reduce the risk of injury", "Regulation s. 3", "measures"},
 			{"others", "Any person or body outside Quebec told of the incident", "Regulation s. 3", ""},
 		},
-		// Regulation s. 11: the register's content, for every incident.
+		// Regulation s. 11: the register's content, for every incident:
+		// among it a short description of the circumstances (the
+		// assessment's nature), the elements of the risk assessment,
+		// which include the anticipated consequences, and the measures
+		// taken to reduce the risk of injury.
 		Register: []Column{
-			{"incident_id", "id"},
-			{"personal_information_concerned", "data_categories"}, {"circumstances", "circumstances"},
+			{"incident_id", "id"}, {"summary", "circumstances"},
+			{"personal_information_concerned", "data_categories"}, {"circumstances", "nature"},
 			{"date_detected", "detected_at"}, {"date_aware", "aware_at"},
 			{"persons_concerned_approx", "affected_count"}, {"persons_concerned_basis", "affected_basis"},
-			{"risk_of_serious_injury", "high_risk"}, {"risk_assessment", "assessment"}, {"assessed_at", "decided_at"},
+			{"risk_of_serious_injury", "high_risk"}, {"risk_assessment", "assessment"}, {"anticipated_consequences", "consequences"}, {"assessed_at", "decided_at"},
+			{"measures_to_reduce_injury", "measures"},
 			{"notify_commission", "authority_notice"}, {"notify_persons", "people_notice"},
 			{"commission_notified_at", "regulator_submitted_at"}, {"commission_reference", "regulator_reference"},
 			{"response_phase", "phase"}, {"closed_at", "closed_at"}, {"keep_until", "keep_until"},
@@ -188,19 +203,24 @@ var regimes = []Regime{
 		// breach has occurred; no number of hours.
 		Deadline: "As soon as feasible after determining that the breach occurred (s. 10.1(2)): the law sets no number of hours, so the clock is the operator's own incident.regulator_notification.",
 		// Breach of Security Safeguards Regulations (SOR/2018-64), s. 2(1).
+		// The circumstances, the steps to reduce the risk of harm and the
+		// contact are the assessment's nature, measures and contact point.
 		Report: []Content{
-			{"circumstances", "A description of the circumstances of the breach and, if known, its cause", "Breach of Security Safeguards Regulations s. 2(1)(a)", "circumstances"},
+			{"circumstances", "A description of the circumstances of the breach and, if known, its cause", "Breach of Security Safeguards Regulations s. 2(1)(a)", "nature"},
 			{"occurred", "The day or period of the breach, or an approximate period", "Regulations s. 2(1)(b)", ""},
 			{"information", "A description of the personal information concerned, to the extent known", "Regulations s. 2(1)(c)", "data_categories"},
 			{"people", "The number, or approximate number, of individuals concerned", "Regulations s. 2(1)(d)", "affected_count"},
-			{"measures", "The steps taken to reduce the risk of harm to the individuals", "Regulations s. 2(1)(e)", ""},
+			{"measures", "The steps taken to reduce the risk of harm to the individuals", "Regulations s. 2(1)(e)", "measures"},
 			{"notice-people", "The steps taken or intended to notify the individuals", "Regulations s. 2(1)(f)", ""},
-			{"contact", "The name and contact details of a person who can answer the Commissioner's questions", "Regulations s. 2(1)(g)", ""},
+			{"contact", "The name and contact details of a person who can answer the Commissioner's questions", "Regulations s. 2(1)(g)", "contact_point"},
 		},
 		// s. 10.3(1) and Regulations s. 6: a record of every breach with
-		// what lets the Commissioner verify s. 10.1(1) and (3).
+		// what lets the Commissioner verify s. 10.1(1) and (3): what
+		// happened (the assessment's nature), the risk assessment and the
+		// notices. The measures are the report's (s. 2(1)(e)), not the
+		// record's.
 		Register: []Column{
-			{"incident_id", "id"}, {"circumstances", "circumstances"},
+			{"incident_id", "id"}, {"summary", "circumstances"}, {"circumstances", "nature"},
 			{"breach_detected_at", "detected_at"}, {"breach_determined_at", "decided_at"},
 			{"personal_information", "data_categories"}, {"individuals_affected_approx", "affected_count"}, {"individuals_basis", "affected_basis"},
 			{"real_risk_of_significant_harm", "high_risk"}, {"risk_assessment", "assessment"},
@@ -259,7 +279,8 @@ type RegimeStatus struct {
 	// the law's deadline and the profile's regulator_notification; not
 	// due when the decision says the report is not required.
 	Clock Clock
-	// Report is the report's content with what the incident holds.
+	// Report is the report's content with what the incident and its
+	// assessment hold.
 	Report []ContentCheck
 }
 
@@ -275,13 +296,14 @@ type ContentCheck struct {
 // Regimes returns, for each regime of the profile's incident.regimes in
 // its order, whether the authority and the people must be told given the
 // incident's breach decision, the authority's clock at now, and the
-// report's content checklist.
+// report's content checklist, ticked from the incident's record and its
+// assessment (Entry reads both).
 //
 // Enforces MTL-5.1.1, MTL-7.1: each applicable law's deadline and
 // content are shown for every incident, from the decision a person made.
-func (s *Service) Regimes(inc Incident, now time.Time) []RegimeStatus {
+func (s *Service) Regimes(e RegisterEntry, now time.Time) []RegimeStatus {
 	var out []RegimeStatus
-	e := RegisterEntry{Incident: inc}
+	inc := e.Incident
 	for _, code := range s.profile.Incident.Regimes {
 		r, ok := RegimeByCode(code)
 		if !ok {

@@ -23,6 +23,10 @@ import (
 // only of those reported.
 type RegisterEntry struct {
 	Incident
+	// Assessment is what the security team recorded for the regulator's
+	// report (SetAssessment): the nature, consequences and measures, the
+	// contact point and the approximate number of records.
+	Assessment Assessment
 }
 
 // registerFields are the register's fields by name, as the regimes'
@@ -31,15 +35,20 @@ type RegisterEntry struct {
 // record: a new column of incidents is a field of Incident read in
 // registerQuery, one line here, and the regimes' columns that show it.
 var registerFields = map[string]func(e RegisterEntry, r Regime) string{
-	"id":              func(e RegisterEntry, _ Regime) string { return e.ID },
-	"title":           func(e RegisterEntry, _ Regime) string { return e.Title },
-	"category":        func(e RegisterEntry, _ Regime) string { return e.Category },
+	"id":       func(e RegisterEntry, _ Regime) string { return e.ID },
+	"title":    func(e RegisterEntry, _ Regime) string { return e.Title },
+	"category": func(e RegisterEntry, _ Regime) string { return e.Category },
+	// circumstances is the incident as it was opened, its title and
+	// category: it names the incident in the register (the "summary"
+	// columns). What happened, the breach's nature or circumstances that
+	// a report and a register ask for, is the assessment's nature.
 	"circumstances":   func(e RegisterEntry, _ Regime) string { return e.Title + " (" + e.Category + ")" },
 	"severity":        func(e RegisterEntry, _ Regime) string { return e.Severity },
 	"source":          func(e RegisterEntry, _ Regime) string { return e.Source },
 	"phase":           func(e RegisterEntry, _ Regime) string { return e.Phase },
 	"detected_at":     func(e RegisterEntry, _ Regime) string { return stamp(e.DetectedAt) },
 	"aware_at":        func(e RegisterEntry, _ Regime) string { return stamp(e.AwareAt) },
+	"aware_reason":    func(e RegisterEntry, _ Regime) string { return e.AwareReason },
 	"data_categories": func(e RegisterEntry, _ Regime) string { return strings.Join(e.DataCategories, "; ") },
 	"affected_count": func(e RegisterEntry, _ Regime) string {
 		if e.AffectedQuery == "" && e.Affected == 0 {
@@ -47,7 +56,18 @@ var registerFields = map[string]func(e RegisterEntry, r Regime) string{
 		}
 		return strconv.Itoa(e.Affected)
 	},
-	"affected_basis": func(e RegisterEntry, _ Regime) string { return e.AffectedQuery },
+	"affected_basis": func(e RegisterEntry, _ Regime) string { return e.AffectedBy() },
+	// The assessment (SetAssessment), "" while it is not written.
+	"nature":        func(e RegisterEntry, _ Regime) string { return e.Assessment.Nature },
+	"consequences":  func(e RegisterEntry, _ Regime) string { return e.Assessment.Consequences },
+	"measures":      func(e RegisterEntry, _ Regime) string { return e.Assessment.Measures },
+	"contact_point": func(e RegisterEntry, _ Regime) string { return e.Assessment.ContactPoint },
+	"records_approx": func(e RegisterEntry, _ Regime) string {
+		if e.Assessment.RecordsApprox == nil {
+			return "" // not estimated yet
+		}
+		return strconv.FormatInt(*e.Assessment.RecordsApprox, 10)
+	},
 	"personal_data": func(e RegisterEntry, _ Regime) string {
 		return decided(e.Breach, func(d Decision) bool { return d.PersonalData })
 	},
@@ -144,7 +164,8 @@ func submission(e RegisterEntry, f func(Submission) string) string {
 const registerQuery = `SELECT id, title, severity, category, source, phase, plan_version, detected_at, detected_reason, aware_at,
 	   data_categories, affected_query, affected_count, breach_personal, breach_risk, breach_high_risk, breach_reasoning,
 	   breach_decided_at, breach_decided_by, regulator_submitted_at, regulator_authority, regulator_reference,
-	   regulator_late_reason, created_at, created_by, closed_at
+	   regulator_late_reason, created_at, created_by, closed_at, aware_reason,
+	   nature, consequences, measures, contact_point, records_approx
 	 FROM incidents`
 
 // Register returns every incident detected from from until to (either
@@ -172,7 +193,25 @@ func (s *Service) register(ctx context.Context, q reader, from, to time.Time) ([
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	rows, err := q.QueryContext(ctx, query+" ORDER BY detected_at, id", args...)
+	return entries(ctx, q, query+" ORDER BY detected_at, id", args...)
+}
+
+// Entry returns one incident as the register holds it, with its
+// assessment: what Regimes reads to tick the report's content.
+func (s *Service) Entry(ctx context.Context, id string) (RegisterEntry, error) {
+	es, err := entries(ctx, s.db, registerQuery+" WHERE id = $1", id)
+	if err != nil {
+		return RegisterEntry{}, err
+	}
+	if len(es) == 0 {
+		return RegisterEntry{}, ErrNoIncident
+	}
+	return es[0], nil
+}
+
+// entries reads the rows of a registerQuery.
+func entries(ctx context.Context, q reader, query string, args ...any) ([]RegisterEntry, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -185,10 +224,17 @@ func (s *Service) register(ctx context.Context, q reader, from, to time.Time) ([
 		var decidedAt, submittedAt, closedAt sql.NullTime
 		var decidedBy sql.NullString
 		var reasoning, authority, reference, late string
+		var records sql.NullInt64
+		a := &e.Assessment
 		if err := rows.Scan(&e.ID, &e.Title, &e.Severity, &e.Category, &e.Source, &e.Phase, &e.PlanVersion, &e.DetectedAt,
 			&e.DetectedReason, &e.AwareAt, &cats, &e.AffectedQuery, &e.Affected, &personal, &risk, &high, &reasoning,
-			&decidedAt, &decidedBy, &submittedAt, &authority, &reference, &late, &e.CreatedAt, &e.CreatedBy, &closedAt); err != nil {
+			&decidedAt, &decidedBy, &submittedAt, &authority, &reference, &late, &e.CreatedAt, &e.CreatedBy, &closedAt,
+			&e.AwareReason, &a.Nature, &a.Consequences, &a.Measures, &a.ContactPoint, &records); err != nil {
 			return nil, err
+		}
+		if records.Valid {
+			n := records.Int64
+			a.RecordsApprox = &n
 		}
 		if err := json.Unmarshal([]byte(cats), &e.DataCategories); err != nil {
 			return nil, err

@@ -135,7 +135,7 @@ func (s *Server) registerPage(w http.ResponseWriter, r *http.Request) error {
 	now := s.db.Now()
 	for _, e := range entries {
 		row := registerRow{RegisterEntry: e, Decision: decisionWords(e.Breach)}
-		for _, st := range s.incidents.Regimes(e.Incident, now) {
+		for _, st := range s.incidents.Regimes(e, now) {
 			row.Regimes = append(row.Regimes, regimeCell{Code: st.Regime.Code, Authority: noticeWords[st.Authority], People: noticeWords[st.People],
 				Clock: st.Clock, ClockRuns: st.Clock.State != incident.ClockNotDue})
 		}

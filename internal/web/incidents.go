@@ -216,7 +216,11 @@ func (s *Server) renderIncident(w http.ResponseWriter, r *http.Request, status i
 	if page.Drill, err = s.incidents.IsExercise(ctx, inc.ID); err != nil {
 		return err
 	}
-	page.Regimes = s.incidents.Regimes(inc, s.db.Now())
+	entry, err := s.incidents.Entry(ctx, inc.ID) // the record with its assessment, for the reports' content
+	if err != nil {
+		return err
+	}
+	page.Regimes = s.incidents.Regimes(entry, s.db.Now())
 	items, done, err := s.incidents.Checklist(ctx, inc.ID, inc.Phase)
 	if err != nil {
 		return err
