@@ -176,7 +176,7 @@ type incidentPage struct {
 	// Regimes are the laws of the profile's incident.regimes: each one's
 	// notices, clock and report content (MTL-5.1.1).
 	Regimes []incident.RegimeStatus
-	Notices   []incident.Notice
+	Notices []incident.Notice
 	// ContainActions are the bulk actions on the affected accounts.
 	ContainActions []containAction
 }
