@@ -122,7 +122,9 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 		return nil, err
 	}
 	sv.Incidents = incident.New(st.DB, st.Audit, st.Profile)
-	sv.Incidents.SetDeliverer(noticeDeliverer{id: sv.Identity, notices: sv.Notices})
+	// Incident notices reach customers in the inbox and by email, to the
+	// address identity holds, each copy's receipt tracked.
+	sv.Incidents.SetDeliverer(notify.Tracked{Notices: sv.Notices, Address: sv.Identity.EmailOf})
 	sv.Incidents.SetOpened(func(ctx context.Context, tx *db.Tx, inc incident.Incident, by string) error {
 		return sv.Detect.EscalateTo(ctx, tx, inc.Source, inc.ID, by)
 	})

@@ -370,3 +370,27 @@ func IsUniqueViolation(err error) bool {
 
 // uriPath escapes what ends or changes a path inside an SQLite file: URI.
 var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+
+// Reader reads rows: a *DB (from its read pool) or a *Tx.
+type Reader interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// Strings runs a query that selects one text column and returns its
+// values in order: the account IDs a job acts on, a batch to deliver to.
+func Strings(ctx context.Context, q Reader, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

@@ -208,21 +208,8 @@ func (r Responder) RequirePasswordChange(ctx context.Context, tx *db.Tx, account
 //
 // Enforces CP-3.2, CP-8.1: alerts reach the security team by email.
 func (s *Service) NotifyStaff(ctx context.Context, tx *db.Tx, role, kind, title, body string) error {
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM accounts WHERE role = $1 AND status = $2`, role, string(StatusActive))
+	ids, err := db.Strings(ctx, tx, `SELECT id FROM accounts WHERE role = $1 AND status = $2`, role, string(StatusActive))
 	if err != nil {
-		return err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, id := range ids {

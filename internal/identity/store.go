@@ -170,18 +170,5 @@ func (s *Service) reusedPassword(ctx context.Context, tx *db.Tx, accountID, pw s
 // accountIDs runs a query that selects account IDs and returns them, for
 // the jobs that act on a batch of accounts one by one.
 func (s *Service) accountIDs(ctx context.Context, query string, args ...any) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return db.Strings(ctx, s.db, query, args...)
 }

@@ -110,20 +110,7 @@ func (s *Service) SetAffected(ctx context.Context, id string, q Query) (int, err
 
 // Affected lists the incident's affected accounts.
 func (s *Service) Affected(ctx context.Context, id string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT account_id FROM incident_affected WHERE incident_id = $1 ORDER BY account_id`, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var a string
-		if err := rows.Scan(&a); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return db.Strings(ctx, s.db, `SELECT account_id FROM incident_affected WHERE incident_id = $1 ORDER BY account_id`, id)
 }
 
 // AffectedBy says in words which query found the affected set.

@@ -147,20 +147,7 @@ func (s *Service) undelivered(ctx context.Context, tx *db.Tx, n Notice, drill bo
 			ORDER BY p.account_id LIMIT $3`
 		arg = n.ParentID
 	}
-	rows, err := tx.QueryContext(ctx, q, arg, n.ID, deliverBatch)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return db.Strings(ctx, tx, q, arg, n.ID, deliverBatch)
 }
 
 // Delivery is a notice's delivery to one customer.
@@ -229,23 +216,10 @@ func (s *Service) Resend(ctx context.Context, incidentID, noticeID, by string) (
 	title, body := n.wording(drill)
 	count := 0
 	err = s.db.Transact(ctx, func(tx *db.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT d.account_id FROM incident_deliveries d
+		ids, err := db.Strings(ctx, tx, `SELECT d.account_id FROM incident_deliveries d
 			LEFT JOIN notices n ON n.id = d.inbox_id LEFT JOIN outbox o ON o.id = d.outbox_id
 			WHERE d.notice_id = $1 AND n.read_at IS NULL AND o.status = 'failed' ORDER BY d.account_id`, noticeID)
 		if err != nil {
-			return err
-		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		now := tx.Now()

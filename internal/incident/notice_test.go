@@ -16,18 +16,6 @@ import (
 	"github.com/portico/portico/internal/notify"
 )
 
-// deliverer is the incident.Deliverer of the tests: the real inbox and
-// outbox, to an address made from the account ID.
-type deliverer struct{ n *notify.Service }
-
-func (d deliverer) Deliver(ctx context.Context, tx *db.Tx, acct, kind, title, body string) (string, string, error) {
-	return d.n.NotifyTracked(ctx, tx, notify.Notice{AccountID: acct, Kind: kind, Title: title, Body: body}, acct+"@example.test")
-}
-
-func (d deliverer) Email(ctx context.Context, tx *db.Tx, acct, kind, title, body string) (string, error) {
-	return d.n.QueueEmailID(ctx, tx, notify.Email{AccountID: acct, To: acct + "@example.test", Kind: kind, Subject: title, Text: body})
-}
-
 // noticeSetup is an incident service that delivers notices, an incident
 // detected at t0 affecting cust1 and cust2 (not cust3), and the notify
 // service to read inboxes with.
@@ -47,7 +35,10 @@ func noticeSetup(t *testing.T, d *db.DB) (*incident.Service, *notify.Service, in
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.SetDeliverer(deliverer{n})
+	// The real inbox and outbox, to an address made from the account ID.
+	s.SetDeliverer(notify.Tracked{Notices: n, Address: func(_ context.Context, _ *db.Tx, acct string) (string, error) {
+		return acct + "@example.test", nil
+	}})
 	for _, id := range []string{"cust1", "cust2", "cust3"} {
 		account(t, d, id, "customer")
 	}

@@ -72,20 +72,7 @@ func (s *Service) WarnClocks(ctx context.Context) (int, error) {
 }
 
 func (s *Service) openIncidents(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM incidents WHERE closed_at IS NULL ORDER BY detected_at, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return db.Strings(ctx, s.db, `SELECT id FROM incidents WHERE closed_at IS NULL ORDER BY detected_at, id`)
 }
 
 // warnIncident records and delivers the warnings due on one incident's

@@ -197,3 +197,30 @@ func (s *Service) MarkRead(ctx context.Context, accountID, noticeID string) erro
 		return err
 	})
 }
+
+// Tracked delivers notices whose receipt the caller tracks (incident
+// notices, internal/incident's Deliverer): to the inbox and as email to the
+// address Address gives, returning the inbox notice's and the outbox
+// message's IDs.
+type Tracked struct {
+	Notices *Service
+	Address func(ctx context.Context, tx *db.Tx, accountID string) (string, error)
+}
+
+// Deliver posts the notice and queues its email, inside tx.
+func (t Tracked) Deliver(ctx context.Context, tx *db.Tx, accountID, kind, title, body string) (string, string, error) {
+	to, err := t.Address(ctx, tx, accountID)
+	if err != nil {
+		return "", "", err
+	}
+	return t.Notices.NotifyTracked(ctx, tx, Notice{AccountID: accountID, Kind: kind, Title: title, Body: body}, to)
+}
+
+// Email queues the email again, inside tx.
+func (t Tracked) Email(ctx context.Context, tx *db.Tx, accountID, kind, title, body string) (string, error) {
+	to, err := t.Address(ctx, tx, accountID)
+	if err != nil {
+		return "", err
+	}
+	return t.Notices.QueueEmailID(ctx, tx, Email{AccountID: accountID, To: to, Kind: kind, Subject: title, Text: body})
+}

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"html"
 	"net/http"
 	"net/url"
@@ -10,33 +9,7 @@ import (
 	"testing"
 
 	"github.com/portico/portico/internal/access"
-	"github.com/portico/portico/internal/db"
-	"github.com/portico/portico/internal/identity"
-	"github.com/portico/portico/internal/notify"
 )
-
-// testDeliverer delivers incident notices as the program does: the
-// inbox and the outbox, to the address identity holds.
-type testDeliverer struct {
-	id      *identity.Service
-	notices *notify.Service
-}
-
-func (d testDeliverer) Deliver(ctx context.Context, tx *db.Tx, acct, kind, title, body string) (string, string, error) {
-	to, err := d.id.EmailOf(ctx, tx, acct)
-	if err != nil {
-		return "", "", err
-	}
-	return d.notices.NotifyTracked(ctx, tx, notify.Notice{AccountID: acct, Kind: kind, Title: title, Body: body}, to)
-}
-
-func (d testDeliverer) Email(ctx context.Context, tx *db.Tx, acct, kind, title, body string) (string, error) {
-	to, err := d.id.EmailOf(ctx, tx, acct)
-	if err != nil {
-		return "", err
-	}
-	return d.notices.QueueEmailID(ctx, tx, notify.Email{AccountID: acct, To: to, Kind: kind, Subject: title, Text: body})
-}
 
 var (
 	incidentLink = regexp.MustCompile(`/security/incidents/([a-z2-7]{26})\?done=incident-open`)
