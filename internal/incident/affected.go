@@ -14,9 +14,10 @@ import (
 // Query says how the affected customers are found from the portal's own
 // records.
 type Query struct {
-	Kind string // "alert" (the alert's accounts), "network" (signed in from a network in a window), "all" (every active customer), "staff" (a drill's: the active staff)
+	Kind string // "alert" (the alert's accounts), "network" (signed in from a network in a window), "session" (a session in use in a window), "all" (every active customer), "staff" (a drill's: the active staff)
 	// Alert for "alert"; Network ("203.0.113.0/24", as the audit trail
-	// records clients) and From, To for "network".
+	// records clients) and From, To for "network"; From, To for
+	// "session".
 	Alert    string
 	Network  string
 	From, To time.Time
@@ -71,12 +72,21 @@ func (s *Service) SetAffected(ctx context.Context, id string, q Query) (int, err
 		sel = `SELECT DISTINCT a.id FROM audit_events e JOIN accounts a ON e.target = 'account:' || a.id
 		       WHERE e.action IN ('login.success', 'login.password') AND e.seq >= $1 AND e.seq < $2 AND e.ip = $3 AND a.role = 'customer'`
 		args = []any{first, last, q.Network}
+	case "session":
+		// A session in use during the window: opened before its end, and
+		// last seen (or ended) after its start.
+		if q.From.IsZero() || !q.From.Before(q.To) {
+			return 0, apperr.New(apperr.Invalid, "Give a window whose start is before its end.")
+		}
+		sel = `SELECT DISTINCT a.id FROM sessions x JOIN accounts a ON a.id = x.account_id
+		       WHERE a.role = 'customer' AND x.created_at < $1 AND COALESCE(x.ended_at, x.last_seen_at) >= $2`
+		args = []any{db.Time(q.To), db.Time(q.From)}
 	case "all":
 		sel = `SELECT id FROM accounts WHERE role = 'customer' AND status = 'active'`
 	case "staff":
 		sel = `SELECT id FROM accounts WHERE role <> 'customer' AND status = 'active'`
 	default:
-		return 0, apperr.New(apperr.Invalid, "Find the affected customers from an alert, a network in a window, or every customer.")
+		return 0, apperr.New(apperr.Invalid, "Find the affected customers from an alert, a network or the sessions in a window, or every customer.")
 	}
 	var n int
 	err = s.db.Transact(ctx, func(tx *db.Tx) error {
@@ -125,6 +135,9 @@ func (inc Incident) AffectedBy() string {
 	case "network":
 		return "the accounts that signed in from " + q.Network + " between " + q.From.UTC().Format("2 Jan 2006 15:04") +
 			" and " + q.To.UTC().Format("2 Jan 2006 15:04 UTC")
+	case "session":
+		return "the accounts with a session in use between " + q.From.UTC().Format("2 Jan 2006 15:04") + " and " +
+			q.To.UTC().Format("2 Jan 2006 15:04 UTC")
 	case "all":
 		return "every active customer"
 	case "staff":

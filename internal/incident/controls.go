@@ -10,7 +10,7 @@ func Controls() []policy.Control {
 			Description: "Incidents move through detected, triaged, contained, eradicated, recovered and closed only when the response plan's checklist for the phase is ticked; each check and move is audited with who and when.",
 			Test:        "internal/incident: TestPhasesFollowThePlan"},
 		{Clause: "CP-7.2", Name: "incident.affected-from-records",
-			Description: "The affected customers are found from the portal's records (an alert's customers, the accounts that signed in from a network in a window, every customer) and kept as a snapshot with the query.",
+			Description: "The affected customers are found from the portal's records (an alert's customers, the accounts that signed in from a network in a window, the accounts with a session in use in a window, every customer) and kept as a snapshot with the query.",
 			Test:        "internal/incident: TestAffectedFromRecords"},
 		{Clause: "CP-7.2", Name: "incident.containment",
 			Description: "Containment acts in bulk on the affected customers and no one else (end every session and API token, force a password change, lock), in batches, each account's action and each batch audited.",

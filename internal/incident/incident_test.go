@@ -192,6 +192,23 @@ func TestAffectedFromRecords(t *testing.T) {
 		exec(t, d, `INSERT INTO alerts (id, rule, severity, group_key, subject_kind, subject, summary, accounts, networks, evidence,
 			state, occurrences, first_at, last_at, updated_at) VALUES ('al2', 'brute_force', 'medium', 'k2', 'account', 'c2', 's', '["c2","staff1"]', '[]', '[]',
 			'escalated', 1, $1, $1, $1)`, clock.Now())
+		// Sessions: c1's in use across the window, c2's ended before it,
+		// c3's opened inside it and ended inside it, staff1's (not a
+		// customer) across it.
+		session := func(id, acct string, from, seen time.Duration, ended bool) {
+			var end any
+			var reason any
+			if ended {
+				end, reason = t0.Add(seen), "logout"
+			}
+			exec(t, d, `INSERT INTO sessions (id, secret_hash, account_id, role, aal, methods, created_at, last_seen_at, reauth_at, expires_at,
+				ip_enc, user_agent_enc, device, country, ended_at, end_reason) VALUES ($1, $2, $3, 'customer', 2, 'password', $4, $5, $4, $6, $7, $7, 'd', 'FR', $8, $9)`,
+				id, make([]byte, 32), acct, t0.Add(from), t0.Add(seen), t0.Add(12*time.Hour), []byte("x"), end, reason)
+		}
+		session("s1", "c1", 0, 3*time.Hour, false)
+		session("s2", "c2", 0, 80*time.Minute, true)
+		session("s3", "c3", 100*time.Minute, 120*time.Minute, true)
+		session("s4", "staff1", 0, 3*time.Hour, false)
 		inc, err := s.Open(ctx, incident.NewIncident{Title: "Stolen passwords", Severity: "high", Category: "takeover"}, "sec1")
 		if err != nil {
 			t.Fatal(err)
@@ -202,6 +219,7 @@ func TestAffectedFromRecords(t *testing.T) {
 		}{
 			{incident.Query{Kind: "network", Network: "203.0.113.0/24", From: t0.Add(30 * time.Minute), To: t0.Add(90 * time.Minute)}, 2},
 			{incident.Query{Kind: "alert", Alert: "al2"}, 1},
+			{incident.Query{Kind: "session", From: t0.Add(90 * time.Minute), To: t0.Add(150 * time.Minute)}, 2},
 			{incident.Query{Kind: "all"}, 3},
 		} {
 			n, err := s.SetAffected(ctx, inc.ID, tc.q)

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
 	east "github.com/yuin/goldmark/extension/ast"
+	"github.com/yuin/goldmark/parser"
 	"github.com/yuin/goldmark/renderer"
 	"github.com/yuin/goldmark/text"
 	"github.com/yuin/goldmark/util"
@@ -135,7 +137,9 @@ var (
 
 // planParser reads plan documents; it has no extension, so a task box is
 // plain text at the start of the item.
-var planParser = goldmark.New().Parser()
+// planParser is built on first use, like markdown and sanitizer below: a
+// server that never opens the plan pays nothing for them (idle memory).
+var planParser = sync.OnceValue(func() parser.Parser { return goldmark.New().Parser() })
 
 // ParsePlan reads the phases' checklists from a plan document (the
 // format is described at the top of this file). The Plan's Version is
@@ -145,7 +149,7 @@ func ParsePlan(body string) (Plan, error) {
 		return Plan{}, apperr.Errorf(apperr.Invalid, "The plan is longer than %d KiB.", maxPlanBytes>>10)
 	}
 	src := []byte(body)
-	doc := planParser.Parse(text.NewReader(src))
+	doc := planParser().Parse(text.NewReader(src))
 	plan := Plan{Checklists: map[string][]Item{}}
 	seen := map[string]bool{}
 	section := "" // the phase whose section we are in, "" outside any
@@ -306,16 +310,18 @@ func title(phase string) string {
 // GitHub's Markdown (tables, task lists, strikethrough, links), with raw
 // HTML left out, task boxes drawn as characters rather than inputs, and
 // images as links to them (the pages' CSP loads no image from elsewhere).
-var markdown = goldmark.New(
-	goldmark.WithExtensions(extension.GFM),
-	goldmark.WithRendererOptions(renderer.WithNodeRenderers(util.Prioritized(pageRenderer{}, 100))),
-)
+var markdown = sync.OnceValue(func() goldmark.Markdown {
+	return goldmark.New(
+		goldmark.WithExtensions(extension.GFM),
+		goldmark.WithRendererOptions(renderer.WithNodeRenderers(util.Prioritized(pageRenderer{}, 100))),
+	)
+})
 
 // sanitizer is the second guard: whatever the renderer lets through is
 // cut to bluemonday's policy for user-generated content (no script, no
 // event handler, no style, no javascript: or data: link, links
 // rel=nofollow).
-var sanitizer = bluemonday.UGCPolicy()
+var sanitizer = sync.OnceValue(bluemonday.UGCPolicy)
 
 // pageRenderer draws a task-list box as ☐ or ☑ (the sanitizer removes
 // form inputs, and a plan's boxes are not for ticking here: the
@@ -359,10 +365,10 @@ var taskCode = regexp.MustCompile(`(?m)^([ \t]*(?:[-*+]|\d+[.)])[ \t]+\[[ xX]\][
 // survives even if the one or the other lets it through.
 func RenderMarkdown(md string) template.HTML {
 	var buf bytes.Buffer
-	if err := markdown.Convert([]byte(taskCode.ReplaceAllString(md, "$1")), &buf); err != nil {
+	if err := markdown().Convert([]byte(taskCode.ReplaceAllString(md, "$1")), &buf); err != nil {
 		return template.HTML(template.HTMLEscapeString(md)) // goldmark does not fail on a bytes.Buffer
 	}
-	return template.HTML(sanitizer.SanitizeBytes(buf.Bytes())) // #nosec G203 -- sanitized just above
+	return template.HTML(sanitizer().SanitizeBytes(buf.Bytes())) // #nosec G203 -- sanitized just above
 }
 
 // DraftPlan stores a new version of the plan, not yet in force: it must

@@ -263,7 +263,7 @@ func (s *Server) incidentAction(w http.ResponseWriter, r *http.Request) error {
 		_, err = s.incidents.Advance(ctx, id, by)
 	case "affected":
 		q := incident.Query{Kind: f.Get("kind"), Alert: strings.TrimSpace(f.Get("alert")), Network: strings.TrimSpace(f.Get("network"))}
-		if q.Kind == "network" {
+		if q.Kind == "network" || q.Kind == "session" {
 			from, err1 := time.Parse(formTimeLayout, f.Get("from"))
 			to, err2 := time.Parse(formTimeLayout, f.Get("to"))
 			if err1 != nil || err2 != nil {
