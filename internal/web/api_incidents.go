@@ -381,7 +381,7 @@ func (s *Server) apiIncidentSetAffected(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	q := incident.Query{Kind: in.Kind, Alert: strings.TrimSpace(in.Alert), Network: strings.TrimSpace(in.Network)}
-	if q.Kind == "network" {
+	if q.Kind == "network" || q.Kind == "session" {
 		var err error
 		if q.From, err = apiTime("from", in.From); err != nil {
 			return err
