@@ -19,6 +19,8 @@ import (
 	"github.com/portico/portico/internal/retention"
 	"github.com/portico/portico/internal/session"
 	"github.com/portico/portico/internal/support"
+	"github.com/portico/portico/internal/vendorcheck"
+	"github.com/portico/portico/internal/vulncheck"
 	"github.com/portico/portico/internal/web"
 )
 
@@ -59,6 +61,8 @@ func Controls() []policy.Control {
 	out = append(out, detect.Controls()...)
 	out = append(out, incident.Controls()...)
 	out = append(out, alertout.Controls()...)
+	out = append(out, vulncheck.Controls()...)
+	out = append(out, vendorcheck.Controls()...)
 	return out
 }
 
