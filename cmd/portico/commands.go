@@ -17,6 +17,7 @@ import (
 	"github.com/portico/portico/internal/backup"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/retention"
+	"github.com/portico/portico/internal/vulncheck"
 
 	"golang.org/x/term"
 
@@ -80,11 +81,85 @@ Running it again is a no-op.`, config.Storage|config.Policy, e.stdout)
 }
 
 func cmdVersion(ctx context.Context, e env, args []string) error {
-	l := config.NewLoader("version", "Usage: portico version\n\nPrints the version, commit and Go version.", 0, e.stdout)
+	l := config.NewLoader("version", `Usage: portico version [--modules]
+
+Prints the version, commit and Go version; with --modules, also every module
+compiled into this binary with its version (from the binary's own build
+information), one per line: the inventory that portico vulncheck matches.`, 0, e.stdout)
+	modules := l.FlagSet().Bool("modules", false, "also list the Go modules compiled into this binary")
 	if _, err := load(e, l, args); err != nil {
 		return err
 	}
 	fmt.Fprintln(e.stdout, buildinfo.Read())
+	if !*modules {
+		return nil
+	}
+	m, err := vulncheck.Current()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s\t%s\n", "go", m.GoVersion)
+	for _, d := range m.Deps {
+		eff := d.Effective()
+		line := d.Path + "\t" + d.Version
+		if d.Replace != nil {
+			line += "\t=> " + eff.Path + " " + eff.Version
+		}
+		fmt.Fprintln(e.stdout, line)
+	}
+	return nil
+}
+
+// cmdVulncheck matches the binary's modules and Go version against an
+// offline OSV database.
+//
+// Enforces MTL-4.1.2: vulnerable modules in the running binary are found
+// without a network call.
+func cmdVulncheck(ctx context.Context, e env, args []string) error {
+	l := config.NewLoader("vulncheck", `Usage: portico vulncheck --osv DIR
+
+Matches this binary's Go version and modules (portico version --modules)
+against an OSV vulnerability database kept on disk: a directory of the JSON
+advisories the OSV project publishes for the Go ecosystem (for example the
+unzipped https://osv-vulnerabilities.storage.googleapis.com/Go/all.zip).
+No network call is made. Prints each vulnerable module with the advisory, its
+aliases and the fixed version; exits 1 when there is any.
+
+Matching is by module and version, not by the packages the binary imports:
+an advisory for a package Portico does not use is still listed.`, 0, e.stdout)
+	dir := l.FlagSet().String("osv", "", "the OSV database `directory`")
+	if _, err := load(e, l, args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return usageErr("--osv is required: a directory of OSV advisories (see --help)")
+	}
+	m, err := vulncheck.Current()
+	if err != nil {
+		return err
+	}
+	res, err := vulncheck.Check(*dir, m)
+	if err != nil {
+		return err
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintln(e.stderr, "note:", n)
+	}
+	for _, v := range res.Vulns {
+		fixed := v.Fixed
+		if fixed == "" {
+			fixed = "no fixed version known"
+		}
+		fmt.Fprintf(e.stdout, "%s\t%s %s\tfixed in %s\t%s\t%s\n", v.ID, v.Module, v.Installed, fixed, strings.Join(v.Aliases, ","), v.Summary)
+	}
+	if len(res.Vulns) > 0 {
+		what := fmt.Sprintf("%d advisories match", len(res.Vulns))
+		if len(res.Vulns) == 1 {
+			what = "1 advisory matches"
+		}
+		return &exitError{code: 1, msg: fmt.Sprintf("%s this binary (Go %s, %d modules checked)", what, m.GoVersion, len(m.Deps))}
+	}
+	fmt.Fprintf(e.stderr, "no advisory matches this binary (Go %s, %d modules checked)\n", m.GoVersion, len(m.Deps))
 	return nil
 }
 

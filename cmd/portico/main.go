@@ -60,7 +60,8 @@ func commands() []command {
 	return []command{
 		{"serve", "run the HTTPS server", cmdServe},
 		{"migrate", "apply database migrations", cmdMigrate},
-		{"version", "print the version", cmdVersion},
+		{"version", "print the version (--modules: and the compiled-in modules)", cmdVersion},
+		{"vulncheck", "match the compiled-in modules against an offline OSV database", cmdVulncheck},
 		{"policy show", "print the effective policy profile", cmdPolicyShow},
 		{"keys rotate", "add a new primary master key and re-wrap all data keys", cmdKeysRotate},
 		{"audit verify", "check the audit trail's hash chain", cmdAuditVerify},
