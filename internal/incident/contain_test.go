@@ -2,14 +2,13 @@ package incident_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
-	"github.com/portico/portico/internal/crypto"
+	"github.com/portico/portico/internal/cryptotest"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/dbtest"
 	"github.com/portico/portico/internal/identity"
@@ -25,14 +24,7 @@ import (
 func TestContainAffectedAccounts(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		keyset := filepath.Join(t.TempDir(), crypto.KeysetFileName)
-		if err := crypto.CreateMasterKeyset(keyset); err != nil {
-			t.Fatal(err)
-		}
-		keys, err := crypto.Open(d, keyset)
-		if err != nil {
-			t.Fatal(err)
-		}
+		keys := cryptotest.Keyring(t, d)
 		p, err := policy.Builtin(policy.CustomerPortal)
 		if err != nil {
 			t.Fatal(err)

@@ -2,14 +2,13 @@ package incident_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
-	"github.com/portico/portico/internal/crypto"
+	"github.com/portico/portico/internal/cryptotest"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/dbtest"
 	"github.com/portico/portico/internal/incident"
@@ -22,14 +21,7 @@ import (
 func noticeSetup(t *testing.T, d *db.DB) (*incident.Service, *notify.Service, incident.Incident) {
 	t.Helper()
 	ctx := context.Background()
-	keyset := filepath.Join(t.TempDir(), crypto.KeysetFileName)
-	if err := crypto.CreateMasterKeyset(keyset); err != nil {
-		t.Fatal(err)
-	}
-	keys, err := crypto.Open(d, keyset)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := cryptotest.Keyring(t, d)
 	s, l := setup(t, d)
 	n, err := notify.New(d, keys, l, notify.Options{})
 	if err != nil {
