@@ -88,6 +88,11 @@ func incidentFlow(t *testing.T, extra ...string) {
 	if !strings.Contains(sec.text(t, "main"), "an alert") {
 		t.Error("the incident does not link its alert")
 	}
+	sec.open(t, js[string](t, sec, `document.querySelector('a[href^="/security/alerts/"]').getAttribute("href")`))
+	if !strings.Contains(sec.text(t, "main"), "Stateescalated") {
+		t.Errorf("the alert is not escalated: %q", sec.text(t, "main"))
+	}
+	sec.open(t, incPath)
 
 	// The affected customer, from the alert's accounts; then containment.
 	sec.submit(t, `form[action$="/affected"] button[type=submit]`)

@@ -524,17 +524,10 @@ func (s *Service) EscalateTo(ctx context.Context, tx *db.Tx, source, incidentID,
 		}
 		return err
 	case "alert":
-		res, err := tx.ExecContext(ctx,
-			`UPDATE alerts SET state = $1, updated_at = $2, updated_by = $3 WHERE id = $4 AND state IN ('new', 'acknowledged')`,
-			StateEscalated, tx.Now(), by, id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		err := s.setState(ctx, tx, id, StateEscalated, "", by, map[string]any{"incident": incidentID})
+		if apperr.CodeOf(err) == apperr.Conflict {
 			return nil
 		}
-		_, err = s.d.Audit.Append(ctx, tx, audit.Event{Action: "alert.escalate", Target: "alert:" + id, Outcome: audit.Success,
-			Details: map[string]any{"incident": incidentID}})
 		return err
 	}
 	return nil

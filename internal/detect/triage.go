@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -130,8 +131,7 @@ var transitions = map[string][]string{
 // the decision is on record.
 func (s *Service) SetState(ctx context.Context, id, state, reason, by string) error {
 	reason = strings.TrimSpace(reason)
-	from, ok := transitions[state]
-	if !ok {
+	if _, ok := transitions[state]; !ok {
 		return apperr.Errorf(apperr.Invalid, "%q is not a triage decision: acknowledge, dismiss or escalate.", state)
 	}
 	if state == StateDismissed && reason == "" {
@@ -141,35 +141,44 @@ func (s *Service) SetState(ctx context.Context, id, state, reason, by string) er
 		return apperr.New(apperr.Invalid, "Please keep the reason under 1,000 characters.")
 	}
 	return s.d.DB.Transact(ctx, func(tx *db.Tx) error {
-		var cur string
-		err := tx.QueryRowContext(ctx, `SELECT state FROM alerts WHERE id = $1`, id).Scan(&cur)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNoAlert
-		}
-		if err != nil {
-			return err
-		}
-		if !contains(from, cur) {
-			return apperr.Errorf(apperr.Conflict, "This alert is %s already: it cannot be moved to %s.", cur, state)
-		}
-		assign := ""
-		if state == StateAcknowledged {
-			assign = by // whoever acknowledges it has it
-		}
-		res, err := tx.ExecContext(ctx,
-			`UPDATE alerts SET state = $1, state_reason = $2, updated_at = $3, updated_by = $4,
-			   assigned_to = CASE WHEN $5 = '' THEN assigned_to ELSE $5 END
-			 WHERE id = $6 AND state = $7`, state, reason, tx.Now(), by, assign, id, cur)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return apperr.New(apperr.Conflict, "Someone else moved this alert at the same moment: reload it.")
-		}
-		_, err = s.d.Audit.Append(ctx, tx, audit.Event{Action: "alert." + verb(state), Target: "alert:" + id, Outcome: audit.Success,
-			Details: map[string]any{"from": cur, "reason_given": reason != ""}})
-		return err
+		return s.setState(ctx, tx, id, state, reason, by, nil)
 	})
+}
+
+// setState is SetState inside tx; extra goes into the audit event's
+// details (the incident an alert was escalated to).
+func (s *Service) setState(ctx context.Context, tx *db.Tx, id, state, reason, by string, extra map[string]any) error {
+	from := transitions[state]
+	var cur string
+	err := tx.QueryRowContext(ctx, `SELECT state FROM alerts WHERE id = $1`, id).Scan(&cur)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNoAlert
+	}
+	if err != nil {
+		return err
+	}
+	if !contains(from, cur) {
+		return apperr.Errorf(apperr.Conflict, "This alert is %s already: it cannot be moved to %s.", cur, state)
+	}
+	assign := ""
+	if state == StateAcknowledged {
+		assign = by // whoever acknowledges it has it
+	}
+	res, err := tx.ExecContext(ctx,
+		`UPDATE alerts SET state = $1, state_reason = $2, updated_at = $3, updated_by = $4,
+		   assigned_to = CASE WHEN $5 = '' THEN assigned_to ELSE $5 END
+		 WHERE id = $6 AND state = $7`, state, reason, tx.Now(), by, assign, id, cur)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return apperr.New(apperr.Conflict, "Someone else moved this alert at the same moment: reload it.")
+	}
+	details := map[string]any{"from": cur, "reason_given": reason != ""}
+	maps.Copy(details, extra)
+	_, err = s.d.Audit.Append(ctx, tx, audit.Event{Action: "alert." + verb(state), Target: "alert:" + id, Outcome: audit.Success,
+		Details: details})
+	return err
 }
 
 // Assign gives an open alert to a member of the security team.

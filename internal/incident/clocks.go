@@ -85,6 +85,16 @@ func (s *Service) Clocks(inc Incident, customersTold time.Time, now time.Time) [
 	return []Clock{cust, reg}
 }
 
+// ClocksNow is Clocks now, with the customers' clock stopped where the
+// first breach notice went out (CustomersTold).
+func (s *Service) ClocksNow(ctx context.Context, inc Incident) ([]Clock, error) {
+	told, err := s.CustomersTold(ctx, inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	return s.Clocks(inc, told, s.db.Now()), nil
+}
+
 // Decide records the personal-data-breach decision with its reasoning.
 //
 // Enforces MTL-5.1.1: whether personal data is affected and how great

@@ -96,7 +96,7 @@ func (s *Service) Advance(ctx context.Context, id, by string) (string, error) {
 		if len(missing) > 0 {
 			return apperr.Errorf(apperr.Conflict, "Before the incident leaves the %s phase, the plan asks: %s.", phase, strings.Join(missing, "; "))
 		}
-		to = next(phase)
+		to = Next(phase)
 		closed := any(nil)
 		if to == PhaseClosed {
 			closed = tx.Now()

@@ -56,8 +56,8 @@ var BuiltinPlan = Plan{Version: "builtin-1", Checklists: map[string][]Item{
 	},
 }}
 
-// next is the phase after p ("" after closed).
-func next(p string) string {
+// Next is the phase after p ("" after closed).
+func Next(p string) string {
 	for i, x := range Phases {
 		if x == p && i+1 < len(Phases) {
 			return Phases[i+1]

@@ -158,12 +158,8 @@ func (s *Service) UnreadCounts(ctx context.Context, accountID string) (all, inci
 // UnreadCount returns how many of the account's notices are unread, for
 // the badge in the portal's navigation.
 func (s *Service) UnreadCount(ctx context.Context, accountID string) (int, error) {
-	var n int
-	if err := s.db.QueryRowContext(ctx,
-		`SELECT count(*) FROM notices WHERE account_id = $1 AND read_at IS NULL`, accountID).Scan(&n); err != nil {
-		return 0, fmt.Errorf("notify: count unread: %w", err)
-	}
-	return n, nil
+	n, _, err := s.UnreadCounts(ctx, accountID)
+	return n, err
 }
 
 // errNoNotice is the answer for a notice that does not exist and for one

@@ -138,7 +138,7 @@ func affectedQueryJSON(stored string) *apiAffectedQuery {
 // incidentJSON is an incident with its legal clocks now (CP-7.1,
 // MTL-5.1.1), as the incidents page shows them.
 func (s *Server) incidentJSON(r *http.Request, inc incident.Incident) (apiIncidentJSON, error) {
-	told, err := s.incidents.CustomersTold(r.Context(), inc.ID)
+	clocks, err := s.incidents.ClocksNow(r.Context(), inc)
 	if err != nil {
 		return apiIncidentJSON{}, err
 	}
@@ -157,7 +157,7 @@ func (s *Server) incidentJSON(r *http.Request, inc incident.Incident) (apiIncide
 	if g := inc.Regulator; g != nil {
 		out.Regulator = &apiSubmission{SubmittedAt: g.At.UTC(), Authority: g.Authority, Reference: g.Reference, LateReason: g.LateReason}
 	}
-	for _, c := range s.incidents.Clocks(inc, told, s.db.Now()) {
+	for _, c := range clocks {
 		out.Clocks = append(out.Clocks, apiClock{Name: c.Name, Start: c.Start.UTC(), Due: c.Due.UTC(), State: c.State,
 			SecondsLeft: int64(c.Left / time.Second), DoneAt: optTime(c.Done)})
 	}
@@ -496,11 +496,11 @@ func (s *Server) noticeDetail(r *http.Request, id, nid string) (apiNoticeDetail,
 			if err != nil {
 				return apiNoticeDetail{}, err
 			}
-			told, err := s.incidents.CustomersTold(ctx, id)
+			clocks, err := s.incidents.ClocksNow(ctx, inc)
 			if err != nil {
 				return apiNoticeDetail{}, err
 			}
-			out.Late = told.IsZero() && s.db.Now().After(inc.DetectedAt.Add(s.profile.Incident.CustomerNotification.Duration))
+			out.Late = clocks[0].State == incident.ClockOverdue
 		}
 		return out, nil
 	}

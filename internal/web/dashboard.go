@@ -71,17 +71,9 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request) error {
 		fmt.Sprintf("%d of %d customers", st.WithFactor, st.Customers), float64(st.WithFactor), float64(st.Customers),
 		svgchart.Options{ID: "chart-mfa"})
 	if s.incidents != nil {
-		open, err := s.incidents.List(r.Context(), true, 20)
-		if err != nil {
+		var err error
+		if page.Incidents, err = s.incidentRows(r.Context(), true, 20); err != nil {
 			return err
-		}
-		now := s.db.Now()
-		for _, inc := range open {
-			told, err := s.incidents.CustomersTold(r.Context(), inc.ID)
-			if err != nil {
-				return err
-			}
-			page.Incidents = append(page.Incidents, incidentRow{inc, s.incidents.Clocks(inc, told, now)})
 		}
 	}
 	return s.render(w, "dashboard", page)

@@ -81,11 +81,11 @@ func (s *Server) renderNotice(w http.ResponseWriter, r *http.Request, status int
 		page.Chosen[st] = true
 	}
 	if n.Kind == incident.NoticeBreach && n.SentAt.IsZero() {
-		told, err := s.incidents.CustomersTold(ctx, inc.ID)
+		clocks, err := s.incidents.ClocksNow(ctx, inc)
 		if err != nil {
 			return err
 		}
-		page.Late = told.IsZero() && s.db.Now().After(inc.DetectedAt.Add(s.profile.Incident.CustomerNotification.Duration))
+		page.Late = clocks[0].State == incident.ClockOverdue // sending now needs the reason for the delay
 	}
 	if !n.SentAt.IsZero() {
 		if page.Deliveries, page.Counts, err = s.incidents.Deliveries(ctx, n.ID, 200); err != nil {

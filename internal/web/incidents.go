@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"path"
 	"slices"
@@ -54,27 +56,31 @@ type incidentsPage struct {
 func (s *Server) incidentsPage(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	open := r.URL.Query().Get("state") != "closed"
-	list, err := s.incidents.List(ctx, open, 200)
+	rows, err := s.incidentRows(ctx, open, 200)
 	if err != nil {
 		return err
 	}
-	now := s.db.Now()
-	page := incidentsPage{Page: s.page(w, r, "Incidents"), Open: open,
+	page := incidentsPage{Page: s.page(w, r, "Incidents"), Open: open, Incidents: rows,
 		CanManage: access.Allowed(access.PrincipalFrom(ctx), access.IncidentManage)}
-	for _, inc := range list {
-		told, err := s.customersTold(r, inc.ID)
-		if err != nil {
-			return err
-		}
-		page.Incidents = append(page.Incidents, incidentRow{inc, s.incidents.Clocks(inc, told, now)})
-	}
 	return s.render(w, "incidents", page)
 }
 
-// customersTold is when the affected customers were told (zero until a
-// breach notice is sent).
-func (s *Server) customersTold(r *http.Request, id string) (time.Time, error) {
-	return s.incidents.CustomersTold(r.Context(), id)
+// incidentRows are up to limit open (or closed) incidents with their
+// clocks now, for the incident list and the dashboard.
+func (s *Server) incidentRows(ctx context.Context, open bool, limit int) ([]incidentRow, error) {
+	list, err := s.incidents.List(ctx, open, limit)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]incidentRow, 0, len(list))
+	for _, inc := range list {
+		clocks, err := s.incidents.ClocksNow(ctx, inc)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, incidentRow{inc, clocks})
+	}
+	return rows, nil
 }
 
 type incidentNewPage struct {
@@ -202,11 +208,11 @@ func (s *Server) renderIncident(w http.ResponseWriter, r *http.Request, status i
 	if err != nil {
 		return err
 	}
-	told, err := s.customersTold(r, inc.ID)
+	clocks, err := s.incidents.ClocksNow(ctx, inc)
 	if err != nil {
 		return err
 	}
-	page := incidentPage{Page: s.page(w, r, "Incident: "+inc.Title), Incident: inc, Clocks: s.incidents.Clocks(inc, told, s.db.Now()),
+	page := incidentPage{Page: s.page(w, r, "Incident: "+inc.Title), Incident: inc, Clocks: clocks,
 		CanManage: access.Allowed(access.PrincipalFrom(ctx), access.IncidentManage), Closed: inc.Phase == incident.PhaseClosed,
 		ContainActions: containActions}
 	page.Error = msg
@@ -232,11 +238,7 @@ func (s *Server) renderIncident(w http.ResponseWriter, r *http.Request, status i
 			page.Done = false
 		}
 	}
-	for i, p := range incident.Phases {
-		if p == inc.Phase && i+1 < len(incident.Phases) {
-			page.Next = incident.Phases[i+1]
-		}
-	}
+	page.Next = incident.Next(inc.Phase)
 	if page.Timeline, err = s.incidents.Timeline(ctx, inc.ID); err != nil {
 		return err
 	}
@@ -297,6 +299,4 @@ func (s *Server) incidentAction(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func errorIsNoIncident(err error) bool {
-	return apperr.CodeOf(err) == apperr.NotFound && apperr.MessageOf(err) == apperr.MessageOf(incident.ErrNoIncident)
-}
+func errorIsNoIncident(err error) bool { return errors.Is(err, incident.ErrNoIncident) }
