@@ -122,6 +122,7 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 		return nil, err
 	}
 	sv.Incidents = incident.New(st.DB, st.Audit, st.Profile)
+	sv.Incidents.SetDataCategories(privacy.CategoryNames(st.Profile))
 	// Incident notices reach customers in the inbox and by email, to the
 	// address identity holds, each copy's receipt tracked.
 	sv.Incidents.SetDeliverer(notify.Tracked{Notices: sv.Notices, Address: sv.Identity.EmailOf})

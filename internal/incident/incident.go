@@ -36,7 +36,14 @@ type Service struct {
 	// deliver carries notices to customers (SetDeliverer).
 	deliver Deliverer
 	warn    warnHooks // warn.go
+	// categories are the data inventory's categories, which an incident
+	// names as involved (SetDataCategories).
+	categories []string
 }
+
+// SetDataCategories sets the data inventory's categories of personal
+// data (privacy.Inventory): an incident may name only these.
+func (s *Service) SetDataCategories(names []string) { s.categories = names }
 
 // SetDeliverer sets how notices reach customers: the program gives the
 // portal's inbox and the mail outbox.
@@ -140,9 +147,14 @@ func (s *Service) Open(ctx context.Context, n NewIncident, by string) (Incident,
 		if detected.After(now) {
 			return apperr.New(apperr.Invalid, "The detection time cannot be in the future.")
 		}
-		cats := n.DataCategories
-		if cats == nil {
-			cats = []string{}
+		cats := []string{}
+		for _, c := range n.DataCategories {
+			if s.categories != nil && !slices.Contains(s.categories, c) {
+				return apperr.New(apperr.Invalid, "Choose the data categories from the data inventory: "+strings.Join(s.categories, ", ")+".")
+			}
+			if !slices.Contains(cats, c) {
+				cats = append(cats, c)
+			}
 		}
 		catsJSON, _ := json.Marshal(cats)
 		plan, err := s.planInForce(ctx, tx) // plandoc.go: the approved version, kept to the end (MTL-5.2.1)

@@ -49,6 +49,11 @@ func TestPhasesFollowThePlan(t *testing.T) {
 		if _, err := s.Open(ctx, incident.NewIncident{Title: " ", Severity: "high", Category: "takeover"}, "sec1"); apperr.CodeOf(err) != apperr.Invalid {
 			t.Fatalf("untitled incident: %v", err)
 		}
+		// The data involved is named from the inventory's categories.
+		s.SetDataCategories([]string{"Account identity", "Contact details"})
+		if _, err := s.Open(ctx, incident.NewIncident{Title: "Leak", Severity: "high", Category: "takeover", DataCategories: []string{"Card numbers"}}, "sec1"); apperr.CodeOf(err) != apperr.Invalid {
+			t.Fatalf("a data category outside the inventory: %v", err)
+		}
 		inc, err := s.Open(ctx, incident.NewIncident{Title: "Takeover of accounts", Severity: "high", Category: "account takeover"}, "sec1")
 		if err != nil {
 			t.Fatal(err)

@@ -22,6 +22,16 @@ type Category struct {
 	Columns []string
 }
 
+// CategoryNames are the names of the inventory's categories, which an
+// incident names as involved.
+func CategoryNames(p policy.Profile) []string {
+	var out []string
+	for _, c := range Inventory(p) {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
 // Inventory lists every category of personal data with its purpose,
 // lawful basis, retention from the profile p, and where it lives. The
 // privacy notice, the administrators' page and the export's README are

@@ -266,19 +266,8 @@ func (s *Server) apiIncidentOpen(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
-	if in.Source != "" && !strings.HasPrefix(in.Source, "alert:") && !strings.HasPrefix(in.Source, "report:") {
-		return apperr.New(apperr.Invalid, "An incident comes from an alert (\"alert:<id>\"), a report (\"report:<id>\") or is opened by hand (no source).")
-	}
-	n := incident.NewIncident{Title: in.Title, Severity: in.Severity, Category: in.Category, Source: in.Source, DetectedReason: in.DetectedReason}
-	known := s.dataCategories()
-	for _, c := range in.DataCategories {
-		if !slices.Contains(known, c) {
-			return apperr.New(apperr.Invalid, "Choose the data categories from the data inventory: "+strings.Join(known, ", ")+".")
-		}
-		if !slices.Contains(n.DataCategories, c) {
-			n.DataCategories = append(n.DataCategories, c)
-		}
-	}
+	n := incident.NewIncident{Title: in.Title, Severity: in.Severity, Category: in.Category, Source: in.Source, DetectedReason: in.DetectedReason,
+		DataCategories: in.DataCategories}
 	var err error
 	if n.DetectedAt, err = apiTime("detected_at", in.DetectedAt); err != nil {
 		return err

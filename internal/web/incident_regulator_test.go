@@ -26,7 +26,7 @@ func TestIncidentRegulatorReport(t *testing.T) {
 		aud := cookieOf(signInAs(t, s, "aud@example.com", access.RoleAuditor))
 		cust := cookieOf(signInFull(t, s, "cust@example.com"))
 		inc, err := s.incidents.Open(ctx, incident.NewIncident{Title: "Exposed sign-in history", Severity: "high", Category: "data exposure",
-			DataCategories: []string{"email address"}}, "sec")
+			DataCategories: []string{"Account identity"}}, "sec")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"path"
-	"slices"
 	"strings"
 	"time"
 
@@ -115,13 +114,7 @@ func (s *Server) renderIncidentNew(w http.ResponseWriter, r *http.Request, statu
 
 // dataCategories are the categories of personal data of the inventory,
 // which an incident names as involved.
-func (s *Server) dataCategories() []string {
-	var out []string
-	for _, c := range privacy.Inventory(s.profile) {
-		out = append(out, c.Name)
-	}
-	return out
-}
+func (s *Server) dataCategories() []string { return privacy.CategoryNames(s.profile) }
 
 // formTimeLayout is the datetime-local input's value, read as UTC.
 const formTimeLayout = "2006-01-02T15:04"
@@ -137,11 +130,7 @@ func (s *Server) incidentOpen(w http.ResponseWriter, r *http.Request) error {
 		DetectedAt: f.Get("detected_at"), DetectedReason: f.Get("detected_reason"), Data: map[string]bool{}}
 	n := incident.NewIncident{Title: form.Title, Severity: form.Severity, Category: form.Category, Source: f.Get("source"),
 		DetectedReason: form.DetectedReason}
-	known := s.dataCategories()
 	for _, c := range f["data"] {
-		if !slices.Contains(known, c) {
-			return s.renderIncidentNew(w, r, http.StatusBadRequest, "Choose the data categories from the data inventory.", n.Source, form)
-		}
 		form.Data[c] = true
 		n.DataCategories = append(n.DataCategories, c)
 	}

@@ -144,6 +144,7 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...testOption) *testServer {
 			return id.NotifyAccount(ctx, tx, accountID, "security-report", title, body)
 		}})
 	incidents := incident.New(d, al, profile)
+	incidents.SetDataCategories(privacy.CategoryNames(profile))
 	incidents.SetDeliverer(notify.Tracked{Notices: notices, Address: id.EmailOf})
 	incidents.SetOpened(func(ctx context.Context, tx *db.Tx, inc incident.Incident, by string) error {
 		return detection.EscalateTo(ctx, tx, inc.Source, inc.ID, by)
