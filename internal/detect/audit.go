@@ -22,18 +22,21 @@ var staffActions = []string{
 func FromAudit(r audit.Record) (Event, bool) {
 	ev := Event{Seq: r.Seq, Time: r.At, IP: r.IP, UserAgent: r.UserAgent}
 	var d struct {
-		Reason  string   `json:"reason"`
-		Methods []string `json:"methods"`
-		Account string   `json:"account"`
-		Kind    string   `json:"kind"`
-		Events  int      `json:"events"`
-		Grant   string   `json:"grant"`
-		Risk    string   `json:"risk_level"`
-		Clock   string   `json:"clock"`
-		State   string   `json:"state"`
+		Reason   string   `json:"reason"`
+		Methods  []string `json:"methods"`
+		Account  string   `json:"account"`
+		Kind     string   `json:"kind"`
+		Events   int      `json:"events"`
+		Grant    string   `json:"grant"`
+		Risk     string   `json:"risk_level"`
+		Clock    string   `json:"clock"`
+		State    string   `json:"state"`
+		Summary  string   `json:"summary"`
+		Endpoint string   `json:"endpoint"`
 	}
 	switch r.Action {
-	case "login.failure", "login.success", "risk.signal", "audit.export", "token.new_network", "report.create", "incident.clock_warning", "incident.exercise_overdue":
+	case "login.failure", "login.success", "risk.signal", "audit.export", "token.new_network", "report.create", "incident.clock_warning", "incident.exercise_overdue",
+		"governance.overdue", "vendor.check_degraded":
 		// Only these need their details: the trail's other events are
 		// not decoded (every event passes through here).
 		_ = json.Unmarshal(r.Details, &d) // canonical JSON; a field of another type is left zero
@@ -96,6 +99,16 @@ func FromAudit(r audit.Record) (Event, bool) {
 		// The response plan's exercise is overdue (MTL-5.2.2): the
 		// subject is the exercises, not an incident.
 		ev.Kind, ev.Target, ev.Reason = IncidentOverdue, "exercises", "exercise"
+	case "governance.overdue":
+		// A governance duty passed its date (CP-6.2, CP-10.1, CP-11.2,
+		// MTL-4.3.2, MTL-6.1, MTL-8.1): internal/governance, /vendor,
+		// /training and /findings record it once per record and due date
+		// (details: kind, summary).
+		ev.Kind, ev.Target, ev.Reason, ev.Summary = GovernanceOverdue, r.Target, d.Kind, d.Summary
+	case "vendor.check_degraded":
+		// A vendor endpoint's scheduled check got worse (CP-10.2): details
+		// endpoint and summary.
+		ev.Kind, ev.Target, ev.Reason, ev.Summary = VendorDegraded, r.Target, d.Endpoint, d.Summary
 	default:
 		if !strings.HasPrefix(r.Actor, "account:") {
 			return ev, false

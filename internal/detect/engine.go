@@ -33,6 +33,8 @@ const (
 	RuleTokenNewNetwork    = "token_new_network"
 	RuleCustomerReport     = "customer_report"
 	RuleIncidentOverdue    = "incident_overdue"
+	RuleGovernanceOverdue  = "governance_overdue"
+	RuleVendorDegraded     = "vendor_degraded"
 )
 
 // severity is each rule's alert severity.
@@ -52,6 +54,8 @@ var severity = map[string]string{
 	RuleTokenNewNetwork:    SeverityMedium,
 	RuleCustomerReport:     SeverityHigh,
 	RuleIncidentOverdue:    SeverityHigh,
+	RuleGovernanceOverdue:  SeverityHigh,
+	RuleVendorDegraded:     SeverityMedium,
 }
 
 // Kinds of alert subject: what the responses act on.
@@ -64,6 +68,9 @@ const (
 	// SubjectExercises is the incident response plan's exercises
 	// (MTL-5.2.2): no response acts on it.
 	SubjectExercises = "exercises"
+	// SubjectGovernance is a governance record (a finding, a vendor, a
+	// policy document, an agreement, a training): no response acts on it.
+	SubjectGovernance = "governance"
 )
 
 // Alert is what a rule raises.
@@ -224,6 +231,14 @@ func (e *Engine) Observe(ev Event) []Alert {
 		fire(Alert{Rule: RuleIncidentOverdue, Key: RuleIncidentOverdue + "|" + ev.Target + "|" + ev.Reason, SubjectKind: SubjectIncident,
 			Subject: ev.Target, Evidence: seqs(ev.Seq),
 			Summary: "An incident's " + ev.Reason + " notification deadline passed with no notification recorded."})
+	case GovernanceOverdue:
+		// One alert per record and kind: the domain records each
+		// lapse once (per due date).
+		fire(Alert{Rule: RuleGovernanceOverdue, Key: RuleGovernanceOverdue + "|" + ev.Target + "|" + ev.Reason, SubjectKind: SubjectGovernance,
+			Subject: ev.Target, Evidence: seqs(ev.Seq), Summary: orDefault(ev.Summary, "A governance duty ("+ev.Reason+") is overdue.")})
+	case VendorDegraded:
+		fire(Alert{Rule: RuleVendorDegraded, Key: RuleVendorDegraded + "|" + ev.Target + "|" + ev.Reason, SubjectKind: SubjectGovernance,
+			Subject: ev.Target, Evidence: seqs(ev.Seq), Summary: orDefault(ev.Summary, "A third party's endpoint check got worse: "+ev.Reason+".")})
 	}
 	e.sweep(ev.Time)
 	return out
@@ -638,4 +653,12 @@ func seqsOf(w window) []int64 {
 		}
 	}
 	return out
+}
+
+// orDefault is s, or def when s is empty.
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

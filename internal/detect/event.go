@@ -28,18 +28,20 @@ type Kind uint8
 
 // Kinds of event.
 const (
-	_               Kind = iota
-	SignIn               // a completed sign-in (Method: the last factor)
-	SignInFailure        // a failed attempt (Reason says which)
-	PasswordOK           // the password step passed; a second factor is due
-	RiskSignOut          // a session ended because its context changed (Reason: country_change, ...)
-	Signup               // an account was created by sign-up
-	Reveal               // staff revealed a customer's masked data (Target: the customer)
-	AuditExport          // staff exported the audit trail (Count: events)
-	StaffAction          // any other action by staff
-	TokenNewNetwork      // an API token was used from a network it had not used (Target: the token)
-	CustomerReport       // the owner reported activity as not theirs (Reason: the reported sign-in's risk level)
-	IncidentOverdue      // an incident's deadline passed with nothing recorded (Target: the incident, Reason: the clock)
+	_                 Kind = iota
+	SignIn                 // a completed sign-in (Method: the last factor)
+	SignInFailure          // a failed attempt (Reason says which)
+	PasswordOK             // the password step passed; a second factor is due
+	RiskSignOut            // a session ended because its context changed (Reason: country_change, ...)
+	Signup                 // an account was created by sign-up
+	Reveal                 // staff revealed a customer's masked data (Target: the customer)
+	AuditExport            // staff exported the audit trail (Count: events)
+	StaffAction            // any other action by staff
+	TokenNewNetwork        // an API token was used from a network it had not used (Target: the token)
+	CustomerReport         // the owner reported activity as not theirs (Reason: the reported sign-in's risk level)
+	IncidentOverdue        // an incident's deadline passed with nothing recorded (Target: the incident, Reason: the clock)
+	GovernanceOverdue      // a governance duty passed its date (Target: what is overdue, e.g. finding:ID; Reason: its kind; Summary)
+	VendorDegraded         // a third party's endpoint check got worse (Target: vendor:ID; Reason: the endpoint; Summary)
 )
 
 // Failure reasons, as in the replay format.
@@ -66,6 +68,8 @@ type Event struct {
 	Reason    string
 	Method    string
 	Count     int
+	// Summary is the sentence a governance event carries for its alert.
+	Summary string
 }
 
 // Network is the network an address belongs to for detection: an IPv4 /24

@@ -170,6 +170,10 @@ func TestEventRulesOnFixtures(t *testing.T) {
 		{"incident_overdue.jsonl", detect.RuleIncidentOverdue, "inc1", 1},
 		// The response plan's exercise is overdue (MTL-5.2.2).
 		{"exercise_overdue.jsonl", detect.RuleIncidentOverdue, "exercises", 1},
+		// A governance duty overdue (CP-6.2, CP-10.1, CP-11.2, MTL-8.1).
+		{"governance_overdue.jsonl", detect.RuleGovernanceOverdue, "finding:01FIND", 1},
+		// A third party's endpoint got worse (CP-10.2); a good check raises nothing.
+		{"vendor_degraded.jsonl", detect.RuleVendorDegraded, "vendor:01VEND", 1},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
 			alerts := auditFixture(t, cfg, tc.fixture)

@@ -171,6 +171,11 @@ func defaultDetection() Detection {
 		// Every incident deadline passed (one warning per incident and
 		// clock: the threshold and window change nothing).
 		IncidentOverdue: Rule{Threshold: 1, Window: Duration{24 * time.Hour}, Responses: alert},
+		// Every governance duty overdue and every vendor check that got
+		// worse (each recorded once: the threshold and window change
+		// nothing).
+		GovernanceOverdue: Rule{Threshold: 1, Window: Duration{24 * time.Hour}, Responses: alert},
+		VendorDegraded:    Rule{Threshold: 1, Window: Duration{24 * time.Hour}, Responses: alert},
 	}
 }
 

@@ -188,4 +188,14 @@ func ExampleProfile_WriteTOML() {
 	// threshold = 1  # CP-8.2
 	// window = "24h" # CP-8.2
 	// responses = [] # CP-8.2 CP-3.2
+	//
+	// [detection.governance_overdue]
+	// threshold = 1  # CP-8.2
+	// window = "24h" # CP-8.2
+	// responses = [] # CP-8.2 CP-3.2
+	//
+	// [detection.vendor_degraded]
+	// threshold = 1  # CP-8.2
+	// window = "24h" # CP-8.2
+	// responses = [] # CP-8.2 CP-3.2
 }

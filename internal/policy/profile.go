@@ -400,6 +400,16 @@ type Detection struct {
 	// with nothing recorded (CP-7.1, MTL-5.1.1), an alert beside the
 	// warnings by email. Its subject is an incident, so it only alerts.
 	IncidentOverdue Rule `toml:"incident_overdue" json:"incident_overdue"`
+	// GovernanceOverdue: a governance duty passed its date: a finding's
+	// remediation, a vendor's reassessment or agreement, a policy review,
+	// a training (CP-6.2, CP-10.1, CP-11.2, MTL-4.3.2, MTL-6.1, MTL-8.1).
+	// Its subject is a record, so it only alerts.
+	GovernanceOverdue Rule `toml:"governance_overdue" json:"governance_overdue"`
+	// VendorDegraded: a scheduled check of a third party's endpoint got
+	// worse (CP-10.2): unreachable, an old TLS version or a weak suite, a
+	// certificate expired or near expiry, HSTS or security.txt gone. It
+	// only alerts.
+	VendorDegraded Rule `toml:"vendor_degraded" json:"vendor_degraded"`
 }
 
 // Rule is one detection rule's threshold, window and responses. What the
@@ -457,5 +467,7 @@ func (d Detection) Rules() map[string]Rule {
 		"token_new_network":    d.TokenNewNetwork,
 		"customer_report":      d.CustomerReport,
 		"incident_overdue":     d.IncidentOverdue,
+		"governance_overdue":   d.GovernanceOverdue,
+		"vendor_degraded":      d.VendorDegraded,
 	}
 }

@@ -296,9 +296,18 @@ func (c *checker) detection(d Detection) {
 			}
 		}
 	}
-	for _, resp := range d.IncidentOverdue.Responses {
-		if resp != RespondAlert {
-			c.fail("detection.incident_overdue.responses", "an overdue incident has no account or network to act on: the rule only alerts")
+	for _, r := range []struct {
+		key, what string
+		rule      Rule
+	}{
+		{"incident_overdue", "an overdue incident", d.IncidentOverdue},
+		{"governance_overdue", "an overdue governance duty", d.GovernanceOverdue},
+		{"vendor_degraded", "a third party's endpoint", d.VendorDegraded},
+	} {
+		for _, resp := range r.rule.Responses {
+			if resp != RespondAlert {
+				c.fail("detection."+r.key+".responses", "%s has no account or network to act on: the rule only alerts", r.what)
+			}
 		}
 	}
 }
