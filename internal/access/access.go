@@ -142,6 +142,10 @@ func Allowed(p Principal, perm Permission) bool {
 		return p.Stage == StageChangePassword || p.Stage == StageDone || p.Stage == StageTraining
 	case AccountSelf, AccountData:
 		return p.Stage == StageDone || p.Stage == StageTraining
+	case TrainingTake:
+		// Enforces CP-12: the training that lifts the restriction stays
+		// open to the staff member it restricts.
+		return (p.Stage == StageDone || p.Stage == StageTraining) && p.Role.IsStaff()
 	}
 	return p.Stage == StageDone && Has(p.Role, perm)
 }

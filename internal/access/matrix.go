@@ -72,6 +72,27 @@ const (
 	// permission like AccountSelf, but sensitive: it needs a fresh
 	// re-authentication (CP-11.1, CP-6.3).
 	AccountData Permission = "account.data"
+
+	// GovernanceRead: read the registers of governance (MTL-7.2): third
+	// parties and their checks, policy documents and reviews, findings,
+	// training status.
+	GovernanceRead Permission = "governance.read"
+	// VendorManage: the vendor register, assessments, agreements and
+	// endpoint checks (CP-10.1, CP-10.2, MTL-6.1, MTL-6.2).
+	VendorManage Permission = "vendor.manage"
+	// FindingManage: security assessments and the findings register,
+	// disclosure reports included (CP-6.2, MTL-4.3.1, MTL-4.3.2).
+	FindingManage Permission = "finding.manage"
+	// PolicyDocManage: policy documents, their versions, approvals and
+	// reviews (CP-11.2).
+	PolicyDocManage Permission = "policydoc.manage"
+	// TrainingManage: training modules, assignments, and training done
+	// elsewhere (MTL-8.1, CP-12).
+	TrainingManage Permission = "training.manage"
+	// TrainingTake: a member of staff takes their assigned training. A
+	// self-service permission like AccountSelf: it stays while training
+	// is overdue, so the way out of the restriction is open (CP-12).
+	TrainingTake Permission = "training.take"
 )
 
 // matrix is the role table: the one place where roles get permissions
@@ -80,10 +101,11 @@ const (
 var matrix = map[Role][]Permission{
 	RoleCustomer: {TicketOwn},
 	RoleSupport:  {TicketQueue, CustomerLookup, CustomerReveal, ReportForCustomer, TokenOwn, TokenCreate},
-	RoleSecurity: {IncidentManage, IncidentRead, CustomerLookup, ReportForCustomer, UserRead, PolicyRead, AuditRead, TokenOwn, TokenCreate},
+	RoleSecurity: {IncidentManage, IncidentRead, CustomerLookup, ReportForCustomer, UserRead, PolicyRead, AuditRead, GovernanceRead, VendorManage,
+		FindingManage, TokenOwn, TokenCreate},
 	RoleAdmin: {UserRead, UserManage, UserReveal, UserInvite, RoleGrant, ApprovalDecide, MatrixRead, PolicyRead, PolicyEdit, KeysRotate, OutboxRead,
-		AuditRead, PrivacyRequests, TokenOwn, TokenCreate},
-	RoleAuditor: {IncidentRead, UserRead, MatrixRead, PolicyRead, AuditRead, AuditExport, PrivacyRequests, TokenOwn, TokenCreate},
+		AuditRead, PrivacyRequests, GovernanceRead, PolicyDocManage, TrainingManage, TokenOwn, TokenCreate},
+	RoleAuditor: {IncidentRead, UserRead, MatrixRead, PolicyRead, AuditRead, AuditExport, PrivacyRequests, GovernanceRead, TokenOwn, TokenCreate},
 }
 
 // sensitive are the permissions that need a step-up re-authentication
@@ -137,7 +159,8 @@ func RolePermissions(r Role) []Permission {
 func Permissions() []Permission {
 	return []Permission{TicketOwn, TicketQueue, CustomerLookup, CustomerReveal, ReportForCustomer,
 		IncidentManage, IncidentRead, UserRead, UserManage, UserReveal, UserInvite, RoleGrant, ApprovalDecide, MatrixRead, PolicyRead, PolicyEdit,
-		KeysRotate, OutboxRead, AuditRead, AuditExport, PrivacyRequests, TokenOwn, TokenCreate}
+		KeysRotate, OutboxRead, AuditRead, AuditExport, PrivacyRequests, GovernanceRead, VendorManage, FindingManage, PolicyDocManage, TrainingManage,
+		TokenOwn, TokenCreate}
 }
 
 // Describe says in words what a permission allows, for the matrix page and
@@ -168,6 +191,11 @@ var descriptions = map[Permission]string{
 	AuditRead:         "Search the audit trail",
 	AuditExport:       "Export the audit trail (step-up)",
 	PrivacyRequests:   "See the data inventory and every data-subject request with its deadline",
+	GovernanceRead:    "Read the vendor register, policy documents and reviews, findings and training status",
+	VendorManage:      "Manage third parties: register, assessments, agreements and endpoint checks",
+	FindingManage:     "Record security assessments and work the findings register, disclosure reports included",
+	PolicyDocManage:   "Manage policy documents: versions, approvals and reviews",
+	TrainingManage:    "Manage training modules and assignments; record training done elsewhere",
 	TokenOwn:          "See and revoke their own API tokens",
 	TokenCreate:       "Create an API token for themselves (step-up)",
 }
