@@ -7,6 +7,7 @@ import (
 	"github.com/portico/portico/internal/approval"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/backup"
+	"github.com/portico/portico/internal/codecheck"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/identity"
@@ -63,6 +64,7 @@ func Controls() []policy.Control {
 	out = append(out, alertout.Controls()...)
 	out = append(out, vulncheck.Controls()...)
 	out = append(out, vendorcheck.Controls()...)
+	out = append(out, codecheck.Controls()...)
 	return out
 }
 
@@ -103,6 +105,8 @@ var complete = map[string]bool{
 	"MTL-5.1.2": true, // as CP-9.1, with the banner until read and the steps as guidance
 	"MTL-5.2.1": true, // versioned, approved plan whose checklists drive the phases; review due
 	"MTL-5.2.2": true, // exercises and drills with findings tracked, next due and its alert, post-incident review
+	// Governance (issue 13).
+	"MTL-4.1.1": true, // docs/secure-coding.md, the rules checked on every run, the review checklist in the PR template
 }
 
 // ClauseStatus says how far the controls of a clause go: "enforced" or
