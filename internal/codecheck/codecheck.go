@@ -43,14 +43,16 @@ type Violation struct {
 	What string
 }
 
-func (v Violation) String() string { return fmt.Sprintf("%s:%d: %s: %s", v.File, v.Line, v.Rule, v.What) }
+func (v Violation) String() string {
+	return fmt.Sprintf("%s:%d: %s: %s", v.File, v.Line, v.Rule, v.What)
+}
 
 // Allowed lists the places where a rule is broken on purpose, by rule and
 // file (relative, slash-separated), with the reason. A review of a change
 // that adds a line here is a review of the reason.
 var Allowed = map[string]map[string]string{
 	RuleCryptoRand: {
-		"internal/identity/mimic.go":   "the timing of an unknown account's sign-in is jittered to look like a known one's: not a secret",
+		"internal/identity/mimic.go":    "the timing of an unknown account's sign-in is jittered to look like a known one's: not a secret",
 		"internal/livefeed/postgres.go": "the reconnection back-off is jittered so that nodes do not reconnect in step: not a secret",
 	},
 	RuleWeakCrypto: {
