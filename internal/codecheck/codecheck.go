@@ -61,7 +61,7 @@ var Allowed = map[string]map[string]string{
 	RuleTrustedHTML: {
 		"internal/svgchart/svgchart.go": "the chart is SVG built from numbers and escaped labels, by the package that escapes them",
 		"internal/web/mfa.go":           "the QR code is a data: URL of PNG bytes Portico made, and the otpauth: URL is the authenticator's own scheme, built by the TOTP library",
-		"internal/incident/plandoc.go":  "Markdown rendered by goldmark is sanitized by bluemonday (or fully escaped) just before the conversion",
+		"internal/markdown/markdown.go": "Markdown rendered by goldmark is sanitized by bluemonday (or fully escaped) just before the conversion",
 	},
 	RuleTLSVerify: {
 		"internal/vendorcheck/vendorcheck.go": "a vendor's endpoint is probed without verification so that a bad chain is reported (judgeChain verifies it separately), never trusted: nothing is sent",

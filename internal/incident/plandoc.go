@@ -16,20 +16,16 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/microcosm-cc/bluemonday"
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
-	"github.com/yuin/goldmark/extension"
-	east "github.com/yuin/goldmark/extension/ast"
 	"github.com/yuin/goldmark/parser"
-	"github.com/yuin/goldmark/renderer"
 	"github.com/yuin/goldmark/text"
-	"github.com/yuin/goldmark/util"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/markdown"
 	"github.com/portico/portico/internal/policy"
 )
 
@@ -306,69 +302,14 @@ func title(phase string) string {
 	return strings.ToUpper(phase[:1]) + phase[1:]
 }
 
-// markdown renders plan documents, findings and reviews for the pages:
-// GitHub's Markdown (tables, task lists, strikethrough, links), with raw
-// HTML left out, task boxes drawn as characters rather than inputs, and
-// images as links to them (the pages' CSP loads no image from elsewhere).
-var markdown = sync.OnceValue(func() goldmark.Markdown {
-	return goldmark.New(
-		goldmark.WithExtensions(extension.GFM),
-		goldmark.WithRendererOptions(renderer.WithNodeRenderers(util.Prioritized(pageRenderer{}, 100))),
-	)
-})
-
-// sanitizer is the second guard: whatever the renderer lets through is
-// cut to bluemonday's policy for user-generated content (no script, no
-// event handler, no style, no javascript: or data: link, links
-// rel=nofollow).
-var sanitizer = sync.OnceValue(bluemonday.UGCPolicy)
-
-// pageRenderer draws a task-list box as ☐ or ☑ (the sanitizer removes
-// form inputs, and a plan's boxes are not for ticking here: the
-// incident's page ticks them), and an image as a link to it.
-type pageRenderer struct{}
-
-func (pageRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
-	reg.Register(east.KindTaskCheckBox, func(w util.BufWriter, _ []byte, n ast.Node, entering bool) (ast.WalkStatus, error) {
-		if entering {
-			if n.(*east.TaskCheckBox).IsChecked {
-				_, _ = w.WriteString("☑ ")
-			} else {
-				_, _ = w.WriteString("☐ ")
-			}
-		}
-		return ast.WalkContinue, nil
-	})
-	reg.Register(ast.KindImage, func(w util.BufWriter, _ []byte, n ast.Node, entering bool) (ast.WalkStatus, error) {
-		img := n.(*ast.Image)
-		if !entering {
-			_, _ = w.WriteString("</a>")
-			return ast.WalkContinue, nil
-		}
-		_, _ = w.WriteString(`<a href="`)
-		_, _ = w.Write(util.EscapeHTML(util.URLEscape(img.Destination, true)))
-		_, _ = w.WriteString(`">`)
-		if !img.HasChildren() {
-			_, _ = w.Write(util.EscapeHTML(img.Destination))
-		}
-		return ast.WalkContinue, nil
-	})
-}
-
 // taskCode is an explicit code at the end of a task-list line, left out
 // of the rendering (it is for Portico, not for the reader).
 var taskCode = regexp.MustCompile(`(?m)^([ \t]*(?:[-*+]|\d+[.)])[ \t]+\[[ xX]\][ \t].*?)[ \t]*\{#[a-z0-9-]*\}[ \t]*$`)
 
-// RenderMarkdown renders Markdown written by staff (a plan, a review) as
-// HTML safe to put in a page: goldmark without raw HTML, then
-// bluemonday's UGC policy, so neither a <script> nor a javascript: link
-// survives even if the one or the other lets it through.
+// RenderMarkdown renders a plan or a review for a page (markdown.Render),
+// leaving the checklist items' explicit codes out.
 func RenderMarkdown(md string) template.HTML {
-	var buf bytes.Buffer
-	if err := markdown().Convert([]byte(taskCode.ReplaceAllString(md, "$1")), &buf); err != nil {
-		return template.HTML(template.HTMLEscapeString(md)) // goldmark does not fail on a bytes.Buffer
-	}
-	return template.HTML(sanitizer().SanitizeBytes(buf.Bytes())) // #nosec G203 -- sanitized just above
+	return markdown.Render(taskCode.ReplaceAllString(md, "$1"))
 }
 
 // DraftPlan stores a new version of the plan, not yet in force: it must
