@@ -1,4 +1,4 @@
-package codecheck_test
+package codecheck
 
 import (
 	"os"
@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/portico/portico/internal/codecheck"
 	"github.com/portico/portico/internal/policy"
 )
 
@@ -14,9 +13,9 @@ func known(id string) bool { _, ok := policy.ClauseByID(id); return ok }
 
 // TestRepositoryFollowsSecureCodingRules (MTL-4.1.1): Portico's own code
 // breaks none of the checkable rules of docs/secure-coding.md, except where
-// codecheck.Allowed says why.
+// allowed says why.
 func TestRepositoryFollowsSecureCodingRules(t *testing.T) {
-	vs, err := codecheck.Check("../..", codecheck.Options{KnownClause: known})
+	vs, err := Check("../..", Options{KnownClause: known})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,20 +30,20 @@ func TestEachRuleCatchesItsBreach(t *testing.T) {
 	for _, tc := range []struct {
 		rule, src string
 	}{
-		{codecheck.RuleHTMLTemplate, `import "text/template"; var _ = template.New`},
-		{codecheck.RuleCryptoRand, `import "math/rand/v2"; var _ = rand.N(3)`},
-		{codecheck.RuleCryptoRand, `import mr "math/rand"; var _ = mr.Int()`},
-		{codecheck.RuleWeakCrypto, `import "crypto/md5"; var _ = md5.Sum`},
-		{codecheck.RuleTrustedHTML, `import "html/template"; func f(s string) template.HTML { return template.HTML(s) }`},
-		{codecheck.RuleTrustedHTML, `import h "html/template"; func f(s string) h.URL { return h.URL("x" + s) }`},
-		{codecheck.RuleTLSVerify, `import "crypto/tls"; var c = &tls.Config{InsecureSkipVerify: true}`},
-		{codecheck.RuleTLSVerify, `import "crypto/tls"; func f(c *tls.Config) { c.InsecureSkipVerify = true }`},
-		{codecheck.RuleServerTimeouts, `import "net/http"; var s = &http.Server{Addr: ":1"}`},
-		{codecheck.RuleSQLFormat, `import ("fmt"; "database/sql"); func f(d *sql.DB, t string) { d.Exec(fmt.Sprintf("DELETE FROM %s", t)) }`},
-		{codecheck.RuleClauseIDs, "// Enforces CP-99.1: nothing.\nfunc f() {}"},
+		{RuleHTMLTemplate, `import "text/template"; var _ = template.New`},
+		{RuleCryptoRand, `import "math/rand/v2"; var _ = rand.N(3)`},
+		{RuleCryptoRand, `import mr "math/rand"; var _ = mr.Int()`},
+		{RuleWeakCrypto, `import "crypto/md5"; var _ = md5.Sum`},
+		{RuleTrustedHTML, `import "html/template"; func f(s string) template.HTML { return template.HTML(s) }`},
+		{RuleTrustedHTML, `import h "html/template"; func f(s string) h.URL { return h.URL("x" + s) }`},
+		{RuleTLSVerify, `import "crypto/tls"; var c = &tls.Config{InsecureSkipVerify: true}`},
+		{RuleTLSVerify, `import "crypto/tls"; func f(c *tls.Config) { c.InsecureSkipVerify = true }`},
+		{RuleServerTimeouts, `import "net/http"; var s = &http.Server{Addr: ":1"}`},
+		{RuleSQLFormat, `import ("fmt"; "database/sql"); func f(d *sql.DB, t string) { d.Exec(fmt.Sprintf("DELETE FROM %s", t)) }`},
+		{RuleClauseIDs, "// Enforces CP-99.1: nothing.\nfunc f() {}"},
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
-			vs, err := codecheck.CheckFile("x.go", []byte("package x\n"+tc.src+"\n"), codecheck.Options{KnownClause: known})
+			vs, err := CheckFile("x.go", []byte("package x\n"+tc.src+"\n"), Options{KnownClause: known})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -83,7 +82,7 @@ func f(d *sql.DB, id string) {
 	_ = template.HTML("<br>")
 }
 `
-	vs, err := codecheck.CheckFile("x.go", []byte(src), codecheck.Options{KnownClause: known})
+	vs, err := CheckFile("x.go", []byte(src), Options{KnownClause: known})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +95,7 @@ func f(d *sql.DB, id string) {
 // that exists and still breaks that rule, so the list cannot grow stale
 // and hide a later breach in the same place.
 func TestAllowedEntriesStillNeeded(t *testing.T) {
-	for rule, files := range codecheck.Allowed {
+	for rule, files := range allowed {
 		for file, why := range files {
 			if strings.TrimSpace(why) == "" {
 				t.Errorf("%s %s: no reason given", rule, file)
@@ -104,16 +103,16 @@ func TestAllowedEntriesStillNeeded(t *testing.T) {
 		}
 	}
 	// Check without the table: each allowed (rule, file) must appear.
-	saved := codecheck.Allowed
-	codecheck.Allowed = nil
-	defer func() { codecheck.Allowed = saved }()
-	vs, err := codecheck.Check("../..", codecheck.Options{})
+	saved := allowed
+	allowed = nil
+	defer func() { allowed = saved }()
+	vs, err := Check("../..", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for rule, files := range saved {
 		for file := range files {
-			if !slices.ContainsFunc(vs, func(v codecheck.Violation) bool { return v.Rule == rule && v.File == file }) {
+			if !slices.ContainsFunc(vs, func(v Violation) bool { return v.Rule == rule && v.File == file }) {
 				t.Errorf("Allowed[%s][%s] is no longer needed: remove it", rule, file)
 			}
 		}

@@ -2,7 +2,7 @@
 // the response plan, reviews, training lessons, findings) as HTML safe to
 // put in a page. It is the one place where Portico turns text into
 // template.HTML from a built value (internal/codecheck allows it here and
-// nowhere else it need not).
+// nowhere else).
 package markdown
 
 import (

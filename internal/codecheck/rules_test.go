@@ -1,12 +1,3 @@
-// Package codecheck reads Portico's own Go source and reports where it
-// breaks a secure-coding rule that a program can check: the half of
-// docs/secure-coding.md that does not need a reviewer. Its test runs the
-// rules over the repository on every test run, so a change that breaks one
-// fails the suite before it reaches review (MTL-4.1.1).
-//
-// The rules look at the syntax tree, not at types: they are cheap, and the
-// few places where a rule is knowingly broken are listed in Allowed with
-// the reason, which review reads.
 package codecheck
 
 import (
@@ -23,7 +14,7 @@ import (
 	"strings"
 )
 
-// Rule names, as Violation.Rule and the Allowed table give them.
+// Rule names, as Violation.Rule and the allowed table give them.
 const (
 	RuleHTMLTemplate   = "html-template-only"    // no text/template: pages escape by context
 	RuleCryptoRand     = "crypto-rand"           // no math/rand: secrets come from crypto/rand
@@ -47,10 +38,10 @@ func (v Violation) String() string {
 	return fmt.Sprintf("%s:%d: %s: %s", v.File, v.Line, v.Rule, v.What)
 }
 
-// Allowed lists the places where a rule is broken on purpose, by rule and
+// allowed lists the places where a rule is broken on purpose, by rule and
 // file (relative, slash-separated), with the reason. A review of a change
 // that adds a line here is a review of the reason.
-var Allowed = map[string]map[string]string{
+var allowed = map[string]map[string]string{
 	RuleCryptoRand: {
 		"internal/identity/mimic.go":    "the timing of an unknown account's sign-in is jittered to look like a known one's: not a secret",
 		"internal/livefeed/postgres.go": "the reconnection back-off is jittered so that nodes do not reconnect in step: not a secret",
@@ -111,7 +102,7 @@ func Check(root string, o Options) ([]Violation, error) {
 				return err
 			}
 			for _, v := range vs {
-				if _, ok := Allowed[v.Rule][v.File]; !ok {
+				if _, ok := allowed[v.Rule][v.File]; !ok {
 					out = append(out, v)
 				}
 			}
