@@ -29,6 +29,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -64,7 +65,10 @@ const fontSize = 12
 //go:embed templates/*.svg.tmpl
 var templateFS embed.FS
 
-var templates = template.Must(template.New("").ParseFS(templateFS, "templates/*.svg.tmpl"))
+// templates are parsed on the first chart drawn, not at start (idle memory).
+var templates = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("").ParseFS(templateFS, "templates/*.svg.tmpl"))
+})
 
 var (
 	colorRE = regexp.MustCompile(`^(#[0-9a-fA-F]{3}|#[0-9a-fA-F]{6}|currentColor)$`)
@@ -115,7 +119,7 @@ func (o Options) color(i int) string {
 
 func render(name string, data any) template.HTML {
 	var b bytes.Buffer
-	if err := templates.ExecuteTemplate(&b, name, data); err != nil {
+	if err := templates().ExecuteTemplate(&b, name, data); err != nil {
 		// The templates are fixed and the data are plain strings: an
 		// error here is a bug in this package.
 		panic("svgchart: " + err.Error())
