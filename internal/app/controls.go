@@ -9,6 +9,7 @@ import (
 	"github.com/portico/portico/internal/backup"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/detect"
+	"github.com/portico/portico/internal/findings"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/notify"
@@ -62,6 +63,7 @@ func Controls() []policy.Control {
 	out = append(out, incident.Controls()...)
 	out = append(out, alertout.Controls()...)
 	out = append(out, vulncheck.Controls()...)
+	out = append(out, findings.Controls()...)
 	out = append(out, vendorcheck.Controls()...)
 	return out
 }

@@ -171,6 +171,9 @@ func (s *Service) File(ctx context.Context, tx *db.Tx, n NewFinding) (Finding, e
 		Component: strings.TrimSpace(n.Component), Owner: strings.TrimSpace(n.Owner), ReporterContact: strings.TrimSpace(n.ReporterContact),
 		Status: StatusOpen, CreatedBy: n.By,
 	}
+	if f.AssessmentID != "" {
+		f.SourceKind, f.SourceID = SourceAssessment, f.AssessmentID
+	}
 	if err := s.check(ctx, tx, f); err != nil {
 		return Finding{}, err
 	}
@@ -188,7 +191,6 @@ func (s *Service) File(ctx context.Context, tx *db.Tx, n NewFinding) (Finding, e
 		if _, err := s.assessment(ctx, tx, f.AssessmentID); err != nil {
 			return Finding{}, err
 		}
-		f.SourceKind, f.SourceID = SourceAssessment, f.AssessmentID
 	}
 	f.ID, f.CreatedAt, f.UpdatedAt = newID(), tx.Now(), tx.Now()
 	f.DueAt = db.Time(f.CreatedAt.Add(s.Remediation(f.Severity)))
