@@ -193,8 +193,9 @@ func (s *Server) findingTransition(w http.ResponseWriter, r *http.Request) error
 		err, done = s.findings.Resolve(ctx, id, f.Get("evidence"), by), "finding-resolved"
 	case "accept":
 		var until time.Time
-		if until, err = dueDate(f.Get("until")); err == nil {
-			err = s.findings.Accept(ctx, id, f.Get("reason"), until, by)
+		if until, err = parseDate(f.Get("until")); err == nil {
+			// Accepted through the end of that day (UTC).
+			err = s.findings.Accept(ctx, id, f.Get("reason"), until.Add(24*time.Hour-time.Second), by)
 		}
 		done = "finding-accepted"
 	case "reopen":
