@@ -27,6 +27,7 @@ import (
 	"github.com/portico/portico/internal/buildinfo"
 	"github.com/portico/portico/internal/config"
 	"github.com/portico/portico/internal/detect"
+	"github.com/portico/portico/internal/findings"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/notify"
 	"github.com/portico/portico/internal/policy"
@@ -126,9 +127,18 @@ No network call is made. Prints each vulnerable module with the advisory, its
 aliases and the fixed version; exits 1 when there is any.
 
 Matching is by module and version, not by the packages the binary imports:
-an advisory for a package Portico does not use is still listed.`, 0, e.stdout)
+an advisory for a package Portico does not use is still listed.
+
+With --file-findings it also opens the installation's database (the same
+--data-dir or --database-url as serve) and files one finding per vulnerable
+module and advisory in the findings register (source vulncheck), graded by
+the advisory's severity or high, never twice while one is not resolved, and
+records the run for the inventory page. Without it nothing is written: the
+check can run in CI with no database.`, config.Storage|config.Policy, e.stdout)
 	dir := l.FlagSet().String("osv", "", "the OSV database `directory`")
-	if _, err := load(e, l, args); err != nil {
+	file := l.FlagSet().Bool("file-findings", false, "file each vulnerable module in the findings register of the installation's database")
+	cfg, err := load(e, l, args)
+	if err != nil {
 		return err
 	}
 	if *dir == "" {
@@ -145,6 +155,11 @@ an advisory for a package Portico does not use is still listed.`, 0, e.stdout)
 	for _, n := range res.Notes {
 		fmt.Fprintln(e.stderr, "note:", n)
 	}
+	if *file {
+		if err := fileVulns(ctx, e, cfg, res, m); err != nil {
+			return err
+		}
+	}
 	for _, v := range res.Vulns {
 		fixed := v.Fixed
 		if fixed == "" {
@@ -160,6 +175,22 @@ an advisory for a package Portico does not use is still listed.`, 0, e.stdout)
 		return &exitError{code: 1, msg: fmt.Sprintf("%s this binary (Go %s, %d modules checked)", what, m.GoVersion, len(m.Deps))}
 	}
 	fmt.Fprintf(e.stderr, "no advisory matches this binary (Go %s, %d modules checked)\n", m.GoVersion, len(m.Deps))
+	return nil
+}
+
+// fileVulns files the check's result in the findings register
+// (MTL-4.1.2).
+func fileVulns(ctx context.Context, e env, cfg config.Config, res vulncheck.Result, m vulncheck.Modules) error {
+	s, err := app.OpenStorage(ctx, cfg, app.Existing, app.NewLogger(e.stderr, cfg.LogFormat, cfg.LogLevel))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	filed, err := findings.New(s.DB, s.Audit, s.Profile).FileVulns(audit.WithActor(ctx, audit.ActorCLI), res, m)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "findings: %d filed, %d already in the register\n", len(filed.New), filed.Existing)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/portico/portico/internal/codecheck"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/detect"
+	"github.com/portico/portico/internal/findings"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/notify"
@@ -63,6 +64,7 @@ func Controls() []policy.Control {
 	out = append(out, incident.Controls()...)
 	out = append(out, alertout.Controls()...)
 	out = append(out, vulncheck.Controls()...)
+	out = append(out, findings.Controls()...)
 	out = append(out, vendorcheck.Controls()...)
 	out = append(out, codecheck.Controls()...)
 	return out

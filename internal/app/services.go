@@ -17,6 +17,7 @@ import (
 	"github.com/portico/portico/internal/config"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/detect"
+	"github.com/portico/portico/internal/findings"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/notify"
@@ -39,6 +40,7 @@ type Services struct {
 	Retention *retention.Service
 	Detect    *detect.Service
 	Incidents *incident.Service
+	Findings  *findings.Service // the findings register and assessments (CP-6.2, MTL-4.3.x)
 	AlertOut  *alertout.Service
 	Geo       detect.Places
 
@@ -129,6 +131,7 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 	sv.Incidents.SetOpened(func(ctx context.Context, tx *db.Tx, inc incident.Incident, by string) error {
 		return sv.Detect.EscalateTo(ctx, tx, inc.Source, inc.ID, by)
 	})
+	sv.Findings = findings.New(st.DB, st.Audit, st.Profile)
 	if sv.Privacy, err = privacy.New(privacy.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile,
 		Identity: sv.Identity, Support: sv.Support, Notices: sv.Notices, Passkeys: sv.Passkeys, Tokens: sv.Tokens, Detect: sv.Detect}); err != nil {
 		return nil, err

@@ -114,3 +114,29 @@ func (s *Service) throttle(ctx context.Context, ip string, kinds ...string) erro
 func (s *Service) ThrottleSignIn(ctx context.Context, ip string) error {
 	return s.throttle(ctx, ip, limitLoginIP, limitLoginNetwork)
 }
+
+// ThrottleDisclosure counts a report through the public vulnerability
+// disclosure form against the limit of its network (an IPv4 /24 or IPv6
+// /56), the sign-up limit per window: a public form that files into the
+// security team's queue is throttled like sign-up.
+//
+// Enforces CP-8.2, CP-6.2: the public disclosure form cannot flood the
+// findings register.
+func (s *Service) ThrottleDisclosure(ctx context.Context, ip string) error {
+	over := false
+	err := s.db.Transact(ctx, func(tx *db.Tx) error {
+		var err error
+		over, err = s.hit(ctx, tx, limitDisclosureNetwork, detect.Network(ip), s.profile.RateLimit.SignupPerIP)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if over {
+		return errThrottled
+	}
+	return nil
+}
+
+// limitDisclosureNetwork is the limit kind of the disclosure form.
+const limitDisclosureNetwork = "disclosure-net"

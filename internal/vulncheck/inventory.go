@@ -12,9 +12,10 @@
 // toolchain ("toolchain") are matched against the Go version the
 // binary was built with.
 //
-// Not yet: there is no findings register (a vulnerable module is not
-// filed as a finding), no command line (`portico vulncheck`,
-// `portico version --modules`) and no admin page; zip archives and
+// The command line (`portico vulncheck --osv DIR [--file-findings]`,
+// `portico version --modules`) prints the result; with --file-findings
+// internal/findings files each hit in the findings register, and the
+// administrators' inventory page shows the modules. Zip archives and
 // remote databases are not read.
 package vulncheck
 

@@ -20,6 +20,9 @@ type Vuln struct {
 	Installed string   // the version in the binary (the Go version for stdlib and toolchain)
 	Fixed     string   // the first fixed version after Installed, "" if none is known
 	Packages  []string // the affected packages the advisory names (ecosystem_specific.imports), for information
+	// Severity is critical, high, medium or low when the advisory grades
+	// itself (database_specific.severity, or a CVSS v3 vector), else "".
+	Severity string
 }
 
 // Result is what a check found, with notes on what it could not read.
@@ -141,7 +144,7 @@ func matchEntry(e *entry, installed, orig map[string]string) ([]Vuln, []string) 
 		seen[a.Package.Name] = len(out)
 		out = append(out, Vuln{
 			ID: e.ID, Aliases: slices.Clone(e.Aliases), Summary: e.Summary,
-			Module: a.Package.Name, Installed: orig[a.Package.Name], Fixed: fixed, Packages: pkgs,
+			Module: a.Package.Name, Installed: orig[a.Package.Name], Fixed: fixed, Packages: pkgs, Severity: severity(e),
 		})
 	}
 	for i := range out {

@@ -20,6 +20,17 @@ type entry struct {
 	Summary   string     `json:"summary,omitempty"`
 	Details   string     `json:"details,omitempty"`
 	Affected  []affected `json:"affected,omitempty"`
+	// Severity and DatabaseSpecific.Severity grade the advisory when the
+	// database does (GitHub's does; the Go database does not).
+	Severity         []osvSeverity `json:"severity,omitempty"`
+	DatabaseSpecific *struct {
+		Severity string `json:"severity,omitempty"`
+	} `json:"database_specific,omitempty"`
+}
+
+type osvSeverity struct {
+	Type  string `json:"type"`
+	Score string `json:"score"`
 }
 
 type affected struct {

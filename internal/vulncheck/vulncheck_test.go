@@ -238,3 +238,32 @@ func TestCurrent(t *testing.T) {
 		t.Errorf("Match(current) = %+v, %v", vs, err)
 	}
 }
+
+// TestSeverity (MTL-4.1.2): an advisory is graded from its database's
+// severity, else from its CVSS v3 vector, else not at all.
+func TestSeverity(t *testing.T) {
+	r, err := Check(osvDir, mods("go1.26.8", mod("example.com/atfixed", "v1.0.0"), mod("example.com/later", "v1.1.0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, v := range r.Vulns {
+		got[v.ID] = v.Severity
+	}
+	want := map[string]string{"GO-TEST-0002": "critical", "GO-TEST-0003": "medium", "GO-TEST-0006": ""}
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("%s: severity %q, want %q (all: %v)", id, got[id], w, got)
+		}
+	}
+	for vector, score := range map[string]float64{
+		"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H": 9.8,
+		"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:L/I:N/A:N": 5.3,
+		"CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:C/C:H/I:H/A:H": 9.9,
+		"CVSS:3.0/AV:L/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N": 1.8,
+	} {
+		if got, ok := cvss3(vector); !ok || got != score {
+			t.Errorf("cvss3(%s) = %v, %v; want %v", vector, got, ok, score)
+		}
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/netip"
 
+	"github.com/portico/portico/internal/findings"
 	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/privacy"
 	"github.com/portico/portico/internal/retention"
@@ -77,6 +78,12 @@ type Deps struct {
 	Detect *detect.Service
 	// Incidents is incident response; without it its pages are absent.
 	Incidents *incident.Service
+	// Findings is the findings register and assessments; without it
+	// their pages and the disclosure intake are absent.
+	Findings *findings.Service
+	// PublicURL is the origin Portico is reached at (security.txt);
+	// "" uses the request's host.
+	PublicURL string
 	// Feed is the live feed of security events for the dashboard.
 	Feed *livefeed.Hub
 	// Keys is the keyring, for the administrators' key rotation page.
@@ -116,6 +123,8 @@ type Server struct {
 	retention  *retention.Service
 	detect     *detect.Service
 	incidents  *incident.Service
+	findings   *findings.Service
+	publicURL  string
 	feed       *livefeed.Hub
 	audit      *audit.Log
 	approvals  *approval.Store // four-eyes requests (policy edits here; accounts in identity)
@@ -170,6 +179,8 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		retention:  d.Retention,
 		detect:     d.Detect,
 		incidents:  d.Incidents,
+		findings:   d.Findings,
+		publicURL:  d.PublicURL,
 		feed:       d.Feed,
 		audit:      d.Audit,
 		policyFile: d.PolicyFile,

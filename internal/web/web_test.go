@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico/portico/internal/findings"
 	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/privacy"
 
@@ -150,6 +151,7 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...testOption) *testServer {
 		return detection.EscalateTo(ctx, tx, inc.Source, inc.ID, by)
 	})
 	deps := Deps{
+		Findings:     findings.New(d, al, profile),
 		Detect:       detection,
 		Incidents:    incidents,
 		DB:           d,
