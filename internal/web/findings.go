@@ -12,6 +12,7 @@ import (
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/findings"
 	"github.com/portico/portico/internal/incident"
+	"github.com/portico/portico/internal/markdown"
 	"github.com/portico/portico/internal/vulncheck"
 )
 
@@ -113,7 +114,8 @@ func (s *Server) findingsPage(w http.ResponseWriter, r *http.Request) error {
 type findingPage struct {
 	Page
 	F           findingRow
-	Description template.HTML // Markdown rendered, except a disclosure's (shown as text)
+	Description template.HTML // Markdown rendered, except a disclosure's (Plain)
+	Plain       string        // a disclosure's report, shown as text
 	Assessment  *findings.Assessment
 	CanManage   bool
 	Me          string
@@ -138,9 +140,9 @@ func (s *Server) renderFinding(w http.ResponseWriter, r *http.Request, status in
 	page := findingPage{Page: s.page(w, r, f.Title), F: rowOf(f, now), CanManage: access.Allowed(p, access.FindingManage), Me: p.AccountID,
 		Severities: findings.Severities, Today: now.UTC().Format("2006-01-02"), YearOn: now.Add(365 * 24 * time.Hour).UTC().Format("2006-01-02")}
 	if f.SourceKind == findings.SourceDisclosure {
-		page.Description = template.HTML("<p class=\"pre\">" + template.HTMLEscapeString(f.Description) + "</p>") // #nosec G203 -- escaped
+		page.Plain = f.Description
 	} else {
-		page.Description = incident.RenderMarkdown(f.Description)
+		page.Description = markdown.Render(f.Description)
 	}
 	if f.AssessmentID != "" {
 		a, err := s.findings.Assessment(ctx, f.AssessmentID)
