@@ -12,7 +12,6 @@ import (
 	"github.com/portico/portico/internal/policy"
 	"github.com/portico/portico/internal/privacy"
 	"github.com/portico/portico/internal/vendor"
-	"github.com/portico/portico/internal/vendorcheck"
 )
 
 var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
@@ -130,14 +129,14 @@ func TestRegisterAndApprove(t *testing.T) {
 		ok := vendor.NewVendor{Name: "Mailer Ltd", Service: "Sends our email", DataCategories: []string{"Account identity", "Contact details"},
 			Endpoints: []string{"https://api.mailer.example/v1"}, Owner: "sec1"}
 		for name, tc := range map[string]func(n *vendor.NewVendor){
-			"no name":             func(n *vendor.NewVendor) { n.Name = " " },
-			"no service":          func(n *vendor.NewVendor) { n.Service = "" },
-			"unknown category":    func(n *vendor.NewVendor) { n.DataCategories = []string{"Card numbers"} },
-			"http endpoint":       func(n *vendor.NewVendor) { n.Endpoints = []string{"http://api.mailer.example/"} },
+			"no name":               func(n *vendor.NewVendor) { n.Name = " " },
+			"no service":            func(n *vendor.NewVendor) { n.Service = "" },
+			"unknown category":      func(n *vendor.NewVendor) { n.DataCategories = []string{"Card numbers"} },
+			"http endpoint":         func(n *vendor.NewVendor) { n.Endpoints = []string{"http://api.mailer.example/"} },
 			"endpoint without host": func(n *vendor.NewVendor) { n.Endpoints = []string{"https:///x"} },
-			"credentials in URL":  func(n *vendor.NewVendor) { n.Endpoints = []string{"https://u:p@api.mailer.example/"} },
-			"customer owner":      func(n *vendor.NewVendor) { n.Owner = "c1" },
-			"unknown owner":       func(n *vendor.NewVendor) { n.Owner = "nobody" },
+			"credentials in URL":    func(n *vendor.NewVendor) { n.Endpoints = []string{"https://u:p@api.mailer.example/"} },
+			"customer owner":        func(n *vendor.NewVendor) { n.Owner = "c1" },
+			"unknown owner":         func(n *vendor.NewVendor) { n.Owner = "nobody" },
 		} {
 			n := ok
 			tc(&n)
@@ -347,5 +346,3 @@ func TestAssessmentLink(t *testing.T) {
 		}
 	})
 }
-
-var _ = vendorcheck.Pass
