@@ -19,6 +19,7 @@ import (
 	"github.com/portico/portico/internal/retention"
 	"github.com/portico/portico/internal/session"
 	"github.com/portico/portico/internal/support"
+	"github.com/portico/portico/internal/vendor"
 	"github.com/portico/portico/internal/vendorcheck"
 	"github.com/portico/portico/internal/vulncheck"
 	"github.com/portico/portico/internal/web"
@@ -63,6 +64,7 @@ func Controls() []policy.Control {
 	out = append(out, alertout.Controls()...)
 	out = append(out, vulncheck.Controls()...)
 	out = append(out, vendorcheck.Controls()...)
+	out = append(out, vendor.Controls()...)
 	return out
 }
 
