@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/portico/portico/internal/audit"
@@ -94,13 +95,20 @@ func (s *Service) CheckVendor(ctx context.Context, id string) ([]CheckRecord, er
 	if err != nil {
 		return nil, err
 	}
+	// The endpoints are checked at once (at most maxEndpoints), so that
+	// "Check now" answers within one check's time, then kept in order.
+	results := make([]vendorcheck.Result, len(v.Endpoints))
+	var wg sync.WaitGroup
+	for i, ep := range v.Endpoints {
+		wg.Go(func() { results[i] = vendorcheck.Check(ctx, ep, s.check) })
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
 	var out []CheckRecord
 	var errs []error
-	for _, ep := range v.Endpoints {
-		res := vendorcheck.Check(ctx, ep, s.check)
-		if ctx.Err() != nil {
-			return out, ctx.Err()
-		}
+	for _, res := range results {
 		c, err := s.keepCheck(ctx, v.ID, res)
 		if err != nil {
 			errs = append(errs, err)

@@ -373,7 +373,7 @@ func TestPeopleLinked(t *testing.T) {
 		if err != nil || len(ps) != 1 || ps[0].AccountID != "sup9" || ps[0].Role != "support" {
 			t.Fatalf("people %+v %v", ps, err)
 		}
-		if of, _ := s.VendorsOf(ctx, "sup9"); len(of) != 1 || of[0].VendorID != v.ID {
+		if of, _ := s.VendorsOf(ctx, "sup9"); len(of) != 1 || of[0].VendorID != v.ID || of[0].VendorName != "Outsourced desk" {
 			t.Errorf("vendors of %+v", of)
 		}
 		if err := s.UnlinkPerson(ctx, v.ID, "sup9", "sec1"); err != nil {

@@ -11,9 +11,10 @@ import (
 
 // Person is a staff or contractor account that works for a vendor.
 type Person struct {
-	VendorID, AccountID, Role string
-	AddedAt                   time.Time
-	AddedBy                   string
+	VendorID, VendorName string
+	AccountID, Role      string
+	AddedAt              time.Time
+	AddedBy              string
 }
 
 // LinkPerson links a staff account to a vendor: the account belongs to
@@ -74,8 +75,8 @@ func (s *Service) VendorsOf(ctx context.Context, accountID string) ([]Person, er
 }
 
 func (s *Service) people(ctx context.Context, where string, arg string) ([]Person, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT p.vendor_id, p.account_id, a.role, p.added_at, p.added_by FROM vendor_people p
-		JOIN accounts a ON a.id = p.account_id `+where, arg)
+	rows, err := s.db.QueryContext(ctx, `SELECT p.vendor_id, v.name, p.account_id, a.role, p.added_at, p.added_by FROM vendor_people p
+		JOIN accounts a ON a.id = p.account_id JOIN vendors v ON v.id = p.vendor_id `+where, arg)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +84,7 @@ func (s *Service) people(ctx context.Context, where string, arg string) ([]Perso
 	var out []Person
 	for rows.Next() {
 		var p Person
-		if err := rows.Scan(&p.VendorID, &p.AccountID, &p.Role, &p.AddedAt, &p.AddedBy); err != nil {
+		if err := rows.Scan(&p.VendorID, &p.VendorName, &p.AccountID, &p.Role, &p.AddedAt, &p.AddedBy); err != nil {
 			return nil, err
 		}
 		p.AddedAt = p.AddedAt.UTC()

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/portico/portico/internal/apperr"
@@ -174,6 +175,8 @@ func (s *Service) clean(ctx context.Context, q querier, n *NewVendor) error {
 	switch {
 	case n.Name == "" || utf8.RuneCountInString(n.Name) > maxName:
 		return fieldErr("name", "Give the vendor's name in up to 200 characters.")
+	case strings.ContainsFunc(n.Name, unicode.IsControl):
+		return fieldErr("name", "The vendor's name cannot contain control characters.")
 	case n.Service == "" || utf8.RuneCountInString(n.Service) > maxService:
 		return fieldErr("service", "Say what service the vendor provides, in up to 2000 characters.")
 	}

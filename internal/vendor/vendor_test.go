@@ -130,6 +130,7 @@ func TestRegisterAndApprove(t *testing.T) {
 			Endpoints: []string{"https://api.mailer.example/v1"}, Owner: "sec1"}
 		for name, tc := range map[string]func(n *vendor.NewVendor){
 			"no name":               func(n *vendor.NewVendor) { n.Name = " " },
+			"control character":     func(n *vendor.NewVendor) { n.Name = "Mailer\r\nBcc: x" },
 			"no service":            func(n *vendor.NewVendor) { n.Service = "" },
 			"unknown category":      func(n *vendor.NewVendor) { n.DataCategories = []string{"Card numbers"} },
 			"http endpoint":         func(n *vendor.NewVendor) { n.Endpoints = []string{"http://api.mailer.example/"} },

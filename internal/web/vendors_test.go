@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/vendor"
 )
@@ -157,6 +158,10 @@ func TestVendorPages(t *testing.T) {
 		_, page = e.get(base, e.aud)
 		if !strings.Contains(visibleText(page), e.id2+" (security), linked") {
 			t.Errorf("people on the page:\n%s", visibleText(page))
+		}
+		admin := cookieOf(signInAs(t, s, "adm@example.com", access.RoleAdmin))
+		if code, page := e.get("/admin/users/"+e.id2, admin); code != 200 || !strings.Contains(visibleText(page), "Works forMailer Ltd") {
+			t.Errorf("the administrator's view of the account: %d\n%s", code, visibleText(page))
 		}
 	})
 }
