@@ -105,6 +105,10 @@ func TestVendorPages(t *testing.T) {
 		if !strings.Contains(page, "medium") || !strings.Contains(page, "approved") {
 			t.Errorf("register after approval:\n%s", visibleText(page))
 		}
+		// The privacy notice names it as a recipient, with what it receives.
+		if _, page := e.get("/privacy", ""); !strings.Contains(visibleText(page), "Mailer Ltd (Sends our email): Account identity, Contact details") {
+			t.Errorf("privacy notice recipients:\n%s", visibleText(page))
+		}
 
 		// A second assessment whose link has expired.
 		loc = e.mustPost(base+"/assessments", nil, e.sec1, base+`/assessments/[a-z2-7]{26}\?done=assessment-started`)
