@@ -155,6 +155,23 @@ func TestRegisterAndApprove(t *testing.T) {
 		if v.Status != vendor.StatusProposed || v.Tier != vendor.TierHigh {
 			t.Errorf("registered %+v", v)
 		}
+		// Editing checks the same, and the tier follows the categories.
+		bad := ok
+		bad.DataCategories = []string{"Card numbers"}
+		if err := s.Update(ctx, v.ID, bad, "sec1"); apperr.CodeOf(err) != apperr.Invalid {
+			t.Fatalf("update with an unknown category: %v", err)
+		}
+		more := ok
+		more.DataCategories = []string{"Account identity", "Second factors"}
+		if err := s.Update(ctx, v.ID, more, "sec1"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Get(ctx, v.ID); got.Tier != vendor.TierCritical {
+			t.Errorf("tier with second factors, never assessed: %s", got.Tier)
+		}
+		if err := s.Update(ctx, v.ID, ok, "sec1"); err != nil {
+			t.Fatal(err)
+		}
 		// Approval waits for an approved assessment.
 		if err := s.Approve(ctx, v.ID, "sec2"); apperr.CodeOf(err) != apperr.Invalid {
 			t.Fatalf("approved without assessment: %v", err)
@@ -194,6 +211,9 @@ func TestRegisterAndApprove(t *testing.T) {
 		}
 		if r, _ := s.Recipients(ctx); len(r) != 0 {
 			t.Errorf("a retired vendor is a recipient: %+v", r)
+		}
+		if err := s.Update(ctx, v.ID, ok, "sec1"); apperr.CodeOf(err) != apperr.Conflict {
+			t.Errorf("a retired vendor edited: %v", err)
 		}
 	})
 }

@@ -29,6 +29,8 @@ func (s *Server) vendorRoutes() []route {
 		{"GET /vendors/new", access.VendorManage, s.vendorNewForm},
 		{"POST /vendors", access.VendorManage, s.vendorRegister},
 		{"GET /vendors/{id}", access.GovernanceRead, s.vendorPage},
+		{"GET /vendors/{id}/edit", access.VendorManage, s.vendorEditForm},
+		{"POST /vendors/{id}/edit", access.VendorManage, s.vendorEdit},
 		{"POST /vendors/{id}/approve", access.VendorManage, s.vendorApprove},
 		{"POST /vendors/{id}/retire", access.VendorManage, s.vendorRetire},
 		{"POST /vendors/{id}/check", access.VendorManage, s.vendorCheckNow},
@@ -50,6 +52,7 @@ func (s *Server) vendorRoutes() []route {
 func init() {
 	maps.Copy(flashes, map[string]string{
 		"vendor-registered":   "The vendor is registered as proposed. Assess it, then approve it.",
+		"vendor-updated":      "The vendor's details are saved.",
 		"vendor-approved":     "The vendor is approved.",
 		"vendor-retired":      "The vendor is retired: its endpoints are no longer checked.",
 		"vendor-checked":      "The vendor's endpoints were checked just now; the results are below.",
@@ -107,6 +110,8 @@ func (s *Server) vendorsPage(w http.ResponseWriter, r *http.Request) error {
 
 type vendorFormPage struct {
 	Page
+	// ID is the vendor being edited ("" for a new one).
+	ID         string
 	Categories []string
 	Staff      []vendor.StaffMember
 	Form       vendor.NewVendor
@@ -114,15 +119,19 @@ type vendorFormPage struct {
 }
 
 func (s *Server) vendorNewForm(w http.ResponseWriter, r *http.Request) error {
-	return s.renderVendorForm(w, r, http.StatusOK, nil, vendor.NewVendor{Owner: access.PrincipalFrom(r.Context()).AccountID})
+	return s.renderVendorForm(w, r, http.StatusOK, nil, "", vendor.NewVendor{Owner: access.PrincipalFrom(r.Context()).AccountID})
 }
 
-func (s *Server) renderVendorForm(w http.ResponseWriter, r *http.Request, status int, formErr error, f vendor.NewVendor) error {
+func (s *Server) renderVendorForm(w http.ResponseWriter, r *http.Request, status int, formErr error, id string, f vendor.NewVendor) error {
 	staff, err := s.vendors.Staff(r.Context())
 	if err != nil {
 		return err
 	}
-	page := vendorFormPage{Page: s.page(w, r, "Register a vendor"), Categories: s.vendors.DataCategories(), Staff: staff, Form: f,
+	title := "Register a vendor"
+	if id != "" {
+		title = "Edit " + f.Name
+	}
+	page := vendorFormPage{Page: s.page(w, r, title), ID: id, Categories: s.vendors.DataCategories(), Staff: staff, Form: f,
 		Endpoints: strings.Join(f.Endpoints, "\n")}
 	if formErr != nil {
 		page.formProblems(formErr, "name", "service", "categories", "endpoints", "owner")
@@ -140,11 +149,39 @@ func (s *Server) vendorRegister(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.vendors.Register(ctx, f, access.PrincipalFrom(ctx).AccountID)
 	if err != nil {
 		if formError(err) != "" {
-			return s.renderVendorForm(w, r, formStatus(err), err, f)
+			return s.renderVendorForm(w, r, formStatus(err), err, "", f)
 		}
 		return err
 	}
 	http.Redirect(w, r, "/vendors/"+v.ID+"?done=vendor-registered", http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) vendorEditForm(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.vendors.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return s.renderVendorForm(w, r, http.StatusOK, nil, v.ID,
+		vendor.NewVendor{Name: v.Name, Service: v.Service, DataCategories: v.DataCategories, Endpoints: v.Endpoints, Owner: v.Owner})
+}
+
+// vendorEdit saves a vendor's details; its tier follows the categories.
+func (s *Server) vendorEdit(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	id := r.PathValue("id")
+	f := vendor.NewVendor{Name: r.PostForm.Get("name"), Service: r.PostForm.Get("service"), DataCategories: r.PostForm["categories"],
+		Endpoints: strings.Fields(r.PostForm.Get("endpoints")), Owner: r.PostForm.Get("owner")}
+	if err := s.vendors.Update(ctx, id, f, access.PrincipalFrom(ctx).AccountID); err != nil {
+		if formError(err) != "" && apperr.CodeOf(err) != apperr.NotFound {
+			return s.renderVendorForm(w, r, formStatus(err), err, id, f)
+		}
+		return err
+	}
+	http.Redirect(w, r, "/vendors/"+id+"?done=vendor-updated", http.StatusSeeOther)
 	return nil
 }
 

@@ -72,6 +72,19 @@ func TestVendorPages(t *testing.T) {
 			t.Fatalf("vendor page for the auditor: %d\n%s", code, visibleText(page))
 		}
 
+		// Editing: the same checks; the tier follows the categories.
+		if code, page := e.get(base+"/edit", e.sec1); code != 200 || !strings.Contains(page, `value="Mailer Ltd"`) {
+			t.Fatalf("edit form: %d\n%s", code, visibleText(page))
+		}
+		form["endpoints"] = []string{"ftp://api.mailer.example/"}
+		if code, page := e.postCode(base+"/edit", form, e.sec1); code != http.StatusUnprocessableEntity || !strings.Contains(page, "https:// URL") {
+			t.Fatalf("edit with a bad endpoint: %d\n%s", code, visibleText(page))
+		}
+		form["endpoints"] = []string{"https://api.mailer.example/v2"}
+		e.mustPost(base+"/edit", form, e.sec1, base+`\?done=vendor-updated`)
+		if _, page := e.get(base, e.aud); !strings.Contains(page, "https://api.mailer.example/v2") {
+			t.Errorf("edited endpoint not shown:\n%s", visibleText(page))
+		}
 		loc = e.mustPost(base+"/assessments", nil, e.sec1, base+`/assessments/[a-z2-7]{26}\?done=assessment-started`)
 		assess := strings.Split(loc, "?")[0]
 		code, page = e.postCode(assess+"/link", nil, e.sec1)
