@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,8 +26,11 @@ import (
 	"time"
 
 	"github.com/portico/portico/internal/apperr"
+	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/dbtest"
+	"github.com/portico/portico/internal/detect"
+	"github.com/portico/portico/internal/policy"
 	"github.com/portico/portico/internal/vendor"
 	"github.com/portico/portico/internal/vendorcheck"
 )
@@ -99,8 +103,9 @@ func serve(t *testing.T, cfg *tls.Config, hsts *atomic.Bool) string {
 // TestMonitorEndpoints (CP-10.2): each endpoint is checked against a live
 // server (good, expired certificate, TLS 1.0 only, no HSTS), the results
 // kept as history with their facts; a check worse than the previous one
-// appends vendor.check_degraded for the alert, once; retired vendors are
-// not checked; the leased pass runs the checks.
+// appends vendor.check_degraded, once, which detection raises as a
+// vendor_degraded alert; retired vendors are not checked; the leased pass
+// runs the checks.
 func TestMonitorEndpoints(t *testing.T) {
 	ca := newCA(t)
 	now := time.Now()
@@ -169,6 +174,10 @@ func TestMonitorEndpoints(t *testing.T) {
 		if target != "vendor:"+v.ID || dd["endpoint"] != goodURL || !strings.Contains(dd["summary"], "hsts") {
 			t.Errorf("degraded event %s %s", target, details)
 		}
+		// Detection raises it as a vendor_degraded alert.
+		if rule := alertRules(t, d); !slices.Contains(rule, detect.RuleVendorDegraded) {
+			t.Errorf("alerts %v, want vendor_degraded", rule)
+		}
 		hist, err := s.Checks(ctx, v.ID, 100)
 		if err != nil || len(hist) != 8 || !hist[0].CheckedAt.Equal(t0.Add(24*time.Hour)) {
 			t.Fatalf("history %d rows, %v", len(hist), err)
@@ -205,6 +214,33 @@ func TestMonitorEndpoints(t *testing.T) {
 			t.Errorf("a retired vendor was checked %d times", n)
 		}
 	})
+}
+
+// alertRules runs detection over the audit trail and returns the rules of
+// the open alerts.
+func alertRules(t *testing.T, d *db.DB) []string {
+	t.Helper()
+	p, _ := policy.Builtin(policy.CustomerPortal)
+	det := detect.New(detect.Deps{DB: d, Audit: audit.New(d), Profile: p})
+	ctx := context.Background()
+	for {
+		n, err := det.Step(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	alerts, err := det.Alerts(ctx, detect.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, a := range alerts {
+		out = append(out, a.Rule)
+	}
+	return out
 }
 
 func pdf() []byte { return []byte("%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n") }
@@ -272,9 +308,10 @@ func TestAgreements(t *testing.T) {
 }
 
 // TestDueWarnings (CP-10.2, MTL-6.2): a reassessment past due and an
-// expired agreement are recorded as governance.overdue once per due date,
-// an agreement about to expire is warned of once, each handed to the
-// hook; a renewed agreement ends the warnings of the old one.
+// expired agreement are recorded as governance.overdue once per due date
+// (detection raises governance_overdue), an agreement about to expire is
+// warned of once, each handed to the hook; a renewed agreement ends the
+// warnings of the old one.
 func TestDueWarnings(t *testing.T) {
 	clock := dbtest.NewClock(t0)
 	dbtest.EachWith(t, dbtest.Options{Now: clock.Now}, func(t *testing.T, d *db.DB) {
@@ -317,6 +354,9 @@ func TestDueWarnings(t *testing.T) {
 		}
 		if !strings.Contains(details, `"kind":"vendor_review"`) || !strings.Contains(details, `"summary"`) || strings.Contains(details, "Mailer") {
 			t.Errorf("overdue details %s", details)
+		}
+		if rule := alertRules(t, d); !slices.Contains(rule, detect.RuleGovernanceOverdue) {
+			t.Errorf("alerts %v, want governance_overdue", rule)
 		}
 		// The agreement enters its warning period, then expires.
 		clock.Set(expires.Add(-warn + time.Hour))
