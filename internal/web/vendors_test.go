@@ -3,9 +3,12 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"io"
+	"log"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -14,7 +17,9 @@ import (
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/privacy"
 	"github.com/portico/portico/internal/vendor"
+	"github.com/portico/portico/internal/vendorcheck"
 )
 
 var vendorLink = regexp.MustCompile(`/vendor-assessment/([A-Z2-7]{26})`)
@@ -43,6 +48,17 @@ func vendorAnswers() url.Values {
 // Auditors read the register and the vendor but change nothing (their
 // writes answer 404, like every route they may not use).
 func TestVendorPages(t *testing.T) {
+	// A vendor endpoint: a local TLS server without HSTS, trusted through
+	// the service's option.
+	endpoint := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("vendor")) }))
+	endpoint.Config.ErrorLog = log.New(io.Discard, "", 0)
+	t.Cleanup(endpoint.Close)
+	roots := x509.NewCertPool()
+	roots.AddCert(endpoint.Certificate())
+	withRoots := func(d *Deps) {
+		d.Vendors = vendor.New(d.DB, d.Audit, d.Profile, vendor.WithCheckOptions(vendorcheck.Options{Roots: roots, Timeout: 5 * time.Second}))
+		d.Vendors.SetDataCategories(privacy.CategoryNames(d.Profile))
+	}
 	eachServer(t, func(t *testing.T, s *testServer) {
 		e := newPlanEnv(t, s)
 		code, page := e.get("/vendors", e.aud)
@@ -113,6 +129,18 @@ func TestVendorPages(t *testing.T) {
 		}
 
 		e.mustPost(assess+"/approve", nil, e.sec2, base+`\?done=assessment-approved`)
+
+		// Check now (CP-10.2): the live endpoint, its result in the history.
+		form["endpoints"] = []string{endpoint.URL + "/"}
+		e.mustPost(base+"/edit", form, e.sec1, base+`\?done=vendor-updated`)
+		if code, _ := e.postCode(base+"/check", nil, e.aud); code != http.StatusNotFound {
+			t.Errorf("auditor checks: %d", code)
+		}
+		e.mustPost(base+"/check", nil, e.sec1, base+`\?done=vendor-checked`)
+		if _, page := e.get(base, e.aud); !strings.Contains(visibleText(page), "hsts fail: no Strict-Transport-Security header") ||
+			!strings.Contains(visibleText(page), "TLS 1.3") {
+			t.Errorf("check history:\n%s", visibleText(page))
+		}
 		e.mustPost(base+"/approve", nil, e.sec1, base+`\?done=vendor-approved`)
 		_, page = e.get("/vendors", e.aud)
 		if !strings.Contains(page, "medium") || !strings.Contains(page, "approved") {
@@ -180,5 +208,5 @@ func TestVendorPages(t *testing.T) {
 		if code, page := e.get("/admin/users/"+e.id2, admin); code != 200 || !strings.Contains(visibleText(page), "Works forMailer Ltd") {
 			t.Errorf("the administrator's view of the account: %d\n%s", code, visibleText(page))
 		}
-	})
+	}, withRoots)
 }
