@@ -105,6 +105,11 @@ var complete = map[string]bool{
 	"MTL-5.1.2": true, // as CP-9.1, with the banner until read and the steps as guidance
 	"MTL-5.2.1": true, // versioned, approved plan whose checklists drive the phases; review due
 	"MTL-5.2.2": true, // exercises and drills with findings tracked, next due and its alert, post-incident review
+	// Third parties (issue 13).
+	"CP-10.1": true, // register with inventory categories, derived tier, assessment and security approval
+	"CP-10.2": true, // leased live endpoint checks with history and degraded alert; reassessment and contract expiry alerts
+	"MTL-6.1": true, // versioned question set, staff or single-use vendor link, four-eyes approval, reassessment due
+	"MTL-6.2": true, // contracts and DPAs with file, SHA-256, security clauses, expiry warning and alert
 }
 
 // ClauseStatus says how far the controls of a clause go: "enforced" or
