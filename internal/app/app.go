@@ -115,6 +115,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	}
 	a.services.Detect.SetFeed(a.feed.pub)
 	connectIncidentWarnings(a.services, a.feed.pub, public)
+	connectVendorWarnings(a.services, public)
 	registerDetectMetrics(a.reg, a.services.Detect)
 	for _, adv := range a.storage.Profile.Advisories() {
 		logger.Warn("policy profile setting is too weak for production", "advice", adv)
@@ -142,6 +143,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		Incidents:      a.services.Incidents,
 		Findings:       a.services.Findings,
 		PublicURL:      public,
+		Vendors:        a.services.Vendors,
 		Feed:           a.feed.hub,
 		PolicyFile:     cfg.PolicyFile,
 		TrustedProxies: cfg.TrustedProxies,
@@ -265,6 +267,10 @@ func (a *App) Run(ctx context.Context, out io.Writer) error {
 	work.Go(func() { a.services.AlertOut.Run(workCtx, 5*time.Second) })
 	work.Go(func() { a.services.Incidents.Run(workCtx, time.Minute, a.logger) }) // clock warnings (CP-7.1, MTL-5.1.1)
 	work.Go(func() { a.services.Findings.Run(workCtx, time.Minute, a.logger) })  // overdue findings and assessments (MTL-4.3.2, CP-6.2)
+	// Vendor endpoints, reassessments and agreements (CP-10.2, MTL-6.2).
+	work.Go(func() {
+		a.services.Vendors.Run(workCtx, a.storage.Profile.Governance.VendorCheckInterval.Duration, a.logger)
+	})
 
 	a.logger.Info("portico is running", "url", a.url, "version", bi.Version, "database", a.storage.DB.Dialect())
 	fmt.Fprintf(out, "Portico is running at %s\n", a.url)

@@ -21,6 +21,7 @@ import (
 	"github.com/portico/portico/internal/retention"
 	"github.com/portico/portico/internal/session"
 	"github.com/portico/portico/internal/support"
+	"github.com/portico/portico/internal/vendor"
 	"github.com/portico/portico/internal/vendorcheck"
 	"github.com/portico/portico/internal/vulncheck"
 	"github.com/portico/portico/internal/web"
@@ -67,6 +68,7 @@ func Controls() []policy.Control {
 	out = append(out, findings.Controls()...)
 	out = append(out, vendorcheck.Controls()...)
 	out = append(out, codecheck.Controls()...)
+	out = append(out, vendor.Controls()...)
 	return out
 }
 
@@ -109,6 +111,11 @@ var complete = map[string]bool{
 	"MTL-5.2.2": true, // exercises and drills with findings tracked, next due and its alert, post-incident review
 	// Governance (issue 13).
 	"MTL-4.1.1": true, // docs/secure-coding.md, the rules checked on every run, the review checklist in the PR template
+	// Third parties (issue 13).
+	"CP-10.1": true, // register with inventory categories, derived tier, assessment and security approval
+	"CP-10.2": true, // leased live endpoint checks with history and degraded alert; reassessment and contract expiry alerts
+	"MTL-6.1": true, // versioned question set, staff or single-use vendor link, four-eyes approval, reassessment due
+	"MTL-6.2": true, // contracts and DPAs with file, SHA-256, security clauses, expiry warning and alert
 }
 
 // ClauseStatus says how far the controls of a clause go: "enforced" or

@@ -25,6 +25,7 @@ import (
 	"github.com/portico/portico/internal/password"
 	"github.com/portico/portico/internal/session"
 	"github.com/portico/portico/internal/support"
+	"github.com/portico/portico/internal/vendor"
 )
 
 // Services are the domain services on top of storage.
@@ -43,6 +44,7 @@ type Services struct {
 	Findings  *findings.Service // the findings register and assessments (CP-6.2, MTL-4.3.x)
 	AlertOut  *alertout.Service
 	Geo       detect.Places
+	Vendors   *vendor.Service
 
 	// alertKeepFailed is how long an alert that was never delivered stays
 	// in the outbox: the profile's retention of security reports.
@@ -132,6 +134,9 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 		return sv.Detect.EscalateTo(ctx, tx, inc.Source, inc.ID, by)
 	})
 	sv.Findings = findings.New(st.DB, st.Audit, st.Profile)
+	// Vendors receive only the inventory's categories (CP-10.1).
+	sv.Vendors = vendor.New(st.DB, st.Audit, st.Profile)
+	sv.Vendors.SetDataCategories(privacy.CategoryNames(st.Profile))
 	if sv.Privacy, err = privacy.New(privacy.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile,
 		Identity: sv.Identity, Support: sv.Support, Notices: sv.Notices, Passkeys: sv.Passkeys, Tokens: sv.Tokens, Detect: sv.Detect}); err != nil {
 		return nil, err

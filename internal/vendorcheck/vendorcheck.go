@@ -8,7 +8,7 @@
 // It is a pure library: it keeps nothing and schedules nothing. The vendor
 // register, the scheduled and leased checks every
 // governance.vendor_check_interval, the history of results and the alert
-// raised when a check degrades are not built yet.
+// raised when a check degrades are internal/vendor's.
 //
 // The probe is willing to negotiate TLS 1.0 and 1.1 and every cipher suite
 // Go knows, so that it sees what a weak server really offers (and fails
@@ -77,6 +77,9 @@ type Result struct {
 	Endpoint  string
 	CheckedAt time.Time
 	Items     []Item
+	// CertNotAfter is when the leaf certificate the server presented
+	// expires (zero when none was seen), for the history of checks.
+	CertNotAfter time.Time
 }
 
 // Item returns the item of that name, and whether it was checked.
@@ -176,6 +179,9 @@ func Check(ctx context.Context, endpoint string, opts Options) Result {
 		Item{Name: ItemReachable, Status: Pass, Reason: "TCP and TLS handshake succeeded", Figure: addr},
 		judgeVersion(state.Version),
 		judgeSuite(state.Version, state.CipherSuite))
+	if len(state.PeerCertificates) > 0 {
+		res.CertNotAfter = state.PeerCertificates[0].NotAfter.UTC()
+	}
 	chain := judgeChain(state, host, opts)
 	res.Items = append(res.Items, chain, judgeExpiry(state, res.CheckedAt, opts.ExpiryWarning))
 	if chain.Status != Pass {

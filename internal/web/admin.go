@@ -11,6 +11,7 @@ import (
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/support"
+	"github.com/portico/portico/internal/vendor"
 )
 
 // adminRoutes are the administration of accounts and roles (CP-4.2,
@@ -142,6 +143,7 @@ type adminUserPage struct {
 	CanRole     bool
 	Roles       []access.Role
 	Today       string
+	Vendors     []vendor.Person // the vendors the account works for (MTL-1.2)
 }
 
 func (s *Server) adminUser(w http.ResponseWriter, r *http.Request) error {
@@ -167,6 +169,11 @@ func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, status 
 			return err
 		}
 		page.Email, page.EmailUntil = clear[support.FieldEmail], until[support.FieldEmail]
+	}
+	if s.vendors != nil {
+		if page.Vendors, err = s.vendors.VendorsOf(r.Context(), u.ID); err != nil {
+			return err
+		}
 	}
 	page.Error = errMsg
 	return s.renderStatus(w, status, "admin_user", page)

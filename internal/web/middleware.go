@@ -323,6 +323,7 @@ var uploadRoutes = map[string]bool{
 	"POST /tickets":                 true,
 	"POST /tickets/{id}/reply":      true,
 	"POST /desk/tickets/{id}/reply": true,
+	"POST /vendors/{id}/agreements": true, // one agreement of 5 MiB
 }
 
 // networkOf is the network an address belongs to, as the audit trail

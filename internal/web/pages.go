@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/portico/portico/internal/privacy"
+	"github.com/portico/portico/internal/vendor"
 
 	"github.com/portico/portico/internal/policy"
 )
@@ -50,6 +51,9 @@ type privacyPage struct {
 	RequestDeadline time.Duration
 	Notify          time.Duration
 	Regulator       time.Duration
+	// Recipients are the approved vendors that receive personal data
+	// (GDPR Art. 13(1)(e)), from the vendor register.
+	Recipients []vendor.Recipient
 }
 
 // privacyNoticeVersion is the version of the notice text below. Versioned
@@ -58,7 +62,15 @@ const privacyNoticeVersion = privacy.BuiltinNoticeVersion
 
 func (s *Server) privacyNotice(w http.ResponseWriter, r *http.Request) error {
 	p := s.profile
+	var recipients []vendor.Recipient
+	if s.vendors != nil {
+		var err error
+		if recipients, err = s.vendors.Recipients(r.Context()); err != nil {
+			return err
+		}
+	}
 	return s.render(w, "privacy", privacyPage{
+		Recipients:      recipients,
 		Page:            s.page(w, r, "Privacy notice"),
 		NoticeVersion:   s.noticeVersion(r),
 		Categories:      privacy.Inventory(p),

@@ -26,6 +26,7 @@ import (
 	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/privacy"
 	"github.com/portico/portico/internal/retention"
+	"github.com/portico/portico/internal/vendor"
 
 	"github.com/portico/portico/internal/apitoken"
 	"github.com/portico/portico/internal/approval"
@@ -84,6 +85,9 @@ type Deps struct {
 	// PublicURL is the origin Portico is reached at (security.txt);
 	// "" uses the request's host.
 	PublicURL string
+	// Vendors is the register of third parties; without it its pages are
+	// absent.
+	Vendors *vendor.Service
 	// Feed is the live feed of security events for the dashboard.
 	Feed *livefeed.Hub
 	// Keys is the keyring, for the administrators' key rotation page.
@@ -125,6 +129,7 @@ type Server struct {
 	incidents  *incident.Service
 	findings   *findings.Service
 	publicURL  string
+	vendors    *vendor.Service
 	feed       *livefeed.Hub
 	audit      *audit.Log
 	approvals  *approval.Store // four-eyes requests (policy edits here; accounts in identity)
@@ -181,6 +186,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		incidents:  d.Incidents,
 		findings:   d.Findings,
 		publicURL:  d.PublicURL,
+		vendors:    d.Vendors,
 		feed:       d.Feed,
 		audit:      d.Audit,
 		policyFile: d.PolicyFile,

@@ -23,6 +23,7 @@ import (
 	"github.com/portico/portico/internal/findings"
 	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/privacy"
+	"github.com/portico/portico/internal/vendor"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -150,10 +151,13 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...testOption) *testServer {
 	incidents.SetOpened(func(ctx context.Context, tx *db.Tx, inc incident.Incident, by string) error {
 		return detection.EscalateTo(ctx, tx, inc.Source, inc.ID, by)
 	})
+	vendors := vendor.New(d, al, profile)
+	vendors.SetDataCategories(privacy.CategoryNames(profile))
 	deps := Deps{
 		Findings:     findings.New(d, al, profile),
 		Detect:       detection,
 		Incidents:    incidents,
+		Vendors:      vendors,
 		DB:           d,
 		Secrets:      kr,
 		Profile:      profile,
