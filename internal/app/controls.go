@@ -11,6 +11,7 @@ import (
 	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/incident"
+	"github.com/portico/portico/internal/training"
 	"github.com/portico/portico/internal/notify"
 	"github.com/portico/portico/internal/passkey"
 	"github.com/portico/portico/internal/password"
@@ -60,6 +61,7 @@ func Controls() []policy.Control {
 	out = append(out, policy.Controls()...)
 	out = append(out, detect.Controls()...)
 	out = append(out, incident.Controls()...)
+	out = append(out, training.Controls()...)
 	out = append(out, alertout.Controls()...)
 	out = append(out, vulncheck.Controls()...)
 	out = append(out, vendorcheck.Controls()...)
