@@ -494,7 +494,7 @@ func TestAdminModules(t *testing.T) {
 		ctx := context.Background()
 		e := setup(t, d, nil)
 		good := training.Draft{Slug: "clean-desk", Title: "Clean desk", Lesson: "# Clean desk\n\nLock your screen.", PassMark: 50,
-			Quiz: "? When do you lock your screen?\r\n- Never\r\n* Whenever you leave it\r\n- At night\r\n\r\n? Where do printed customer details go?\n* The shredder\n- The bin\n- Your bag\n- The desk\n",
+			Quiz:     "? When do you lock your screen?\r\n- Never\r\n* Whenever you leave it\r\n- At night\r\n\r\n? Where do printed customer details go?\n* The shredder\n- The bin\n- Your bag\n- The desk\n",
 			Audience: []access.Role{access.RoleSupport, access.RoleAdmin}}
 		for _, c := range []struct{ name, field, quiz, says string }{
 			{"no right answer", "quiz", "? Q\n- a\n- b\n- c\n", "Question 1 has no right answer"},
