@@ -89,7 +89,7 @@ var validSlug = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 // check refuses a module that is not whole, saying which field to fix.
 func (m Module) check() error {
 	switch {
-	case !validSlug.MatchString(m.Slug) || len(m.Slug) > 64:
+	case !validSlug.MatchString(m.Slug) || len(m.Slug) > 64 || m.Slug == "new":
 		return apperr.InField("slug", apperr.New(apperr.Invalid, "Give the module a short name for its address: lower-case letters, digits and hyphens, such as \"phishing\"."))
 	case strings.TrimSpace(m.Title) == "" || utf8.RuneCountInString(m.Title) > maxTitle:
 		return apperr.InField("title", apperr.Errorf(apperr.Invalid, "Give the module a title of at most %d characters.", maxTitle))

@@ -25,6 +25,7 @@ import (
 	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/privacy"
 	"github.com/portico/portico/internal/retention"
+	"github.com/portico/portico/internal/training"
 
 	"github.com/portico/portico/internal/apitoken"
 	"github.com/portico/portico/internal/approval"
@@ -77,6 +78,9 @@ type Deps struct {
 	Detect *detect.Service
 	// Incidents is incident response; without it its pages are absent.
 	Incidents *incident.Service
+	// Training is security-awareness training; without it its pages
+	// are absent.
+	Training *training.Service
 	// Feed is the live feed of security events for the dashboard.
 	Feed *livefeed.Hub
 	// Keys is the keyring, for the administrators' key rotation page.
@@ -116,6 +120,7 @@ type Server struct {
 	retention  *retention.Service
 	detect     *detect.Service
 	incidents  *incident.Service
+	training   *training.Service
 	feed       *livefeed.Hub
 	audit      *audit.Log
 	approvals  *approval.Store // four-eyes requests (policy edits here; accounts in identity)
@@ -170,6 +175,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		retention:  d.Retention,
 		detect:     d.Detect,
 		incidents:  d.Incidents,
+		training:   d.Training,
 		feed:       d.Feed,
 		audit:      d.Audit,
 		policyFile: d.PolicyFile,

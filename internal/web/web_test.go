@@ -22,6 +22,7 @@ import (
 
 	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/privacy"
+	"github.com/portico/portico/internal/training"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -150,6 +151,7 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...testOption) *testServer {
 		return detection.EscalateTo(ctx, tx, inc.Source, inc.ID, by)
 	})
 	deps := Deps{
+		Training:     training.New(d, al, profile, id),
 		Detect:       detection,
 		Incidents:    incidents,
 		DB:           d,
