@@ -140,6 +140,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		Retention:      a.services.Retention,
 		Detect:         a.services.Detect,
 		Incidents:      a.services.Incidents,
+		Training:       a.services.Training,
 		Feed:           a.feed.hub,
 		PolicyFile:     cfg.PolicyFile,
 		TrustedProxies: cfg.TrustedProxies,
@@ -262,6 +263,7 @@ func (a *App) Run(ctx context.Context, out io.Writer) error {
 	work.Go(func() { a.services.Detect.Run(workCtx, time.Second) })
 	work.Go(func() { a.services.AlertOut.Run(workCtx, 5*time.Second) })
 	work.Go(func() { a.services.Incidents.Run(workCtx, time.Minute, a.logger) }) // clock warnings (CP-7.1, MTL-5.1.1)
+	work.Go(func() { a.services.Training.Run(workCtx, time.Hour, a.logger) })    // built-in modules, reminders, overdue alerts (MTL-8.1, CP-12)
 
 	a.logger.Info("portico is running", "url", a.url, "version", bi.Version, "database", a.storage.DB.Dialect())
 	fmt.Fprintf(out, "Portico is running at %s\n", a.url)

@@ -24,6 +24,7 @@ import (
 	"github.com/portico/portico/internal/password"
 	"github.com/portico/portico/internal/session"
 	"github.com/portico/portico/internal/support"
+	"github.com/portico/portico/internal/training"
 )
 
 // Services are the domain services on top of storage.
@@ -39,6 +40,7 @@ type Services struct {
 	Retention *retention.Service
 	Detect    *detect.Service
 	Incidents *incident.Service
+	Training  *training.Service // security-awareness training (MTL-8.1, CP-12)
 	AlertOut  *alertout.Service
 	Geo       detect.Places
 
@@ -129,6 +131,7 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 	sv.Incidents.SetOpened(func(ctx context.Context, tx *db.Tx, inc incident.Incident, by string) error {
 		return sv.Detect.EscalateTo(ctx, tx, inc.Source, inc.ID, by)
 	})
+	sv.Training = training.New(st.DB, st.Audit, st.Profile, sv.Identity)
 	if sv.Privacy, err = privacy.New(privacy.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile,
 		Identity: sv.Identity, Support: sv.Support, Notices: sv.Notices, Passkeys: sv.Passkeys, Tokens: sv.Tokens, Detect: sv.Detect}); err != nil {
 		return nil, err
