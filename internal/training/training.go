@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -84,12 +83,24 @@ const (
 	maxLesson = 64 << 10
 )
 
-var validSlug = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+// validSlug reports whether s is lower-case ASCII letters and digits in
+// words joined by single hyphens (no regexp: nothing is compiled at start).
+func validSlug(s string) bool {
+	if s == "" || s[0] == '-' || s[len(s)-1] == '-' || strings.Contains(s, "--") {
+		return false
+	}
+	for _, c := range s {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 // check refuses a module that is not whole, saying which field to fix.
 func (m Module) check() error {
 	switch {
-	case !validSlug.MatchString(m.Slug) || len(m.Slug) > 64 || m.Slug == "new":
+	case !validSlug(m.Slug) || len(m.Slug) > 64 || m.Slug == "new":
 		return apperr.InField("slug", apperr.New(apperr.Invalid, "Give the module a short name for its address: lower-case letters, digits and hyphens, such as \"phishing\"."))
 	case strings.TrimSpace(m.Title) == "" || utf8.RuneCountInString(m.Title) > maxTitle:
 		return apperr.InField("title", apperr.Errorf(apperr.Invalid, "Give the module a title of at most %d characters.", maxTitle))
