@@ -483,6 +483,38 @@ func TestReminders(t *testing.T) {
 	}
 }
 
+// TestRunIsLeased (MTL-8.1): the background pass installs the built-in
+// modules and sends the reminders on the node that holds the lease only.
+func TestRunIsLeased(t *testing.T) {
+	clock := dbtest.NewClock(t0)
+	dbtest.EachWith(t, dbtest.Options{Now: clock.Now}, func(t *testing.T, d *db.DB) {
+		clock.Set(t0)
+		ctx := context.Background()
+		e := setup(t, d, nil)
+		e.account(t, access.RoleSupport, time.Time{}) // due in 14 days: reminded now
+		if ok, _, err := d.TakeLease(ctx, "training.reminders", "another-node", time.Hour); err != nil || !ok {
+			t.Fatalf("lease: %v %v", ok, err)
+		}
+		run := func() {
+			ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			defer cancel()
+			e.s.Run(ctx, 20*time.Millisecond, nil)
+		}
+		run()
+		if n := count(t, d, `SELECT COUNT(*) FROM training_modules`) + count(t, d, `SELECT COUNT(*) FROM training_reminders`); n != 0 {
+			t.Fatalf("%d rows written while another node held the lease", n)
+		}
+		clock.Add(time.Hour + time.Second) // the other node's lease ran out
+		run()
+		if n := count(t, d, `SELECT COUNT(*) FROM training_modules`); n != 4 {
+			t.Errorf("%d modules installed by the pass, want 4", n)
+		}
+		if n := count(t, d, `SELECT COUNT(*) FROM training_reminders`); n != 1 {
+			t.Errorf("%d reminders sent by the pass, want 1", n)
+		}
+	})
+}
+
 // TestAdminModules (MTL-8.1): an administrator's module is read from the
 // quiz's text format; a bad one is refused with a message saying what to
 // fix and nothing written; editing saves a new version; deactivating is
@@ -520,6 +552,8 @@ func TestAdminModules(t *testing.T) {
 			edit        func(*training.Draft)
 		}{
 			{"bad slug", "slug", func(d *training.Draft) { d.Slug = "Clean Desk!" }},
+			{"double hyphen", "slug", func(d *training.Draft) { d.Slug = "clean--desk" }},
+			{"reserved slug", "slug", func(d *training.Draft) { d.Slug = "new" }},
 			{"no title", "title", func(d *training.Draft) { d.Title = " " }},
 			{"no lesson", "lesson", func(d *training.Draft) { d.Lesson = "" }},
 			{"pass mark", "pass_mark", func(d *training.Draft) { d.PassMark = 0 }},
