@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/apperr"
@@ -259,9 +260,14 @@ func (s *Service) RecordTraining(ctx context.Context, actor access.Principal, id
 
 // RecordTrainingFromCLI records training for `portico user
 // record-training`: the operator's way out when the only administrator
-// is the one whose training is overdue (nobody records their own).
-func (s *Service) RecordTrainingFromCLI(ctx context.Context, id string, at time.Time) error {
-	return s.recordTraining(ctx, id, at, "")
+// is the one whose training is overdue (nobody records their own), with
+// the operator's note saying what the training was ("" for none).
+func (s *Service) RecordTrainingFromCLI(ctx context.Context, id string, at time.Time, note string) error {
+	note = strings.TrimSpace(note)
+	if utf8.RuneCountInString(note) > maxTrainingNote {
+		return apperr.Errorf(apperr.Invalid, "Keep the note to %d characters.", maxTrainingNote)
+	}
+	return s.recordTraining(ctx, id, at, note)
 }
 
 // recordTraining records training done at, with the administrator's note
