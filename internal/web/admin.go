@@ -135,15 +135,16 @@ type adminUserPage struct {
 	CanReveal   bool
 	Grant       time.Duration // how long a reveal lasts
 	TrainingDue time.Time
+	Overdue     bool
+	Locked      bool
+	Self        bool
+	CanManage   bool
+	CanRole     bool
+	Roles       []access.Role
+	Today       string
+
 	// TrainingNote is the note kept with training recorded by hand.
 	TrainingNote string
-	Overdue      bool
-	Locked       bool
-	Self         bool
-	CanManage    bool
-	CanRole      bool
-	Roles        []access.Role
-	Today        string
 }
 
 func (s *Server) adminUser(w http.ResponseWriter, r *http.Request) error {
