@@ -134,13 +134,15 @@ func (s *Service) remindOnce(ctx context.Context, m staffMember, kind string) (b
 // reminderText is a reminder's notice.
 func (s *Service) reminderText(kind string, due time.Time) (title, body string) {
 	day := due.UTC().Format("2 January 2006")
-	link := s.identity.Link("/training")
+	// No link to follow: the training teaches staff to open Portico from
+	// their bookmark, and the reminder does as it teaches.
+	where := "\n\nOpen Portico from your bookmark, as you always do, and go to your training at /training (linked from your account page). This message never asks for your password or a code."
 	if kind == RemindBefore {
 		return "Your security training is due on " + day,
-			"Your security-awareness training is due on " + day + ". Until it is done, from that day you can use only your own account pages.\n\nTake it now at " + link + " ."
+			"Your security-awareness training is due on " + day + ". If it is not done by then, from that day you can use only your own account pages until it is." + where
 	}
 	return "Your security training is due today",
-		"Your security-awareness training was due on " + day + ". Until you pass your modules, you can use only your own account pages.\n\nTake it now at " + link + " ."
+		"Your security-awareness training was due on " + day + ". Until you pass your modules, you can use only your own account pages." + where
 }
 
 // remindLease is the name of the reminders' lease (db.TakeLease).
