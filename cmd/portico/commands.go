@@ -541,7 +541,7 @@ is forced on evidence of compromise).`, config.Storage|config.Policy, e.stdout)
 }
 
 func cmdUserRecordTraining(ctx context.Context, e env, args []string) error {
-	l := config.NewLoader("user record-training", `Usage: portico user record-training --email E [--date YYYY-MM-DD] [flags]
+	l := config.NewLoader("user record-training", `Usage: portico user record-training --email E [--date YYYY-MM-DD] [--note TEXT] [flags]
 
 Records a staff member's security-awareness training (default: today). Staff
 past the policy's training interval work in restricted mode until it is
@@ -549,6 +549,7 @@ recorded (CP-12); administrators do this from the admin pages, and this
 command is the way out when no other administrator can.`, config.Storage|config.Policy, e.stdout)
 	email := l.FlagSet().String("email", "", "the account's email `address` (required)")
 	date := l.FlagSet().String("date", "", "the `day` the training was completed (default today)")
+	note := l.FlagSet().String("note", "", "what the training was, kept with the record (`text`, optional)")
 	cfg, err := load(e, l, args)
 	if err != nil {
 		return err
@@ -567,7 +568,7 @@ command is the way out when no other administrator can.`, config.Storage|config.
 		}
 	}
 	return onAccount(ctx, e, cfg, *email, func(ctx context.Context, svc *identity.Service, id string) error {
-		if err := svc.RecordTrainingFromCLI(ctx, id, at); err != nil {
+		if err := svc.RecordTrainingFromCLI(ctx, id, at, *note); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "training recorded for account %s on %s\n", id, at.UTC().Format("2006-01-02"))

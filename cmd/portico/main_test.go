@@ -336,7 +336,7 @@ func TestRequirePasswordChangeAndUndeliveredMail(t *testing.T) {
 	if code, _, stderr := c.run("a long enough passphrase 1\n", "user", "create", "--email", "s@example.com", "--role", "admin", "--password-stdin"); code != 0 {
 		t.Fatalf("user create: %s", stderr)
 	}
-	if code, stdout, stderr := c.run("", "user", "record-training", "--email", "s@example.com"); code != 0 || !strings.Contains(stdout, "training recorded") {
+	if code, stdout, stderr := c.run("", "user", "record-training", "--email", "s@example.com", "--note", "Insurer's course"); code != 0 || !strings.Contains(stdout, "training recorded") {
 		t.Errorf("record-training: exit %d %q %q", code, stdout, stderr)
 	}
 	if code, stdout, stderr := c.run("", "user", "record-training", "--email", "p@example.com"); code != 2 || !strings.Contains(stderr, "staff accounts only") {

@@ -144,6 +144,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		Findings:       a.services.Findings,
 		PublicURL:      public,
 		Vendors:        a.services.Vendors,
+		Training:       a.services.Training,
 		Feed:           a.feed.hub,
 		PolicyFile:     cfg.PolicyFile,
 		TrustedProxies: cfg.TrustedProxies,
@@ -271,6 +272,7 @@ func (a *App) Run(ctx context.Context, out io.Writer) error {
 	work.Go(func() {
 		a.services.Vendors.Run(workCtx, a.storage.Profile.Governance.VendorCheckInterval.Duration, a.logger)
 	})
+	work.Go(func() { a.services.Training.Run(workCtx, time.Hour, a.logger) }) // built-in modules, reminders, overdue alerts (MTL-8.1, CP-12)
 
 	a.logger.Info("portico is running", "url", a.url, "version", bi.Version, "database", a.storage.DB.Dialect())
 	fmt.Fprintf(out, "Portico is running at %s\n", a.url)

@@ -21,6 +21,7 @@ import (
 	"github.com/portico/portico/internal/retention"
 	"github.com/portico/portico/internal/session"
 	"github.com/portico/portico/internal/support"
+	"github.com/portico/portico/internal/training"
 	"github.com/portico/portico/internal/vendor"
 	"github.com/portico/portico/internal/vendorcheck"
 	"github.com/portico/portico/internal/vulncheck"
@@ -63,6 +64,7 @@ func Controls() []policy.Control {
 	out = append(out, policy.Controls()...)
 	out = append(out, detect.Controls()...)
 	out = append(out, incident.Controls()...)
+	out = append(out, training.Controls()...)
 	out = append(out, alertout.Controls()...)
 	out = append(out, vulncheck.Controls()...)
 	out = append(out, findings.Controls()...)

@@ -25,6 +25,7 @@ import (
 	"github.com/portico/portico/internal/password"
 	"github.com/portico/portico/internal/session"
 	"github.com/portico/portico/internal/support"
+	"github.com/portico/portico/internal/training"
 	"github.com/portico/portico/internal/vendor"
 )
 
@@ -42,6 +43,7 @@ type Services struct {
 	Detect    *detect.Service
 	Incidents *incident.Service
 	Findings  *findings.Service // the findings register and assessments (CP-6.2, MTL-4.3.x)
+	Training  *training.Service // security-awareness training (MTL-8.1, CP-12)
 	AlertOut  *alertout.Service
 	Geo       detect.Places
 	Vendors   *vendor.Service
@@ -137,6 +139,7 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 	// Vendors receive only the inventory's categories (CP-10.1).
 	sv.Vendors = vendor.New(st.DB, st.Audit, st.Profile)
 	sv.Vendors.SetDataCategories(privacy.CategoryNames(st.Profile))
+	sv.Training = training.New(st.DB, st.Audit, st.Profile, sv.Identity)
 	if sv.Privacy, err = privacy.New(privacy.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile,
 		Identity: sv.Identity, Support: sv.Support, Notices: sv.Notices, Passkeys: sv.Passkeys, Tokens: sv.Tokens, Detect: sv.Detect}); err != nil {
 		return nil, err

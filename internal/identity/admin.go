@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/apperr"
@@ -254,17 +255,24 @@ func (s *Service) RecordTraining(ctx context.Context, actor access.Principal, id
 	if err := manage(actor, access.UserManage, id); err != nil {
 		return err
 	}
-	return s.recordTraining(ctx, id, at)
+	return s.recordTraining(ctx, id, at, "")
 }
 
 // RecordTrainingFromCLI records training for `portico user
 // record-training`: the operator's way out when the only administrator
-// is the one whose training is overdue (nobody records their own).
-func (s *Service) RecordTrainingFromCLI(ctx context.Context, id string, at time.Time) error {
-	return s.recordTraining(ctx, id, at)
+// is the one whose training is overdue (nobody records their own), with
+// the operator's note saying what the training was ("" for none).
+func (s *Service) RecordTrainingFromCLI(ctx context.Context, id string, at time.Time, note string) error {
+	note = strings.TrimSpace(note)
+	if utf8.RuneCountInString(note) > maxTrainingNote {
+		return apperr.Errorf(apperr.Invalid, "Keep the note to %d characters.", maxTrainingNote)
+	}
+	return s.recordTraining(ctx, id, at, note)
 }
 
-func (s *Service) recordTraining(ctx context.Context, id string, at time.Time) error {
+// recordTraining records training done at, with the administrator's note
+// (training_note; "" for none), which is kept with the record.
+func (s *Service) recordTraining(ctx context.Context, id string, at time.Time, note string) error {
 	a, err := s.Account(ctx, id)
 	if err != nil {
 		return errNotAllowed
@@ -280,11 +288,13 @@ func (s *Service) recordTraining(ctx context.Context, id string, at time.Time) e
 		return apperr.New(apperr.Invalid, "That training is older than the policy's interval: it would not count.")
 	}
 	return s.db.Transact(ctx, func(tx *db.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET training_completed_at = $1, updated_at = $2 WHERE id = $3`, at, tx.Now(), id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET training_completed_at = $1, training_note = $2, updated_at = $3 WHERE id = $4`, at, note, tx.Now(), id); err != nil {
 			return err
 		}
+		// The note's words stay out of the audit trail (they may name
+		// people); that one was kept is recorded.
 		_, err := s.audit.Append(ctx, tx, audit.Event{Action: "account.training.record", Target: "account:" + id, Outcome: audit.Success,
-			Details: map[string]any{"old": dateOrNone(a.TrainingCompletedAt), "new": dateOrNone(at)}})
+			Details: map[string]any{"old": dateOrNone(a.TrainingCompletedAt), "new": dateOrNone(at), "note": note != ""}})
 		return err
 	})
 }

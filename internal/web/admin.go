@@ -144,6 +144,9 @@ type adminUserPage struct {
 	Roles       []access.Role
 	Today       string
 	Vendors     []vendor.Person // the vendors the account works for (MTL-1.2)
+
+	// TrainingNote is the note kept with training recorded by hand.
+	TrainingNote string
 }
 
 func (s *Server) adminUser(w http.ResponseWriter, r *http.Request) error {
@@ -163,6 +166,11 @@ func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, status 
 		Roles: access.Roles(), Today: now.UTC().Format("2006-01-02"),
 		CanReveal: s.support != nil && access.Allowed(p, access.UserReveal) && u.ID != p.AccountID,
 		Grant:     s.profile.Access.RevealGrant.Duration}
+	if u.Role.IsStaff() {
+		if page.TrainingNote, err = s.identity.TrainingNote(r.Context(), u.ID); err != nil {
+			return err
+		}
+	}
 	if s.support != nil {
 		clear, until, err := s.support.RevealedFor(r.Context(), p, u.ID)
 		if err != nil {
@@ -225,7 +233,7 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
 			if at = at.Add(24*time.Hour - time.Second); at.After(s.db.Now()) && at.Sub(s.db.Now()) < 24*time.Hour {
 				at = s.db.Now()
 			}
-			err = s.identity.RecordTraining(ctx, p, id, at)
+			err = s.identity.RecordTrainingWithNote(ctx, p, id, at, r.PostForm.Get("note"))
 		}
 	case "restrict":
 		err = s.identity.SetRestricted(ctx, p, id, true, r.PostForm.Get("reason"))

@@ -270,7 +270,7 @@ func restrictedAllows(rt route) bool {
 
 var errRestricted = apperr.New(apperr.Forbidden, "Processing of your data is restricted, as you asked: your account is read-only. You can still download your data, ask for its deletion, and change your security settings. Contact support to lift the restriction.")
 
-var errTrainingOverdue = apperr.New(apperr.Forbidden, "Your security-awareness training is overdue. Until an administrator records it, this page is closed to you.")
+var errTrainingOverdue = apperr.New(apperr.Forbidden, "Your security-awareness training is overdue. Until you pass your training modules (at /training) or an administrator records it, this page is closed to you.")
 
 // pageOf finds the page a form posted to path was on: the path itself or
 // its nearest ancestor that answers GET (POST /admin/users/ID/role comes from

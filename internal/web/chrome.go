@@ -158,7 +158,10 @@ func (s *Server) accountChrome(r *http.Request, p *Page) {
 	// role's pages are closed to them.
 	if pr.Stage == access.StageTraining {
 		p.Banner = "Your security-awareness training was due on " + s.identity.TrainingDue(acct).UTC().Format("2 January 2006") +
-			". Until an administrator records it, you can use only your own account pages."
+			". Until it is done, you can use only your own account pages."
+		if s.training != nil {
+			p.BannerLink, p.BannerAction = "/training", "Take your training now"
+		}
 		return
 	}
 	// Enforces CP-4.3: a warning before the password expires.

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"github.com/portico/portico/internal/session"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,6 +12,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/portico/portico/internal/session"
 
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"

@@ -1,9 +1,10 @@
 package web
 
 import (
-	"github.com/portico/portico/internal/retention"
 	"net/http"
 	"time"
+
+	"github.com/portico/portico/internal/retention"
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/apperr"

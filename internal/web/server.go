@@ -26,6 +26,7 @@ import (
 	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/privacy"
 	"github.com/portico/portico/internal/retention"
+	"github.com/portico/portico/internal/training"
 	"github.com/portico/portico/internal/vendor"
 
 	"github.com/portico/portico/internal/apitoken"
@@ -88,6 +89,9 @@ type Deps struct {
 	// Vendors is the register of third parties; without it its pages are
 	// absent.
 	Vendors *vendor.Service
+	// Training is security-awareness training; without it its pages
+	// are absent.
+	Training *training.Service
 	// Feed is the live feed of security events for the dashboard.
 	Feed *livefeed.Hub
 	// Keys is the keyring, for the administrators' key rotation page.
@@ -130,6 +134,7 @@ type Server struct {
 	findings   *findings.Service
 	publicURL  string
 	vendors    *vendor.Service
+	training   *training.Service
 	feed       *livefeed.Hub
 	audit      *audit.Log
 	approvals  *approval.Store // four-eyes requests (policy edits here; accounts in identity)
@@ -187,6 +192,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		findings:   d.Findings,
 		publicURL:  d.PublicURL,
 		vendors:    d.Vendors,
+		training:   d.Training,
 		feed:       d.Feed,
 		audit:      d.Audit,
 		policyFile: d.PolicyFile,

@@ -23,6 +23,7 @@ import (
 	"github.com/portico/portico/internal/findings"
 	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/privacy"
+	"github.com/portico/portico/internal/training"
 	"github.com/portico/portico/internal/vendor"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -155,6 +156,7 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...testOption) *testServer {
 	vendors.SetDataCategories(privacy.CategoryNames(profile))
 	deps := Deps{
 		Findings:     findings.New(d, al, profile),
+		Training:     training.New(d, al, profile, id),
 		Detect:       detection,
 		Incidents:    incidents,
 		Vendors:      vendors,

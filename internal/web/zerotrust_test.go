@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"github.com/pquerna/otp/totp"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pquerna/otp/totp"
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/audit"
