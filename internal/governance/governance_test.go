@@ -272,10 +272,10 @@ func TestBadInputRefused(t *testing.T) {
 		staff(t, d)
 		big := "# Big\n\n" + strings.Repeat("word ", governance.MaxBodyBytes/5)
 		for name, body := range map[string]string{
-			"empty":   " \n\t\n",
+			"empty":    " \n\t\n",
 			"oversize": big,
-			"binary":  "%PDF-1.7\n\x00\x01\x02 stream",
-			"invalid": "# Title\n\n\xff\xfe not UTF-8",
+			"binary":   "%PDF-1.7\n\x00\x01\x02 stream",
+			"invalid":  "# Title\n\n\xff\xfe not UTF-8",
 		} {
 			if _, err := s.Import(ctx, governance.NewDocument{Title: "Doc " + name, Owner: "sec1", Body: body}, "adm1"); apperr.CodeOf(err) != apperr.Invalid || apperr.FieldsOf(err)["body"] == "" {
 				t.Errorf("%s: %v", name, err)
