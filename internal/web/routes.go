@@ -108,6 +108,7 @@ func (s *Server) routes() []route {
 	rs = append(rs, s.reportRoutes()...)
 	rs = append(rs, s.registerRoutes()...)
 	rs = append(rs, s.incidentPlanRoutes()...)
+	rs = append(rs, s.policyDocRoutes()...)
 	rs = append(rs, s.tokenRoutes()...)
 	rs = append(rs, s.privacyRoutes()...)
 	rs = append(rs, s.apiRoutes()...)

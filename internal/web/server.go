@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/netip"
 
+	"github.com/portico/portico/internal/governance"
 	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/privacy"
 	"github.com/portico/portico/internal/retention"
@@ -77,6 +78,9 @@ type Deps struct {
 	Detect *detect.Service
 	// Incidents is incident response; without it its pages are absent.
 	Incidents *incident.Service
+	// PolicyDocs is the policy documents and their reviews; without it
+	// their pages are absent.
+	PolicyDocs *governance.Service
 	// Feed is the live feed of security events for the dashboard.
 	Feed *livefeed.Hub
 	// Keys is the keyring, for the administrators' key rotation page.
@@ -116,6 +120,7 @@ type Server struct {
 	retention  *retention.Service
 	detect     *detect.Service
 	incidents  *incident.Service
+	policyDocs *governance.Service
 	feed       *livefeed.Hub
 	audit      *audit.Log
 	approvals  *approval.Store // four-eyes requests (policy edits here; accounts in identity)
@@ -170,6 +175,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		retention:  d.Retention,
 		detect:     d.Detect,
 		incidents:  d.Incidents,
+		policyDocs: d.PolicyDocs,
 		feed:       d.Feed,
 		audit:      d.Audit,
 		policyFile: d.PolicyFile,

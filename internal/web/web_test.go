@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico/portico/internal/governance"
 	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/privacy"
 
@@ -152,6 +153,7 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...testOption) *testServer {
 	deps := Deps{
 		Detect:       detection,
 		Incidents:    incidents,
+		PolicyDocs:   governance.New(d, al, profile),
 		DB:           d,
 		Secrets:      kr,
 		Profile:      profile,
