@@ -140,6 +140,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		Retention:      a.services.Retention,
 		Detect:         a.services.Detect,
 		Incidents:      a.services.Incidents,
+		PolicyDocs:     a.services.PolicyDocs,
 		Feed:           a.feed.hub,
 		PolicyFile:     cfg.PolicyFile,
 		TrustedProxies: cfg.TrustedProxies,
@@ -262,6 +263,9 @@ func (a *App) Run(ctx context.Context, out io.Writer) error {
 	work.Go(func() { a.services.Detect.Run(workCtx, time.Second) })
 	work.Go(func() { a.services.AlertOut.Run(workCtx, 5*time.Second) })
 	work.Go(func() { a.services.Incidents.Run(workCtx, time.Minute, a.logger) }) // clock warnings (CP-7.1, MTL-5.1.1)
+	// The policy documents: generated once, then significant changes and
+	// overdue reviews (CP-11.2).
+	work.Go(func() { a.services.PolicyDocs.Run(workCtx, time.Minute, a.logger) })
 
 	a.logger.Info("portico is running", "url", a.url, "version", bi.Version, "database", a.storage.DB.Dialect())
 	fmt.Fprintf(out, "Portico is running at %s\n", a.url)

@@ -17,6 +17,7 @@ import (
 	"github.com/portico/portico/internal/config"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/detect"
+	"github.com/portico/portico/internal/governance"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/notify"
@@ -41,6 +42,9 @@ type Services struct {
 	Incidents *incident.Service
 	AlertOut  *alertout.Service
 	Geo       detect.Places
+
+	// PolicyDocs is the policy documents and their reviews (CP-11.2).
+	PolicyDocs *governance.Service
 
 	// alertKeepFailed is how long an alert that was never delivered stays
 	// in the outbox: the profile's retention of security reports.
@@ -129,6 +133,7 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 	sv.Incidents.SetOpened(func(ctx context.Context, tx *db.Tx, inc incident.Incident, by string) error {
 		return sv.Detect.EscalateTo(ctx, tx, inc.Source, inc.ID, by)
 	})
+	sv.PolicyDocs = governance.New(st.DB, st.Audit, st.Profile)
 	if sv.Privacy, err = privacy.New(privacy.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile,
 		Identity: sv.Identity, Support: sv.Support, Notices: sv.Notices, Passkeys: sv.Passkeys, Tokens: sv.Tokens, Detect: sv.Detect}); err != nil {
 		return nil, err

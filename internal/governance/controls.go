@@ -22,7 +22,7 @@ func Controls() []policy.Control {
 			Description: "Once a document's review date passes, the leased pass records governance.overdue once per document and due date, which detection raises as a governance_overdue alert.",
 			Test:        "internal/governance: TestDocumentLifecycle"},
 		{Clause: "MTL-5.2.1", Name: "governance.policy-documents",
-			Description: "The policies behind the incident response plan are maintained as versioned, owned and approved documents with review dates, alongside the plan itself.",
-			Test:        "internal/governance: TestDocumentLifecycle"},
+			Description: "Beside the plan itself, the policies that frame incident response are maintained as versioned documents with an owner, approved by a second administrator, reviewed every governance.policy_review_interval and asked for review when an incident closes with its post-incident review.",
+			Test:        "internal/governance: TestSignificantChange"},
 	}
 }
