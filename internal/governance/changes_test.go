@@ -185,3 +185,35 @@ func TestSignificantChange(t *testing.T) {
 		}
 	})
 }
+
+// TestRun (CP-11.2): the leased pass generates the default documents
+// and alerts an overdue review once while Portico runs, under its lease.
+func TestRun(t *testing.T) {
+	clock := dbtest.NewClock(t0)
+	dbtest.EachWith(t, dbtest.Options{Now: clock.Now}, func(t *testing.T, d *db.DB) {
+		clock.Set(t0)
+		s := setup(t, d)
+		staff(t, d)
+		doc := approved(t, s, "p")
+		clock.Set(doc.ReviewDue.Add(time.Hour))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); s.Run(ctx, 10*time.Millisecond, nil) }()
+		deadline := time.Now().Add(10 * time.Second)
+		for count(t, d, `SELECT COUNT(*) FROM policy_documents`) < 3 || audited(t, d, "governance.overdue", "policydoc:p") < 1 {
+			if time.Now().After(deadline) {
+				cancel()
+				t.Fatal("the pass did not generate the defaults and alert the overdue review")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+		<-done
+		if n := audited(t, d, "governance.overdue", "policydoc:p"); n != 1 {
+			t.Errorf("%d overdue alerts for one due date", n)
+		}
+		if n := count(t, d, `SELECT COUNT(*) FROM job_leases WHERE name = 'governance.policy_documents'`); n != 1 {
+			t.Errorf("the pass ran without its lease: %d", n)
+		}
+	})
+}
