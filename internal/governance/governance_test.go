@@ -438,3 +438,44 @@ func TestDiff(t *testing.T) {
 		}
 	})
 }
+
+// TestDefaultsOnManyNodes (CP-11.2): nodes starting at once generate
+// each default document once between them, and a short name an imported
+// document took first is left to it, start after start.
+func TestDefaultsOnManyNodes(t *testing.T) {
+	clock := dbtest.NewClock(t0)
+	dbtest.EachWith(t, dbtest.Options{Now: clock.Now}, func(t *testing.T, d *db.DB) {
+		clock.Set(t0)
+		ctx := context.Background()
+		staff(t, d)
+		if _, err := setup(t, d).Import(ctx, governance.NewDocument{ID: "customer-portal-policy", Title: "Our own portal policy", Owner: "sec1", Body: body1}, "adm1"); err != nil {
+			t.Fatal(err)
+		}
+		made := make(chan int, 4)
+		errs := make(chan error, 4)
+		for range 4 {
+			node := setup(t, d)
+			go func() {
+				n, err := node.EnsureDefaults(ctx)
+				made <- n
+				errs <- err
+			}()
+		}
+		total := 0
+		for range 4 {
+			total += <-made
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, err := setup(t, d).EnsureDefaults(ctx); err != nil || n != 0 || total != 1 {
+			t.Fatalf("generated %d between four nodes, then %d, %v; want 1 then 0", total, n, err)
+		}
+		if n := count(t, d, `SELECT COUNT(*) FROM policy_documents`); n != 2 {
+			t.Fatalf("%d documents", n)
+		}
+		if doc, err := setup(t, d).Document(ctx, "customer-portal-policy"); err != nil || doc.Title != "Our own portal policy" || doc.GeneratedFrom != "" {
+			t.Fatalf("the imported document: %+v, %v", doc, err)
+		}
+	})
+}
