@@ -39,7 +39,7 @@ func DefaultMarkdown(policyName string) string {
 		if c.Policy != policyName {
 			continue
 		}
-		fmt.Fprintf(&b, "\n## %s: %s\n\n%s.\n\nWhat Portico does: %s.\n", c.ID, c.Title, c.Title, c.Requirement)
+		fmt.Fprintf(&b, "\n## %s: %s\n\nWhat Portico does: %s.\n", c.ID, c.Title, c.Requirement)
 	}
 	return b.String()
 }

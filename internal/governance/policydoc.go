@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"path"
-	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -33,8 +32,6 @@ const (
 
 // uploadExtensions are the file names an uploaded version may have.
 var uploadExtensions = []string{".md", ".markdown", ".txt"}
-
-var validID = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
 // reservedIDs are slugs that are pages, not documents.
 var reservedIDs = map[string]bool{"new": true}
@@ -106,7 +103,7 @@ func (s *Service) Import(ctx context.Context, nd NewDocument, by string) (Docume
 	if nd.ID == "" {
 		nd.ID = Slug(nd.Title)
 	}
-	if !validID.MatchString(nd.ID) || len(nd.ID) > maxID || reservedIDs[nd.ID] {
+	if Slug(nd.ID) != nd.ID || nd.ID == "" || reservedIDs[nd.ID] {
 		return Document{}, apperr.InField("id", apperr.Errorf(apperr.Invalid,
 			"The short name is lower-case letters, digits and single hyphens, at most %d characters (not \"new\"): choose one.", maxID))
 	}
