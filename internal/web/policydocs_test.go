@@ -125,6 +125,17 @@ func TestPolicyDocumentPages(t *testing.T) {
 		if n := auditCount(t, s, "policydoc.approve", "policydoc:access-policy"); n != 0 {
 			t.Fatalf("%d approvals audited before one", n)
 		}
+
+		// Pasted text works as well as a file, but not both at once.
+		if code, _, body := postPolicyFile(s, map[string]string{"title": "Both", "owner": id1, "body": "# Both"}, "both.md", []byte("# Both"), adm1); code != http.StatusUnprocessableEntity ||
+			!strings.Contains(body, "not both") {
+			t.Errorf("a file and pasted text: %d\n%s", code, visibleText(body))
+		}
+		e.mustPost("/policies", url.Values{"title": {"Pasted policy"}, "id": {"pasted"}, "owner": {id2}, "body": {"# Pasted\n\nText.\n"}}, adm1,
+			`/policies/pasted\?done=policydoc-imported`)
+		if code, page := e.get("/policies/pasted/diff", e.aud); code != 200 || !strings.Contains(page, "a single version") {
+			t.Errorf("the diff of a single version: %d\n%s", code, visibleText(page))
+		}
 		_, page = e.get("/policies/access-policy", adm2)
 		if !strings.Contains(page, `action="/policies/access-policy/versions/1/approve"`) {
 			t.Fatal("the second administrator is not offered the approval")
