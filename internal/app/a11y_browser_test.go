@@ -114,6 +114,14 @@ func TestAccessibilityInBrowser(t *testing.T) {
 	security.submit(t, `form[action$="/notices"] button[type=submit]`, field{"#nature", "Someone tried stolen passwords."})
 	found = append(found, security.crawl(t, axe, []string{"/security/dashboard", "/security/alerts", "/security/incidents",
 		"/security/register", "/security/plan", "/security/exercises"})...)
+	// The policy documents (issue 13): the generated ones are there
+	// from the start.
+	for _, p := range []string{"/policies", "/policies/new", "/policies/customer-portal-policy", "/policies/customer-portal-policy/diff"} {
+		if status := admin.open(t, p); status != 200 {
+			t.Errorf("administrator: %s answered %d", p, status)
+		}
+		found = append(found, admin.axe(t, axe, "administrator "+p)...)
+	}
 
 	// Pages no link leads to, but each signed-in person can open.
 	own := []string{"/account", "/account/password", "/account/recovery-codes/new", "/account/reauth", "/account/privacy-notice", "/logout"}

@@ -145,6 +145,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		PublicURL:      public,
 		Vendors:        a.services.Vendors,
 		Training:       a.services.Training,
+		PolicyDocs:     a.services.PolicyDocs,
 		Feed:           a.feed.hub,
 		PolicyFile:     cfg.PolicyFile,
 		TrustedProxies: cfg.TrustedProxies,
@@ -273,6 +274,9 @@ func (a *App) Run(ctx context.Context, out io.Writer) error {
 		a.services.Vendors.Run(workCtx, a.storage.Profile.Governance.VendorCheckInterval.Duration, a.logger)
 	})
 	work.Go(func() { a.services.Training.Run(workCtx, time.Hour, a.logger) }) // built-in modules, reminders, overdue alerts (MTL-8.1, CP-12)
+	// The policy documents: generated once, then significant changes and
+	// overdue reviews (CP-11.2).
+	work.Go(func() { a.services.PolicyDocs.Run(workCtx, time.Minute, a.logger) })
 
 	a.logger.Info("portico is running", "url", a.url, "version", bi.Version, "database", a.storage.DB.Dialect())
 	fmt.Fprintf(out, "Portico is running at %s\n", a.url)

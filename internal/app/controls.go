@@ -11,6 +11,7 @@ import (
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/findings"
+	"github.com/portico/portico/internal/governance"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/notify"
@@ -65,6 +66,7 @@ func Controls() []policy.Control {
 	out = append(out, detect.Controls()...)
 	out = append(out, incident.Controls()...)
 	out = append(out, training.Controls()...)
+	out = append(out, governance.Controls()...)
 	out = append(out, alertout.Controls()...)
 	out = append(out, vulncheck.Controls()...)
 	out = append(out, findings.Controls()...)
@@ -95,6 +97,7 @@ var complete = map[string]bool{
 	"MTL-3.2.2": true, // reveal with reason, time-bound, audited; configuration and keys admin-only
 	"CP-5.1":    true, // TLS only; every personal field encrypted under the subject's key (raw-file test); rotatable keys; encrypted backups
 	"CP-11.1":   true, // export, rectification, erasure with grace and shredding, restriction, consents
+	"CP-11.2":   true, // versioned policy documents with owner and four-eyes approval, review due dates and records, significant change, overdue alert
 	"CP-5.2":    true, // every category purged on schedule (audit trail with anchors), crypto-shredding, erasure ledger for backups
 	"MTL-1.1":   true, // encryption, tamper-evident audit, encrypted backups with restore, health checks
 	"MTL-2.1.1": true, // record of processing in code, shown to admins, customers and in the export

@@ -18,6 +18,7 @@ import (
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/findings"
+	"github.com/portico/portico/internal/governance"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/notify"
@@ -47,6 +48,9 @@ type Services struct {
 	AlertOut  *alertout.Service
 	Geo       detect.Places
 	Vendors   *vendor.Service
+
+	// PolicyDocs is the policy documents and their reviews (CP-11.2).
+	PolicyDocs *governance.Service
 
 	// alertKeepFailed is how long an alert that was never delivered stays
 	// in the outbox: the profile's retention of security reports.
@@ -140,6 +144,7 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 	sv.Vendors = vendor.New(st.DB, st.Audit, st.Profile)
 	sv.Vendors.SetDataCategories(privacy.CategoryNames(st.Profile))
 	sv.Training = training.New(st.DB, st.Audit, st.Profile, sv.Identity)
+	sv.PolicyDocs = governance.New(st.DB, st.Audit, st.Profile)
 	if sv.Privacy, err = privacy.New(privacy.Deps{DB: st.DB, Keys: st.Keyring, Audit: st.Audit, Profile: st.Profile,
 		Identity: sv.Identity, Support: sv.Support, Notices: sv.Notices, Passkeys: sv.Passkeys, Tokens: sv.Tokens, Detect: sv.Detect}); err != nil {
 		return nil, err

@@ -111,6 +111,7 @@ func (s *Server) routes() []route {
 	rs = append(rs, s.findingRoutes()...)
 	rs = append(rs, s.vendorRoutes()...)
 	rs = append(rs, s.trainingRoutes()...)
+	rs = append(rs, s.policyDocRoutes()...)
 	rs = append(rs, s.tokenRoutes()...)
 	rs = append(rs, s.privacyRoutes()...)
 	rs = append(rs, s.apiRoutes()...)

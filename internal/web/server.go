@@ -23,6 +23,7 @@ import (
 	"net/netip"
 
 	"github.com/portico/portico/internal/findings"
+	"github.com/portico/portico/internal/governance"
 	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/privacy"
 	"github.com/portico/portico/internal/retention"
@@ -92,6 +93,9 @@ type Deps struct {
 	// Training is security-awareness training; without it its pages
 	// are absent.
 	Training *training.Service
+	// PolicyDocs is the policy documents and their reviews; without it
+	// their pages are absent.
+	PolicyDocs *governance.Service
 	// Feed is the live feed of security events for the dashboard.
 	Feed *livefeed.Hub
 	// Keys is the keyring, for the administrators' key rotation page.
@@ -135,6 +139,7 @@ type Server struct {
 	publicURL  string
 	vendors    *vendor.Service
 	training   *training.Service
+	policyDocs *governance.Service
 	feed       *livefeed.Hub
 	audit      *audit.Log
 	approvals  *approval.Store // four-eyes requests (policy edits here; accounts in identity)
@@ -193,6 +198,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		publicURL:  d.PublicURL,
 		vendors:    d.Vendors,
 		training:   d.Training,
+		policyDocs: d.PolicyDocs,
 		feed:       d.Feed,
 		audit:      d.Audit,
 		policyFile: d.PolicyFile,

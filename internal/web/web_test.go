@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/portico/portico/internal/findings"
+	"github.com/portico/portico/internal/governance"
 	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/privacy"
 	"github.com/portico/portico/internal/training"
@@ -160,6 +161,7 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...testOption) *testServer {
 		Detect:       detection,
 		Incidents:    incidents,
 		Vendors:      vendors,
+		PolicyDocs:   governance.New(d, al, profile),
 		DB:           d,
 		Secrets:      kr,
 		Profile:      profile,
