@@ -116,6 +116,11 @@ var complete = map[string]bool{
 	"MTL-5.2.2": true, // exercises and drills with findings tracked, next due and its alert, post-incident review
 	// Governance (issue 13).
 	"MTL-4.1.1": true, // docs/secure-coding.md, the rules checked on every run, the review checklist in the PR template
+	"CP-6.2":    true, // assessments with findings, next due and its alert; public disclosure intake (security.txt, throttled form); security tests and codecheck in CI
+	"MTL-4.3.1": true, // assessment records (pen test, scan, code review, audit) with findings and remediation due dates; overdue assessment alert
+	"MTL-4.3.2": true, // findings tracked to closure with evidence, deadlines by severity, overdue alert, accepted risk with expiry
+	"MTL-8.1":   true, // modules with quizzes assigned by role (contractors included), passing records the training the gate checks, reminders, overdue alert
+	"MTL-1.2":   true, // contractors are staff accounts under the same controls (roles, second factor, training) with an end date; vendors' people linked in the register
 	// Third parties (issue 13).
 	"CP-10.1": true, // register with inventory categories, derived tier, assessment and security approval
 	"CP-10.2": true, // leased live endpoint checks with history and degraded alert; reassessment and contract expiry alerts
