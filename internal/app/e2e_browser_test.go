@@ -54,6 +54,10 @@ type tab struct {
 
 	mu    sync.Mutex
 	allow []string // console messages expected in the current step
+
+	// crawled are the kinds of page a crawl of this tab has checked: a
+	// later crawl goes only to new ones.
+	crawled map[string]bool
 }
 
 // newTab opens a tab. With isolated, it lives in a browser context of its

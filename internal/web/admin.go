@@ -49,7 +49,7 @@ func (s *Server) adminRoutes() []route {
 
 // adminLinks says which administration pages the principal may open.
 type adminLinks struct {
-	Users, Invitations, Roles, Matrix, Audit, Policy, Outbox, Keys, Privacy, Alerts, Dashboard, Reports, Incidents bool
+	Users, Invitations, Roles, Matrix, Audit, Policy, Outbox, Keys, Privacy, Alerts, Dashboard, Reports, Incidents, Governance bool
 }
 
 func linksFor(p access.Principal) adminLinks {
@@ -60,6 +60,7 @@ func linksFor(p access.Principal) adminLinks {
 		Keys: access.Allowed(p, access.KeysRotate), Privacy: access.Allowed(p, access.PrivacyRequests),
 		Alerts: access.Allowed(p, access.IncidentManage), Dashboard: access.Allowed(p, access.IncidentManage),
 		Reports: access.Allowed(p, access.IncidentManage), Incidents: access.Allowed(p, access.IncidentRead),
+		Governance: access.Allowed(p, access.GovernanceRead),
 	}
 }
 
