@@ -2,6 +2,9 @@ package db
 
 import (
 	"context"
+	"crypto/rand"
+	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -32,4 +35,37 @@ func (d *DB) TakeLease(ctx context.Context, name, holder string, dur time.Durati
 		return false, time.Time{}, err
 	}
 	return true, until, nil
+}
+
+// RunLeased runs pass at once and then every interval until ctx ends, on
+// one node at a time: before each pass it takes or renews the lease
+// called name, held for three intervals so that a node that dies is
+// replaced soon after, and skips the pass when another node holds it. A
+// failed pass is logged as what failed (nil logger: the default) and
+// tried again at the next tick. The background passes of incidents,
+// findings, vendors, policy documents and training all run this way.
+//
+// Enforces MTL-1.1: each background pass runs on one node at a time, and
+// goes on when that node dies.
+func (d *DB) RunLeased(ctx context.Context, name string, every time.Duration, logger *slog.Logger, what string, pass func(context.Context) error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	holder := strings.ToLower(rand.Text())
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		ok, _, err := d.TakeLease(ctx, name, holder, 3*every)
+		if err == nil && ok {
+			err = pass(ctx)
+		}
+		if err != nil && ctx.Err() == nil {
+			logger.Error(what+" failed; retrying", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -2,11 +2,9 @@ package findings
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/portico/portico/internal/audit"
@@ -157,27 +155,10 @@ func (s *Service) purgeContacts(ctx context.Context) (int, error) {
 // Enforces MTL-4.3.2, MTL-4.3.1: the overdue alerts go out while Portico
 // runs, from one node.
 func (s *Service) Run(ctx context.Context, every time.Duration, logger *slog.Logger) {
-	if logger == nil {
-		logger = slog.Default()
-	}
-	holder := strings.ToLower(rand.Text())
-	ctx = audit.WithActor(ctx, audit.ActorSystem)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		ok, _, err := s.db.TakeLease(ctx, leaseName, holder, 3*every)
-		if err == nil && ok {
-			_, err = s.Check(ctx)
-		}
-		if err != nil && ctx.Err() == nil {
-			logger.Error("findings overdue pass failed; retrying", "error", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	s.db.RunLeased(audit.WithActor(ctx, audit.ActorSystem), leaseName, every, logger, "findings overdue pass", func(ctx context.Context) error {
+		_, err := s.Check(ctx)
+		return err
+	})
 }
 
 // leaseName is the overdue pass's lease (db.TakeLease).

@@ -2,10 +2,8 @@ package governance
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/portico/portico/internal/audit"
@@ -76,48 +74,27 @@ func (s *Service) warnOnce(ctx context.Context, id string) (bool, error) {
 	return warned, err
 }
 
-// Run generates the default documents once (EnsureDefaults), then at
-// once and every interval until ctx ends marks the documents for the
-// significant changes since the last pass (ObserveChanges) and alerts
-// overdue reviews (WarnOverdue), on one node at a time: each pass takes
-// or renews the lease governance.policy_documents, held for three
-// intervals. Errors are logged (nil logger: the default) and the pass is
-// tried again at the next tick.
+// Run, at once and every interval until ctx ends, on one node at a time
+// (db.RunLeased, lease governance.policy_documents): generates the
+// default documents on its first pass (EnsureDefaults, idempotent), marks
+// the documents for the significant changes since the last pass
+// (ObserveChanges) and alerts overdue reviews (WarnOverdue).
 //
 // Enforces CP-11.2: significant changes and overdue reviews are seen
 // while Portico runs, from one node.
 func (s *Service) Run(ctx context.Context, every time.Duration, logger *slog.Logger) {
-	if logger == nil {
-		logger = slog.Default()
-	}
-	holder := strings.ToLower(rand.Text())
-	ctx = audit.WithActor(ctx, audit.ActorSystem)
-	t := time.NewTicker(every)
-	defer t.Stop()
 	defaults := false
-	for {
-		var err error
+	s.db.RunLeased(audit.WithActor(ctx, audit.ActorSystem), passLease, every, logger, "policy documents' pass", func(ctx context.Context) error {
 		if !defaults {
-			_, err = s.EnsureDefaults(ctx)
-			defaults = err == nil
-		}
-		if err == nil {
-			var ok bool
-			ok, _, err = s.db.TakeLease(ctx, passLease, holder, 3*every)
-			if err == nil && ok {
-				_, err = s.ObserveChanges(ctx)
-				if err == nil {
-					_, err = s.WarnOverdue(ctx)
-				}
+			if _, err := s.EnsureDefaults(ctx); err != nil {
+				return err
 			}
+			defaults = true
 		}
-		if err != nil && ctx.Err() == nil {
-			logger.Error("policy documents' pass failed; retrying", "error", err)
+		if _, err := s.ObserveChanges(ctx); err != nil {
+			return err
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+		_, err := s.WarnOverdue(ctx)
+		return err
+	})
 }

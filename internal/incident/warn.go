@@ -2,12 +2,10 @@ package incident
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"errors"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/portico/portico/internal/audit"
@@ -152,35 +150,20 @@ func (s *Service) warnOnce(ctx context.Context, w Warning) (bool, error) {
 // Enforces CP-7.1, MTL-5.1.1: the warnings go out while Portico runs,
 // from one node.
 func (s *Service) Run(ctx context.Context, every time.Duration, logger *slog.Logger) {
-	if logger == nil {
-		logger = slog.Default()
-	}
-	holder := strings.ToLower(rand.Text())
-	ctx = audit.WithActor(ctx, audit.ActorSystem)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		ok, _, err := s.db.TakeLease(ctx, warnLease, holder, 3*every)
-		if err == nil && ok {
-			_, err = s.WarnClocks(ctx)
-			// Reminders of the steps a notice asked of customers
-			// (CP-9.2) ride on the same lease.
-			if err == nil && s.deliver != nil {
-				_, err = s.Remind(ctx)
-			}
-			if err == nil {
-				_, err = s.WarnExercise(ctx)
+	s.db.RunLeased(audit.WithActor(ctx, audit.ActorSystem), warnLease, every, logger, "incident clock warnings", func(ctx context.Context) error {
+		if _, err := s.WarnClocks(ctx); err != nil {
+			return err
+		}
+		// Reminders of the steps a notice asked of customers (CP-9.2)
+		// ride on the same lease.
+		if s.deliver != nil {
+			if _, err := s.Remind(ctx); err != nil {
+				return err
 			}
 		}
-		if err != nil && ctx.Err() == nil {
-			logger.Error("incident clock warnings failed; retrying", "error", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+		_, err := s.WarnExercise(ctx)
+		return err
+	})
 }
 
 // WarnExercise records, once per due date, that the response plan's

@@ -2,10 +2,8 @@ package training
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/portico/portico/internal/audit"
@@ -155,29 +153,13 @@ const remindLease = "training.reminders"
 //
 // Enforces MTL-8.1: reminders go out while Portico runs, from one node.
 func (s *Service) Run(ctx context.Context, every time.Duration, logger *slog.Logger) {
-	if logger == nil {
-		logger = slog.Default()
-	}
-	holder := strings.ToLower(rand.Text())
-	ctx = audit.WithActor(ctx, audit.ActorSystem)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		ok, _, err := s.db.TakeLease(ctx, remindLease, holder, 3*every)
-		if err == nil && ok {
-			// The built-in modules are installed on the first pass;
-			// a failed installation is tried again on the next.
-			if _, err = s.InstallDefaults(ctx); err == nil {
-				_, err = s.Remind(ctx)
-			}
+	s.db.RunLeased(audit.WithActor(ctx, audit.ActorSystem), remindLease, every, logger, "training reminders", func(ctx context.Context) error {
+		// The built-in modules are installed on the first pass; a failed
+		// installation is tried again on the next.
+		if _, err := s.InstallDefaults(ctx); err != nil {
+			return err
 		}
-		if err != nil && ctx.Err() == nil {
-			logger.Error("training reminders failed; retrying", "error", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+		_, err := s.Remind(ctx)
+		return err
+	})
 }

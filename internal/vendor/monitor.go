@@ -369,26 +369,8 @@ const monitorLease = "vendor.monitor"
 // Enforces CP-10.2: vendors are monitored continuously while Portico
 // runs, every governance.vendor_check_interval.
 func (s *Service) Run(ctx context.Context, every time.Duration, logger *slog.Logger) {
-	if logger == nil {
-		logger = slog.Default()
-	}
-	holder := strings.ToLower(rand.Text())
-	ctx = audit.WithActor(ctx, audit.ActorSystem)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		ok, _, err := s.db.TakeLease(ctx, monitorLease, holder, 3*every)
-		if err == nil && ok {
-			_, werr := s.WarnDue(ctx)
-			err = errors.Join(werr, s.CheckAll(ctx))
-		}
-		if err != nil && ctx.Err() == nil {
-			logger.Error("vendor monitoring failed; retrying", "error", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	s.db.RunLeased(audit.WithActor(ctx, audit.ActorSystem), monitorLease, every, logger, "vendor monitoring", func(ctx context.Context) error {
+		_, err := s.WarnDue(ctx)
+		return errors.Join(err, s.CheckAll(ctx))
+	})
 }
