@@ -1,0 +1,199 @@
+package vulncheck
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	modpath "golang.org/x/mod/module"
+	"golang.org/x/sync/errgroup"
+)
+
+// Defaults of the online source.
+const (
+	DefaultProxy      = "https://proxy.golang.org"
+	DefaultGoReleases = "https://go.dev/dl/?mode=json"
+
+	requestTimeout  = 10 * time.Second
+	maxLatestBody   = 64 << 10 // a @latest answer is a few hundred bytes
+	maxReleasesBody = 4 << 20  // the release list with every file of the supported releases
+	maxConcurrent   = 8
+)
+
+// Online is a Source asking a Go module proxy (the GOPROXY protocol:
+// GET {Proxy}/{escaped module path}/@latest answers {"Version":"v1.2.3"})
+// and the Go release list at GoReleasesURL. Each request has its own
+// timeout and a bounded answer; no credentials, cookies or client
+// certificates are sent, and an address carrying a user name or password
+// is refused.
+type Online struct {
+	Proxy         string
+	GoReleasesURL string
+	Client        *http.Client // nil: a client with the request timeout
+}
+
+// NewOnline returns an online source, checking both addresses.
+func NewOnline(proxy, goReleases string) (*Online, error) {
+	o := &Online{Proxy: strings.TrimRight(proxy, "/"), GoReleasesURL: goReleases}
+	for _, a := range []string{o.Proxy, o.GoReleasesURL} {
+		u, err := url.Parse(a)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, fmt.Errorf("vulncheck: %q is not an http(s) address", a)
+		}
+		if u.User != nil {
+			return nil, fmt.Errorf("vulncheck: %s carries credentials; the currency check sends none", u.Redacted())
+		}
+	}
+	return o, nil
+}
+
+func (o *Online) client() *http.Client {
+	if o.Client != nil {
+		return o.Client
+	}
+	return &http.Client{Timeout: requestTimeout}
+}
+
+// get fetches addr into v, reading at most limit bytes. found is false
+// when the server answers 404 or 410 (how a proxy says it does not know
+// a module).
+func (o *Online) get(ctx context.Context, addr string, limit int64, v any) (found bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, addr, nil)
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := o.client().Do(req)
+	if err != nil {
+		return false, fmt.Errorf("vulncheck: cannot reach %s: %w", redact(addr), err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+		return false, nil
+	case resp.StatusCode != http.StatusOK:
+		return false, fmt.Errorf("vulncheck: %s answered %s", redact(addr), resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return false, fmt.Errorf("vulncheck: reading %s: %w", redact(addr), err)
+	}
+	if int64(len(body)) > limit {
+		return false, fmt.Errorf("vulncheck: the answer of %s is larger than %d bytes", redact(addr), limit)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return false, fmt.Errorf("vulncheck: the answer of %s is not the expected JSON: %w", redact(addr), err)
+	}
+	return true, nil
+}
+
+func redact(addr string) string {
+	if u, err := url.Parse(addr); err == nil {
+		u.RawQuery = ""
+		return u.Redacted()
+	}
+	return addr
+}
+
+// Latest asks the proxy for the module's @latest version.
+func (o *Online) Latest(ctx context.Context, path string) (string, error) {
+	esc, err := modpath.EscapePath(path)
+	if err != nil {
+		return "", fmt.Errorf("vulncheck: module path %q: %w", path, err)
+	}
+	var info struct{ Version string }
+	found, err := o.get(ctx, o.Proxy+"/"+esc+"/@latest", maxLatestBody, &info)
+	if err != nil || !found {
+		return "", err
+	}
+	return info.Version, nil
+}
+
+// GoReleases fetches the Go release list.
+func (o *Online) GoReleases(ctx context.Context) ([]GoRelease, error) {
+	var rels []GoRelease
+	found, err := o.get(ctx, o.GoReleasesURL, maxReleasesBody, &rels)
+	if err == nil && !found {
+		err = fmt.Errorf("vulncheck: %s: no Go release list there (404)", redact(o.GoReleasesURL))
+	}
+	return rels, err
+}
+
+// latestAll asks src for the latest version of each module, at most
+// maxConcurrent at a time; the first error stops the rest.
+func latestAll(ctx context.Context, src Source, mods []Module) ([]string, error) {
+	out := make([]string, len(mods))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxConcurrent)
+	for i, m := range mods {
+		g.Go(func() error {
+			v, err := src.Latest(ctx, m.Path)
+			out[i] = v
+			return err
+		})
+	}
+	return out, g.Wait()
+}
+
+// Offline is a Source read from files: the output of
+// `go list -m -u -json all` run in Portico's source tree (a stream of
+// JSON objects with Path, Version and, when a newer one exists,
+// Update.Version), and a saved copy of the Go release list
+// (https://go.dev/dl/?mode=json).
+type Offline struct {
+	latest   map[string]string
+	releases []GoRelease
+}
+
+// ReadOffline reads the two files.
+func ReadOffline(updatesFile, goReleasesFile string) (*Offline, error) {
+	o := &Offline{latest: map[string]string{}}
+	b, err := os.ReadFile(updatesFile)
+	if err != nil {
+		return nil, fmt.Errorf("vulncheck: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for n := 1; ; n++ {
+		var m struct {
+			Path, Version string
+			Main          bool
+			Update        *struct{ Version string }
+		}
+		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("vulncheck: %s, object %d: not the output of go list -m -u -json all: %w", updatesFile, n, err)
+		}
+		if m.Main || m.Path == "" || m.Version == "" {
+			continue
+		}
+		o.latest[m.Path] = m.Version
+		if m.Update != nil && m.Update.Version != "" {
+			o.latest[m.Path] = m.Update.Version
+		}
+	}
+	if b, err = os.ReadFile(goReleasesFile); err != nil {
+		return nil, fmt.Errorf("vulncheck: %w", err)
+	}
+	if err := json.Unmarshal(b, &o.releases); err != nil {
+		return nil, fmt.Errorf("vulncheck: %s is not a Go release list (go.dev/dl/?mode=json): %w", goReleasesFile, err)
+	}
+	return o, nil
+}
+
+// Latest returns the module's version or update in the file, "" when
+// the file does not list it.
+func (o *Offline) Latest(_ context.Context, path string) (string, error) { return o.latest[path], nil }
+
+// GoReleases returns the saved release list.
+func (o *Offline) GoReleases(context.Context) ([]GoRelease, error) { return o.releases, nil }
