@@ -116,6 +116,7 @@ var complete = map[string]bool{
 	"MTL-5.2.2": true, // exercises and drills with findings tracked, next due and its alert, post-incident review
 	// Governance (issue 13).
 	"MTL-4.1.1": true, // docs/secure-coding.md, the rules checked on every run, the review checklist in the PR template
+	"MTL-4.1.2": true, // inventory at /admin/inventory, offline OSV check, currency of Go and modules against the latest stable releases, findings for both
 	// Third parties (issue 13).
 	"CP-10.1": true, // register with inventory categories, derived tier, assessment and security approval
 	"CP-10.2": true, // leased live endpoint checks with history and degraded alert; reassessment and contract expiry alerts

@@ -35,7 +35,10 @@ func Controls() []policy.Control {
 			Description: "The public form /security/report files a report as a finding and thanks the reporter, with bounded fields and the form token of every public form, and nothing of the reporter in the logs; a network (IPv4 /24, IPv6 /56) sending more than rate_limit.signup_per_ip reports in a window is refused with 429 and nothing is filed.",
 			Test:        "internal/web: TestDisclosureForm"},
 		{Clause: "MTL-4.1.2", Name: "findings.inventory-page",
-			Description: "Security, administrators and auditors see the running binary's Go version and modules (from its build information), the last OSV check's result, and the last currency check's (Go current or not, the modules behind with their latest versions) at /admin/inventory.",
+			Description: "Security, administrators and auditors see the running binary's Go version and modules (from its build information) and the last OSV check's result at /admin/inventory.",
 			Test:        "internal/web: TestFindingsPages"},
+		{Clause: "MTL-4.1.2", Name: "findings.inventory-currency",
+			Description: "The inventory page shows the last currency check: its date, how many modules were behind their latest stable version, whether Go was the latest patch of a supported line, and the modules behind with their latest versions then.",
+			Test:        "internal/web: TestInventoryCurrency"},
 	}
 }
