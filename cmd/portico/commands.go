@@ -137,7 +137,8 @@ With --updates it checks instead (or as well) whether this binary is current:
 each module against its latest stable version at a Go module proxy (--proxy,
 the GOPROXY protocol; no credentials are sent), and Go against the latest
 patch of the two release lines the Go team supports (--go-releases, the
-go.dev/dl/?mode=json list). Offline, --updates-file takes the output of
+go.dev/dl/?mode=json list; "--go-releases toolchain" reads the releases from
+the proxy's golang.org/toolchain module instead, where go.dev is not reachable). Offline, --updates-file takes the output of
 "go list -m -u -json all" run in Portico's source tree and --go-releases-file
 a saved copy of that list. Prints a table (module, in binary, latest, behind)
 and the Go line; exits 3 when a module is behind or Go is not current, 0 when
@@ -156,7 +157,7 @@ run. Without it nothing is written: the check can run in CI with no database.`, 
 	file := fs.Bool("file-findings", false, "file each vulnerable or outdated module in the findings register of the installation's database")
 	updates := fs.Bool("updates", false, "compare Go and the modules with their latest releases")
 	proxy := fs.String("proxy", vulncheck.DefaultProxy, "the Go module proxy `URL` of --updates")
-	goReleases := fs.String("go-releases", vulncheck.DefaultGoReleases, "the Go release list `URL` of --updates")
+	goReleases := fs.String("go-releases", vulncheck.DefaultGoReleases, "the Go release list `URL` of --updates, or toolchain for the proxy's golang.org/toolchain versions")
 	updatesFile := fs.String("updates-file", "", "offline --updates: the output of go list -m -u -json all (`file`)")
 	goReleasesFile := fs.String("go-releases-file", "", "offline --updates: a saved Go release list (`file`)")
 	cfg, err := load(e, l, args)

@@ -75,6 +75,8 @@ func TestVulncheckUpdates(t *testing.T) {
 		switch r.URL.Path {
 		case "/dl/":
 			w.Write([]byte(`[{"version":"go1.27rc1","stable":false},{"version":"go1.26.8","stable":true},{"version":"go1.25.12","stable":true}]`))
+		case "/golang.org/toolchain/@v/list":
+			w.Write([]byte("v0.0.1-go1.26.8.linux-amd64\nv0.0.1-go1.25.12.linux-amd64\nv0.0.1-go1.27rc1.linux-amd64\n"))
 		case "/example.com/current/@latest":
 			w.Write([]byte(`{"Version":"v1.0.0"}`))
 		case "/example.com/minor/@latest":
@@ -94,6 +96,9 @@ func TestVulncheckUpdates(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "github.com/BurntSushi/toml") || !regexp.MustCompile(`(?m)^go +go1\.26\.8 +go1\.26\.8 +current`).MatchString(stdout) ||
 		!strings.Contains(stderr, "0 of 2 modules behind") {
 		t.Fatalf("a current binary: exit %d, %q, %q", code, stdout, stderr)
+	}
+	if code, stdout, stderr := c.run("", "vulncheck", "--updates", "--proxy", srv.URL, "--go-releases", "toolchain"); code != 0 || !strings.Contains(stdout, "current (supported lines: go1.26, go1.25)") {
+		t.Fatalf("Go releases from golang.org/toolchain: exit %d, %q, %q", code, stdout, stderr)
 	}
 
 	inventory("go1.26.7", vulncheck.Module{Path: "example.com/current", Version: "v1.0.0"}, vulncheck.Module{Path: "example.com/minor", Version: "v1.2.3"},

@@ -36,8 +36,10 @@ type GoRelease struct {
 // Source tells the latest versions.
 type Source interface {
 	// Latest returns the latest version of the module at path that the
-	// source knows, "" when it does not know the module.
-	Latest(ctx context.Context, path string) (string, error)
+	// source knows, "" when it does not know the module. current is the
+	// version in the binary: a source that lists versions offers a
+	// pre-release only when current is one.
+	Latest(ctx context.Context, path, current string) (string, error)
 	// GoReleases returns the Go release list.
 	GoReleases(ctx context.Context) ([]GoRelease, error)
 }

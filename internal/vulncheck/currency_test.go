@@ -60,13 +60,25 @@ var wantModules = []ModuleCurrency{
 	{Path: "github.com/BurntSushi/toml", Version: "v1.5.0", Latest: "v1.6.0", Behind: BehindMinor},
 }
 
-// testProxy serves /{escaped module}/@latest from latestOf and the Go
-// release list of testdata at /dl, and fails the test on a request
-// carrying credentials.
+// listOf is the @v/list of the test proxy's modules that have one (the
+// others answer 404 there, and @latest); an empty list is a module with
+// no tagged version.
+var listOf = map[string]string{
+	"example.com/minor":          "v1.2.3\nv1.4.0\nv1.3.9\n",
+	"example.com/stable":         "v1.0.0\nv1.1.0-rc.1\n",
+	"example.com/beta":           "v1.0.0\nv1.1.0-beta.1\nv1.1.0-rc.1\n",
+	"example.com/pseudo":         "",
+	"github.com/BurntSushi/toml": "v1.4.1-0.20240526193622-a339e1f7089c\nv1.5.0\nv1.6.0\n",
+	"golang.org/toolchain": "v0.0.1-go1.27rc2.linux-amd64\nv0.0.1-go1.26.8.linux-amd64\nv0.0.1-go1.26.8.windows-arm64\n" +
+		"v0.0.1-go1.26.7.linux-amd64\nv0.0.1-go1.25.12.darwin-arm64\nv0.0.1-go1.24.13.linux-386\n",
+}
+
+// testProxy serves /{escaped module}/@v/list from listOf and /@latest
+// from latestOf, and the Go release list of testdata at /dl, and fails
+// the test on a request carrying credentials.
 func testProxy(t *testing.T) *httptest.Server {
 	t.Helper()
-	escaped := map[string]string{}
-	for p, v := range latestOf {
+	escape := func(p string) string {
 		var b strings.Builder
 		for _, r := range p {
 			if r >= 'A' && r <= 'Z' {
@@ -75,7 +87,14 @@ func testProxy(t *testing.T) *httptest.Server {
 			}
 			b.WriteRune(r)
 		}
-		escaped["/"+b.String()+"/@latest"] = v
+		return "/" + b.String()
+	}
+	escaped, lists := map[string]string{}, map[string]string{}
+	for p, v := range latestOf {
+		escaped[escape(p)+"/@latest"] = v
+	}
+	for p, l := range listOf {
+		lists[escape(p)+"/@v/list"] = l
 	}
 	releases, err := os.ReadFile(filepath.Join("testdata", "currency", "go-releases.json"))
 	if err != nil {
@@ -87,6 +106,10 @@ func testProxy(t *testing.T) *httptest.Server {
 		}
 		if r.URL.Path == "/dl/" {
 			w.Write(releases)
+			return
+		}
+		if l, ok := lists[r.URL.Path]; ok {
+			w.Write([]byte(l))
 			return
 		}
 		v, ok := escaped[r.URL.Path]
@@ -124,7 +147,11 @@ func TestCurrency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, src := range map[string]Source{"online": onlineSource(t, srv), "offline": off} {
+	toolchain, err := NewOnline(srv.URL, GoReleasesToolchain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, src := range map[string]Source{"online": onlineSource(t, srv), "online, Go from golang.org/toolchain": toolchain, "offline": off} {
 		t.Run(name, func(t *testing.T) {
 			c, err := CheckCurrency(ctx, testInventory("go1.26.8"), src)
 			if err != nil {
@@ -216,7 +243,7 @@ func TestCurrencySourceErrors(t *testing.T) {
 	var calls atomic.Int32
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
-		if strings.HasSuffix(r.URL.Path, "/big/@latest") {
+		if strings.Contains(r.URL.Path, "/big/") {
 			w.Write([]byte(`{"Version":"v1.0.0","x":"` + strings.Repeat("x", maxLatestBody) + `"}`))
 			return
 		}
@@ -237,5 +264,13 @@ func TestCurrencySourceErrors(t *testing.T) {
 	}
 	if _, err := ReadOffline(filepath.Join("testdata", "currency", "go-releases.json"), filepath.Join("testdata", "currency", "go-releases.json")); err == nil {
 		t.Error("a release list read as go list output")
+	}
+	if _, err := NewOnline(srv.URL, GoReleasesToolchain); err != nil {
+		t.Errorf("the toolchain list: %v", err)
+	}
+	if o, _ = NewOnline(failing.URL, GoReleasesToolchain); o != nil {
+		if _, err := o.GoReleases(ctx); err == nil {
+			t.Error("a failing toolchain list")
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	modpath "golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -21,19 +22,26 @@ import (
 const (
 	DefaultProxy      = "https://proxy.golang.org"
 	DefaultGoReleases = "https://go.dev/dl/?mode=json"
+	// GoReleasesToolchain, as the Go release list's address, reads the
+	// releases from the module proxy's golang.org/toolchain versions.
+	GoReleasesToolchain = "toolchain"
 
 	requestTimeout  = 10 * time.Second
-	maxLatestBody   = 64 << 10 // a @latest answer is a few hundred bytes
-	maxReleasesBody = 4 << 20  // the release list with every file of the supported releases
+	maxLatestBody   = 64 << 10  // a @latest answer is a few hundred bytes
+	maxListBody     = 512 << 10 // a @v/list of a module with thousands of versions
+	maxReleasesBody = 4 << 20   // the release list with every file of the supported releases
 	maxConcurrent   = 8
 )
 
 // Online is a Source asking a Go module proxy (the GOPROXY protocol:
-// GET {Proxy}/{escaped module path}/@latest answers {"Version":"v1.2.3"})
-// and the Go release list at GoReleasesURL. Each request has its own
-// timeout and a bounded answer; no credentials, cookies or client
-// certificates are sent, and an address carrying a user name or password
-// is refused.
+// GET {Proxy}/{escaped module path}/@v/list lists the tagged versions,
+// and /@latest answers {"Version":"v1.2.3"} for a module without one) and
+// the Go release list at GoReleasesURL, or, when GoReleasesURL is
+// GoReleasesToolchain, the proxy's own list of the golang.org/toolchain
+// module (the Go releases the go command downloads). Each request has
+// its own timeout and a bounded answer; no credentials, cookies or
+// client certificates are sent, and an address carrying a user name or
+// password is refused.
 type Online struct {
 	Proxy         string
 	GoReleasesURL string
@@ -43,7 +51,11 @@ type Online struct {
 // NewOnline returns an online source, checking both addresses.
 func NewOnline(proxy, goReleases string) (*Online, error) {
 	o := &Online{Proxy: strings.TrimRight(proxy, "/"), GoReleasesURL: goReleases}
-	for _, a := range []string{o.Proxy, o.GoReleasesURL} {
+	addrs := []string{o.Proxy, o.GoReleasesURL}
+	if goReleases == GoReleasesToolchain {
+		addrs = addrs[:1]
+	}
+	for _, a := range addrs {
 		u, err := url.Parse(a)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return nil, fmt.Errorf("vulncheck: %q is not an http(s) address", a)
@@ -62,7 +74,8 @@ func (o *Online) client() *http.Client {
 	return &http.Client{Timeout: requestTimeout}
 }
 
-// get fetches addr into v, reading at most limit bytes. found is false
+// get fetches addr into v (JSON, or the text itself when v is a
+// *string), reading at most limit bytes. found is false
 // when the server answers 404 or 410 (how a proxy says it does not know
 // a module).
 func (o *Online) get(ctx context.Context, addr string, limit int64, v any) (found bool, err error) {
@@ -91,6 +104,10 @@ func (o *Online) get(ctx context.Context, addr string, limit int64, v any) (foun
 	if int64(len(body)) > limit {
 		return false, fmt.Errorf("vulncheck: the answer of %s is larger than %d bytes", redact(addr), limit)
 	}
+	if t, ok := v.(*string); ok {
+		*t = string(body)
+		return true, nil
+	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return false, fmt.Errorf("vulncheck: the answer of %s is not the expected JSON: %w", redact(addr), err)
 	}
@@ -105,28 +122,100 @@ func redact(addr string) string {
 	return addr
 }
 
-// Latest asks the proxy for the module's @latest version.
-func (o *Online) Latest(ctx context.Context, path string) (string, error) {
+// Latest returns the module's latest tagged version in the proxy's
+// @v/list, stable unless current is a pre-release (or a
+// pseudo-version); for a module with no tagged version, the proxy's
+// @latest (a pseudo-version). Retractions are not read.
+func (o *Online) Latest(ctx context.Context, path, current string) (string, error) {
 	esc, err := modpath.EscapePath(path)
 	if err != nil {
 		return "", fmt.Errorf("vulncheck: module path %q: %w", path, err)
 	}
+	var list string
+	found, err := o.get(ctx, o.Proxy+"/"+esc+"/@v/list", maxListBody, &list)
+	if err != nil {
+		return "", err
+	}
+	if found {
+		if v := newest(strings.Fields(list), semver.Prerelease(canonical(current)) != ""); v != "" {
+			return v, nil
+		}
+	}
 	var info struct{ Version string }
-	found, err := o.get(ctx, o.Proxy+"/"+esc+"/@latest", maxLatestBody, &info)
-	if err != nil || !found {
+	if found, err = o.get(ctx, o.Proxy+"/"+esc+"/@latest", maxLatestBody, &info); err != nil || !found {
 		return "", err
 	}
 	return info.Version, nil
 }
 
-// GoReleases fetches the Go release list.
+// newest returns the highest semantic version of vs: a stable one when
+// there is any, unless prerelease is set; "" when vs has none.
+func newest(vs []string, prerelease bool) string {
+	var best, bestStable string
+	for _, v := range vs {
+		c := canonical(v)
+		if c == "" {
+			continue
+		}
+		if best == "" || semver.Compare(c, canonical(best)) > 0 {
+			best = v
+		}
+		if semver.Prerelease(c) == "" && (bestStable == "" || semver.Compare(c, canonical(bestStable)) > 0) {
+			bestStable = v
+		}
+	}
+	if bestStable != "" && !prerelease {
+		return bestStable
+	}
+	return best
+}
+
+// GoReleases fetches the Go release list, or derives it from the proxy's
+// golang.org/toolchain versions ("v0.0.1-go1.26.8.linux-amd64").
 func (o *Online) GoReleases(ctx context.Context) ([]GoRelease, error) {
+	if o.GoReleasesURL == GoReleasesToolchain {
+		return o.toolchainReleases(ctx)
+	}
 	var rels []GoRelease
 	found, err := o.get(ctx, o.GoReleasesURL, maxReleasesBody, &rels)
 	if err == nil && !found {
 		err = fmt.Errorf("vulncheck: %s: no Go release list there (404)", redact(o.GoReleasesURL))
 	}
 	return rels, err
+}
+
+func (o *Online) toolchainReleases(ctx context.Context) ([]GoRelease, error) {
+	var list string
+	found, err := o.get(ctx, o.Proxy+"/golang.org/toolchain/@v/list", maxListBody, &list)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("vulncheck: %s does not list golang.org/toolchain", redact(o.Proxy))
+	}
+	seen := map[string]bool{}
+	var rels []GoRelease
+	for _, v := range strings.Fields(list) {
+		rest, ok := strings.CutPrefix(v, "v0.0.1-")
+		if !ok {
+			continue
+		}
+		// "go1.26.8.linux-amd64": the release, then ".GOOS-GOARCH".
+		i := strings.LastIndexByte(rest, '.')
+		if i < 0 || !strings.Contains(rest[i:], "-") {
+			continue
+		}
+		gv := rest[:i]
+		if goSemver(gv) == "" || seen[gv] {
+			continue
+		}
+		seen[gv] = true
+		rels = append(rels, GoRelease{Version: gv, Stable: semver.Prerelease(goSemver(gv)) == ""})
+	}
+	if len(rels) == 0 {
+		return nil, fmt.Errorf("vulncheck: %s lists no Go release under golang.org/toolchain", redact(o.Proxy))
+	}
+	return rels, nil
 }
 
 // latestAll asks src for the latest version of each module, at most
@@ -137,7 +226,7 @@ func latestAll(ctx context.Context, src Source, mods []Module) ([]string, error)
 	g.SetLimit(maxConcurrent)
 	for i, m := range mods {
 		g.Go(func() error {
-			v, err := src.Latest(ctx, m.Path)
+			v, err := src.Latest(ctx, m.Path, m.Version)
 			out[i] = v
 			return err
 		})
@@ -193,7 +282,9 @@ func ReadOffline(updatesFile, goReleasesFile string) (*Offline, error) {
 
 // Latest returns the module's version or update in the file, "" when
 // the file does not list it.
-func (o *Offline) Latest(_ context.Context, path string) (string, error) { return o.latest[path], nil }
+func (o *Offline) Latest(_ context.Context, path, _ string) (string, error) {
+	return o.latest[path], nil
+}
 
 // GoReleases returns the saved release list.
 func (o *Offline) GoReleases(context.Context) ([]GoRelease, error) { return o.releases, nil }
