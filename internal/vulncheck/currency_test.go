@@ -43,6 +43,7 @@ func testInventory(goVersion string) Modules {
 		mod("example.com/pseudo", "v0.0.0-20240101000000-abcdefabcdef"),
 		mod("github.com/BurntSushi/toml", "v1.5.0"),
 		mod("example.com/private", "v1.0.0"),
+		mod("example.com/retracted", "v0.9.0"),
 		old, dir)
 }
 
@@ -56,6 +57,7 @@ var wantModules = []ModuleCurrency{
 	{Path: "example.com/patch", Version: "v1.2.3", Latest: "v1.2.5", Behind: BehindPatch},
 	{Path: "example.com/private", Version: "v1.0.0", Note: "not known to the source"},
 	{Path: "example.com/pseudo", Version: "v0.0.0-20240101000000-abcdefabcdef", Latest: "v0.0.0-20250101000000-abcdefabcdef", Behind: BehindPrerelease},
+	{Path: "example.com/retracted", Version: "v0.9.0", Latest: "v1.0.0", Behind: BehindMajor},
 	{Path: "example.com/stable", Version: "v1.0.0", Latest: "v1.0.0"},
 	{Path: "github.com/BurntSushi/toml", Version: "v1.5.0", Latest: "v1.6.0", Behind: BehindMinor},
 }
@@ -68,6 +70,7 @@ var listOf = map[string]string{
 	"example.com/stable":         "v1.0.0\nv1.1.0-rc.1\n",
 	"example.com/beta":           "v1.0.0\nv1.1.0-beta.1\nv1.1.0-rc.1\n",
 	"example.com/pseudo":         "",
+	"example.com/retracted":      "v0.9.0\nv1.0.0\nv1.1.0\nv1.1.5\nv1.2.0\n",
 	"github.com/BurntSushi/toml": "v1.4.1-0.20240526193622-a339e1f7089c\nv1.5.0\nv1.6.0\n",
 	"golang.org/toolchain": "v0.0.1-go1.27rc2.linux-amd64\nv0.0.1-go1.26.8.linux-amd64\nv0.0.1-go1.26.8.windows-arm64\n" +
 		"v0.0.1-go1.26.7.linux-amd64\nv0.0.1-go1.25.12.darwin-arm64\nv0.0.1-go1.24.13.linux-386\n",
@@ -108,6 +111,10 @@ func testProxy(t *testing.T) *httptest.Server {
 			w.Write(releases)
 			return
 		}
+		if r.URL.Path == "/example.com/retracted/@v/v1.2.0.mod" {
+			w.Write([]byte("module example.com/retracted\n\nretract v1.2.0 // published by mistake\n\nretract [v1.1.0, v1.1.9]\n"))
+			return
+		}
 		if l, ok := lists[r.URL.Path]; ok {
 			w.Write([]byte(l))
 			return
@@ -138,7 +145,8 @@ func onlineSource(t *testing.T, srv *httptest.Server) *Online {
 // `go list -m -u -json all` and a saved release list, with the same
 // result: behind by a major, minor or patch version or a pre-release; a
 // pre-release is never the latest of a stable module; a module the
-// source does not know is unknown, not current; Go is current only at
+// source does not know is unknown, not current; a retracted version is
+// never the latest; Go is current only at
 // the latest patch of one of the two newest release lines.
 func TestCurrency(t *testing.T) {
 	ctx := context.Background()
@@ -160,7 +168,7 @@ func TestCurrency(t *testing.T) {
 			if !reflect.DeepEqual(c.Modules, wantModules) {
 				t.Errorf("modules:\n got %+v\nwant %+v", c.Modules, wantModules)
 			}
-			if len(c.Behind()) != 6 || c.Unknown() != 1 || c.UpToDate() {
+			if len(c.Behind()) != 7 || c.Unknown() != 1 || c.UpToDate() {
 				t.Errorf("behind %d, unknown %d, up to date %v", len(c.Behind()), c.Unknown(), c.UpToDate())
 			}
 			want := GoCurrency{Version: "go1.26.8", Line: "go1.26", Latest: "go1.26.8", Newest: "go1.26.8", Supported: true, Current: true, Lines: []string{"go1.26", "go1.25"}}

@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
+	"golang.org/x/mod/modfile"
 	modpath "golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 	"golang.org/x/sync/errgroup"
@@ -137,7 +139,18 @@ func (o *Online) Latest(ctx context.Context, path, current string) (string, erro
 		return "", err
 	}
 	if found {
-		if v := newest(strings.Fields(list), semver.Prerelease(canonical(current)) != ""); v != "" {
+		vs := strings.Fields(list)
+		v := newest(vs, semver.Prerelease(canonical(current)) != "")
+		if v != "" && semver.Compare(canonical(v), canonical(current)) > 0 {
+			// Newer than the binary's: unless the module retracted it.
+			retracted, err := o.retractions(ctx, esc, newest(vs, false))
+			if err != nil {
+				return "", err
+			}
+			vs = slices.DeleteFunc(vs, retracted)
+			v = newest(vs, semver.Prerelease(canonical(current)) != "")
+		}
+		if v != "" {
 			return v, nil
 		}
 	}
@@ -146,6 +159,35 @@ func (o *Online) Latest(ctx context.Context, path, current string) (string, erro
 		return "", err
 	}
 	return info.Version, nil
+}
+
+// retractions reads the retract directives of the module's go.mod at
+// version latest (as the go command does, from its latest version) and
+// returns whether a version is retracted.
+func (o *Online) retractions(ctx context.Context, esc, latest string) (func(string) bool, error) {
+	none := func(string) bool { return false }
+	ev, err := modpath.EscapeVersion(latest)
+	if err != nil {
+		return none, nil
+	}
+	var gomod string
+	found, err := o.get(ctx, o.Proxy+"/"+esc+"/@v/"+ev+".mod", maxListBody, &gomod)
+	if err != nil || !found {
+		return none, err
+	}
+	f, err := modfile.ParseLax("go.mod", []byte(gomod), nil)
+	if err != nil || len(f.Retract) == 0 {
+		return none, nil // an unreadable go.mod retracts nothing we can tell
+	}
+	return func(v string) bool {
+		c := canonical(v)
+		for _, r := range f.Retract {
+			if semver.Compare(c, canonical(r.Low)) >= 0 && semver.Compare(c, canonical(r.High)) <= 0 {
+				return true
+			}
+		}
+		return false
+	}, nil
 }
 
 // newest returns the highest semantic version of vs: a stable one when
