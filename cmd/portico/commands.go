@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -112,12 +113,15 @@ information), one per line: the inventory that portico vulncheck matches.`, 0, e
 }
 
 // cmdVulncheck matches the binary's modules and Go version against an
-// offline OSV database.
+// offline OSV database, and with --updates compares them with the latest
+// releases (currency.go).
 //
 // Enforces MTL-4.1.2: vulnerable modules in the running binary are found
 // without a network call.
 func cmdVulncheck(ctx context.Context, e env, args []string) error {
 	l := config.NewLoader("vulncheck", `Usage: portico vulncheck --osv DIR
+       portico vulncheck --updates [--proxy URL] [--go-releases URL]
+       portico vulncheck --updates-file FILE --go-releases-file FILE
 
 Matches this binary's Go version and modules (portico version --modules)
 against an OSV vulnerability database kept on disk: a directory of the JSON
@@ -129,33 +133,90 @@ aliases and the fixed version; exits 1 when there is any.
 Matching is by module and version, not by the packages the binary imports:
 an advisory for a package Portico does not use is still listed.
 
+With --updates it checks instead (or as well) whether this binary is current:
+each module against its latest stable version at a Go module proxy (--proxy,
+the GOPROXY protocol; no credentials are sent), and Go against the latest
+patch of the two release lines the Go team supports (--go-releases, the
+go.dev/dl/?mode=json list; "--go-releases toolchain" reads the releases from
+the proxy's golang.org/toolchain module instead, where go.dev is not reachable). Offline, --updates-file takes the output of
+"go list -m -u -json all" run in Portico's source tree and --go-releases-file
+a saved copy of that list. Prints a table (module, in binary, latest, behind)
+and the Go line; exits 3 when a module is behind or Go is not current, 0 when
+everything is current. A vulnerable module (exit 1) wins over exit 3.
+
 With --file-findings it also opens the installation's database (the same
 --data-dir or --database-url as serve) and files one finding per vulnerable
 module and advisory in the findings register (source vulncheck), graded by
 the advisory's severity or high, never twice while one is not resolved, and
-records the run for the inventory page. Without it nothing is written: the
-check can run in CI with no database.`, config.Storage|config.Policy, e.stdout)
-	dir := l.FlagSet().String("osv", "", "the OSV database `directory`")
-	file := l.FlagSet().Bool("file-findings", false, "file each vulnerable module in the findings register of the installation's database")
+records the run for the inventory page. With --updates, it files a low
+finding per module behind by a major or minor version and a medium one when
+Go is not current, never twice while one is not resolved, and records the
+run. Without it nothing is written: the check can run in CI with no database.`, config.Storage|config.Policy, e.stdout)
+	fs := l.FlagSet()
+	dir := fs.String("osv", "", "the OSV database `directory`")
+	file := fs.Bool("file-findings", false, "file each vulnerable or outdated module in the findings register of the installation's database")
+	updates := fs.Bool("updates", false, "compare Go and the modules with their latest releases")
+	proxy := fs.String("proxy", vulncheck.DefaultProxy, "the Go module proxy `URL` of --updates")
+	goReleases := fs.String("go-releases", vulncheck.DefaultGoReleases, "the Go release list `URL` of --updates, or toolchain for the proxy's golang.org/toolchain versions")
+	updatesFile := fs.String("updates-file", "", "offline --updates: the output of go list -m -u -json all (`file`)")
+	goReleasesFile := fs.String("go-releases-file", "", "offline --updates: a saved Go release list (`file`)")
 	cfg, err := load(e, l, args)
 	if err != nil {
 		return err
 	}
-	if *dir == "" {
-		return usageErr("--osv is required: a directory of OSV advisories (see --help)")
+	if (*updatesFile == "") != (*goReleasesFile == "") {
+		return usageErr("--updates-file and --go-releases-file go together: the module updates and the Go release list")
 	}
-	m, err := vulncheck.Current()
+	*updates = *updates || *updatesFile != ""
+	if *dir == "" && !*updates {
+		return usageErr("--osv is required: a directory of OSV advisories, or --updates for the currency check (see --help)")
+	}
+	m, err := currentModules()
 	if err != nil {
 		return err
 	}
-	res, err := vulncheck.Check(*dir, m)
+	var vulnErr error
+	if *dir != "" {
+		var xe *exitError
+		if vulnErr = osvCheck(ctx, e, cfg, *dir, *file, m); vulnErr != nil && !errors.As(vulnErr, &xe) {
+			return vulnErr // an error, not a finding
+		}
+	}
+	if *updates {
+		var src vulncheck.Source
+		if *updatesFile != "" {
+			if src, err = vulncheck.ReadOffline(*updatesFile, *goReleasesFile); err != nil {
+				return err
+			}
+		} else if src, err = vulncheck.NewOnline(*proxy, *goReleases); err != nil {
+			return usageErr("%v", err)
+		}
+		if err := currencyCheck(ctx, e, cfg, src, *file, m); err != nil {
+			if vulnErr != nil {
+				fmt.Fprintln(e.stderr, "portico vulncheck:", oneLine(err.Error()))
+				return vulnErr // vulnerable (1) wins
+			}
+			return err
+		}
+	}
+	return vulnErr
+}
+
+// currentModules is the inventory the checks read: the running binary's,
+// replaced in tests (a test binary records no modules).
+var currentModules = vulncheck.Current
+
+// osvCheck is the OSV part of portico vulncheck: an *exitError with
+// status 1 when an advisory matches.
+func osvCheck(ctx context.Context, e env, cfg config.Config, dir string, file bool, m vulncheck.Modules) error {
+	res, err := vulncheck.Check(dir, m)
 	if err != nil {
 		return err
 	}
 	for _, n := range res.Notes {
 		fmt.Fprintln(e.stderr, "note:", n)
 	}
-	if *file {
+	if file {
 		if err := fileVulns(ctx, e, cfg, res, m); err != nil {
 			return err
 		}

@@ -18,7 +18,9 @@
 //	portico detect replay         run the detection rules over a log of sign-in attempts
 //
 // Exit status: 0 success, 1 failure, 2 bad usage (unknown command, flag or
-// value), with a one-line message on standard error.
+// value), with a one-line message on standard error; portico vulncheck
+// exits 1 when an advisory matches and 3 when, with --updates, a module or
+// Go is behind its latest release.
 package main
 
 import (
@@ -61,7 +63,7 @@ func commands() []command {
 		{"serve", "run the HTTPS server", cmdServe},
 		{"migrate", "apply database migrations", cmdMigrate},
 		{"version", "print the version (--modules: and the compiled-in modules)", cmdVersion},
-		{"vulncheck", "match the compiled-in modules against an offline OSV database", cmdVulncheck},
+		{"vulncheck", "match the compiled-in modules against an offline OSV database; --updates: are they current?", cmdVulncheck},
 		{"policy show", "print the effective policy profile", cmdPolicyShow},
 		{"keys rotate", "add a new primary master key and re-wrap all data keys", cmdKeysRotate},
 		{"audit verify", "check the audit trail's hash chain", cmdAuditVerify},

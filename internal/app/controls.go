@@ -121,6 +121,7 @@ var complete = map[string]bool{
 	"MTL-4.3.2": true, // findings tracked to closure with evidence, deadlines by severity, overdue alert, accepted risk with expiry
 	"MTL-8.1":   true, // modules with quizzes assigned by role (contractors included), passing records the training the gate checks, reminders, overdue alert
 	"MTL-1.2":   true, // contractors are staff accounts under the same controls (roles, second factor, training) with an end date; vendors' people linked in the register
+	"MTL-4.1.2": true, // inventory at /admin/inventory, offline OSV check, currency of Go and modules against the latest stable releases, findings for both
 	// Third parties (issue 13).
 	"CP-10.1": true, // register with inventory categories, derived tier, assessment and security approval
 	"CP-10.2": true, // leased live endpoint checks with history and degraded alert; reassessment and contract expiry alerts

@@ -24,6 +24,9 @@ func Controls() []policy.Control {
 		{Clause: "MTL-4.1.2", Name: "findings.vulncheck",
 			Description: "portico vulncheck --file-findings files one finding per vulnerable module and OSV advisory, graded by the advisory's own severity (its database's, or its CVSS v3 base score) or high, never twice while one is not resolved; each run is recorded for the inventory page.",
 			Test:        "internal/findings: TestVulncheckFilesFindings"},
+		{Clause: "MTL-4.1.2", Name: "findings.outdated",
+			Description: "portico vulncheck --updates --file-findings files a low finding per module behind its latest stable version by a major or minor version, and a medium one when Go is not the latest patch of a supported release line (or the line is unsupported), never a second one for the same module while one is not resolved; each run is recorded (vulncheck.updates) with the modules behind for the inventory page.",
+			Test:        "internal/findings: TestCurrencyFilesFindings"},
 		// The web layer's side of the same clauses (internal/web/findings.go).
 		{Clause: "CP-6.2", Name: "findings.security-txt",
 			Description: "/.well-known/security.txt (RFC 9116) names the public report form as Contact and Policy, Preferred-Languages en, its Canonical address, and Expires 180 days ahead.",
@@ -34,5 +37,8 @@ func Controls() []policy.Control {
 		{Clause: "MTL-4.1.2", Name: "findings.inventory-page",
 			Description: "Security, administrators and auditors see the running binary's Go version and modules (from its build information) and the last OSV check's result at /admin/inventory.",
 			Test:        "internal/web: TestFindingsPages"},
+		{Clause: "MTL-4.1.2", Name: "findings.inventory-currency",
+			Description: "The inventory page shows the last currency check: its date, how many modules were behind their latest stable version, whether Go was the latest patch of a supported line, and the modules behind with their latest versions then.",
+			Test:        "internal/web: TestInventoryCurrency"},
 	}
 }

@@ -3,6 +3,8 @@ package findings_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -422,6 +424,95 @@ func TestDisclosure(t *testing.T) {
 		}
 		if got, _ := s.Get(ctx, f.ID); got.ReporterContact != "" {
 			t.Fatalf("contact kept: %q", got.ReporterContact)
+		}
+	})
+}
+
+// TestCurrencyFilesFindings (MTL-4.1.2): a currency check files a low
+// finding per module behind by a major or minor version (not by a patch)
+// and a medium one for a Go that is not the latest patch of a supported
+// line, never a second one for the same module while one is not
+// resolved (even when a newer version has come out); the run is
+// recorded with the modules behind, for the inventory page.
+func TestCurrencyFilesFindings(t *testing.T) {
+	clock := dbtest.NewClock(t0)
+	dbtest.EachWith(t, dbtest.Options{Now: clock.Now}, func(t *testing.T, d *db.DB) {
+		clock.Set(t0)
+		ctx := audit.WithActor(context.Background(), audit.ActorCLI)
+		s, l, _ := setup(t, d)
+		if _, ok, err := s.LastCurrency(ctx); ok || err != nil {
+			t.Fatalf("a currency check before any: %v, %v", ok, err)
+		}
+		c := vulncheck.Currency{
+			Go: vulncheck.GoCurrency{Version: "go1.26.7", Line: "go1.26", Latest: "go1.26.8", Newest: "go1.26.8", Supported: true, Lines: []string{"go1.26", "go1.25"}},
+			Modules: []vulncheck.ModuleCurrency{
+				{Path: "example.com/major", Version: "v0.9.0", Latest: "v1.0.0", Behind: vulncheck.BehindMajor},
+				{Path: "example.com/minor", Version: "v1.2.3", Latest: "v1.4.0", Behind: vulncheck.BehindMinor},
+				{Path: "example.com/patch", Version: "v1.2.3", Latest: "v1.2.5", Behind: vulncheck.BehindPatch},
+				{Path: "example.com/current", Version: "v1.0.0", Latest: "v1.0.0"},
+				{Path: "example.com/private", Version: "v1.0.0"},
+			}}
+		filed, err := s.FileUpdates(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, f := range filed.New {
+			if f.SourceKind != findings.SourceVulncheck || f.Status != findings.StatusOpen {
+				t.Errorf("filed %+v", f)
+			}
+			got[f.SourceID+" "+f.Component] = f.Severity
+		}
+		want := map[string]string{"outdated:example.com/major@v1.0.0 example.com/major": "low",
+			"outdated:example.com/minor@v1.4.0 example.com/minor": "low", "outdated:go@go1.26.8 go": "medium"}
+		if !maps.Equal(got, want) {
+			t.Fatalf("filed %v, want %v", got, want)
+		}
+		// A newer version out, the findings still open: nothing new.
+		c.Modules[1].Latest, c.Go.Latest = "v1.5.0", "go1.26.9"
+		again, err := s.FileUpdates(ctx, c)
+		if err != nil || len(again.New) != 0 || again.Existing != 3 {
+			t.Fatalf("second run: %+v, %v", again, err)
+		}
+		last, ok, err := s.LastCurrency(ctx)
+		if err != nil || !ok || last.Behind != 3 || last.Modules != 5 || last.Unknown != 1 || last.Filed != 0 || last.GoCurrent || !last.GoSupported ||
+			last.GoLatest != "go1.26.9" || last.LatestAt("example.com/minor", "v1.2.3") != "v1.5.0" || last.LatestAt("example.com/minor", "v1.2.4") != "" || len(last.Outdated) != 3 {
+			t.Fatalf("last check: %+v, %v, %v", last, ok, err)
+		}
+		// An unsupported Go line, the earlier finding resolved: filed anew.
+		for _, f := range filed.New {
+			if f.Component == findings.ComponentGo {
+				if err := s.Resolve(ctx, f.ID, "Rebuilt with go1.26.8.", "sec1"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		c.Go = vulncheck.GoCurrency{Version: "go1.24.13", Line: "go1.24", Latest: "go1.24.13", Newest: "go1.26.9", Lines: []string{"go1.26", "go1.25"}}
+		third, err := s.FileUpdates(ctx, c)
+		if err != nil || len(third.New) != 1 || third.New[0].SourceID != "outdated:go@go1.26.9" || third.New[0].Severity != "medium" ||
+			!strings.Contains(third.New[0].Title, "no longer supported") {
+			t.Fatalf("an unsupported Go: %+v, %v", third, err)
+		}
+		// Everything current: nothing filed, the run recorded.
+		current := vulncheck.Currency{Go: vulncheck.GoCurrency{Version: "go1.26.9", Latest: "go1.26.9", Supported: true, Current: true},
+			Modules: []vulncheck.ModuleCurrency{{Path: "example.com/current", Version: "v1.0.0", Latest: "v1.0.0"}}}
+		if f, err := s.FileUpdates(ctx, current); err != nil || len(f.New) != 0 || f.Existing != 0 {
+			t.Fatalf("a current binary: %+v, %v", f, err)
+		}
+		if n := len(events(t, l, "vulncheck.updates")); n != 4 {
+			t.Fatalf("%d runs recorded", n)
+		}
+		// Many modules behind: the event stays small, and says so.
+		var many vulncheck.Currency
+		many.Go = current.Go
+		for i := range 200 {
+			many.Modules = append(many.Modules, vulncheck.ModuleCurrency{Path: fmt.Sprintf("example.com/a-rather-long-module-path/number%03d", i), Version: "v1.0.0", Latest: "v1.0.1", Behind: vulncheck.BehindPatch})
+		}
+		if _, err := s.FileUpdates(ctx, many); err != nil {
+			t.Fatal(err)
+		}
+		if last, _, err := s.LastCurrency(ctx); err != nil || last.Behind != 200 || !last.Truncated || len(last.Outdated) == 0 || len(last.Outdated) > 40 {
+			t.Fatalf("many behind: %d recorded, %+v, %v", len(last.Outdated), last.Truncated, err)
 		}
 	})
 }

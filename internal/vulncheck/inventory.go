@@ -17,6 +17,11 @@
 // internal/findings files each hit in the findings register, and the
 // administrators' inventory page shows the modules. Zip archives and
 // remote databases are not read.
+//
+// The currency check (CheckCurrency, `portico vulncheck --updates`)
+// compares the same inventory with the latest releases; it is the one
+// part that may use the network, and only when given an Online source
+// (a Go module proxy and the Go release list); Offline reads saved files.
 package vulncheck
 
 import (

@@ -385,15 +385,27 @@ func (s *Server) assessmentPage(w http.ResponseWriter, r *http.Request) error {
 type inventoryPage struct {
 	Page
 	Inventory vulncheck.Modules
+	Modules   []inventoryRow
 	Last      findings.LastCheck
 	HasLast   bool
+	Updates   findings.LastUpdates
+	HasUpdate bool
 }
 
-// inventoryPage shows the running binary's Go version and modules, and
-// the last OSV check recorded.
+// inventoryRow is a module of the binary with the latest version the
+// last currency check recorded for it.
+type inventoryRow struct {
+	vulncheck.Module
+	Latest string // "" when the check recorded none for this version
+	Behind string
+}
+
+// inventoryPage shows the running binary's Go version and modules, the
+// last OSV check and the last currency check recorded, with each
+// module's latest version if that check found it behind.
 //
 // Enforces MTL-4.1.2: the dependency inventory (current Go and modules)
-// is shown to administrators.
+// is shown to administrators, with the outdated ones.
 func (s *Server) inventoryPage(w http.ResponseWriter, r *http.Request) error {
 	page := inventoryPage{Page: s.page(w, r, "Dependency inventory")}
 	m, err := vulncheck.Current()
@@ -403,6 +415,19 @@ func (s *Server) inventoryPage(w http.ResponseWriter, r *http.Request) error {
 	page.Inventory = m
 	if page.Last, page.HasLast, err = s.findings.LastVulncheck(r.Context()); err != nil {
 		return err
+	}
+	if page.Updates, page.HasUpdate, err = s.findings.LastCurrency(r.Context()); err != nil {
+		return err
+	}
+	for _, d := range m.Deps {
+		row := inventoryRow{Module: d}
+		e := d.Effective()
+		for _, o := range page.Updates.Outdated {
+			if o.Path == e.Path && o.Version == e.Version {
+				row.Latest, row.Behind = o.Latest, o.Behind
+			}
+		}
+		page.Modules = append(page.Modules, row)
 	}
 	return s.render(w, "inventory", page)
 }

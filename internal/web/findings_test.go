@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/findings"
+	"github.com/portico/portico/internal/vulncheck"
 )
 
 // TestSecurityTxt (CP-6.2): /.well-known/security.txt names where to
@@ -185,6 +187,38 @@ func TestFindingsPages(t *testing.T) {
 		io.Copy(io.Discard, resp.Body)
 		if resp.StatusCode != http.StatusNotFound {
 			t.Fatalf("an unknown transition: %d", resp.StatusCode)
+		}
+	})
+}
+
+// TestInventoryCurrency (MTL-4.1.2): the inventory page shows the last
+// currency check, when there is one: its date, how many modules were
+// behind, whether Go was current, and the modules behind with their
+// latest versions; the page says how to run one before.
+func TestInventoryCurrency(t *testing.T) {
+	eachServer(t, func(t *testing.T, s *testServer) {
+		e := newPlanEnv(t, s)
+		if _, page := e.get("/admin/inventory", e.aud); !strings.Contains(page, "No currency check has filed its result yet") {
+			t.Fatal("no empty state for the currency check")
+		}
+		c := vulncheck.Currency{
+			Go: vulncheck.GoCurrency{Version: "go1.26.7", Line: "go1.26", Latest: "go1.26.8", Newest: "go1.26.8", Supported: true},
+			Modules: []vulncheck.ModuleCurrency{
+				{Path: "example.com/minor", Version: "v1.2.3", Latest: "v1.4.0", Behind: vulncheck.BehindMinor},
+				{Path: "example.com/current", Version: "v1.0.0", Latest: "v1.0.0"},
+			}}
+		if _, err := s.findings.FileUpdates(audit.WithActor(context.Background(), audit.ActorCLI), c); err != nil {
+			t.Fatal(err)
+		}
+		_, page := e.get("/admin/inventory", e.aud)
+		for _, want := range []string{"1 of 2 modules behind their latest version", "Go go1.26.7 is behind: the latest of its line is go1.26.8",
+			"2 new finding(s) filed", "<td>example.com/minor</td><td>v1.2.3</td><td>v1.4.0</td><td>minor</td>"} {
+			if !strings.Contains(page, want) {
+				t.Errorf("the inventory page lacks %q", want)
+			}
+		}
+		if strings.Contains(page, "example.com/current") {
+			t.Error("a current module listed as behind")
 		}
 	})
 }
