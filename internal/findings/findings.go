@@ -438,6 +438,8 @@ type Filter struct {
 	Overdue  bool // open and past due at the time of the query
 	Severity string
 	Source   string
+	// SourceID, with Source, lists one source's findings (an exercise's).
+	SourceID string
 	// Assessment lists an assessment's findings.
 	Assessment string
 }
@@ -462,6 +464,9 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Finding, error) {
 	}
 	if f.Source != "" {
 		query += ` AND source_kind = ` + arg(f.Source)
+	}
+	if f.SourceID != "" {
+		query += ` AND source_id = ` + arg(f.SourceID)
 	}
 	if f.Assessment != "" {
 		query += ` AND assessment_id = ` + arg(f.Assessment)
