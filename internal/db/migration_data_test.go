@@ -76,7 +76,8 @@ func TestExerciseFindingsMigration(t *testing.T) {
 			c.closedBy.String != "sup1" || c.closingNote != "Printed and filed" || !c.updatedAt.Equal(closed) || !c.dueAt.Equal(due) {
 			t.Errorf("closed finding migrated as %+v", c)
 		}
-		if _, err := d.QueryContext(ctx, `SELECT 1 FROM incident_findings`); err == nil {
+		if rows, err := d.QueryContext(ctx, `SELECT 1 FROM incident_findings`); err == nil {
+			rows.Close()
 			t.Error("incident_findings is still there")
 		}
 
