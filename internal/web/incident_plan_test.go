@@ -171,6 +171,9 @@ func TestExerciseRecordWeb(t *testing.T) {
 		if !strings.Contains(page, `href="/findings/`+f.ID+`"`) {
 			t.Error("the exercise does not link its finding in the register")
 		}
+		if _, page := e.get("/findings/"+f.ID, e.aud); !strings.Contains(page, `href="/security/exercises#ex-`+all[0].ID+`"`) {
+			t.Error("the finding's page does not link back to its exercise")
+		}
 		// Resolved on its page in the register, with evidence.
 		if code, _ := e.postCode("/findings/"+f.ID+"/resolve", url.Values{"evidence": {"Tested"}}, e.aud); code != http.StatusNotFound {
 			t.Errorf("the auditor resolves a finding: %d, want 404", code)
