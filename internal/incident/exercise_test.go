@@ -168,13 +168,27 @@ func TestExercisesAndFindings(t *testing.T) {
 			closed.ClosedBy != "sup1" || closed.ClosingNote != "Updated and printed" {
 			t.Errorf("findings %+v", all[0].Findings)
 		}
+		// Past its agreed date, the register's pass raises it like any
+		// finding (governance.overdue); the incident service has no
+		// overdue pass of its own for findings.
+		clock.Set(t0.Add(30*day + time.Hour))
+		if _, err := register.Check(ctx); err != nil {
+			t.Fatal(err)
+		}
 		recs, _ := l.After(ctx, 0, 1000)
 		count := map[string]int{}
+		overdue := map[string]bool{}
 		for _, r := range recs {
 			count[r.Action]++
+			if r.Action == "governance.overdue" {
+				overdue[r.Target] = true
+			}
 		}
 		if count["incident.exercise_record"] != 1 || count["finding.create"] != 3 || count["finding.resolve"] != 1 {
 			t.Errorf("audited %v", count)
+		}
+		if !overdue["finding:"+form.ID] || overdue["finding:"+phone.ID] || overdue["finding:"+added.ID] {
+			t.Errorf("overdue raised for %v, want the regulator's form finding only", overdue)
 		}
 	})
 }
