@@ -140,6 +140,9 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 		return sv.Detect.EscalateTo(ctx, tx, inc.Source, inc.ID, by)
 	})
 	sv.Findings = findings.New(st.DB, st.Audit, st.Profile)
+	// Exercises file what they find in the shared findings register
+	// (MTL-5.2.2, MTL-4.3.2).
+	sv.Incidents.SetFindings(sv.Findings)
 	// Vendors receive only the inventory's categories (CP-10.1).
 	sv.Vendors = vendor.New(st.DB, st.Audit, st.Profile)
 	sv.Vendors.SetDataCategories(privacy.CategoryNames(st.Profile))

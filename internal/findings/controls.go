@@ -7,7 +7,7 @@ import "github.com/portico/portico/internal/policy"
 func Controls() []policy.Control {
 	return []policy.Control{
 		{Clause: "MTL-4.3.2", Name: "findings.remediation-deadline",
-			Description: "Every finding is due governance.remediation for its severity after it is filed (critical, high, medium, low); a change of severity moves the due date and is audited with both. It closes only resolved with evidence of the fix, or accepted as a risk with a reason, by someone other than who filed it, until a date within a year (then it reopens); every transition is audited.",
+			Description: "Every finding is due governance.remediation for its severity after it is filed (critical, high, medium, low), or at an agreed earlier date (never later than that deadline, never in the past); a change of severity moves the due date and is audited with both. It closes only resolved with evidence of the fix, or accepted as a risk with a reason, by someone other than who filed it, until a date within a year (then it reopens); every transition is audited.",
 			Test:        "internal/findings: TestFindingLifecycle"},
 		{Clause: "MTL-4.3.2", Name: "findings.overdue-alert",
 			Description: "A leased pass records each open finding past its due date once per due date (governance.overdue), which detection raises as a governance_overdue alert to the security team; closed findings never.",

@@ -121,6 +121,10 @@ type NewFinding struct {
 	Component            string
 	Owner                string
 	ReporterContact      string
+	// DueAt, when set, is an agreed date earlier than the severity's
+	// remediation deadline (an exercise's date for the fix): never later
+	// than that deadline, nor in the past. Zero: the deadline.
+	DueAt time.Time
 	// By is who files it: a staff account ID, or audit.ActorAnonymous,
 	// audit.ActorCLI or audit.ActorSystem.
 	By string
@@ -159,11 +163,13 @@ func (s *Service) Create(ctx context.Context, n NewFinding) (Finding, error) {
 
 // File files a finding inside the caller's transaction, so that another
 // domain (vendors, exercises) files it with its own change: open, due
-// governance.remediation[severity] after now, audited (finding.create).
-// An owner, if named, must be an active member of staff.
+// governance.remediation[severity] after now (or at n.DueAt, if earlier
+// and not past), audited (finding.create). An owner, if named, must be an
+// active member of staff.
 //
 // Enforces MTL-4.3.2, CP-6.2: every finding is recorded with a severity,
-// an owner and a remediation deadline from the policy profile.
+// an owner and a remediation deadline from the policy profile, which an
+// agreed date may bring forward but never push back.
 func (s *Service) File(ctx context.Context, tx *db.Tx, n NewFinding) (Finding, error) {
 	f := Finding{
 		SourceKind: n.SourceKind, SourceID: strings.TrimSpace(n.SourceID), AssessmentID: strings.TrimSpace(n.AssessmentID),
@@ -194,6 +200,17 @@ func (s *Service) File(ctx context.Context, tx *db.Tx, n NewFinding) (Finding, e
 	}
 	f.ID, f.CreatedAt, f.UpdatedAt = newID(), tx.Now(), tx.Now()
 	f.DueAt = db.Time(f.CreatedAt.Add(s.Remediation(f.Severity)))
+	if !n.DueAt.IsZero() {
+		due := db.Time(n.DueAt)
+		switch {
+		case due.After(f.DueAt):
+			return Finding{}, apperr.Errorf(apperr.Invalid, "A %s finding must be fixed by %s (governance.remediation): give a due date no later than that.",
+				f.Severity, f.DueAt.UTC().Format("2 Jan 2006 15:04 UTC"))
+		case due.Before(f.CreatedAt):
+			return Finding{}, apperr.New(apperr.Invalid, "The finding's due date cannot be in the past.")
+		}
+		f.DueAt = due
+	}
 	if _, err := tx.ExecContext(ctx,
 		`INSERT INTO findings (id, source_kind, source_id, assessment_id, title, description, severity, component, owner, status,
 		 created_at, created_by, due_at, updated_at, reporter_contact) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
@@ -239,7 +256,9 @@ type Edit struct {
 
 // Update changes what a finding says. A new severity moves the due date
 // to the finding's creation plus governance.remediation for it (audited
-// with both dates). A closed finding cannot be edited: reopen it first.
+// with both dates); the same severity keeps the due date, an agreed
+// earlier one included. A closed finding cannot be edited: reopen it
+// first.
 //
 // Enforces MTL-4.3.2: the deadline always follows the severity, and a
 // change of either is on the record.
@@ -259,7 +278,9 @@ func (s *Service) Update(ctx context.Context, id string, e Edit, by string) (Fin
 		if err := s.check(ctx, tx, f); err != nil {
 			return err
 		}
-		f.DueAt = db.Time(f.CreatedAt.Add(s.Remediation(f.Severity)))
+		if f.Severity != old.Severity {
+			f.DueAt = db.Time(f.CreatedAt.Add(s.Remediation(f.Severity)))
+		}
 		f.UpdatedAt = tx.Now()
 		if _, err := tx.ExecContext(ctx, `UPDATE findings SET title = $1, description = $2, severity = $3, component = $4, owner = $5,
 			due_at = $6, updated_at = $7 WHERE id = $8`, f.Title, f.Description, f.Severity, f.Component, f.Owner, f.DueAt, f.UpdatedAt, f.ID); err != nil {
@@ -417,6 +438,8 @@ type Filter struct {
 	Overdue  bool // open and past due at the time of the query
 	Severity string
 	Source   string
+	// SourceID, with Source, lists one source's findings (an exercise's).
+	SourceID string
 	// Assessment lists an assessment's findings.
 	Assessment string
 }
@@ -441,6 +464,9 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Finding, error) {
 	}
 	if f.Source != "" {
 		query += ` AND source_kind = ` + arg(f.Source)
+	}
+	if f.SourceID != "" {
+		query += ` AND source_id = ` + arg(f.SourceID)
 	}
 	if f.Assessment != "" {
 		query += ` AND assessment_id = ` + arg(f.Assessment)

@@ -98,6 +98,12 @@ func TestFindingLifecycle(t *testing.T) {
 			"long component":   func(n *findings.NewFinding) { n.Component = strings.Repeat("x", findings.MaxComponent+1) },
 			"no assessment":    func(n *findings.NewFinding) { n.AssessmentID = "missing" },
 			"a long reference": func(n *findings.NewFinding) { n.SourceID = strings.Repeat("x", 201) },
+			// An agreed date may come before the severity's deadline,
+			// never after it, and never in the past.
+			"due after the deadline": func(n *findings.NewFinding) {
+				n.DueAt = t0.Add(p.Governance.Remediation.High.Duration + time.Second)
+			},
+			"due in the past": func(n *findings.NewFinding) { n.DueAt = t0.Add(-time.Second) },
 		} {
 			n := ok
 			tc(&n)
@@ -116,7 +122,6 @@ func TestFindingLifecycle(t *testing.T) {
 		if want := t0.Add(p.Governance.Remediation.High.Duration); !f.DueAt.Equal(want) || f.Status != findings.StatusOpen {
 			t.Fatalf("filed: due %v (want %v), status %s", f.DueAt, want, f.Status)
 		}
-
 		// A new severity moves the due date from the creation, audited.
 		clock.Set(t0.Add(2 * day))
 		f, err = s.Update(ctx, f.ID, findings.Edit{Title: f.Title, Description: f.Description, Severity: "critical", Component: f.Component, Owner: "sec1"}, "sec1")
@@ -188,6 +193,23 @@ func TestFindingLifecycle(t *testing.T) {
 				t.Errorf("%s audited %d times, want once", a, len(events(t, l, a)))
 			}
 		}
+		// An agreed earlier date (an exercise's) is kept, at the
+		// deadline too, and an edit that keeps the severity keeps it.
+		agreed := ok
+		agreed.DueAt = t0.Add(3 * day)
+		early, err := s.Create(ctx, agreed)
+		if err != nil || !early.DueAt.Equal(t0.Add(3*day)) {
+			t.Fatalf("agreed due date: %+v, %v", early, err)
+		}
+		agreed.DueAt = clock.Now().Add(p.Governance.Remediation.High.Duration)
+		if last, err := s.Create(ctx, agreed); err != nil || !last.DueAt.Equal(agreed.DueAt) {
+			t.Fatalf("due at the deadline: %+v, %v", last, err)
+		}
+		early, err = s.Update(ctx, early.ID, findings.Edit{Title: "TLS 1.0 on the relay", Description: early.Description, Severity: "high", Owner: "sec2"}, "sec1")
+		if err != nil || !early.DueAt.Equal(t0.Add(3*day)) {
+			t.Fatalf("edit moved the agreed date: %+v, %v", early, err)
+		}
+
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/findings"
 )
 
 // Kinds of exercise.
@@ -25,7 +26,6 @@ const (
 const (
 	maxScenario = 4000
 	maxFinding  = 4000
-	maxNote     = 4000
 )
 
 // Exercise is a tabletop exercise or a drill of the response plan.
@@ -42,40 +42,36 @@ type Exercise struct {
 	IncidentID string
 	CreatedAt  time.Time
 	CreatedBy  string
-	Findings   []Finding
+	// Findings are the exercise's findings in the findings register
+	// (source "exercise", source ID the exercise's), read back with it.
+	Findings []findings.Finding
 }
 
-// Finding is something an exercise found to improve, owned and due,
-// open until closed with a note.
+// Finding is something an exercise found to improve, as it is filed in
+// the findings register: owned, due at the severity's remediation
+// deadline or an agreed earlier date, tracked to closure there.
 type Finding struct {
-	ID, ExerciseID string
-	Text           string // Markdown
-	Owner          string // account ID
-	Due            time.Time
-	CreatedAt      time.Time
-	CreatedBy      string
-	ClosedAt       time.Time
-	ClosedBy       string
-	ClosingNote    string
+	Text     string // Markdown; its first line is the register's title
+	Severity string // critical, high, medium or low; "" is medium
+	Owner    string // account ID of a member of staff
+	// Due is an agreed date for the fix, no later than the severity's
+	// deadline (governance.remediation); zero is that deadline.
+	Due time.Time
 }
 
 // Plan names the plan the exercise was held under, for people.
 func (e Exercise) Plan() string { return planName(e.PlanVersion) }
 
-// Closed reports whether the finding was closed.
-func (f Finding) Closed() bool { return !f.ClosedAt.IsZero() }
-
-// OverdueAt reports whether the finding is still open after its due date.
-func (f Finding) OverdueAt(now time.Time) bool { return !f.Closed() && now.After(f.Due) }
-
 // RecordExercise records a tabletop exercise or a drill held (outside
-// Portico, or started here and now written up) with its findings. The
+// Portico, or started here and now written up) with what it found, each
+// filed in the findings register in the same transaction. The
 // participants and the findings' owners must be staff accounts; it may
-// not be held in the future, and a finding is due after it was held.
+// not be held in the future.
 //
 // Enforces MTL-5.2.2: exercises of the response plan are recorded with
-// who took part and what they found, each finding owned and due.
-func (s *Service) RecordExercise(ctx context.Context, e Exercise, by string) (Exercise, error) {
+// who took part and what they found, each finding owned and due in the
+// shared findings register.
+func (s *Service) RecordExercise(ctx context.Context, e Exercise, found []Finding, by string) (Exercise, error) {
 	e.Scenario = strings.TrimSpace(e.Scenario)
 	switch {
 	case e.Kind != ExerciseTabletop && e.Kind != ExerciseDrill:
@@ -90,17 +86,21 @@ func (s *Service) RecordExercise(ctx context.Context, e Exercise, by string) (Ex
 	e.ID, e.IncidentID = "", "" // a drill's incident is StartDrill's
 	e.HeldAt = db.Time(e.HeldAt)
 	e.Participants = uniq(e.Participants)
+	e.Findings = nil
 	err := s.db.Transact(ctx, func(tx *db.Tx) error {
+		e.Findings = nil // a retried transaction starts again
 		if e.HeldAt.After(tx.Now()) {
 			return apperr.New(apperr.Invalid, "The exercise cannot be held in the future: record it once it has been.")
 		}
-		if err := s.insertExercise(ctx, tx, &e, by); err != nil {
+		if err := s.insertExercise(ctx, tx, &e, len(found), by); err != nil {
 			return err
 		}
-		for i := range e.Findings {
-			if err := s.insertFinding(ctx, tx, e, &e.Findings[i], by); err != nil {
+		for _, f := range found {
+			filed, err := s.fileFinding(ctx, tx, e, f, by)
+			if err != nil {
 				return err
 			}
+			e.Findings = append(e.Findings, filed)
 		}
 		return nil
 	})
@@ -109,7 +109,7 @@ func (s *Service) RecordExercise(ctx context.Context, e Exercise, by string) (Ex
 
 // insertExercise checks the participants, stores e with the plan in force
 // (and a new ID unless it has one), and audits it.
-func (s *Service) insertExercise(ctx context.Context, tx *db.Tx, e *Exercise, by string) error {
+func (s *Service) insertExercise(ctx context.Context, tx *db.Tx, e *Exercise, found int, by string) error {
 	for _, p := range e.Participants {
 		if ok, err := staffMember(ctx, tx, p); err != nil {
 			return err
@@ -138,79 +138,71 @@ func (s *Service) insertExercise(ctx context.Context, tx *db.Tx, e *Exercise, by
 	}
 	_, err = s.audit.Append(ctx, tx, audit.Event{Action: "incident.exercise_record", Target: "incident_exercise:" + e.ID, Outcome: audit.Success,
 		Details: map[string]any{"kind": e.Kind, "held_at": e.HeldAt.Format(time.RFC3339), "participants": len(e.Participants),
-			"findings": len(e.Findings), "plan": e.PlanVersion, "incident": e.IncidentID}})
+			"findings": found, "plan": e.PlanVersion, "incident": e.IncidentID}})
 	return err
 }
 
-// AddFinding adds a finding to an exercise (a drill's, once it has run).
+// AddFinding files a finding of an exercise (a drill's, once it has run)
+// in the findings register, in the same transaction that checks the
+// exercise. It is closed there (findings.Service.Resolve, with the
+// evidence of what was done), and its overdue alert is the register's.
 //
-// Enforces MTL-5.2.2: each finding has an owner and a due date.
-func (s *Service) AddFinding(ctx context.Context, exerciseID string, f Finding, by string) (Finding, error) {
+// Enforces MTL-5.2.2, MTL-4.3.2: each finding of an exercise is in the
+// shared findings register, with an owner, a severity and a due date.
+func (s *Service) AddFinding(ctx context.Context, exerciseID string, f Finding, by string) (findings.Finding, error) {
+	var filed findings.Finding
 	err := s.db.Transact(ctx, func(tx *db.Tx) error {
-		e, err := s.exercise(ctx, tx, exerciseID)
+		e, err := s.exerciseRow(ctx, tx, exerciseID)
 		if err != nil {
 			return err
 		}
-		return s.insertFinding(ctx, tx, e, &f, by)
+		filed, err = s.fileFinding(ctx, tx, e, f, by)
+		return err
 	})
-	return f, err
+	return filed, err
 }
 
-func (s *Service) insertFinding(ctx context.Context, tx *db.Tx, e Exercise, f *Finding, by string) error {
+// fileFinding files what exercise e found in the findings register,
+// inside tx: source "exercise" with the exercise's ID, titled by the
+// first line of the text, medium unless a severity is given, owned by a
+// member of staff, due at the agreed date if one is given.
+func (s *Service) fileFinding(ctx context.Context, tx *db.Tx, e Exercise, f Finding, by string) (findings.Finding, error) {
+	if s.findings == nil {
+		return findings.Finding{}, errors.New("incident: no findings register (SetFindings)")
+	}
 	f.Text = strings.TrimSpace(f.Text)
-	switch {
-	case f.Text == "" || utf8.RuneCountInString(f.Text) > maxFinding:
-		return apperr.Errorf(apperr.Invalid, "Say what the finding is, in up to %d characters.", maxFinding)
-	case f.Due.IsZero():
-		return apperr.Errorf(apperr.Invalid, "Give the finding %q a due date.", short(f.Text))
-	case f.Due.Before(e.HeldAt):
-		return apperr.Errorf(apperr.Invalid, "The finding %q cannot be due before the exercise was held.", short(f.Text))
+	if f.Text == "" || utf8.RuneCountInString(f.Text) > maxFinding {
+		return findings.Finding{}, apperr.Errorf(apperr.Invalid, "Say what the finding is, in up to %d characters.", maxFinding)
 	}
-	if ok, err := staffMember(ctx, tx, f.Owner); err != nil {
-		return err
-	} else if !ok {
-		return apperr.Errorf(apperr.Invalid, "The finding %q needs an owner who is a member of staff.", short(f.Text))
+	if f.Severity == "" {
+		f.Severity = "medium"
 	}
-	f.ID, f.ExerciseID, f.Due, f.CreatedAt, f.CreatedBy = newID(), e.ID, db.Time(f.Due), tx.Now(), by
-	f.ClosedAt, f.ClosedBy, f.ClosingNote = time.Time{}, "", ""
-	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO incident_findings (id, exercise_id, body, owner, due_at, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		f.ID, e.ID, f.Text, f.Owner, f.Due, f.CreatedAt, by); err != nil {
-		return err
+	if strings.TrimSpace(f.Owner) == "" {
+		// The register allows an unassigned finding; an exercise's has
+		// an owner from the start.
+		return findings.Finding{}, apperr.Errorf(apperr.Invalid, "The finding %q needs an owner who is a member of staff.", short(f.Text))
 	}
-	_, err := s.audit.Append(ctx, tx, audit.Event{Action: "incident.finding_add", Target: "incident_finding:" + f.ID, Outcome: audit.Success,
-		Details: map[string]any{"exercise": e.ID, "owner": f.Owner, "due": f.Due.Format(time.RFC3339)}})
-	return err
+	filed, err := s.findings.File(ctx, tx, findings.NewFinding{SourceKind: findings.SourceExercise, SourceID: e.ID,
+		Title: findingTitle(f.Text), Description: f.Text, Severity: f.Severity, Owner: f.Owner, DueAt: f.Due, By: by})
+	if err != nil {
+		if apperr.CodeOf(err) == apperr.Invalid {
+			// Say which finding of the exercise it was.
+			return findings.Finding{}, apperr.Errorf(apperr.Invalid, "The finding %q: %s", short(f.Text), apperr.MessageOf(err))
+		}
+		return findings.Finding{}, err
+	}
+	return filed, nil
 }
 
-// CloseFinding closes an open finding with a note saying what was done.
-//
-// Enforces MTL-5.2.2: findings are tracked to closure, by whom and how.
-func (s *Service) CloseFinding(ctx context.Context, findingID, note, by string) error {
-	note = strings.TrimSpace(note)
-	if note == "" || utf8.RuneCountInString(note) > maxNote {
-		return apperr.Errorf(apperr.Invalid, "Say what was done about the finding, in up to %d characters.", maxNote)
+// findingTitle is the register's title for an exercise's finding: the
+// first line of its text, within findings.MaxTitle.
+func findingTitle(text string) string {
+	title, _, _ := strings.Cut(text, "\n")
+	title = strings.TrimSpace(title)
+	if r := []rune(title); len(r) > findings.MaxTitle {
+		title = string(r[:findings.MaxTitle-1]) + "…"
 	}
-	return s.db.Transact(ctx, func(tx *db.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE incident_findings SET closed_at = $1, closed_by = $2, closing_note = $3 WHERE id = $4 AND closed_at IS NULL`,
-			tx.Now(), by, note, findingID)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			var closed sql.NullTime
-			if err := tx.QueryRowContext(ctx, `SELECT closed_at FROM incident_findings WHERE id = $1`, findingID).Scan(&closed); errors.Is(err, sql.ErrNoRows) {
-				return apperr.New(apperr.NotFound, "There is no such finding.")
-			} else if err != nil {
-				return err
-			}
-			return apperr.New(apperr.Conflict, "This finding is already closed.")
-		}
-		_, err = s.audit.Append(ctx, tx, audit.Event{Action: "incident.finding_close", Target: "incident_finding:" + findingID, Outcome: audit.Success})
-		return err
-	})
+	return title
 }
 
 // Exercises lists every exercise, the latest held first, with its
@@ -235,12 +227,15 @@ func (s *Service) Exercises(ctx context.Context) ([]Exercise, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	fs, err := s.findings(ctx, s.db, "")
+	if len(out) == 0 {
+		return out, nil
+	}
+	fs, err := s.exerciseFindings(ctx, "")
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range fs {
-		if i, ok := byID[f.ExerciseID]; ok {
+		if i, ok := byID[f.SourceID]; ok {
 			out[i].Findings = append(out[i].Findings, f)
 		}
 	}
@@ -250,21 +245,32 @@ func (s *Service) Exercises(ctx context.Context) ([]Exercise, error) {
 // ErrNoExercise answers for an exercise that does not exist.
 var ErrNoExercise = apperr.New(apperr.NotFound, "There is no such exercise.")
 
-// Exercise returns one exercise with its findings.
+// Exercise returns one exercise with its findings from the register.
 func (s *Service) Exercise(ctx context.Context, id string) (Exercise, error) {
-	return s.exercise(ctx, s.db, id)
+	e, err := s.exerciseRow(ctx, s.db, id)
+	if err != nil {
+		return e, err
+	}
+	e.Findings, err = s.exerciseFindings(ctx, id)
+	return e, err
 }
 
-func (s *Service) exercise(ctx context.Context, q reader, id string) (Exercise, error) {
+// exerciseRow reads one exercise, without its findings.
+func (s *Service) exerciseRow(ctx context.Context, q reader, id string) (Exercise, error) {
 	e, err := scanExercise(q.QueryRowContext(ctx, `SELECT `+exerciseCols+` FROM incident_exercises WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, ErrNoExercise
 	}
-	if err != nil {
-		return e, err
-	}
-	e.Findings, err = s.findings(ctx, q, id)
 	return e, err
+}
+
+// exerciseFindings lists an exercise's findings in the register (every
+// exercise's with ""), the open first, then the first due.
+func (s *Service) exerciseFindings(ctx context.Context, exerciseID string) ([]findings.Finding, error) {
+	if s.findings == nil {
+		return nil, errors.New("incident: no findings register (SetFindings)")
+	}
+	return s.findings.List(ctx, findings.Filter{Source: findings.SourceExercise, SourceID: exerciseID})
 }
 
 // NextExerciseDue is when the next exercise is due: the last one held
@@ -335,7 +341,7 @@ func (s *Service) StartDrill(ctx context.Context, scenario, by string) (Incident
 	}
 	err = s.db.Transact(ctx, func(tx *db.Tx) error {
 		e := Exercise{ID: exID, Kind: ExerciseDrill, Scenario: scenario, HeldAt: inc.CreatedAt, Participants: []string{by}, IncidentID: inc.ID}
-		if err := s.insertExercise(ctx, tx, &e, by); err != nil {
+		if err := s.insertExercise(ctx, tx, &e, 0, by); err != nil {
 			return err
 		}
 		_, err := s.audit.Append(ctx, tx, audit.Event{Action: "incident.drill_start", Target: "incident:" + inc.ID, Outcome: audit.Success,
@@ -418,34 +424,6 @@ func scanExercise(row interface{ Scan(...any) error }) (Exercise, error) {
 	}
 	e.IncidentID = incident.String
 	return e, json.Unmarshal([]byte(people), &e.Participants)
-}
-
-// findings lists an exercise's findings (every exercise's with ""), the
-// first due first.
-func (s *Service) findings(ctx context.Context, q reader, exerciseID string) ([]Finding, error) {
-	query := `SELECT id, exercise_id, body, owner, due_at, created_at, created_by, closed_at, closed_by, closing_note FROM incident_findings`
-	var args []any
-	if exerciseID != "" {
-		query += ` WHERE exercise_id = $1`
-		args = append(args, exerciseID)
-	}
-	rows, err := q.QueryContext(ctx, query+` ORDER BY due_at, created_at, id`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Finding
-	for rows.Next() {
-		var f Finding
-		var closedAt sql.NullTime
-		var closedBy sql.NullString
-		if err := rows.Scan(&f.ID, &f.ExerciseID, &f.Text, &f.Owner, &f.Due, &f.CreatedAt, &f.CreatedBy, &closedAt, &closedBy, &f.ClosingNote); err != nil {
-			return nil, err
-		}
-		f.ClosedAt, f.ClosedBy = closedAt.Time, closedBy.String
-		out = append(out, f)
-	}
-	return out, rows.Err()
 }
 
 // staffMember reports whether id is an active account of staff.

@@ -22,6 +22,7 @@ import (
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/findings"
 	"github.com/portico/portico/internal/policy"
 )
 
@@ -39,7 +40,14 @@ type Service struct {
 	// categories are the data inventory's categories, which an incident
 	// names as involved (SetDataCategories).
 	categories []string
+	// findings is the findings register, where exercises file what they
+	// find (SetFindings).
+	findings *findings.Service
 }
+
+// SetFindings sets the findings register, where an exercise's findings
+// are filed and tracked to closure with those of every other source.
+func (s *Service) SetFindings(f *findings.Service) { s.findings = f }
 
 // SetDataCategories sets the data inventory's categories of personal
 // data (privacy.Inventory): an incident may name only these.

@@ -9,11 +9,14 @@ import (
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/dbtest"
+	"github.com/portico/portico/internal/findings"
 	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/policy"
 )
 
 var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+
+const day = 24 * time.Hour
 
 func setup(t *testing.T, d *db.DB) (*incident.Service, *audit.Log) {
 	t.Helper()
@@ -22,7 +25,9 @@ func setup(t *testing.T, d *db.DB) (*incident.Service, *audit.Log) {
 		t.Fatal(err)
 	}
 	l := audit.New(d)
-	return incident.New(d, l, p), l
+	s := incident.New(d, l, p)
+	s.SetFindings(findings.New(d, l, p))
+	return s, l
 }
 
 func exec(t *testing.T, d *db.DB, q string, args ...any) {

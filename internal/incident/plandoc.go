@@ -558,7 +558,7 @@ func planControls() []policy.Control {
 			Description: "On the plan page, the author of a version cannot approve it; auditors read the plan, exercises and reviews but change nothing.",
 			Test:        "internal/web: TestPlanApprovalFourEyes"},
 		{Clause: "MTL-5.2.2", Name: "incident.exercises",
-			Description: "Tabletop exercises and drills are recorded with their scenario, date, participants and findings; each finding has an owner and a due date and stays open until closed with a note; the next exercise is due incident.exercise_interval after the last, and overdue after.",
+			Description: "Tabletop exercises and drills are recorded with their scenario, date, participants and findings; each finding is filed in the shared findings register (source exercise, the exercise's ID) in the exercise's transaction, with a staff owner, a severity and a due date (the severity's governance.remediation deadline or an agreed earlier one, never later nor in the past), tracked to closure there (resolved with evidence) and raised by the register's overdue pass; the next exercise is due incident.exercise_interval after the last, and overdue after.",
 			Test:        "internal/incident: TestExercisesAndFindings"},
 		{Clause: "MTL-5.2.2", Name: "incident.drills",
 			Description: "A drill opens a real incident marked as an exercise from the transaction that opens it (so its notices go only to staff test accounts) and is timed phase by phase from the audit trail.",

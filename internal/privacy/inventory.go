@@ -198,8 +198,6 @@ var notPersonal = []struct{ cols, why string }{
 		"the response plan's versions as the security team writes them: about procedures, not people; staff appear as opaque account numbers"},
 	{"incident_exercises: id, kind, scenario, held_at, participants, plan_version, incident_id, created_at, created_by",
 		"exercises of the response plan: a scenario, not a person; participants are opaque staff account numbers"},
-	{"incident_findings: id, exercise_id, body, owner, due_at, created_at, created_by, closed_at, closed_by, closing_note",
-		"what exercises found to improve in the procedures, with opaque staff account numbers"},
 	{"incident_reviews: incident_id, summary, worked, failed, created_at, created_by, updated_at, updated_by",
 		"post-incident reviews: about an event and the team's response, not a person (the affected customers are opaque account numbers in incident_affected)"},
 	{"incident_review_actions: incident_id, seq, body, owner, due_at, done", "a review's actions, owned by opaque staff account numbers"},

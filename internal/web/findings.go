@@ -117,12 +117,15 @@ type findingPage struct {
 	Description template.HTML // Markdown rendered, except a disclosure's (Plain)
 	Plain       string        // a disclosure's report, shown as text
 	Assessment  *findings.Assessment
-	CanManage   bool
-	Me          string
-	Staff       []findings.StaffMember
-	Severities  []string
-	Today       string
-	YearOn      string
+	// Exercise links an exercise's finding back to the exercises page,
+	// for those who read it (incident.read).
+	Exercise   bool
+	CanManage  bool
+	Me         string
+	Staff      []findings.StaffMember
+	Severities []string
+	Today      string
+	YearOn     string
 }
 
 func (s *Server) findingPage(w http.ResponseWriter, r *http.Request) error {
@@ -144,6 +147,7 @@ func (s *Server) renderFinding(w http.ResponseWriter, r *http.Request, status in
 	} else {
 		page.Description = markdown.Render(f.Description)
 	}
+	page.Exercise = f.SourceKind == findings.SourceExercise && f.SourceID != "" && access.Allowed(p, access.IncidentRead)
 	if f.AssessmentID != "" {
 		a, err := s.findings.Assessment(ctx, f.AssessmentID)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/apperr"
+	"github.com/portico/portico/internal/findings"
 	"github.com/portico/portico/internal/incident"
 )
 
@@ -29,7 +30,6 @@ func (s *Server) incidentPlanRoutes() []route {
 		{"GET /security/exercises", access.IncidentRead, s.exercisesPage},
 		{"POST /security/exercises", access.IncidentManage, s.exerciseRecord},
 		{"POST /security/exercises/{id}/findings", access.IncidentManage, s.findingAdd},
-		{"POST /security/findings/{id}/close", access.IncidentManage, s.findingClose},
 		{"POST /security/drills", access.IncidentManage, s.drillStart},
 		{"GET /security/incidents/{id}/review", access.IncidentRead, s.reviewPage},
 		{"POST /security/incidents/{id}/review", access.IncidentManage, s.reviewSave},
@@ -44,8 +44,7 @@ func init() {
 		"plan-drafted":      "The draft is saved. Another member of the security team must approve it before it is in force.",
 		"plan-approved":     "The version is approved and in force: incidents opened from now follow it; open ones keep the version they started with.",
 		"exercise-recorded": "The exercise is recorded. The next one is due as shown.",
-		"finding-added":     "The finding is added to the exercise.",
-		"finding-closed":    "The finding is closed; your note is kept with it.",
+		"finding-added":     "The finding is filed in the findings register with the exercise as its source.",
 		"drill-started":     "The drill is running as an incident marked as an exercise: its notices go only to staff test accounts.",
 		"review-saved":      "The review is saved and recorded in the incident's timeline.",
 	})
@@ -188,6 +187,9 @@ func (s *Server) planApprove(w http.ResponseWriter, r *http.Request) error {
 type exerciseRow struct {
 	incident.Exercise
 	Times []incident.PhaseTime
+	// Found are the exercise's findings in the register, with their due
+	// dates in words.
+	Found []findingRow
 }
 
 type exercisesPage struct {
@@ -203,6 +205,7 @@ type exercisesPage struct {
 	Form formValues
 	// FindingRows index the record form's finding rows.
 	FindingRows []int
+	Severities  []string
 }
 
 // formValues is a submitted form's values, for the templates.
@@ -256,12 +259,15 @@ func (s *Server) renderExercises(w http.ResponseWriter, r *http.Request, status 
 	}
 	now := s.db.Now()
 	page := exercisesPage{Page: s.page(w, r, "Exercises of the response plan"), Now: now, Today: now.UTC().Format("2006-01-02"),
-		CanManage: access.Allowed(p, access.IncidentManage), Form: form, FindingRows: findingRows}
+		CanManage: access.Allowed(p, access.IncidentManage), Form: form, FindingRows: findingRows, Severities: findings.Severities}
 	if page.Form == nil {
 		page.Form = formValues{"kind": {incident.ExerciseTabletop}, "held": {page.Today}, "participant": {p.AccountID}}
 	}
 	for _, e := range all {
 		row := exerciseRow{Exercise: e}
+		for _, f := range e.Findings {
+			row.Found = append(row.Found, rowOf(f, now))
+		}
 		if e.IncidentID != "" {
 			if row.Times, err = s.incidents.DrillTimes(ctx, e.ID); err != nil {
 				return err
@@ -287,7 +293,8 @@ func (s *Server) renderExercises(w http.ResponseWriter, r *http.Request, status 
 }
 
 // exerciseRecord records a tabletop exercise or a drill held, with up to
-// three findings (the empty rows are left out).
+// three findings filed in the findings register (the empty rows are left
+// out; a row without a due date is due at its severity's deadline).
 func (s *Server) exerciseRecord(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(r); err != nil {
 		return err
@@ -295,6 +302,7 @@ func (s *Server) exerciseRecord(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	f := formValues(r.PostForm)
 	e := incident.Exercise{Kind: f.Get("kind"), Scenario: f.Get("scenario"), Participants: f["participant"]}
+	var found []incident.Finding
 	var err error
 	if e.HeldAt, err = parseDate(f.Get("held")); err == nil {
 		for i := range findingRows {
@@ -302,14 +310,15 @@ func (s *Server) exerciseRecord(w http.ResponseWriter, r *http.Request) error {
 				continue
 			}
 			var due time.Time
-			if due, err = dueDate(f.At("finding_due", i)); err != nil {
+			if due, err = agreedDate(f.At("finding_due", i)); err != nil {
 				break
 			}
-			e.Findings = append(e.Findings, incident.Finding{Text: f.At("finding", i), Owner: f.At("finding_owner", i), Due: due})
+			found = append(found, incident.Finding{Text: f.At("finding", i), Severity: f.At("finding_severity", i),
+				Owner: f.At("finding_owner", i), Due: due})
 		}
 	}
 	if err == nil {
-		_, err = s.incidents.RecordExercise(ctx, e, access.PrincipalFrom(ctx).AccountID)
+		_, err = s.incidents.RecordExercise(ctx, e, found, access.PrincipalFrom(ctx).AccountID)
 	}
 	if err != nil {
 		if formError(err) != "" {
@@ -330,17 +339,28 @@ func dueDate(v string) (time.Time, error) {
 	return t.Add(24*time.Hour - time.Second), nil
 }
 
-// findingAdd adds a finding to an exercise (a drill's, once it has run).
+// agreedDate reads an exercise finding's optional due date: zero when
+// none is given (its severity's deadline), else the end of that day, UTC.
+func agreedDate(v string) (time.Time, error) {
+	if strings.TrimSpace(v) == "" {
+		return time.Time{}, nil
+	}
+	return dueDate(v)
+}
+
+// findingAdd files a finding of an exercise (a drill's, once it has run)
+// in the findings register; it is worked on and closed from its page
+// there (/findings/{id}).
 func (s *Server) findingAdd(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(r); err != nil {
 		return err
 	}
 	ctx := r.Context()
 	f := formValues(r.PostForm)
-	due, err := dueDate(f.Get("due"))
+	due, err := agreedDate(f.Get("due"))
 	if err == nil {
-		_, err = s.incidents.AddFinding(ctx, r.PathValue("id"), incident.Finding{Text: f.Get("finding"), Owner: f.Get("owner"), Due: due},
-			access.PrincipalFrom(ctx).AccountID)
+		_, err = s.incidents.AddFinding(ctx, r.PathValue("id"), incident.Finding{Text: f.Get("finding"), Severity: f.Get("severity"),
+			Owner: f.Get("owner"), Due: due}, access.PrincipalFrom(ctx).AccountID)
 	}
 	if err != nil {
 		if formError(err) != "" && apperr.CodeOf(err) != apperr.NotFound {
@@ -349,22 +369,6 @@ func (s *Server) findingAdd(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	http.Redirect(w, r, "/security/exercises?done=finding-added", http.StatusSeeOther)
-	return nil
-}
-
-// findingClose closes a finding with a note.
-func (s *Server) findingClose(w http.ResponseWriter, r *http.Request) error {
-	if err := parseForm(r); err != nil {
-		return err
-	}
-	ctx := r.Context()
-	if err := s.incidents.CloseFinding(ctx, r.PathValue("id"), r.PostForm.Get("note"), access.PrincipalFrom(ctx).AccountID); err != nil {
-		if formError(err) != "" && apperr.CodeOf(err) != apperr.NotFound {
-			return s.renderExercises(w, r, formStatus(err), err, nil)
-		}
-		return err
-	}
-	http.Redirect(w, r, "/security/exercises?done=finding-closed", http.StatusSeeOther)
 	return nil
 }
 

@@ -9,8 +9,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portico/portico/internal/access"
+	"github.com/portico/portico/internal/findings"
 	"github.com/portico/portico/internal/incident"
 )
 
@@ -115,11 +117,14 @@ func TestPlanApprovalFourEyes(t *testing.T) {
 
 var exerciseHeading = regexp.MustCompile(`id="ex-([a-z2-7]{26})"`)
 
-// TestExerciseRecordWeb (MTL-5.2.2): the security team records a
-// tabletop exercise with participants and a finding; the finding is
-// closed with a note; a drill opens an incident marked as an exercise
-// and goes to its page; the auditor reads the exercises but records and
-// closes nothing.
+// TestExerciseRecordWeb (MTL-5.2.2, MTL-4.3.2): the security team
+// records a tabletop exercise with participants and a finding of a
+// severity, filed in the findings register (a due date past the
+// severity's deadline is refused); the exercise lists it with a link to
+// its page there, where it is resolved with evidence; another is added
+// from the exercise; a drill opens an incident marked as an exercise and
+// goes to its page; the auditor reads the exercises but records and
+// files nothing.
 func TestExerciseRecordWeb(t *testing.T) {
 	eachServer(t, func(t *testing.T, s *testServer) {
 		e := newPlanEnv(t, s)
@@ -128,9 +133,10 @@ func TestExerciseRecordWeb(t *testing.T) {
 			t.Fatalf("with no exercise: %s", visibleText(page))
 		}
 		today := s.db.Now().UTC().Format("2006-01-02")
+		due := s.db.Now().Add(10 * 24 * time.Hour).UTC().Format("2006-01-02")
 		form := url.Values{"kind": {"tabletop"}, "scenario": {"Ransomware on the support desk"}, "held": {today},
-			"participant": {e.id1, e.id2}, "finding": {"Backups were not tested this year", "", ""},
-			"finding_owner": {e.id2, e.id1, e.id1}, "finding_due": {"2099-01-31", "", ""}}
+			"participant": {e.id1, e.id2}, "finding": {"Backups were not tested this year", "", ""}, "finding_severity": {"high", "medium", "medium"},
+			"finding_owner": {e.id2, e.id1, e.id1}, "finding_due": {due, "", ""}}
 		bad := url.Values{}
 		for k, v := range form {
 			bad[k] = v
@@ -138,6 +144,11 @@ func TestExerciseRecordWeb(t *testing.T) {
 		bad.Set("held", "yesterday")
 		if code, page := e.postCode("/security/exercises", bad, e.sec1); code != http.StatusUnprocessableEntity || !strings.Contains(page, "Ransomware on the support desk") {
 			t.Errorf("a bad date: %d (the form keeps what was sent)", code)
+		}
+		bad.Set("held", today)
+		bad["finding_due"] = []string{"2099-01-31", "", ""}
+		if code, page := e.postCode("/security/exercises", bad, e.sec1); code != http.StatusUnprocessableEntity || !strings.Contains(page, "A high finding must be fixed by") {
+			t.Errorf("due after the high deadline: %d\n%s", code, visibleText(page))
 		}
 		if code, _ := e.postCode("/security/exercises", form, e.aud); code != http.StatusNotFound {
 			t.Errorf("the auditor records: %d, want 404", code)
@@ -154,18 +165,35 @@ func TestExerciseRecordWeb(t *testing.T) {
 			t.Fatalf("recorded %+v, %v", all, err)
 		}
 		f := all[0].Findings[0]
-		if f.Due.UTC().Format("2006-01-02") != "2099-01-31" {
-			t.Errorf("due %v, want the day given", f.Due)
+		if f.DueAt.UTC().Format("2006-01-02") != due || f.Severity != "high" || f.SourceKind != findings.SourceExercise || f.SourceID != all[0].ID || f.Owner != e.id2 {
+			t.Errorf("filed %+v, want high, due the day given, from the exercise", f)
 		}
-		if code, _ := e.postCode("/security/findings/"+f.ID+"/close", url.Values{"note": {"Tested"}}, e.aud); code != http.StatusNotFound {
-			t.Errorf("the auditor closes a finding: %d, want 404", code)
+		if !strings.Contains(page, `href="/findings/`+f.ID+`"`) {
+			t.Error("the exercise does not link its finding in the register")
 		}
-		e.mustPost("/security/findings/"+f.ID+"/close", url.Values{"note": {"Restored a backup on 3 March"}}, e.sec2, `/security/exercises\?done=finding-closed`)
-		if _, page := e.get("/security/exercises", e.aud); !strings.Contains(page, "Restored a backup on 3 March") {
-			t.Error("the closing note is not shown")
+		if _, page := e.get("/findings/"+f.ID, e.aud); !strings.Contains(page, `href="/security/exercises#ex-`+all[0].ID+`"`) {
+			t.Error("the finding's page does not link back to its exercise")
 		}
-		if code, _ := e.postCode("/security/findings/"+f.ID+"/close", url.Values{"note": {"again"}}, e.sec2); code != http.StatusConflict {
-			t.Errorf("closed twice: %d", code)
+		// Resolved on its page in the register, with evidence.
+		if code, _ := e.postCode("/findings/"+f.ID+"/resolve", url.Values{"evidence": {"Tested"}}, e.aud); code != http.StatusNotFound {
+			t.Errorf("the auditor resolves a finding: %d, want 404", code)
+		}
+		e.mustPost("/findings/"+f.ID+"/resolve", url.Values{"evidence": {"Restored a backup on 3 March"}}, e.sec2, `/findings/`+f.ID+`\?done=finding-resolved`)
+		if got, err := s.findings.Get(context.Background(), f.ID); err != nil || got.Status != findings.StatusResolved || got.ClosingNote != "Restored a backup on 3 March" {
+			t.Errorf("resolved %+v, %v", got, err)
+		}
+		if _, page = e.get("/security/exercises", e.aud); !strings.Contains(page, "resolved") {
+			t.Error("the exercise does not show its finding resolved")
+		}
+		// Another, from the exercise, of the default severity.
+		add := url.Values{"finding": {"Nobody had the insurer's number"}, "severity": {"medium"}, "owner": {e.id1}, "due": {""}}
+		if code, _ := e.postCode("/security/exercises/"+all[0].ID+"/findings", add, e.aud); code != http.StatusNotFound {
+			t.Errorf("the auditor files a finding: %d, want 404", code)
+		}
+		e.mustPost("/security/exercises/"+all[0].ID+"/findings", add, e.sec1, `/security/exercises\?done=finding-added`)
+		if got, _ := s.findings.List(context.Background(), findings.Filter{Source: findings.SourceExercise, SourceID: all[0].ID}); len(got) != 2 ||
+			got[0].Title != "Nobody had the insurer's number" || got[0].Severity != "medium" {
+			t.Errorf("register after adding: %+v", got)
 		}
 		if m := exerciseHeading.FindStringSubmatch(page); m == nil || m[1] != all[0].ID {
 			t.Error("the exercise is not on the page by its ID")

@@ -153,10 +153,12 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...testOption) *testServer {
 	incidents.SetOpened(func(ctx context.Context, tx *db.Tx, inc incident.Incident, by string) error {
 		return detection.EscalateTo(ctx, tx, inc.Source, inc.ID, by)
 	})
+	register := findings.New(d, al, profile)
+	incidents.SetFindings(register)
 	vendors := vendor.New(d, al, profile)
 	vendors.SetDataCategories(privacy.CategoryNames(profile))
 	deps := Deps{
-		Findings:     findings.New(d, al, profile),
+		Findings:     register,
 		Training:     training.New(d, al, profile, id),
 		Detect:       detection,
 		Incidents:    incidents,
