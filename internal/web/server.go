@@ -17,7 +17,6 @@ package web
 import (
 	"context"
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -147,7 +146,7 @@ type Server struct {
 	trusted    []netip.Prefix
 	blocked    []netip.Prefix // the profile's access.blocked_networks
 	privacy    string
-	templates  map[string]*template.Template
+	templates  *pageTemplates
 	static     *staticFiles
 	mux        *http.ServeMux
 	handler    http.Handler

@@ -761,3 +761,29 @@ func visibleText(page string) string {
 	page = regexp.MustCompile(`<[^>]*>`).ReplaceAllString(page, "")
 	return strings.Join(strings.Fields(html.UnescapeString(page)), " ")
 }
+
+// TestEveryTemplateParses: pages are parsed on first use in a running
+// server, so every one is parsed here, where a mistake fails the build's
+// tests instead of waiting for the page's first visitor; an unknown page
+// is an error, not an empty page.
+func TestEveryTemplateParses(t *testing.T) {
+	static, err := loadStatic()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := parseTemplates(static)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pt.files) < 50 {
+		t.Fatalf("only %d page templates found", len(pt.files))
+	}
+	for name := range pt.files {
+		if _, err := pt.get(name); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := pt.get("no-such-page"); err == nil {
+		t.Error("an unknown page parsed")
+	}
+}
