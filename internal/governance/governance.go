@@ -12,10 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/buildinfo"
 	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/policy"
 )
 
@@ -251,40 +253,22 @@ func (s *Service) Reviews(ctx context.Context, id string) ([]Review, error) {
 	return out, rows.Err()
 }
 
-// StaffMember is a member of staff, for the owner's choice.
-type StaffMember struct{ ID, Role string }
+// StaffMember is an active member of staff, for the pages' choices.
+type StaffMember = identity.Staff
 
-// Staff lists the active members of staff, administrators first.
+// Staff lists the active members of staff for the pages' choices.
 func (s *Service) Staff(ctx context.Context) ([]StaffMember, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, role FROM accounts WHERE role <> 'customer' AND status = 'active'
-		ORDER BY CASE role WHEN 'admin' THEN 0 ELSE 1 END, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []StaffMember
-	for rows.Next() {
-		var m StaffMember
-		if err := rows.Scan(&m.ID, &m.Role); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return identity.ActiveStaff(ctx, s.db, access.RoleAdmin)
 }
 
 // staffMember reports whether id is an active member of staff.
-func staffMember(ctx context.Context, q querier, id string) (bool, error) {
-	var n int
-	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE id = $1 AND role <> 'customer' AND status = 'active'`, id).Scan(&n)
-	return n > 0, err
+func staffMember(ctx context.Context, q db.Reader, id string) (bool, error) {
+	return identity.ActiveStaffMember(ctx, q, id, "")
 }
 
 // admin reports whether id is an active administrator.
-func admin(ctx context.Context, q querier, id string) (bool, error) {
-	var n int
-	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE id = $1 AND role = 'admin' AND status = 'active'`, id).Scan(&n)
-	return n > 0, err
+func admin(ctx context.Context, q db.Reader, id string) (bool, error) {
+	return identity.ActiveStaffMember(ctx, q, id, access.RoleAdmin)
 }
 
 // querier is what reads run on: the database or a transaction.

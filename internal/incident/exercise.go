@@ -10,10 +10,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/findings"
+	"github.com/portico/portico/internal/identity"
 )
 
 // Kinds of exercise.
@@ -426,34 +428,17 @@ func scanExercise(row interface{ Scan(...any) error }) (Exercise, error) {
 	return e, json.Unmarshal([]byte(people), &e.Participants)
 }
 
-// staffMember reports whether id is an active account of staff.
-func staffMember(ctx context.Context, q querier, id string) (bool, error) {
-	var n int
-	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE id = $1 AND role <> 'customer' AND status = 'active'`, id).Scan(&n)
-	return n > 0, err
+// staffMember reports whether id is an active member of staff.
+func staffMember(ctx context.Context, q db.Reader, id string) (bool, error) {
+	return identity.ActiveStaffMember(ctx, q, id, "")
 }
 
-// StaffMember is a member of staff, for the pages' choices of owners and
-// participants.
-type StaffMember struct{ ID, Role string }
+// StaffMember is an active member of staff, for the pages' choices.
+type StaffMember = identity.Staff
 
-// Staff lists the active members of staff, the security team first.
+// Staff lists the active members of staff for the pages' choices.
 func (s *Service) Staff(ctx context.Context) ([]StaffMember, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, role FROM accounts WHERE role <> 'customer' AND status = 'active'
-		ORDER BY CASE WHEN role = 'security' THEN 0 ELSE 1 END, role, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []StaffMember
-	for rows.Next() {
-		var m StaffMember
-		if err := rows.Scan(&m.ID, &m.Role); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return identity.ActiveStaff(ctx, s.db, access.RoleSecurity)
 }
 
 // uniq drops empty and repeated IDs, keeping the order.

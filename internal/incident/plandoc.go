@@ -22,9 +22,11 @@ import (
 	"github.com/yuin/goldmark/text"
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/markdown"
 	"github.com/portico/portico/internal/policy"
 )
@@ -521,10 +523,8 @@ func (s *Service) planDoc(ctx context.Context, q querier, version int) (PlanDoc,
 
 // securityMember reports whether id is an active account of the
 // security team.
-func (s *Service) securityMember(ctx context.Context, q querier, id string) (bool, error) {
-	var n int
-	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE id = $1 AND role = 'security' AND status = 'active'`, id).Scan(&n)
-	return n > 0, err
+func (s *Service) securityMember(ctx context.Context, q db.Reader, id string) (bool, error) {
+	return identity.ActiveStaffMember(ctx, q, id, access.RoleSecurity)
 }
 
 // querier and reader are what reads run on: the database, or a

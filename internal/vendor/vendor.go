@@ -22,9 +22,11 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/policy"
 	"github.com/portico/portico/internal/vendorcheck"
 )
@@ -430,40 +432,25 @@ func (s *Service) Recipients(ctx context.Context) ([]Recipient, error) {
 }
 
 // StaffMember is an active member of staff, for the pages' choices.
-type StaffMember struct{ ID, Role string }
+type StaffMember = identity.Staff
 
-// Staff lists the active members of staff.
+// Staff lists the active members of staff for the pages' choices.
 func (s *Service) Staff(ctx context.Context) ([]StaffMember, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, role FROM accounts WHERE role <> 'customer' AND status = 'active' ORDER BY role, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []StaffMember
-	for rows.Next() {
-		var m StaffMember
-		if err := rows.Scan(&m.ID, &m.Role); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return identity.ActiveStaff(ctx, s.db, access.RoleSecurity)
 }
 
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-func staffMember(ctx context.Context, q querier, id string) (bool, error) {
-	var n int
-	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE id = $1 AND role <> 'customer' AND status = 'active'`, id).Scan(&n)
-	return n > 0, err
+// staffMember reports whether id is an active member of staff.
+func staffMember(ctx context.Context, q db.Reader, id string) (bool, error) {
+	return identity.ActiveStaffMember(ctx, q, id, "")
 }
 
-func securityMember(ctx context.Context, q querier, id string) (bool, error) {
-	var n int
-	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE id = $1 AND role = 'security' AND status = 'active'`, id).Scan(&n)
-	return n > 0, err
+func securityMember(ctx context.Context, q db.Reader, id string) (bool, error) {
+	return identity.ActiveStaffMember(ctx, q, id, access.RoleSecurity)
 }
 
 func nullTime(t sql.NullTime) time.Time {
