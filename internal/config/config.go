@@ -165,7 +165,7 @@ var settings = []setting{
 			}
 			u, err := url.Parse(v)
 			if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
-				return fmt.Errorf("must be smtp://host:port, smtps://host:port or terminal:")
+				return errors.New(`must be smtp://host:port, smtps://host:port or "terminal:"`)
 			}
 			c.SMTPURL = v
 			return nil
