@@ -38,7 +38,9 @@ type Deps struct {
 	Profile  policy.Profile
 	Identity *identity.Service
 	Notices  *notify.Service
-	// Batch is how many rows one transaction deletes (default 2000).
+	// Batch is how many rows one transaction deletes (default 5000: a
+	// million rows in 47-52 s against 60-64 s with 2000, the p99 of a page
+	// during it unchanged at 9-12 ms; docs/performance.md).
 	Batch int
 	// Pause is how long the purge waits between batches, so that
 	// requests get the database in between (default 2 ms).
@@ -57,7 +59,7 @@ func New(d Deps) (*Service, error) {
 		return nil, errors.New("retention: DB, Keys, Audit and Identity are required")
 	}
 	if d.Batch <= 0 {
-		d.Batch = 2000
+		d.Batch = 5000
 	}
 	if d.Pause < 0 {
 		d.Pause = 0
