@@ -22,8 +22,8 @@ import (
 	"github.com/portico/portico/internal/retention"
 	"github.com/portico/portico/internal/session"
 	"github.com/portico/portico/internal/support"
+	"github.com/portico/portico/internal/thirdparty"
 	"github.com/portico/portico/internal/training"
-	"github.com/portico/portico/internal/vendor"
 	"github.com/portico/portico/internal/vendorcheck"
 	"github.com/portico/portico/internal/vulncheck"
 	"github.com/portico/portico/internal/web"
@@ -72,7 +72,7 @@ func Controls() []policy.Control {
 	out = append(out, findings.Controls()...)
 	out = append(out, vendorcheck.Controls()...)
 	out = append(out, codecheck.Controls()...)
-	out = append(out, vendor.Controls()...)
+	out = append(out, thirdparty.Controls()...)
 	return out
 }
 

@@ -26,8 +26,8 @@ import (
 	"github.com/portico/portico/internal/password"
 	"github.com/portico/portico/internal/session"
 	"github.com/portico/portico/internal/support"
+	"github.com/portico/portico/internal/thirdparty"
 	"github.com/portico/portico/internal/training"
-	"github.com/portico/portico/internal/vendor"
 )
 
 // Services are the domain services on top of storage.
@@ -47,7 +47,7 @@ type Services struct {
 	Training  *training.Service // security-awareness training (MTL-8.1, CP-12)
 	AlertOut  *alertout.Service
 	Geo       detect.Places
-	Vendors   *vendor.Service
+	Vendors   *thirdparty.Service
 
 	// PolicyDocs is the policy documents and their reviews (CP-11.2).
 	PolicyDocs *governance.Service
@@ -144,7 +144,7 @@ func NewServices(st *Storage, cfg config.Config, publicURL string, logger *slog.
 	// (MTL-5.2.2, MTL-4.3.2).
 	sv.Incidents.SetFindings(sv.Findings)
 	// Vendors receive only the inventory's categories (CP-10.1).
-	sv.Vendors = vendor.New(st.DB, st.Audit, st.Profile)
+	sv.Vendors = thirdparty.New(st.DB, st.Audit, st.Profile)
 	sv.Vendors.SetDataCategories(privacy.CategoryNames(st.Profile))
 	sv.Training = training.New(st.DB, st.Audit, st.Profile, sv.Identity)
 	sv.PolicyDocs = governance.New(st.DB, st.Audit, st.Profile)

@@ -6,7 +6,7 @@ import (
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/db"
-	"github.com/portico/portico/internal/vendor"
+	"github.com/portico/portico/internal/thirdparty"
 )
 
 // connectVendorWarnings delivers the vendor register's warnings (a
@@ -18,7 +18,7 @@ import (
 // Enforces CP-10.2, MTL-6.2: the security team is warned ahead of an
 // agreement's expiry and when a reassessment or agreement is overdue.
 func connectVendorWarnings(sv *Services, publicURL string) {
-	sv.Vendors.SetWarned(func(ctx context.Context, tx *db.Tx, w vendor.Warning) error {
+	sv.Vendors.SetWarned(func(ctx context.Context, tx *db.Tx, w thirdparty.Warning) error {
 		title, body := vendorWarningText(w, publicURL)
 		return sv.Identity.NotifyStaff(ctx, tx, string(access.RoleSecurity), "vendor.warning", title, body)
 	})
@@ -27,7 +27,7 @@ func connectVendorWarnings(sv *Services, publicURL string) {
 // vendorWarningText is a warning's email to the security team. The
 // vendor's name is an organisation's, not a person's; it stays out of the
 // subject line all the same.
-func vendorWarningText(w vendor.Warning, publicURL string) (title, body string) {
+func vendorWarningText(w thirdparty.Warning, publicURL string) (title, body string) {
 	due := w.Due.UTC().Format("2 Jan 2006")
 	var what string
 	switch w.Kind {

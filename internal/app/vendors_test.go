@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portico/portico/internal/vendor"
+	"github.com/portico/portico/internal/thirdparty"
 )
 
 // TestVendorWarningText (CP-10.2, MTL-6.2): each warning's email says
@@ -17,7 +17,7 @@ func TestVendorWarningText(t *testing.T) {
 		"agreement_expired":  "expired on 1 Mar 2027",
 		"vendor_review":      "was due on 1 Mar 2027",
 	} {
-		title, body := vendorWarningText(vendor.Warning{VendorID: "v1", VendorName: "Mailer Ltd", Kind: kind, Due: due}, "https://portal.example")
+		title, body := vendorWarningText(thirdparty.Warning{VendorID: "v1", VendorName: "Mailer Ltd", Kind: kind, Due: due}, "https://portal.example")
 		if title == "" || strings.Contains(title, "Mailer") || !strings.Contains(body, want) || !strings.Contains(body, "Mailer Ltd") ||
 			!strings.Contains(body, "https://portal.example/vendors/v1") {
 			t.Errorf("%s: %q\n%s", kind, title, body)

@@ -8,7 +8,7 @@
 // It is a pure library: it keeps nothing and schedules nothing. The vendor
 // register, the scheduled and leased checks every
 // governance.vendor_check_interval, the history of results and the alert
-// raised when a check degrades are internal/vendor's.
+// raised when a check degrades are internal/thirdparty's.
 //
 // The probe is willing to negotiate TLS 1.0 and 1.1 and every cipher suite
 // Go knows, so that it sees what a weak server really offers (and fails

@@ -11,7 +11,7 @@ import (
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/identity"
 	"github.com/portico/portico/internal/support"
-	"github.com/portico/portico/internal/vendor"
+	"github.com/portico/portico/internal/thirdparty"
 )
 
 // adminRoutes are the administration of accounts and roles (CP-4.2,
@@ -144,7 +144,7 @@ type adminUserPage struct {
 	CanRole     bool
 	Roles       []access.Role
 	Today       string
-	Vendors     []vendor.Person // the vendors the account works for (MTL-1.2)
+	Vendors     []thirdparty.Person // the vendors the account works for (MTL-1.2)
 
 	// TrainingNote is the note kept with training recorded by hand.
 	TrainingNote string

@@ -7,7 +7,7 @@ import (
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/findings"
-	"github.com/portico/portico/internal/vendor"
+	"github.com/portico/portico/internal/thirdparty"
 	"github.com/portico/portico/internal/vulncheck"
 )
 
@@ -78,11 +78,11 @@ func (s *Server) governanceSummary(ctx context.Context, now time.Time) (governan
 	}
 	warning := s.profile.Governance.ContractExpiryWarning.Duration
 	for _, v := range vs {
-		if v.Status == vendor.StatusRetired {
+		if v.Status == thirdparty.StatusRetired {
 			continue
 		}
 		g.Vendors++
-		if v.Status == vendor.StatusApproved {
+		if v.Status == thirdparty.StatusApproved {
 			g.VendorsApproved++
 		}
 		switch {
@@ -96,9 +96,9 @@ func (s *Server) governanceSummary(ctx context.Context, now time.Time) (governan
 			return g, err
 		}
 		switch st {
-		case vendor.CheckBad:
+		case thirdparty.CheckBad:
 			g.ChecksBad++
-		case vendor.CheckWarn:
+		case thirdparty.CheckWarn:
 			g.ChecksWarn++
 		}
 		ags, err := s.vendors.Agreements(ctx, v.ID)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/findings"
-	"github.com/portico/portico/internal/vendor"
+	"github.com/portico/portico/internal/thirdparty"
 )
 
 // TestGovernanceOverview (CP-10.1, CP-11.2, MTL-4.3.2, MTL-8.1, MTL-7.2):
@@ -29,7 +29,7 @@ func TestGovernanceOverview(t *testing.T) {
 		if _, page := e.get("/admin", e.aud); !strings.Contains(page, `href="/governance"`) {
 			t.Error("the admin page does not link the overview")
 		}
-		if _, err := s.vendors.Register(ctx, vendor.NewVendor{Name: "Mailer Ltd", Service: "Email delivery", Owner: e.id1}, e.id1); err != nil {
+		if _, err := s.vendors.Register(ctx, thirdparty.NewVendor{Name: "Mailer Ltd", Service: "Email delivery", Owner: e.id1}, e.id1); err != nil {
 			t.Fatal(err)
 		}
 		f, err := s.findings.Create(ctx, findings.NewFinding{SourceKind: findings.SourceOther, Title: "Stack traces on /api", Description: "x",

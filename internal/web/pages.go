@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/portico/portico/internal/privacy"
-	"github.com/portico/portico/internal/vendor"
+	"github.com/portico/portico/internal/thirdparty"
 
 	"github.com/portico/portico/internal/policy"
 )
@@ -53,7 +53,7 @@ type privacyPage struct {
 	Regulator       time.Duration
 	// Recipients are the approved vendors that receive personal data
 	// (GDPR Art. 13(1)(e)), from the vendor register.
-	Recipients []vendor.Recipient
+	Recipients []thirdparty.Recipient
 }
 
 // privacyNoticeVersion is the version of the notice text below. Versioned
@@ -62,7 +62,7 @@ const privacyNoticeVersion = privacy.BuiltinNoticeVersion
 
 func (s *Server) privacyNotice(w http.ResponseWriter, r *http.Request) error {
 	p := s.profile
-	var recipients []vendor.Recipient
+	var recipients []thirdparty.Recipient
 	if s.vendors != nil {
 		var err error
 		if recipients, err = s.vendors.Recipients(r.Context()); err != nil {

@@ -26,8 +26,8 @@ import (
 	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/privacy"
 	"github.com/portico/portico/internal/retention"
+	"github.com/portico/portico/internal/thirdparty"
 	"github.com/portico/portico/internal/training"
-	"github.com/portico/portico/internal/vendor"
 
 	"github.com/portico/portico/internal/apitoken"
 	"github.com/portico/portico/internal/approval"
@@ -88,7 +88,7 @@ type Deps struct {
 	PublicURL string
 	// Vendors is the register of third parties; without it its pages are
 	// absent.
-	Vendors *vendor.Service
+	Vendors *thirdparty.Service
 	// Training is security-awareness training; without it its pages
 	// are absent.
 	Training *training.Service
@@ -136,7 +136,7 @@ type Server struct {
 	incidents  *incident.Service
 	findings   *findings.Service
 	publicURL  string
-	vendors    *vendor.Service
+	vendors    *thirdparty.Service
 	training   *training.Service
 	policyDocs *governance.Service
 	feed       *livefeed.Hub

@@ -12,13 +12,13 @@ import (
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/apperr"
-	"github.com/portico/portico/internal/vendor"
+	"github.com/portico/portico/internal/thirdparty"
 )
 
 // vendorRoutes are the register of third parties (CP-10.1, CP-10.2,
 // MTL-6.1, MTL-6.2, MTL-1.2). Security, administrators and auditors
 // (GovernanceRead) read it; the security team (VendorManage) writes, and
-// internal/vendor checks again who may approve. A vendor answers its
+// internal/thirdparty checks again who may approve. A vendor answers its
 // assessment through a single-use link, without an account.
 func (s *Server) vendorRoutes() []route {
 	if s.vendors == nil {
@@ -66,7 +66,7 @@ func init() {
 }
 
 type vendorRow struct {
-	vendor.Vendor
+	thirdparty.Vendor
 	AgreementExpiry time.Time
 	AgreementLapsed bool
 	LastCheck       string
@@ -93,12 +93,12 @@ func (s *Server) vendorsPage(w http.ResponseWriter, r *http.Request) error {
 	now := s.db.Now()
 	page := vendorsPage{Page: s.page(w, r, "Vendors"), CanManage: access.Allowed(access.PrincipalFrom(ctx), access.VendorManage)}
 	for _, v := range all {
-		row := vendorRow{Vendor: v, ReviewOverdue: v.Status != vendor.StatusRetired && !v.ReviewDue.IsZero() && now.After(v.ReviewDue)}
+		row := vendorRow{Vendor: v, ReviewOverdue: v.Status != thirdparty.StatusRetired && !v.ReviewDue.IsZero() && now.After(v.ReviewDue)}
 		ags, err := s.vendors.Agreements(ctx, v.ID)
 		if err != nil {
 			return err
 		}
-		row.AgreementExpiry = vendor.NextAgreementExpiry(ags, now)
+		row.AgreementExpiry = thirdparty.NextAgreementExpiry(ags, now)
 		row.AgreementLapsed = !row.AgreementExpiry.IsZero() && !now.Before(row.AgreementExpiry)
 		if row.LastCheck, err = s.vendors.LastStatus(ctx, v); err != nil {
 			return err
@@ -113,16 +113,16 @@ type vendorFormPage struct {
 	// ID is the vendor being edited ("" for a new one).
 	ID         string
 	Categories []string
-	Staff      []vendor.StaffMember
-	Form       vendor.NewVendor
+	Staff      []thirdparty.StaffMember
+	Form       thirdparty.NewVendor
 	Endpoints  string
 }
 
 func (s *Server) vendorNewForm(w http.ResponseWriter, r *http.Request) error {
-	return s.renderVendorForm(w, r, http.StatusOK, nil, "", vendor.NewVendor{Owner: access.PrincipalFrom(r.Context()).AccountID})
+	return s.renderVendorForm(w, r, http.StatusOK, nil, "", thirdparty.NewVendor{Owner: access.PrincipalFrom(r.Context()).AccountID})
 }
 
-func (s *Server) renderVendorForm(w http.ResponseWriter, r *http.Request, status int, formErr error, id string, f vendor.NewVendor) error {
+func (s *Server) renderVendorForm(w http.ResponseWriter, r *http.Request, status int, formErr error, id string, f thirdparty.NewVendor) error {
 	staff, err := s.vendors.Staff(r.Context())
 	if err != nil {
 		return err
@@ -144,7 +144,7 @@ func (s *Server) vendorRegister(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	f := vendor.NewVendor{Name: r.PostForm.Get("name"), Service: r.PostForm.Get("service"), DataCategories: r.PostForm["categories"],
+	f := thirdparty.NewVendor{Name: r.PostForm.Get("name"), Service: r.PostForm.Get("service"), DataCategories: r.PostForm["categories"],
 		Endpoints: strings.Fields(r.PostForm.Get("endpoints")), Owner: r.PostForm.Get("owner")}
 	v, err := s.vendors.Register(ctx, f, access.PrincipalFrom(ctx).AccountID)
 	if err != nil {
@@ -163,7 +163,7 @@ func (s *Server) vendorEditForm(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return s.renderVendorForm(w, r, http.StatusOK, nil, v.ID,
-		vendor.NewVendor{Name: v.Name, Service: v.Service, DataCategories: v.DataCategories, Endpoints: v.Endpoints, Owner: v.Owner})
+		thirdparty.NewVendor{Name: v.Name, Service: v.Service, DataCategories: v.DataCategories, Endpoints: v.Endpoints, Owner: v.Owner})
 }
 
 // vendorEdit saves a vendor's details; its tier follows the categories.
@@ -173,7 +173,7 @@ func (s *Server) vendorEdit(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	id := r.PathValue("id")
-	f := vendor.NewVendor{Name: r.PostForm.Get("name"), Service: r.PostForm.Get("service"), DataCategories: r.PostForm["categories"],
+	f := thirdparty.NewVendor{Name: r.PostForm.Get("name"), Service: r.PostForm.Get("service"), DataCategories: r.PostForm["categories"],
 		Endpoints: strings.Fields(r.PostForm.Get("endpoints")), Owner: r.PostForm.Get("owner")}
 	if err := s.vendors.Update(ctx, id, f, access.PrincipalFrom(ctx).AccountID); err != nil {
 		if formError(err) != "" && apperr.CodeOf(err) != apperr.NotFound {
@@ -187,13 +187,13 @@ func (s *Server) vendorEdit(w http.ResponseWriter, r *http.Request) error {
 
 type vendorPage struct {
 	Page
-	Vendor          vendor.Vendor
+	Vendor          thirdparty.Vendor
 	ReviewOverdue   bool
-	Checks          []vendor.CheckRecord
-	Assessments     []vendor.Assessment
-	Agreements      []vendor.Agreement
-	People          []vendor.Person
-	Staff           []vendor.StaffMember
+	Checks          []thirdparty.CheckRecord
+	Assessments     []thirdparty.Assessment
+	Agreements      []thirdparty.Agreement
+	People          []thirdparty.Person
+	Staff           []thirdparty.StaffMember
 	Clauses         []struct{ ID, Name string }
 	CanManage       bool
 	Now             time.Time
@@ -216,8 +216,8 @@ func (s *Server) renderVendor(w http.ResponseWriter, r *http.Request, status int
 	}
 	now := s.db.Now()
 	page := vendorPage{Page: s.page(w, r, v.Name), Vendor: v, CanManage: access.Allowed(access.PrincipalFrom(ctx), access.VendorManage),
-		Clauses: vendor.SecurityClauses, Now: now, Today: now.Format(time.DateOnly), MaxAgreementMiB: vendor.MaxAgreementBytes >> 20,
-		ReviewOverdue: v.Status != vendor.StatusRetired && !v.ReviewDue.IsZero() && now.After(v.ReviewDue)}
+		Clauses: thirdparty.SecurityClauses, Now: now, Today: now.Format(time.DateOnly), MaxAgreementMiB: thirdparty.MaxAgreementBytes >> 20,
+		ReviewOverdue: v.Status != thirdparty.StatusRetired && !v.ReviewDue.IsZero() && now.After(v.ReviewDue)}
 	if page.Checks, err = s.vendors.Checks(ctx, v.ID, 50); err != nil {
 		return err
 	}
@@ -291,15 +291,15 @@ func (s *Server) vendorAssessmentStart(w http.ResponseWriter, r *http.Request) e
 }
 
 type questionRow struct {
-	vendor.Question
+	thirdparty.Question
 	Answer string
 	Good   bool
 }
 
 type vendorAssessmentPage struct {
 	Page
-	Vendor     vendor.Vendor
-	Assessment vendor.Assessment
+	Vendor     thirdparty.Vendor
+	Assessment thirdparty.Assessment
 	Questions  []questionRow
 	Of         int
 	CanManage  bool
@@ -315,15 +315,15 @@ func (s *Server) vendorAssessmentPage(w http.ResponseWriter, r *http.Request) er
 }
 
 // assessmentOf returns the vendor and its assessment named in the path.
-func (s *Server) assessmentOf(r *http.Request) (vendor.Vendor, vendor.Assessment, error) {
+func (s *Server) assessmentOf(r *http.Request) (thirdparty.Vendor, thirdparty.Assessment, error) {
 	ctx := r.Context()
 	v, err := s.vendors.Get(ctx, r.PathValue("id"))
 	if err != nil {
-		return vendor.Vendor{}, vendor.Assessment{}, err
+		return thirdparty.Vendor{}, thirdparty.Assessment{}, err
 	}
 	a, err := s.vendors.Assessment(ctx, r.PathValue("aid"))
 	if err != nil || a.VendorID != v.ID {
-		return vendor.Vendor{}, vendor.Assessment{}, vendor.ErrNotFound
+		return thirdparty.Vendor{}, thirdparty.Assessment{}, thirdparty.ErrNotFound
 	}
 	return v, a, nil
 }
@@ -342,7 +342,7 @@ func (s *Server) renderAssessment(w http.ResponseWriter, r *http.Request, status
 	page.Questions, page.Of = questionRows(answers)
 	if formErr != nil {
 		var ids []string
-		for _, q := range vendor.Questions().Questions {
+		for _, q := range thirdparty.Questions().Questions {
 			ids = append(ids, q.ID)
 		}
 		page.formProblems(formErr, ids...)
@@ -353,7 +353,7 @@ func (s *Server) renderAssessment(w http.ResponseWriter, r *http.Request, status
 func questionRows(answers map[string]string) ([]questionRow, int) {
 	var out []questionRow
 	of := 0
-	for _, q := range vendor.Questions().Questions {
+	for _, q := range thirdparty.Questions().Questions {
 		out = append(out, questionRow{Question: q, Answer: answers[q.ID], Good: q.GoodAnswer(answers[q.ID])})
 		if q.Scored() {
 			of++
@@ -364,7 +364,7 @@ func questionRows(answers map[string]string) ([]questionRow, int) {
 
 func answersFrom(r *http.Request) map[string]string {
 	out := map[string]string{}
-	for _, q := range vendor.Questions().Questions {
+	for _, q := range thirdparty.Questions().Questions {
 		out[q.ID] = r.PostForm.Get("q-" + q.ID)
 	}
 	return out
@@ -457,7 +457,7 @@ func (s *Server) vendorAgreementAdd(w http.ResponseWriter, r *http.Request) erro
 		}
 		return apperr.Wrap(apperr.BadRequest, "The form could not be read.", err)
 	}
-	n := vendor.NewAgreement{Kind: r.PostForm.Get("kind"), Clauses: r.PostForm["clauses"]}
+	n := thirdparty.NewAgreement{Kind: r.PostForm.Get("kind"), Clauses: r.PostForm["clauses"]}
 	n.StartsOn, _ = time.Parse(time.DateOnly, r.PostForm.Get("starts_on"))
 	n.ExpiresOn, _ = time.Parse(time.DateOnly, r.PostForm.Get("expires_on"))
 	if fhs := r.MultipartForm.File["file"]; len(fhs) > 0 {
@@ -465,7 +465,7 @@ func (s *Server) vendorAgreementAdd(w http.ResponseWriter, r *http.Request) erro
 		if err != nil {
 			return err
 		}
-		n.Body, err = io.ReadAll(io.LimitReader(f, vendor.MaxAgreementBytes+1))
+		n.Body, err = io.ReadAll(io.LimitReader(f, thirdparty.MaxAgreementBytes+1))
 		f.Close()
 		if err != nil {
 			return err
@@ -551,9 +551,9 @@ func (s *Server) renderVendorLink(w http.ResponseWriter, r *http.Request, status
 
 func linkStatus(err error) int {
 	switch {
-	case errors.Is(err, vendor.ErrLinkExpired):
+	case errors.Is(err, thirdparty.ErrLinkExpired):
 		return http.StatusGone
-	case errors.Is(err, vendor.ErrLinkUsed):
+	case errors.Is(err, thirdparty.ErrLinkUsed):
 		return http.StatusConflict
 	}
 	return http.StatusNotFound
@@ -567,7 +567,7 @@ func (s *Server) vendorLinkAnswer(w http.ResponseWriter, r *http.Request) error 
 	answers := answersFrom(r)
 	if err := s.vendors.AnswerByLink(r.Context(), r.PathValue("token"), answers); err != nil {
 		switch {
-		case errors.Is(err, vendor.ErrLinkExpired), errors.Is(err, vendor.ErrLinkUsed), errors.Is(err, vendor.ErrLinkInvalid):
+		case errors.Is(err, thirdparty.ErrLinkExpired), errors.Is(err, thirdparty.ErrLinkUsed), errors.Is(err, thirdparty.ErrLinkInvalid):
 			page := vendorLinkPage{Page: s.page(w, r, "Security assessment"), Refused: apperr.MessageOf(err)}
 			return s.renderStatus(w, linkStatus(err), "vendor_link", page)
 		case formError(err) != "":

@@ -18,7 +18,7 @@ import (
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/privacy"
-	"github.com/portico/portico/internal/vendor"
+	"github.com/portico/portico/internal/thirdparty"
 	"github.com/portico/portico/internal/vendorcheck"
 )
 
@@ -26,9 +26,9 @@ var vendorLink = regexp.MustCompile(`/vendor-assessment/([A-Z2-7]{26})`)
 
 func vendorAnswers() url.Values {
 	f := url.Values{}
-	for _, q := range vendor.Questions().Questions {
+	for _, q := range thirdparty.Questions().Questions {
 		switch {
-		case q.Kind == vendor.KindYesNo:
+		case q.Kind == thirdparty.KindYesNo:
 			f.Set("q-"+q.ID, q.Good)
 		case q.Good == "max:72":
 			f.Set("q-"+q.ID, "24")
@@ -56,7 +56,7 @@ func TestVendorPages(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AddCert(endpoint.Certificate())
 	withRoots := func(d *Deps) {
-		d.Vendors = vendor.New(d.DB, d.Audit, d.Profile, vendor.WithCheckOptions(vendorcheck.Options{Roots: roots, Timeout: 5 * time.Second}))
+		d.Vendors = thirdparty.New(d.DB, d.Audit, d.Profile, thirdparty.WithCheckOptions(vendorcheck.Options{Roots: roots, Timeout: 5 * time.Second}))
 		d.Vendors.SetDataCategories(privacy.CategoryNames(d.Profile))
 	}
 	eachServer(t, func(t *testing.T, s *testServer) {

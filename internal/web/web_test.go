@@ -24,8 +24,8 @@ import (
 	"github.com/portico/portico/internal/governance"
 	"github.com/portico/portico/internal/incident"
 	"github.com/portico/portico/internal/privacy"
+	"github.com/portico/portico/internal/thirdparty"
 	"github.com/portico/portico/internal/training"
-	"github.com/portico/portico/internal/vendor"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -155,7 +155,7 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...testOption) *testServer {
 	})
 	register := findings.New(d, al, profile)
 	incidents.SetFindings(register)
-	vendors := vendor.New(d, al, profile)
+	vendors := thirdparty.New(d, al, profile)
 	vendors.SetDataCategories(privacy.CategoryNames(profile))
 	deps := Deps{
 		Findings:     register,

@@ -1,4 +1,4 @@
-package vendor_test
+package thirdparty_test
 
 import (
 	"context"
@@ -11,18 +11,18 @@ import (
 	"github.com/portico/portico/internal/dbtest"
 	"github.com/portico/portico/internal/policy"
 	"github.com/portico/portico/internal/privacy"
-	"github.com/portico/portico/internal/vendor"
+	"github.com/portico/portico/internal/thirdparty"
 )
 
 var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 
-func setup(t *testing.T, d *db.DB, opts ...vendor.Option) (*vendor.Service, policy.Profile) {
+func setup(t *testing.T, d *db.DB, opts ...thirdparty.Option) (*thirdparty.Service, policy.Profile) {
 	t.Helper()
 	p, err := policy.Builtin(policy.CustomerPortal)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := vendor.New(d, audit.New(d), p, opts...)
+	s := thirdparty.New(d, audit.New(d), p, opts...)
 	s.SetDataCategories(privacy.CategoryNames(p))
 	return s, p
 }
@@ -50,9 +50,9 @@ func count(t *testing.T, d *db.DB, q string, args ...any) int {
 
 func goodAnswers() map[string]string {
 	out := map[string]string{}
-	for _, q := range vendor.Questions().Questions {
+	for _, q := range thirdparty.Questions().Questions {
 		switch {
-		case q.Kind == vendor.KindYesNo:
+		case q.Kind == thirdparty.KindYesNo:
 			out[q.ID] = q.Good
 		case q.Good == "max:72":
 			out[q.ID] = "24"
@@ -71,19 +71,19 @@ func TestTier(t *testing.T) {
 		outcome string
 		want    string
 	}{
-		{nil, "", vendor.TierLow},
-		{nil, vendor.OutcomeSatisfactory, vendor.TierLow},
-		{nil, vendor.OutcomeUnsatisfactory, vendor.TierHigh},
-		{[]string{"Contact details"}, "", vendor.TierHigh},
-		{[]string{"Contact details"}, vendor.OutcomeSatisfactory, vendor.TierMedium},
-		{[]string{"Contact details"}, vendor.OutcomeConcerns, vendor.TierHigh},
-		{[]string{"Account identity", "Contact details"}, vendor.OutcomeSatisfactory, vendor.TierMedium},
-		{[]string{"Account identity", "Contact details", "Consents and privacy notice", "Security notices"}, vendor.OutcomeSatisfactory, vendor.TierHigh},
-		{[]string{"Second factors"}, vendor.OutcomeSatisfactory, vendor.TierHigh},
-		{[]string{"Support tickets"}, vendor.OutcomeConcerns, vendor.TierCritical},
-		{[]string{"Password and sign-in protection"}, vendor.OutcomeUnsatisfactory, vendor.TierCritical},
+		{nil, "", thirdparty.TierLow},
+		{nil, thirdparty.OutcomeSatisfactory, thirdparty.TierLow},
+		{nil, thirdparty.OutcomeUnsatisfactory, thirdparty.TierHigh},
+		{[]string{"Contact details"}, "", thirdparty.TierHigh},
+		{[]string{"Contact details"}, thirdparty.OutcomeSatisfactory, thirdparty.TierMedium},
+		{[]string{"Contact details"}, thirdparty.OutcomeConcerns, thirdparty.TierHigh},
+		{[]string{"Account identity", "Contact details"}, thirdparty.OutcomeSatisfactory, thirdparty.TierMedium},
+		{[]string{"Account identity", "Contact details", "Consents and privacy notice", "Security notices"}, thirdparty.OutcomeSatisfactory, thirdparty.TierHigh},
+		{[]string{"Second factors"}, thirdparty.OutcomeSatisfactory, thirdparty.TierHigh},
+		{[]string{"Support tickets"}, thirdparty.OutcomeConcerns, thirdparty.TierCritical},
+		{[]string{"Password and sign-in protection"}, thirdparty.OutcomeUnsatisfactory, thirdparty.TierCritical},
 	} {
-		if got := vendor.Tier(c.cats, c.outcome); got != c.want {
+		if got := thirdparty.Tier(c.cats, c.outcome); got != c.want {
 			t.Errorf("Tier(%v, %q) = %s, want %s", c.cats, c.outcome, got, c.want)
 		}
 	}
@@ -91,23 +91,23 @@ func TestTier(t *testing.T) {
 
 // TestScore (MTL-6.1): answers are judged against the good answers.
 func TestScore(t *testing.T) {
-	qs := vendor.Questions()
+	qs := thirdparty.Questions()
 	if qs.Version == "" || len(qs.Questions) < 10 {
 		t.Fatalf("question set %+v", qs)
 	}
 	a := goodAnswers()
-	good, of, outcome := vendor.Score(qs, a)
-	if good != of || outcome != vendor.OutcomeSatisfactory {
+	good, of, outcome := thirdparty.Score(qs, a)
+	if good != of || outcome != thirdparty.OutcomeSatisfactory {
 		t.Fatalf("all good: %d/%d %s", good, of, outcome)
 	}
 	a["incident-hours"] = "96"
-	if _, _, outcome := vendor.Score(qs, a); outcome != vendor.OutcomeConcerns {
+	if _, _, outcome := thirdparty.Score(qs, a); outcome != thirdparty.OutcomeConcerns {
 		t.Errorf("notification in 96 hours: %s", outcome)
 	}
 	for _, id := range []string{"access-mfa", "enc-rest", "cert-iso27001", "vuln-scan"} {
 		a[id] = "no"
 	}
-	if _, _, outcome := vendor.Score(qs, a); outcome != vendor.OutcomeUnsatisfactory {
+	if _, _, outcome := thirdparty.Score(qs, a); outcome != thirdparty.OutcomeUnsatisfactory {
 		t.Errorf("five bad answers: %s", outcome)
 	}
 }
@@ -126,18 +126,18 @@ func TestRegisterAndApprove(t *testing.T) {
 		account(t, d, "sec2", "security")
 		account(t, d, "adm1", "admin")
 		account(t, d, "c1", "customer")
-		ok := vendor.NewVendor{Name: "Mailer Ltd", Service: "Sends our email", DataCategories: []string{"Account identity", "Contact details"},
+		ok := thirdparty.NewVendor{Name: "Mailer Ltd", Service: "Sends our email", DataCategories: []string{"Account identity", "Contact details"},
 			Endpoints: []string{"https://api.mailer.example/v1"}, Owner: "sec1"}
-		for name, tc := range map[string]func(n *vendor.NewVendor){
-			"no name":               func(n *vendor.NewVendor) { n.Name = " " },
-			"control character":     func(n *vendor.NewVendor) { n.Name = "Mailer\r\nBcc: x" },
-			"no service":            func(n *vendor.NewVendor) { n.Service = "" },
-			"unknown category":      func(n *vendor.NewVendor) { n.DataCategories = []string{"Card numbers"} },
-			"http endpoint":         func(n *vendor.NewVendor) { n.Endpoints = []string{"http://api.mailer.example/"} },
-			"endpoint without host": func(n *vendor.NewVendor) { n.Endpoints = []string{"https:///x"} },
-			"credentials in URL":    func(n *vendor.NewVendor) { n.Endpoints = []string{"https://u:p@api.mailer.example/"} },
-			"customer owner":        func(n *vendor.NewVendor) { n.Owner = "c1" },
-			"unknown owner":         func(n *vendor.NewVendor) { n.Owner = "nobody" },
+		for name, tc := range map[string]func(n *thirdparty.NewVendor){
+			"no name":               func(n *thirdparty.NewVendor) { n.Name = " " },
+			"control character":     func(n *thirdparty.NewVendor) { n.Name = "Mailer\r\nBcc: x" },
+			"no service":            func(n *thirdparty.NewVendor) { n.Service = "" },
+			"unknown category":      func(n *thirdparty.NewVendor) { n.DataCategories = []string{"Card numbers"} },
+			"http endpoint":         func(n *thirdparty.NewVendor) { n.Endpoints = []string{"http://api.mailer.example/"} },
+			"endpoint without host": func(n *thirdparty.NewVendor) { n.Endpoints = []string{"https:///x"} },
+			"credentials in URL":    func(n *thirdparty.NewVendor) { n.Endpoints = []string{"https://u:p@api.mailer.example/"} },
+			"customer owner":        func(n *thirdparty.NewVendor) { n.Owner = "c1" },
+			"unknown owner":         func(n *thirdparty.NewVendor) { n.Owner = "nobody" },
 		} {
 			n := ok
 			tc(&n)
@@ -152,7 +152,7 @@ func TestRegisterAndApprove(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v.Status != vendor.StatusProposed || v.Tier != vendor.TierHigh {
+		if v.Status != thirdparty.StatusProposed || v.Tier != thirdparty.TierHigh {
 			t.Errorf("registered %+v", v)
 		}
 		// Editing checks the same, and the tier follows the categories.
@@ -166,7 +166,7 @@ func TestRegisterAndApprove(t *testing.T) {
 		if err := s.Update(ctx, v.ID, more, "sec1"); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := s.Get(ctx, v.ID); got.Tier != vendor.TierCritical {
+		if got, _ := s.Get(ctx, v.ID); got.Tier != thirdparty.TierCritical {
 			t.Errorf("tier with second factors, never assessed: %s", got.Tier)
 		}
 		if err := s.Update(ctx, v.ID, ok, "sec1"); err != nil {
@@ -199,7 +199,7 @@ func TestRegisterAndApprove(t *testing.T) {
 			t.Errorf("approval audited %d times", n)
 		}
 		got, err := s.Get(ctx, v.ID)
-		if err != nil || got.Status != vendor.StatusApproved || got.Tier != vendor.TierMedium || got.ApprovedBy != "sec2" {
+		if err != nil || got.Status != thirdparty.StatusApproved || got.Tier != thirdparty.TierMedium || got.ApprovedBy != "sec2" {
 			t.Fatalf("after approval %+v, %v", got, err)
 		}
 		r, err := s.Recipients(ctx)
@@ -231,7 +231,7 @@ func TestAssessmentLifecycle(t *testing.T) {
 		account(t, d, "sec1", "security")
 		account(t, d, "sec2", "security")
 		account(t, d, "sup1", "support")
-		v, err := s.Register(ctx, vendor.NewVendor{Name: "Desk", Service: "Help desk", DataCategories: []string{"Support tickets"}, Owner: "sup1"}, "sec1")
+		v, err := s.Register(ctx, thirdparty.NewVendor{Name: "Desk", Service: "Help desk", DataCategories: []string{"Support tickets"}, Owner: "sup1"}, "sec1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -252,7 +252,7 @@ func TestAssessmentLifecycle(t *testing.T) {
 		if err := s.AnswerAssessment(ctx, a.ID, missing, "sup1"); apperr.CodeOf(err) != apperr.Invalid {
 			t.Fatalf("a scored question unanswered: %v", err)
 		}
-		if got, _ := s.Assessment(ctx, a.ID); got.State != vendor.AssessOpen || len(got.Answers) != 0 {
+		if got, _ := s.Assessment(ctx, a.ID); got.State != thirdparty.AssessOpen || len(got.Answers) != 0 {
 			t.Fatalf("a refused answer was kept: %+v", got)
 		}
 		answers := goodAnswers()
@@ -265,7 +265,7 @@ func TestAssessmentLifecycle(t *testing.T) {
 			t.Fatalf("answered twice: %v", err)
 		}
 		got, _ := s.Assessment(ctx, a.ID)
-		if got.State != vendor.AssessSubmitted || got.Outcome != vendor.OutcomeConcerns || got.SubmittedBy != "sec1" {
+		if got.State != thirdparty.AssessSubmitted || got.Outcome != thirdparty.OutcomeConcerns || got.SubmittedBy != "sec1" {
 			t.Fatalf("submitted %+v", got)
 		}
 		// Four eyes, security team only.
@@ -281,7 +281,7 @@ func TestAssessmentLifecycle(t *testing.T) {
 		}
 		v, _ = s.Get(ctx, v.ID)
 		want := t0.Add(2*time.Hour + p.Governance.VendorReviewInterval.Duration)
-		if !v.ReviewDue.Equal(want) || v.Outcome != vendor.OutcomeConcerns || v.Tier != vendor.TierCritical {
+		if !v.ReviewDue.Equal(want) || v.Outcome != thirdparty.OutcomeConcerns || v.Tier != thirdparty.TierCritical {
 			t.Fatalf("vendor after approval: due %v (want %v), %s, %s", v.ReviewDue, want, v.Outcome, v.Tier)
 		}
 		if n := count(t, d, `SELECT COUNT(*) FROM audit_events WHERE action = 'vendor.assessment_approve' AND actor = 'sec2'`); n != 1 {
@@ -300,13 +300,13 @@ func TestAssessmentLink(t *testing.T) {
 		ctx := context.Background()
 		s, _ := setup(t, d)
 		account(t, d, "sec1", "security")
-		v, err := s.Register(ctx, vendor.NewVendor{Name: "Hosting", Service: "Servers", Owner: "sec1"}, "sec1")
+		v, err := s.Register(ctx, thirdparty.NewVendor{Name: "Hosting", Service: "Servers", Owner: "sec1"}, "sec1")
 		if err != nil {
 			t.Fatal(err)
 		}
 		a, _ := s.StartAssessment(ctx, v.ID, "sec1")
 		token, exp, err := s.IssueLink(ctx, a.ID, "sec1")
-		if err != nil || !exp.Equal(t0.Add(vendor.LinkTTL)) || len(token) < 26 {
+		if err != nil || !exp.Equal(t0.Add(thirdparty.LinkTTL)) || len(token) < 26 {
 			t.Fatalf("link %q %v %v", token, exp, err)
 		}
 		if n := count(t, d, `SELECT COUNT(*) FROM audit_events WHERE details LIKE $1`, "%"+token+"%"); n != 0 {
@@ -316,7 +316,7 @@ func TestAssessmentLink(t *testing.T) {
 		if err := d.QueryRowContext(ctx, `SELECT link_hash FROM vendor_assessments WHERE id = $1`, a.ID).Scan(&stored); err != nil || len(stored) != 32 {
 			t.Fatalf("stored %x %v", stored, err)
 		}
-		if _, err := s.ByLink(ctx, token+"x"); err != vendor.ErrLinkInvalid {
+		if _, err := s.ByLink(ctx, token+"x"); err != thirdparty.ErrLinkInvalid {
 			t.Errorf("a wrong token: %v", err)
 		}
 		la, err := s.ByLink(ctx, token)
@@ -331,14 +331,14 @@ func TestAssessmentLink(t *testing.T) {
 		if err := s.AnswerByLink(ctx, token, goodAnswers()); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.AnswerByLink(ctx, token, goodAnswers()); err != vendor.ErrLinkUsed {
+		if err := s.AnswerByLink(ctx, token, goodAnswers()); err != thirdparty.ErrLinkUsed {
 			t.Fatalf("a second answer: %v", err)
 		}
-		if _, err := s.ByLink(ctx, token); err != vendor.ErrLinkUsed {
+		if _, err := s.ByLink(ctx, token); err != thirdparty.ErrLinkUsed {
 			t.Fatalf("a used link opens: %v", err)
 		}
 		got, _ := s.Assessment(ctx, a.ID)
-		if got.State != vendor.AssessSubmitted || got.SubmittedBy != vendor.ByVendorLink || got.Outcome != vendor.OutcomeSatisfactory {
+		if got.State != thirdparty.AssessSubmitted || got.SubmittedBy != thirdparty.ByVendorLink || got.Outcome != thirdparty.OutcomeSatisfactory {
 			t.Fatalf("after the link %+v", got)
 		}
 		// The security team may approve what the vendor answered.
@@ -352,14 +352,14 @@ func TestAssessmentLink(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		clock.Set(t0.Add(vendor.LinkTTL + time.Minute))
-		if _, err := s.ByLink(ctx, token2); err != vendor.ErrLinkExpired {
+		clock.Set(t0.Add(thirdparty.LinkTTL + time.Minute))
+		if _, err := s.ByLink(ctx, token2); err != thirdparty.ErrLinkExpired {
 			t.Fatalf("expired link opens: %v", err)
 		}
-		if err := s.AnswerByLink(ctx, token2, goodAnswers()); err != vendor.ErrLinkExpired {
+		if err := s.AnswerByLink(ctx, token2, goodAnswers()); err != thirdparty.ErrLinkExpired {
 			t.Fatalf("expired link answers: %v", err)
 		}
-		if got, _ := s.Assessment(ctx, a2.ID); got.State != vendor.AssessOpen {
+		if got, _ := s.Assessment(ctx, a2.ID); got.State != thirdparty.AssessOpen {
 			t.Fatalf("expired link wrote %+v", got)
 		}
 		if n := count(t, d, `SELECT COUNT(*) FROM audit_events WHERE action = 'vendor.assessment_link_refused' AND outcome = 'denied'`); n != 2 {

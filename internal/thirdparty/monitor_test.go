@@ -1,4 +1,4 @@
-package vendor_test
+package thirdparty_test
 
 import (
 	"bytes"
@@ -31,7 +31,7 @@ import (
 	"github.com/portico/portico/internal/dbtest"
 	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/policy"
-	"github.com/portico/portico/internal/vendor"
+	"github.com/portico/portico/internal/thirdparty"
 	"github.com/portico/portico/internal/vendorcheck"
 )
 
@@ -124,9 +124,9 @@ func TestMonitorEndpoints(t *testing.T) {
 		clock.Set(t0)
 		on.Store(true)
 		ctx := context.Background()
-		s, _ := setup(t, d, vendor.WithCheckOptions(vendorcheck.Options{Roots: ca.pool, Timeout: 5 * time.Second}))
+		s, _ := setup(t, d, thirdparty.WithCheckOptions(vendorcheck.Options{Roots: ca.pool, Timeout: 5 * time.Second}))
 		account(t, d, "sec1", "security")
-		v, err := s.Register(ctx, vendor.NewVendor{Name: "API Co", Service: "An API", Owner: "sec1",
+		v, err := s.Register(ctx, thirdparty.NewVendor{Name: "API Co", Service: "An API", Owner: "sec1",
 			Endpoints: []string{goodURL, expiredURL, tls10URL, noHSTSURL}}, "sec1")
 		if err != nil {
 			t.Fatal(err)
@@ -135,27 +135,27 @@ func TestMonitorEndpoints(t *testing.T) {
 		if err != nil || len(recs) != 4 {
 			t.Fatalf("checks %+v, %v", recs, err)
 		}
-		byURL := map[string]vendor.CheckRecord{}
+		byURL := map[string]thirdparty.CheckRecord{}
 		for _, r := range recs {
 			byURL[r.Endpoint] = r
 		}
-		if r := byURL[goodURL]; r.Status != vendor.CheckGood || !r.Reachable || r.TLSVersion == "" || r.Cipher == "" || r.CertExpiry.IsZero() ||
+		if r := byURL[goodURL]; r.Status != thirdparty.CheckGood || !r.Reachable || r.TLSVersion == "" || r.Cipher == "" || r.CertExpiry.IsZero() ||
 			r.HSTS != "pass: max-age=31536000" || !strings.HasPrefix(r.SecurityTxt, "pass") || r.Findings != "" {
 			t.Errorf("good endpoint %+v", r)
 		}
-		if r := byURL[expiredURL]; r.Status != vendor.CheckBad || !strings.Contains(r.Findings, "expired") || r.HSTS != "not checked" {
+		if r := byURL[expiredURL]; r.Status != thirdparty.CheckBad || !strings.Contains(r.Findings, "expired") || r.HSTS != "not checked" {
 			t.Errorf("expired certificate %+v", r)
 		}
-		if r := byURL[tls10URL]; r.Status != vendor.CheckBad || r.TLSVersion != "TLS 1.0" || !strings.Contains(r.Findings, "tls_version fail") {
+		if r := byURL[tls10URL]; r.Status != thirdparty.CheckBad || r.TLSVersion != "TLS 1.0" || !strings.Contains(r.Findings, "tls_version fail") {
 			t.Errorf("TLS 1.0 %+v", r)
 		}
-		if r := byURL[noHSTSURL]; r.Status != vendor.CheckBad || !strings.HasPrefix(r.HSTS, "fail") {
+		if r := byURL[noHSTSURL]; r.Status != thirdparty.CheckBad || !strings.HasPrefix(r.HSTS, "fail") {
 			t.Errorf("no HSTS %+v", r)
 		}
 		if n := count(t, d, `SELECT COUNT(*) FROM audit_events WHERE action = 'vendor.check_degraded'`); n != 0 {
 			t.Fatalf("first checks degraded %d", n)
 		}
-		if st, _ := s.LastStatus(ctx, v); st != vendor.CheckBad {
+		if st, _ := s.LastStatus(ctx, v); st != thirdparty.CheckBad {
 			t.Errorf("last status %q", st)
 		}
 
@@ -193,7 +193,7 @@ func TestMonitorEndpoints(t *testing.T) {
 		}
 
 		// The leased pass checks too; a retired vendor is left alone.
-		v2, _ := s.Register(ctx, vendor.NewVendor{Name: "Old Co", Service: "Gone", Owner: "sec1", Endpoints: []string{goodURL}}, "sec1")
+		v2, _ := s.Register(ctx, thirdparty.NewVendor{Name: "Old Co", Service: "Gone", Owner: "sec1", Endpoints: []string{goodURL}}, "sec1")
 		if err := s.Retire(ctx, v2.ID, "sec1"); err != nil {
 			t.Fatal(err)
 		}
@@ -255,20 +255,20 @@ func TestAgreements(t *testing.T) {
 		ctx := context.Background()
 		s, _ := setup(t, d)
 		account(t, d, "sec1", "security")
-		v, _ := s.Register(ctx, vendor.NewVendor{Name: "Mailer", Service: "Email", Owner: "sec1"}, "sec1")
-		ok := vendor.NewAgreement{Kind: vendor.AgreementDPA, Filename: "dpa.pdf", Body: pdf(),
+		v, _ := s.Register(ctx, thirdparty.NewVendor{Name: "Mailer", Service: "Email", Owner: "sec1"}, "sec1")
+		ok := thirdparty.NewAgreement{Kind: thirdparty.AgreementDPA, Filename: "dpa.pdf", Body: pdf(),
 			Clauses: []string{"breach_notification", "audit_rights", "confidentiality"}, StartsOn: t0, ExpiresOn: t0.AddDate(1, 0, 0)}
-		for name, tc := range map[string]func(n *vendor.NewAgreement){
-			"kind":    func(n *vendor.NewAgreement) { n.Kind = "nda" },
-			"no file": func(n *vendor.NewAgreement) { n.Body = nil },
-			"too big": func(n *vendor.NewAgreement) {
-				n.Body = append(pdf(), bytes.Repeat([]byte("a"), vendor.MaxAgreementBytes)...)
+		for name, tc := range map[string]func(n *thirdparty.NewAgreement){
+			"kind":    func(n *thirdparty.NewAgreement) { n.Kind = "nda" },
+			"no file": func(n *thirdparty.NewAgreement) { n.Body = nil },
+			"too big": func(n *thirdparty.NewAgreement) {
+				n.Body = append(pdf(), bytes.Repeat([]byte("a"), thirdparty.MaxAgreementBytes)...)
 			},
-			"an executable":  func(n *vendor.NewAgreement) { n.Filename = "dpa.exe" },
-			"not a PDF":      func(n *vendor.NewAgreement) { n.Body = []byte("hello") },
-			"expires before": func(n *vendor.NewAgreement) { n.ExpiresOn = t0.Add(-time.Hour) },
-			"no dates":       func(n *vendor.NewAgreement) { n.StartsOn = time.Time{} },
-			"unknown clause": func(n *vendor.NewAgreement) { n.Clauses = []string{"free_lunch"} },
+			"an executable":  func(n *thirdparty.NewAgreement) { n.Filename = "dpa.exe" },
+			"not a PDF":      func(n *thirdparty.NewAgreement) { n.Body = []byte("hello") },
+			"expires before": func(n *thirdparty.NewAgreement) { n.ExpiresOn = t0.Add(-time.Hour) },
+			"no dates":       func(n *thirdparty.NewAgreement) { n.StartsOn = time.Time{} },
+			"unknown clause": func(n *thirdparty.NewAgreement) { n.Clauses = []string{"free_lunch"} },
 		} {
 			n := ok
 			tc(&n)
@@ -318,11 +318,11 @@ func TestDueWarnings(t *testing.T) {
 		clock.Set(t0)
 		ctx := context.Background()
 		s, p := setup(t, d)
-		var got []vendor.Warning
-		s.SetWarned(func(ctx context.Context, tx *db.Tx, w vendor.Warning) error { got = append(got, w); return nil })
+		var got []thirdparty.Warning
+		s.SetWarned(func(ctx context.Context, tx *db.Tx, w thirdparty.Warning) error { got = append(got, w); return nil })
 		account(t, d, "sec1", "security")
 		account(t, d, "sec2", "security")
-		v, _ := s.Register(ctx, vendor.NewVendor{Name: "Mailer", Service: "Email", Owner: "sec1"}, "sec1")
+		v, _ := s.Register(ctx, thirdparty.NewVendor{Name: "Mailer", Service: "Email", Owner: "sec1"}, "sec1")
 		a, _ := s.StartAssessment(ctx, v.ID, "sec1")
 		if err := s.AnswerAssessment(ctx, a.ID, goodAnswers(), "sec1"); err != nil {
 			t.Fatal(err)
@@ -333,7 +333,7 @@ func TestDueWarnings(t *testing.T) {
 		review := p.Governance.VendorReviewInterval.Duration
 		warn := p.Governance.ContractExpiryWarning.Duration
 		expires := t0.Add(review + 100*24*time.Hour)
-		if _, err := s.AddAgreement(ctx, v.ID, vendor.NewAgreement{Kind: vendor.AgreementContract, Filename: "c.pdf", Body: pdf(),
+		if _, err := s.AddAgreement(ctx, v.ID, thirdparty.NewAgreement{Kind: thirdparty.AgreementContract, Filename: "c.pdf", Body: pdf(),
 			StartsOn: t0, ExpiresOn: expires}, "sec1"); err != nil {
 			t.Fatal(err)
 		}
@@ -377,7 +377,7 @@ func TestDueWarnings(t *testing.T) {
 			t.Errorf("hook got %+v", got)
 		}
 		// A renewal replaces it: nothing more about the old one.
-		if _, err := s.AddAgreement(ctx, v.ID, vendor.NewAgreement{Kind: vendor.AgreementContract, Filename: "c2.pdf", Body: pdf(),
+		if _, err := s.AddAgreement(ctx, v.ID, thirdparty.NewAgreement{Kind: thirdparty.AgreementContract, Filename: "c2.pdf", Body: pdf(),
 			StartsOn: expires, ExpiresOn: expires.AddDate(2, 0, 0)}, "sec1"); err != nil {
 			t.Fatal(err)
 		}
@@ -399,7 +399,7 @@ func TestPeopleLinked(t *testing.T) {
 		account(t, d, "sec1", "security")
 		account(t, d, "sup9", "support")
 		account(t, d, "c1", "customer")
-		v, _ := s.Register(ctx, vendor.NewVendor{Name: "Outsourced desk", Service: "Support agents", Owner: "sec1"}, "sec1")
+		v, _ := s.Register(ctx, thirdparty.NewVendor{Name: "Outsourced desk", Service: "Support agents", Owner: "sec1"}, "sec1")
 		if err := s.LinkPerson(ctx, v.ID, "c1", "sec1"); apperr.CodeOf(err) != apperr.Invalid {
 			t.Fatalf("a customer linked: %v", err)
 		}

@@ -1,4 +1,4 @@
-// Package vendor is the register of third parties (CP-10.1, CP-10.2,
+// Package thirdparty is the register of third parties (CP-10.1, CP-10.2,
 // MTL-6.1, MTL-6.2, MTL-1.2): the vendors Portico shares data with, what
 // they receive and the endpoints they expose, a risk tier derived from
 // both and from their latest assessment, the security team's approval,
@@ -7,7 +7,7 @@
 // and expiry, the staff and contractor accounts that work for a vendor,
 // and a leased background pass that checks each endpoint with
 // internal/vendorcheck, keeps the history and raises the alerts.
-package vendor
+package thirdparty
 
 import (
 	"context"
