@@ -15,6 +15,11 @@ func Controls() []policy.Control {
 		{Clause: "MTL-4.3.1", Name: "findings.assessments",
 			Description: "Penetration tests, vulnerability scans, code reviews and internal audits are recorded with their scope, who performed them and when, and their findings attached, each with a remediation due date.",
 			Test:        "internal/findings: TestAssessments"},
+		// Enforces MTL-7.2 (in part): internal audits are recorded and what
+		// they find is tracked to closure.
+		{Clause: "MTL-7.2", Name: "findings.internal-audits",
+			Description: "Internal audits of compliance are recorded with their scope, the auditor and the date (not in the future); what they find goes into the findings register with the remediation deadline of its severity, listed under the audit, and the audit moves the next assessment's due date.",
+			Test:        "internal/findings: TestInternalAuditRecords"},
 		{Clause: "CP-6.2", Name: "findings.assessment-due",
 			Description: "The next assessment is due governance.assessment_interval after the last one performed (or after the installation's first account); once overdue, the leased pass records it once per due date for a governance_overdue alert.",
 			Test:        "internal/findings: TestOverdueAlerts"},

@@ -347,6 +347,48 @@ func TestAssessments(t *testing.T) {
 	})
 }
 
+// TestInternalAuditRecords (MTL-7.2): an internal audit of compliance is
+// recorded like any assessment, with its scope, its auditor and its date;
+// what it finds goes into the findings register with the remediation
+// deadline of its severity and stays listed under the audit; an internal
+// audit counts as the assessment that moves the next one's due date.
+func TestInternalAuditRecords(t *testing.T) {
+	clock := dbtest.NewClock(t0)
+	dbtest.EachWith(t, dbtest.Options{Now: clock.Now}, func(t *testing.T, d *db.DB) {
+		clock.Set(t0)
+		ctx := context.Background()
+		s, l, p := setup(t, d)
+		account(t, d, "sec1", "security")
+		a, err := s.RecordAssessment(ctx, findings.Assessment{Kind: findings.AssessmentAudit, Scope: "CP-4.1 and CP-5.3 against the live system",
+			PerformedBy: "Internal audit, J. Auditor", PerformedAt: t0.Add(-2 * day), Summary: "One staff account without a second factor."}, "sec1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Assessment(ctx, a.ID); err != nil || got.Kind != findings.AssessmentAudit || findings.KindName(got.Kind) != "internal audit" ||
+			got.PerformedBy != "Internal audit, J. Auditor" || !got.PerformedAt.Equal(t0.Add(-2*day)) {
+			t.Fatalf("the audit as recorded: %+v, %v", got, err)
+		}
+		f, err := s.Create(ctx, findings.NewFinding{AssessmentID: a.ID, Title: "Staff account without MFA", Description: "Found by the audit.",
+			Severity: "high", Component: "identity", By: "sec1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.SourceKind != findings.SourceAssessment || f.SourceID != a.ID || !f.DueAt.Equal(t0.Add(s.Remediation("high"))) {
+			t.Fatalf("the audit's finding: %+v", f)
+		}
+		if list, _ := s.List(ctx, findings.Filter{Assessment: a.ID}); len(list) != 1 || list[0].ID != f.ID {
+			t.Fatalf("the audit's findings: %+v", list)
+		}
+		due, err := s.NextAssessmentDue(ctx)
+		if err != nil || !due.Equal(t0.Add(-2*day).Add(p.Governance.AssessmentInterval.Duration)) {
+			t.Fatalf("next assessment due %v, %v", due, err)
+		}
+		if len(events(t, l, "assessment.record")) != 1 {
+			t.Fatal("the audit is not in the audit trail")
+		}
+	})
+}
+
 // TestVulncheckFilesFindings (MTL-4.1.2): each vulnerable module and
 // advisory of the OSV check becomes one finding (graded by the advisory,
 // else high), never twice while it is not resolved, and again once a
