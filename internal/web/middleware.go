@@ -13,10 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/portico/portico/internal/session"
-
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/session"
 )
 
 // requestInfo is what the outer middleware knows about a request. Inner
