@@ -24,6 +24,7 @@ import (
 
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/buildinfo"
+	"github.com/portico/portico/internal/compliance"
 	"github.com/portico/portico/internal/config"
 	"github.com/portico/portico/internal/web"
 )
@@ -37,6 +38,9 @@ type App struct {
 	reg      *prometheus.Registry
 	anchor   *anchorMetrics
 	feed     *feed
+
+	// compliance takes the evidence of every clause (MTL-7.2).
+	compliance *compliance.Service
 
 	https      *http.Server
 	httpsLn    net.Listener
@@ -117,6 +121,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	connectIncidentWarnings(a.services, a.feed.pub, public)
 	connectVendorWarnings(a.services, public)
 	registerDetectMetrics(a.reg, a.services.Detect)
+	tlsCfg := tlsConfig(cert)
+	if a.compliance, err = NewCompliance(a.storage, a.services, a.httpsLn.Addr().String(), tlsCfg); err != nil {
+		return nil, err
+	}
 	for _, adv := range a.storage.Profile.Advisories() {
 		logger.Warn("policy profile setting is too weak for production", "advice", adv)
 	}
@@ -157,7 +165,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	errorLog := slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
 	a.https = &http.Server{
 		Handler:           srv,
-		TLSConfig:         tlsConfig(cert),
+		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
@@ -277,6 +285,10 @@ func (a *App) Run(ctx context.Context, out io.Writer) error {
 	// The policy documents: generated once, then significant changes and
 	// overdue reviews (CP-11.2).
 	work.Go(func() { a.services.PolicyDocs.Run(workCtx, time.Minute, a.logger) })
+	// The compliance evidence of every clause, on a schedule (MTL-7.2).
+	work.Go(func() {
+		a.compliance.RunScheduled(workCtx, a.storage.Profile.Governance.EvidenceInterval.Duration, a.logger)
+	})
 
 	a.logger.Info("portico is running", "url", a.url, "version", bi.Version, "database", a.storage.DB.Dialect())
 	fmt.Fprintf(out, "Portico is running at %s\n", a.url)

@@ -99,6 +99,7 @@ func customerPortal() Profile {
 			VendorCheckInterval:   Duration{24 * time.Hour}, // CP-10.2 "continuous": daily
 			ContractExpiryWarning: Days(60),                 // time to renegotiate a contract or DPA
 			AssessmentInterval:    years(1),                 // CP-6.2, MTL-4.3.1: yearly penetration test
+			EvidenceInterval:      Duration{time.Hour},      // MTL-7.2: hourly, as continuous control monitoring does
 			Remediation: Remediation{
 				Critical: Days(15),  // CISA BOD 19-02
 				High:     Days(30),  // CISA BOD 19-02

@@ -93,6 +93,7 @@ func ExampleProfile_WriteTOML() {
 	// vendor_check_interval = "24h"   # CP-10.2
 	// contract_expiry_warning = "60d" # MTL-6.2 CP-10.2
 	// assessment_interval = "365d"    # CP-6.2 MTL-4.3.1
+	// evidence_interval = "1h"        # MTL-7.2
 	//
 	// [governance.remediation]
 	// critical = "15d" # MTL-4.3.2 MTL-4.1.2

@@ -326,6 +326,9 @@ type Governance struct {
 	// AssessmentInterval is how often a vulnerability assessment or
 	// penetration test is due (CP-6.2, MTL-4.3.1: "regular").
 	AssessmentInterval Duration `toml:"assessment_interval" json:"assessment_interval" clause:"CP-6.2 MTL-4.3.1" weak:"up"`
+	// EvidenceInterval is how often the compliance evidence of every clause
+	// is taken (MTL-7.2: "regular audits"; the live report shows it).
+	EvidenceInterval Duration `toml:"evidence_interval" json:"evidence_interval" clause:"MTL-7.2" weak:"up"`
 	// Remediation sets the deadlines of findings by severity.
 	Remediation Remediation `toml:"remediation" json:"remediation"`
 }

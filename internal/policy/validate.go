@@ -226,6 +226,9 @@ func (p Profile) check() []*SettingError {
 	}
 	c.positive("governance.contract_expiry_warning", g.ContractExpiryWarning)
 	c.regular("governance.assessment_interval", g.AssessmentInterval, "CP-6.2, MTL-4.3.1")
+	if c.positive("governance.evidence_interval", g.EvidenceInterval) {
+		c.atMost("governance.evidence_interval", g.EvidenceInterval, Day, "MTL-7.2: the report must show the system as it is, at most a day old")
+	}
 	// Less severe findings may not be due sooner than more severe ones.
 	rem := g.Remediation
 	prevKey, prev := "", Duration{}

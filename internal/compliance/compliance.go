@@ -1,0 +1,368 @@
+// Package compliance is the live compliance report (docs/compliance-report.md):
+// for every clause of the two policies, the controls that enforce it (from
+// the code), the evidence checks that query the running system and say
+// pass, warn or fail with figures, and the history of those checks. The
+// clause's status is computed from both, never typed by hand. The signed
+// evidence bundle packs the report with what an auditor needs to trust it.
+package compliance
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/db"
+	"github.com/portico/portico/internal/policy"
+)
+
+// Status is what an evidence check found.
+type Status string
+
+// The statuses of a check, the best first.
+const (
+	Pass Status = "pass" // the condition holds
+	Warn Status = "warn" // it holds, but something is close to breaking it (a deadline near)
+	Fail Status = "fail" // it does not hold, or the check could not run
+)
+
+// worse reports whether a is worse than b.
+func worse(a, b Status) bool { return rank(a) > rank(b) }
+
+func rank(s Status) int {
+	switch s {
+	case Pass:
+		return 0
+	case Warn:
+		return 1
+	}
+	return 2
+}
+
+// Figure is one measured value behind a result: a count, a date, a digest.
+// Figures never hold a person's data (names, emails, addresses).
+type Figure struct {
+	Label string `json:"label"`
+	Value string `json:"value"`
+}
+
+// Result is what one evidence check found at one moment.
+type Result struct {
+	Check   string    `json:"check"`
+	Status  Status    `json:"status"`
+	Summary string    `json:"summary"` // one sentence a reader understands without the figures
+	Figures []Figure  `json:"figures,omitempty"`
+	TakenAt time.Time `json:"taken_at"`
+}
+
+// Check is one evidence check: a query on the running system that proves
+// (or disproves) that one or more clauses hold now.
+type Check struct {
+	// Name is short and stable, such as "identity.customers-have-factor";
+	// the history is kept under it.
+	Name string
+	// Clauses are the clauses whose evidence this is.
+	Clauses []string
+	// Description says what the check looks at and when it fails, for the
+	// report and docs/compliance.md.
+	Description string
+	// Run takes the evidence at now. An error is recorded as a failed
+	// result saying the check could not run.
+	Run func(ctx context.Context, now time.Time) (Result, error)
+}
+
+// Trigger says why evidence was taken.
+type Trigger string
+
+// The triggers of a run.
+const (
+	Scheduled Trigger = "schedule"
+	OnDemand  Trigger = "demand"
+	FromCLI   Trigger = "cli"
+)
+
+// Run is one taking of the evidence.
+type Run struct {
+	ID         string       `json:"id"`
+	StartedAt  time.Time    `json:"started_at"`
+	FinishedAt time.Time    `json:"finished_at"`
+	Trigger    Trigger      `json:"trigger"`
+	Actor      string       `json:"actor"`
+	ChainHead  audit.Anchor `json:"-"`
+	Passed     int          `json:"passed"`
+	Warned     int          `json:"warned"`
+	Failed     int          `json:"failed"`
+	Results    []Result     `json:"results,omitempty"`
+}
+
+// Service takes, keeps and reports the evidence.
+type Service struct {
+	db       *db.DB
+	audit    *audit.Log
+	profile  policy.Profile
+	controls []policy.Control
+	checks   []Check
+}
+
+// New returns the compliance service for the program's controls (every
+// domain's Controls(), collected by the application) and evidence checks
+// (Checks). It fails when a check names an unknown clause, has no name or
+// is listed twice, so that a broken registry stops the start.
+func New(d *db.DB, a *audit.Log, p policy.Profile, controls []policy.Control, checks []Check) (*Service, error) {
+	seen := map[string]bool{}
+	var errs []error
+	for _, c := range checks {
+		switch {
+		case c.Name == "" || c.Run == nil || c.Description == "":
+			errs = append(errs, fmt.Errorf("compliance: check %q has no name, description or function", c.Name))
+		case seen[c.Name]:
+			errs = append(errs, fmt.Errorf("compliance: check %q listed twice", c.Name))
+		case len(c.Clauses) == 0:
+			errs = append(errs, fmt.Errorf("compliance: check %q names no clause", c.Name))
+		}
+		seen[c.Name] = true
+		for _, id := range c.Clauses {
+			if _, ok := policy.ClauseByID(id); !ok {
+				errs = append(errs, fmt.Errorf("compliance: check %q: unknown clause %q", c.Name, id))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &Service{db: d, audit: a, profile: p, controls: controls, checks: checks}, nil
+}
+
+// Checks returns the evidence checks in their order.
+func (s *Service) Checks() []Check { return slices.Clone(s.checks) }
+
+// Controls returns the controls the report shows.
+func (s *Service) Controls() []policy.Control { return slices.Clone(s.controls) }
+
+// Profile returns the policy profile in effect.
+func (s *Service) Profile() policy.Profile { return s.profile }
+
+// maxSummary bounds a result's summary as stored.
+const maxSummary = 500
+
+// take runs one check, turning an error or a panic into a failed result.
+func take(ctx context.Context, c Check, now time.Time) (r Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			r = Result{Status: Fail, Summary: fmt.Sprintf("the check could not run: %v", p)}
+		}
+		r.Check, r.TakenAt = c.Name, now
+		if r.Status != Pass && r.Status != Warn {
+			r.Status = Fail
+		}
+		if r.Summary == "" {
+			r.Summary = "no summary"
+		}
+		if len(r.Summary) > maxSummary {
+			r.Summary = r.Summary[:maxSummary]
+		}
+	}()
+	res, err := c.Run(ctx, now)
+	if err != nil {
+		return Result{Status: Fail, Summary: "the check could not run: " + err.Error()}
+	}
+	return res
+}
+
+// TakeEvidence runs every check now, stores the results as one run and
+// records an audit event (compliance.evidence) with the counts. actor is
+// who asked: an account ID, or audit.ActorSystem for the schedule.
+//
+// Enforces MTL-7.2: the evidence of every clause is taken from the running
+// system, kept with its time, and each taking is in the audit trail.
+func (s *Service) TakeEvidence(ctx context.Context, trigger Trigger, actor string) (Run, error) {
+	switch trigger {
+	case Scheduled, OnDemand, FromCLI:
+	default:
+		return Run{}, fmt.Errorf("compliance: unknown trigger %q", trigger)
+	}
+	head, err := s.audit.Head(ctx)
+	if err != nil {
+		return Run{}, err
+	}
+	now := s.db.Now()
+	run := Run{ID: strings.ToLower(rand.Text()), StartedAt: now, Trigger: trigger, Actor: actor, ChainHead: head}
+	for _, c := range s.checks {
+		r := take(ctx, c, s.db.Now())
+		switch r.Status {
+		case Pass:
+			run.Passed++
+		case Warn:
+			run.Warned++
+		default:
+			run.Failed++
+		}
+		run.Results = append(run.Results, r)
+	}
+	if ctx.Err() != nil {
+		return Run{}, ctx.Err()
+	}
+	err = s.db.Transact(ctx, func(tx *db.Tx) error {
+		run.FinishedAt = tx.Now()
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO compliance_runs (id, started_at, finished_at, kind, actor, chain_seq, chain_hash, passed, warned, failed)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			run.ID, run.StartedAt, run.FinishedAt, string(trigger), actor, head.Seq, head.Hash, run.Passed, run.Warned, run.Failed); err != nil {
+			return fmt.Errorf("compliance: store run: %w", err)
+		}
+		for _, r := range run.Results {
+			figs, err := json.Marshal(r.Figures)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO compliance_results (run_id, check_name, status, summary, figures, taken_at)
+				 VALUES ($1, $2, $3, $4, $5, $6)`,
+				run.ID, r.Check, string(r.Status), r.Summary, string(figs), r.TakenAt); err != nil {
+				return fmt.Errorf("compliance: store result %s: %w", r.Check, err)
+			}
+		}
+		outcome := audit.Success
+		if run.Failed > 0 {
+			outcome = audit.Failure
+		}
+		_, err := s.audit.Append(ctx, tx, audit.Event{
+			Actor: actor, Action: "compliance.evidence", Target: "compliance-run:" + run.ID, Outcome: outcome,
+			Details: map[string]any{"trigger": string(trigger), "passed": run.Passed, "warned": run.Warned, "failed": run.Failed,
+				"chain_seq": head.Seq},
+		})
+		return err
+	})
+	if err != nil {
+		return Run{}, err
+	}
+	return run, nil
+}
+
+// evidenceLease is the lease of the scheduled evidence pass.
+const evidenceLease = "compliance.evidence"
+
+// RunScheduled takes the evidence at once and then every interval, on one
+// node at a time, until ctx ends.
+//
+// Enforces MTL-7.2: the evidence is taken regularly without anyone asking.
+func (s *Service) RunScheduled(ctx context.Context, every time.Duration, logger *slog.Logger) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s.db.RunLeased(audit.WithActor(ctx, audit.ActorSystem), evidenceLease, every, logger, "compliance evidence", func(ctx context.Context) error {
+		// A node that restarts often must not take the evidence each time:
+		// skip when the last run is younger than the interval.
+		last, ok, err := s.LatestRun(ctx)
+		if err != nil {
+			return err
+		}
+		if ok && s.db.Now().Sub(last.StartedAt) < every-time.Second {
+			return nil
+		}
+		run, err := s.TakeEvidence(ctx, Scheduled, audit.ActorSystem)
+		if err != nil {
+			return err
+		}
+		logger.Info("compliance evidence taken", "run", run.ID, "passed", run.Passed, "warned", run.Warned, "failed", run.Failed)
+		return nil
+	})
+}
+
+// LatestRun returns the newest run with its results (ok false when
+// evidence was never taken).
+func (s *Service) LatestRun(ctx context.Context) (Run, bool, error) {
+	runs, err := s.Runs(ctx, 1)
+	if err != nil || len(runs) == 0 {
+		return Run{}, false, err
+	}
+	run := runs[0]
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT check_name, status, summary, figures, taken_at FROM compliance_results WHERE run_id = $1 ORDER BY check_name`, run.ID)
+	if err != nil {
+		return Run{}, false, fmt.Errorf("compliance: read results: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			r    Result
+			st   string
+			figs string
+		)
+		if err := rows.Scan(&r.Check, &st, &r.Summary, &figs, &r.TakenAt); err != nil {
+			return Run{}, false, err
+		}
+		r.Status, r.TakenAt = Status(st), db.Time(r.TakenAt)
+		if err := json.Unmarshal([]byte(figs), &r.Figures); err != nil {
+			return Run{}, false, fmt.Errorf("compliance: result %s: figures: %w", r.Check, err)
+		}
+		run.Results = append(run.Results, r)
+	}
+	return run, true, rows.Err()
+}
+
+// Runs returns the newest n runs, newest first, without their results.
+func (s *Service) Runs(ctx context.Context, n int) ([]Run, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT id, started_at, finished_at, kind, actor, chain_seq, chain_hash, passed, warned, failed
+		 FROM compliance_runs ORDER BY started_at DESC, id LIMIT $1`, n)
+	if err != nil {
+		return nil, fmt.Errorf("compliance: read runs: %w", err)
+	}
+	defer rows.Close()
+	var out []Run
+	for rows.Next() {
+		var (
+			r    Run
+			kind string
+		)
+		if err := rows.Scan(&r.ID, &r.StartedAt, &r.FinishedAt, &kind, &r.Actor, &r.ChainHead.Seq, &r.ChainHead.Hash,
+			&r.Passed, &r.Warned, &r.Failed); err != nil {
+			return nil, err
+		}
+		r.Trigger, r.StartedAt, r.FinishedAt = Trigger(kind), db.Time(r.StartedAt), db.Time(r.FinishedAt)
+		r.ChainHead.At = r.StartedAt
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// statusRow is one stored result's status, for the history.
+type statusRow struct {
+	run    string
+	at     time.Time
+	check  string
+	status Status
+}
+
+// history reads the statuses of every check in the runs started at or
+// after since, oldest first.
+func (s *Service) history(ctx context.Context, since time.Time) ([]statusRow, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT r.id, r.started_at, c.check_name, c.status
+		 FROM compliance_runs r JOIN compliance_results c ON c.run_id = r.id
+		 WHERE r.started_at >= $1 ORDER BY r.started_at, r.id`, since)
+	if err != nil {
+		return nil, fmt.Errorf("compliance: read history: %w", err)
+	}
+	defer rows.Close()
+	var out []statusRow
+	for rows.Next() {
+		var (
+			h  statusRow
+			st string
+		)
+		if err := rows.Scan(&h.run, &h.at, &h.check, &st); err != nil {
+			return nil, err
+		}
+		h.at, h.status = db.Time(h.at), Status(st)
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
