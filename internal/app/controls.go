@@ -75,4 +75,3 @@ func Controls() []policy.Control {
 	out = append(out, thirdparty.Controls()...)
 	return out
 }
-

@@ -62,7 +62,9 @@ func Checks(src Sources) []Check {
 }
 
 // errUnavailable is the error of a check whose source is missing.
-func errUnavailable(what string) error { return fmt.Errorf("%s is not available to this process", what) }
+func errUnavailable(what string) error {
+	return fmt.Errorf("%s is not available to this process", what)
+}
 
 // auditChecks are the evidence of the audit trail.
 func auditChecks(src Sources) []Check {

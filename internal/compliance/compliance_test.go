@@ -145,7 +145,9 @@ func TestEvidenceDrivesClauseStatus(t *testing.T) {
 // clause or listed twice stops the service from starting.
 func TestRegistryRefusesBadChecks(t *testing.T) {
 	d := dbtest.SQLite(t, dbtest.Options{})
-	run := func(context.Context, time.Time) (compliance.Result, error) { return compliance.Result{Status: compliance.Pass}, nil }
+	run := func(context.Context, time.Time) (compliance.Result, error) {
+		return compliance.Result{Status: compliance.Pass}, nil
+	}
 	for name, checks := range map[string][]compliance.Check{
 		"no clause":      {{Name: "a", Description: "d", Run: run}},
 		"unknown clause": {{Name: "a", Description: "d", Clauses: []string{"CP-99"}, Run: run}},
