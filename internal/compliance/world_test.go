@@ -69,7 +69,6 @@ func wantStatus(t *testing.T, what string, r compliance.Result, want compliance.
 	}
 }
 
-
 // exec runs statements as someone with direct database access would.
 func exec(t testing.TB, d *db.DB, query string, args ...any) {
 	t.Helper()
