@@ -1,9 +1,14 @@
 package app
 
 import (
+	"context"
 	"crypto/tls"
+	"errors"
+	"log/slog"
+	"path/filepath"
 
 	"github.com/portico/portico/internal/compliance"
+	"github.com/portico/portico/internal/config"
 )
 
 // NewCompliance builds the live compliance report's service: the program's
@@ -22,4 +27,53 @@ func NewCompliance(st *Storage, sv *Services, tlsAddr string, tlsCfg *tls.Config
 		src.Findings, src.Training, src.Vendors, src.PolicyDocs = sv.Findings, sv.Training, sv.Vendors, sv.PolicyDocs
 	}
 	return compliance.New(st.DB, st.Audit, st.Profile, Controls(), compliance.Checks(src))
+}
+
+// Compliance is the compliance service of a process that does not serve:
+// `portico compliance ...` opens the installation, builds the services and
+// reads the TLS certificate the server uses, without creating anything.
+type Compliance struct {
+	Storage  *Storage
+	Services *Services
+	Service  *compliance.Service
+}
+
+// Close releases the services and the storage.
+func (c *Compliance) Close() error {
+	return errors.Join(c.Services.Close(), c.Storage.Close())
+}
+
+// OpenCompliance opens an existing installation for the compliance
+// commands. The TLS check connects to cfg.Addr as a client, trusting the
+// certificate the server was given (--tls-cert) or made itself; without
+// one it fails saying so.
+func OpenCompliance(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Compliance, error) {
+	st, err := OpenStorage(ctx, cfg, Existing, logger)
+	if err != nil {
+		return nil, err
+	}
+	public := cfg.PublicURL
+	if public == "" {
+		public = "https://" + cfg.Addr
+	}
+	sv, err := NewServices(st, cfg, public, logger)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	var tlsCfg *tls.Config
+	certFile, keyFile := cfg.TLSCert, cfg.TLSKey
+	if certFile == "" {
+		certFile, keyFile = filepath.Join(cfg.DataDir, "tls", "cert.pem"), filepath.Join(cfg.DataDir, "tls", "key.pem")
+	}
+	if cert, err := loadCertificate(certFile, keyFile); err == nil {
+		tlsCfg = tlsConfig(cert)
+	}
+	svc, err := NewCompliance(st, sv, cfg.Addr, tlsCfg)
+	if err != nil {
+		sv.Close()
+		st.Close()
+		return nil, err
+	}
+	return &Compliance{Storage: st, Services: sv, Service: svc}, nil
 }
