@@ -191,6 +191,10 @@ func (s *Service) TakeEvidence(ctx context.Context, trigger Trigger, actor strin
 	if err != nil {
 		return Run{}, err
 	}
+	before, err := s.lastStatuses(ctx)
+	if err != nil {
+		return Run{}, err
+	}
 	now := s.db.Now()
 	run := Run{ID: strings.ToLower(rand.Text()), StartedAt: now, Trigger: trigger, Actor: actor, ChainHead: head}
 	for _, c := range s.checks {
@@ -228,6 +232,20 @@ func (s *Service) TakeEvidence(ctx context.Context, trigger Trigger, actor strin
 				return fmt.Errorf("compliance: store result %s: %w", r.Check, err)
 			}
 		}
+		// Enforces MTL-7.2, CP-3.2: a check that begins to fail is
+		// recorded once per failing period, which detection raises as a
+		// compliance_failing alert to the security team.
+		for _, r := range run.Results {
+			if r.Status != Fail || before[r.Check] == Fail {
+				continue
+			}
+			if _, err := s.audit.Append(ctx, tx, audit.Event{
+				Actor: actor, Action: "compliance.check_failed", Target: "compliance-check:" + r.Check, Outcome: audit.Failure,
+				Details: map[string]any{"check": r.Check, "clauses": strings.Join(s.clausesOf(r.Check), " "), "summary": r.Summary},
+			}); err != nil {
+				return err
+			}
+		}
 		outcome := audit.Success
 		if run.Failed > 0 {
 			outcome = audit.Failure
@@ -243,6 +261,37 @@ func (s *Service) TakeEvidence(ctx context.Context, trigger Trigger, actor strin
 		return Run{}, err
 	}
 	return run, nil
+}
+
+// lastStatuses returns each check's status in the latest run (empty when
+// evidence was never taken).
+func (s *Service) lastStatuses(ctx context.Context) (map[string]Status, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT c.check_name, c.status FROM compliance_results c
+		 WHERE c.run_id = (SELECT id FROM compliance_runs ORDER BY started_at DESC, id LIMIT 1)`)
+	if err != nil {
+		return nil, fmt.Errorf("compliance: read last statuses: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]Status{}
+	for rows.Next() {
+		var name, st string
+		if err := rows.Scan(&name, &st); err != nil {
+			return nil, err
+		}
+		out[name] = Status(st)
+	}
+	return out, rows.Err()
+}
+
+// clausesOf returns the clauses of the check called name.
+func (s *Service) clausesOf(name string) []string {
+	for _, c := range s.checks {
+		if c.Name == name {
+			return c.Clauses
+		}
+	}
+	return nil
 }
 
 // evidenceLease is the lease of the scheduled evidence pass.

@@ -37,7 +37,8 @@ func controlsFor(ids ...string) []policy.Control {
 // TestEvidenceDrivesClauseStatus (MTL-7.2): a clause's status is computed
 // from its controls and its latest evidence, never typed: a failing check
 // makes an enforced clause failing, a warning makes it partial, and the
-// history keeps the period in which it failed.
+// history keeps the period in which it failed; the change to failing is
+// recorded once per period for the security team's alert.
 func TestEvidenceDrivesClauseStatus(t *testing.T) {
 	clock := dbtest.NewClock(t0)
 	dbtest.EachWith(t, dbtest.Options{Now: clock.Now}, func(t *testing.T, d *db.DB) {
@@ -137,6 +138,31 @@ func TestEvidenceDrivesClauseStatus(t *testing.T) {
 		evs, err := log.Search(ctx, audit.Filter{Action: "compliance.evidence"})
 		if err != nil || len(evs) != 3 {
 			t.Fatalf("audit events: %v %d", err, len(evs))
+		}
+
+		// A check that begins to fail is recorded once per failing period
+		// (compliance.check_failed, which detection raises as an alert):
+		// the broken check once although it failed in every run, the
+		// condition once per period.
+		failed := func() map[string]int {
+			t.Helper()
+			evs, err := log.Search(ctx, audit.Filter{Action: "compliance.check_failed"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := map[string]int{}
+			for _, e := range evs {
+				n[e.Target]++
+			}
+			return n
+		}
+		if n := failed(); n["compliance-check:test.broken"] != 1 || n["compliance-check:test.condition"] != 1 {
+			t.Fatalf("check_failed events after one failing period: %v", n)
+		}
+		take(compliance.Fail)
+		take(compliance.Fail)
+		if n := failed(); n["compliance-check:test.broken"] != 1 || n["compliance-check:test.condition"] != 2 {
+			t.Fatalf("check_failed events after a second failing period: %v", n)
 		}
 	})
 }

@@ -33,10 +33,11 @@ func FromAudit(r audit.Record) (Event, bool) {
 		State    string   `json:"state"`
 		Summary  string   `json:"summary"`
 		Endpoint string   `json:"endpoint"`
+		Clauses  string   `json:"clauses"`
 	}
 	switch r.Action {
 	case "login.failure", "login.success", "risk.signal", "audit.export", "token.new_network", "report.create", "incident.clock_warning", "incident.exercise_overdue",
-		"governance.overdue", "vendor.check_degraded":
+		"governance.overdue", "vendor.check_degraded", "compliance.check_failed":
 		// Only these need their details: the trail's other events are
 		// not decoded (every event passes through here).
 		_ = json.Unmarshal(r.Details, &d) // canonical JSON; a field of another type is left zero
@@ -109,6 +110,11 @@ func FromAudit(r audit.Record) (Event, bool) {
 		// A vendor endpoint's scheduled check got worse (CP-10.2): details
 		// endpoint and summary.
 		ev.Kind, ev.Target, ev.Reason, ev.Summary = VendorDegraded, r.Target, d.Endpoint, d.Summary
+	case "compliance.check_failed":
+		// An evidence check of the compliance report began to fail
+		// (MTL-7.2, CP-3.2): internal/compliance records it once per
+		// failing period (details: clauses, summary).
+		ev.Kind, ev.Target, ev.Reason, ev.Summary = ComplianceFailing, r.Target, d.Clauses, d.Summary
 	default:
 		if !strings.HasPrefix(r.Actor, "account:") {
 			return ev, false

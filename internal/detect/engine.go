@@ -35,6 +35,7 @@ const (
 	RuleIncidentOverdue    = "incident_overdue"
 	RuleGovernanceOverdue  = "governance_overdue"
 	RuleVendorDegraded     = "vendor_degraded"
+	RuleComplianceFailing  = "compliance_failing"
 )
 
 // severity is each rule's alert severity.
@@ -56,6 +57,7 @@ var severity = map[string]string{
 	RuleIncidentOverdue:    SeverityHigh,
 	RuleGovernanceOverdue:  SeverityHigh,
 	RuleVendorDegraded:     SeverityMedium,
+	RuleComplianceFailing:  SeverityHigh,
 }
 
 // Kinds of alert subject: what the responses act on.
@@ -239,6 +241,11 @@ func (e *Engine) Observe(ev Event) []Alert {
 	case VendorDegraded:
 		fire(Alert{Rule: RuleVendorDegraded, Key: RuleVendorDegraded + "|" + ev.Target + "|" + ev.Reason, SubjectKind: SubjectGovernance,
 			Subject: ev.Target, Evidence: seqs(ev.Seq), Summary: orDefault(ev.Summary, "A third party's endpoint check got worse: "+ev.Reason+".")})
+	case ComplianceFailing:
+		// One alert per check and failing period: the compliance
+		// service records the change from passing to failing once.
+		fire(Alert{Rule: RuleComplianceFailing, Key: RuleComplianceFailing + "|" + ev.Target, SubjectKind: SubjectGovernance,
+			Subject: ev.Target, Evidence: seqs(ev.Seq), Summary: orDefault(ev.Summary, "A compliance evidence check of "+ev.Reason+" began to fail.")})
 	}
 	e.sweep(ev.Time)
 	return out

@@ -42,6 +42,7 @@ const (
 	IncidentOverdue        // an incident's deadline passed with nothing recorded (Target: the incident, Reason: the clock)
 	GovernanceOverdue      // a governance duty passed its date (Target: what is overdue, e.g. finding:ID; Reason: its kind; Summary)
 	VendorDegraded         // a third party's endpoint check got worse (Target: vendor:ID; Reason: the endpoint; Summary)
+	ComplianceFailing      // a compliance evidence check began to fail (Target: compliance-check:NAME; Reason: its clauses; Summary)
 )
 
 // Failure reasons, as in the replay format.

@@ -174,6 +174,9 @@ func TestEventRulesOnFixtures(t *testing.T) {
 		{"governance_overdue.jsonl", detect.RuleGovernanceOverdue, "finding:01FIND", 1},
 		// A third party's endpoint got worse (CP-10.2); a good check raises nothing.
 		{"vendor_degraded.jsonl", detect.RuleVendorDegraded, "vendor:01VEND", 1},
+		// A compliance evidence check began to fail (MTL-7.2); the runs
+		// around it raise nothing.
+		{"compliance_failing.jsonl", detect.RuleComplianceFailing, "compliance-check:identity.customers-have-factor", 1},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
 			alerts := auditFixture(t, cfg, tc.fixture)

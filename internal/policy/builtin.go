@@ -177,6 +177,9 @@ func defaultDetection() Detection {
 		// nothing).
 		GovernanceOverdue: Rule{Threshold: 1, Window: Duration{24 * time.Hour}, Responses: alert},
 		VendorDegraded:    Rule{Threshold: 1, Window: Duration{24 * time.Hour}, Responses: alert},
+		// Every evidence check that begins to fail (recorded once per
+		// failing period).
+		ComplianceFailing: Rule{Threshold: 1, Window: Duration{24 * time.Hour}, Responses: alert},
 	}
 }
 

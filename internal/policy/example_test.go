@@ -199,4 +199,9 @@ func ExampleProfile_WriteTOML() {
 	// threshold = 1  # CP-8.2
 	// window = "24h" # CP-8.2
 	// responses = [] # CP-8.2 CP-3.2
+	//
+	// [detection.compliance_failing]
+	// threshold = 1  # CP-8.2
+	// window = "24h" # CP-8.2
+	// responses = [] # CP-8.2 CP-3.2
 }

@@ -413,6 +413,10 @@ type Detection struct {
 	// certificate expired or near expiry, HSTS or security.txt gone. It
 	// only alerts.
 	VendorDegraded Rule `toml:"vendor_degraded" json:"vendor_degraded"`
+	// ComplianceFailing: an evidence check of the live compliance report
+	// began to fail (MTL-7.2): a clause is no longer shown to hold. It
+	// only alerts.
+	ComplianceFailing Rule `toml:"compliance_failing" json:"compliance_failing"`
 }
 
 // Rule is one detection rule's threshold, window and responses. What the
@@ -472,5 +476,6 @@ func (d Detection) Rules() map[string]Rule {
 		"incident_overdue":     d.IncidentOverdue,
 		"governance_overdue":   d.GovernanceOverdue,
 		"vendor_degraded":      d.VendorDegraded,
+		"compliance_failing":   d.ComplianceFailing,
 	}
 }

@@ -306,6 +306,7 @@ func (c *checker) detection(d Detection) {
 		{"incident_overdue", "an overdue incident", d.IncidentOverdue},
 		{"governance_overdue", "an overdue governance duty", d.GovernanceOverdue},
 		{"vendor_degraded", "a third party's endpoint", d.VendorDegraded},
+		{"compliance_failing", "a compliance evidence check", d.ComplianceFailing},
 	} {
 		for _, resp := range r.rule.Responses {
 			if resp != RespondAlert {
