@@ -234,9 +234,11 @@ func (s *Service) TakeEvidence(ctx context.Context, trigger Trigger, actor strin
 		}
 		// Enforces MTL-7.2, CP-3.2: a check that begins to fail is
 		// recorded once per failing period, which detection raises as a
-		// compliance_failing alert to the security team.
+		// compliance_failing alert to the security team. The first run of
+		// an installation is the baseline: what fails in it is what is
+		// not set up yet, shown by the report, not a change to alert on.
 		for _, r := range run.Results {
-			if r.Status != Fail || before[r.Check] == Fail {
+			if r.Status != Fail || before[r.Check] == Fail || len(before) == 0 {
 				continue
 			}
 			if _, err := s.audit.Append(ctx, tx, audit.Event{

@@ -141,9 +141,10 @@ func TestEvidenceDrivesClauseStatus(t *testing.T) {
 		}
 
 		// A check that begins to fail is recorded once per failing period
-		// (compliance.check_failed, which detection raises as an alert):
-		// the broken check once although it failed in every run, the
-		// condition once per period.
+		// (compliance.check_failed, which detection raises as an alert),
+		// from a baseline: the broken check failed from the first run (a
+		// thing not set up yet, not a change), the condition began to
+		// fail twice.
 		failed := func() map[string]int {
 			t.Helper()
 			evs, err := log.Search(ctx, audit.Filter{Action: "compliance.check_failed"})
@@ -156,12 +157,12 @@ func TestEvidenceDrivesClauseStatus(t *testing.T) {
 			}
 			return n
 		}
-		if n := failed(); n["compliance-check:test.broken"] != 1 || n["compliance-check:test.condition"] != 1 {
+		if n := failed(); n["compliance-check:test.broken"] != 0 || n["compliance-check:test.condition"] != 1 {
 			t.Fatalf("check_failed events after one failing period: %v", n)
 		}
 		take(compliance.Fail)
 		take(compliance.Fail)
-		if n := failed(); n["compliance-check:test.broken"] != 1 || n["compliance-check:test.condition"] != 2 {
+		if n := failed(); n["compliance-check:test.broken"] != 0 || n["compliance-check:test.condition"] != 2 {
 			t.Fatalf("check_failed events after a second failing period: %v", n)
 		}
 	})
