@@ -322,8 +322,47 @@ func (s *Service) RunScheduled(ctx context.Context, every time.Duration, logger 
 			return err
 		}
 		logger.Info("compliance evidence taken", "run", run.ID, "passed", run.Passed, "warned", run.Warned, "failed", run.Failed)
+		if n, err := s.PruneHistory(ctx); err != nil {
+			return err
+		} else if n > 0 {
+			logger.Info("old compliance evidence deleted", "runs", n)
+		}
 		return nil
 	})
+}
+
+// PruneHistory deletes the evidence runs older than the audit trail's
+// retention (retention.audit_events, at least a year): the history is kept
+// as long as the events that record each run. It returns how many runs
+// went.
+//
+// Enforces CP-5.2, MTL-7.2: the evidence history has a retention, and it
+// is the audit trail's.
+func (s *Service) PruneHistory(ctx context.Context) (int, error) {
+	keep := s.profile.Retention.AuditEvents.Duration
+	if keep < 365*24*time.Hour {
+		keep = 365 * 24 * time.Hour
+	}
+	var n int64
+	err := s.db.Transact(ctx, func(tx *db.Tx) error {
+		cutoff := tx.Now().Add(-keep)
+		// compliance_results go with their run (ON DELETE CASCADE); the
+		// explicit delete keeps SQLite honest without foreign keys on.
+		if _, err := tx.ExecContext(ctx,
+			`DELETE FROM compliance_results WHERE run_id IN (SELECT id FROM compliance_runs WHERE started_at < $1)`, cutoff); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM compliance_runs WHERE started_at < $1`, cutoff)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("compliance: prune history: %w", err)
+	}
+	return int(n), nil
 }
 
 // LatestRun returns the newest run with its results (ok false when

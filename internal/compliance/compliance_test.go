@@ -186,3 +186,40 @@ func TestRegistryRefusesBadChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryKeptAsLongAsTheAuditTrail (CP-5.2, MTL-7.2): evidence runs are
+// kept for the audit trail's retention and deleted, with their results,
+// after it.
+func TestHistoryKeptAsLongAsTheAuditTrail(t *testing.T) {
+	clock := dbtest.NewClock(t0)
+	dbtest.EachWith(t, dbtest.Options{Now: clock.Now}, func(t *testing.T, d *db.DB) {
+		clock.Set(t0)
+		ctx := context.Background()
+		p := profile(t)
+		checks := []compliance.Check{{Name: "test.ok", Clauses: []string{"CP-4.1"}, Description: "ok",
+			Run: func(context.Context, time.Time) (compliance.Result, error) {
+				return compliance.Result{Status: compliance.Pass, Summary: "ok"}, nil
+			}}}
+		s, err := compliance.New(d, audit.New(d), p, nil, checks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if _, err := s.TakeEvidence(ctx, compliance.Scheduled, audit.ActorSystem); err != nil {
+				t.Fatal(err)
+			}
+			clock.Add(24 * time.Hour)
+		}
+		clock.Set(t0.Add(p.Retention.AuditEvents.Duration + 12*time.Hour)) // past the first run's retention only
+		if n, err := s.PruneHistory(ctx); err != nil || n != 1 {
+			t.Fatalf("pruned %d runs (%v), want 1", n, err)
+		}
+		var results int
+		if err := d.QueryRowContext(ctx, `SELECT COUNT(*) FROM compliance_results`).Scan(&results); err != nil || results != 1 {
+			t.Fatalf("%d results left (%v), want the second run's 1", results, err)
+		}
+		if runs, err := s.Runs(ctx, 10); err != nil || len(runs) != 1 {
+			t.Fatalf("runs left: %d %v", len(runs), err)
+		}
+	})
+}
