@@ -3,6 +3,7 @@ package compliance
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -352,16 +353,22 @@ func incidentFollowUpSteps(src Sources) Check {
 				return Result{}, errUnavailable("incident response")
 			}
 			var withSteps int
-			var oldest sql.NullTime
+			var oldest time.Time
 			var pending int
 			if err := src.DB.QueryRowContext(ctx,
 				`SELECT COUNT(*) FROM incident_deliveries d JOIN incident_notices i ON i.id = d.notice_id WHERE i.steps <> '[]'`).Scan(&withSteps); err != nil {
 				return Result{}, err
 			}
-			if err := src.DB.QueryRowContext(ctx,
-				`SELECT COUNT(*), MIN(d.created_at) FROM incident_deliveries d JOIN incident_notices i ON i.id = d.notice_id
-				 WHERE i.steps <> '[]' AND d.reminded_at IS NULL AND d.created_at < $1`, now.Add(-incident.ReminderAfter)).Scan(&pending, &oldest); err != nil {
+			const unreminded = ` FROM incident_deliveries d JOIN incident_notices i ON i.id = d.notice_id
+				 WHERE i.steps <> '[]' AND d.reminded_at IS NULL AND d.created_at < $1`
+			before := now.Add(-incident.ReminderAfter)
+			if err := src.DB.QueryRowContext(ctx, `SELECT COUNT(*)`+unreminded, before).Scan(&pending); err != nil {
 				return Result{}, err
+			}
+			if pending > 0 {
+				if err := src.DB.QueryRowContext(ctx, `SELECT d.created_at`+unreminded+` ORDER BY d.created_at LIMIT 1`, before).Scan(&oldest); err != nil {
+					return Result{}, err
+				}
 			}
 			figs := []Figure{{"deliveries with steps", fmt.Sprint(withSteps)}, {"reminders due and not sent", fmt.Sprint(pending)}}
 			// Progress of the steps on the incidents in scope.
@@ -390,7 +397,7 @@ func incidentFollowUpSteps(src Sources) Check {
 			}
 			figs = append(figs, Figure{"steps done (incidents in scope)", fmt.Sprintf("%d of %d", done, of)})
 			if pending > 0 {
-				due := db.Time(oldest.Time).Add(incident.ReminderAfter)
+				due := db.Time(oldest).Add(incident.ReminderAfter)
 				figs = append(figs, Figure{"oldest reminder due", dateOf(due)})
 				if now.Sub(due) > incident.ReminderAfter/10 {
 					return Result{Status: Fail, Figures: figs, Summary: fmt.Sprintf(
@@ -408,14 +415,12 @@ func incidentFollowUpSteps(src Sources) Check {
 // installedAt is when the installation started: its first account (now
 // when there is none).
 func installedAt(ctx context.Context, d *db.DB, now time.Time) (time.Time, error) {
-	var first sql.NullTime
-	if err := d.QueryRowContext(ctx, `SELECT MIN(created_at) FROM accounts`).Scan(&first); err != nil {
-		return time.Time{}, err
-	}
-	if !first.Valid {
+	var first time.Time
+	err := d.QueryRowContext(ctx, `SELECT created_at FROM accounts ORDER BY created_at LIMIT 1`).Scan(&first)
+	if errors.Is(err, sql.ErrNoRows) {
 		return now, nil
 	}
-	return db.Time(first.Time), nil
+	return db.Time(first), err
 }
 
 // incidentPlanCurrent checks the response plan.
