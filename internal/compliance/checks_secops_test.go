@@ -224,7 +224,8 @@ func TestIncidentFollowUpEvidence(t *testing.T) {
 
 // TestIncidentPlanEvidence (MTL-5.2.1): the built-in plan warns within
 // the first review interval and fails after it; an approved version
-// passes, warns in the last tenth before its review and fails past it.
+// passes, warns when its owner leaves the security team and in the last
+// tenth before its review, and fails past it.
 func TestIncidentPlanEvidence(t *testing.T) {
 	eachSecops(t, func(t *testing.T, e *secEnv) {
 		const name = "incident.plan-current"
@@ -237,6 +238,9 @@ func TestIncidentPlanEvidence(t *testing.T) {
 		_, err = e.sv.Incidents.ApprovePlan(e.ctx, doc.Version, e.sec2)
 		e.ok(err)
 		e.want("an approved plan", name, compliance.Pass)
+		exec(t, e.d, `UPDATE accounts SET status = 'disabled' WHERE id = $1`, e.sec)
+		e.want("the plan's owner gone from the security team", name, compliance.Warn)
+		exec(t, e.d, `UPDATE accounts SET status = 'active' WHERE id = $1`, e.sec)
 		e.clock.Add(interval - interval/20)
 		e.want("the plan's review near", name, compliance.Warn)
 		e.clock.Add(interval / 10)
