@@ -144,35 +144,47 @@ func at(t time.Time) time.Time {
 	return t.UTC()
 }
 
+// liveSession is a session not ended, and whether its account's
+// credentials were reset since it began (Authenticate refuses it).
+type liveSession struct {
+	session.Session
+	Superseded bool
+}
+
 // liveSessions reads every session not ended, usable or not.
-func liveSessions(ctx context.Context, src Sources) ([]session.Session, error) {
+func liveSessions(ctx context.Context, src Sources) ([]liveSession, error) {
 	rows, err := src.DB.QueryContext(ctx,
-		`SELECT s.id, s.account_id, s.role, s.aal, s.methods, s.created_at, s.last_seen_at, s.reauth_at, s.expires_at, s.credentials_epoch
-		 FROM sessions s WHERE s.ended_at IS NULL ORDER BY s.id`)
+		`SELECT s.id, s.account_id, s.role, s.aal, s.methods, s.created_at, s.last_seen_at, s.reauth_at, s.expires_at,
+		        s.credentials_epoch, a.credentials_epoch
+		 FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.ended_at IS NULL ORDER BY s.id`)
 	if err != nil {
 		return nil, fmt.Errorf("read sessions: %w", err)
 	}
 	defer rows.Close()
-	var out []session.Session
+	var out []liveSession
 	for rows.Next() {
-		var s session.Session
+		var s liveSession
 		var methods string
-		if err := rows.Scan(&s.ID, &s.AccountID, &s.Role, &s.AAL, &methods, &s.CreatedAt, &s.LastSeenAt, &s.ReauthAt, &s.ExpiresAt, &s.Epoch); err != nil {
+		var current int64
+		if err := rows.Scan(&s.ID, &s.AccountID, &s.Role, &s.AAL, &methods, &s.CreatedAt, &s.LastSeenAt, &s.ReauthAt, &s.ExpiresAt,
+			&s.Epoch, &current); err != nil {
 			return nil, err
 		}
 		if methods != "" {
 			s.Methods = strings.Split(methods, ",")
 		}
 		s.CreatedAt, s.LastSeenAt, s.ReauthAt, s.ExpiresAt = at(s.CreatedAt), at(s.LastSeenAt), at(s.ReauthAt), at(s.ExpiresAt)
+		s.Superseded = s.Epoch < current
 		out = append(out, s)
 	}
 	return out, rows.Err()
 }
 
-// usable reports whether a session not ended is still within its idle
-// and absolute timeouts at now (what Authenticate accepts).
-func usable(src Sources, s session.Session, now time.Time) bool {
-	return now.Before(s.ExpiresAt) && now.Before(s.LastSeenAt.Add(src.Profile.Session.IdleTimeout.Duration))
+// usable reports whether a session not ended would still open at now:
+// within its idle and absolute timeouts, and not superseded by a reset of
+// its account's credentials (what Authenticate accepts).
+func usable(src Sources, s liveSession, now time.Time) bool {
+	return !s.Superseded && now.Before(s.ExpiresAt) && now.Before(s.LastSeenAt.Add(src.Profile.Session.IdleTimeout.Duration))
 }
 
 // token is a live API token as the checks read it.
@@ -237,8 +249,8 @@ func splitRole(accts []identity.Account) (customers, staff []identity.Account) {
 
 // fullAccess asks the sign-in gate what a usable session may do, with the
 // account's state now: true when it is past every step (StepDone).
-func fullAccess(ctx context.Context, src Sources, s session.Session) (identity.Account, bool, error) {
-	acct, step, err := src.Identity.Stage(ctx, s)
+func fullAccess(ctx context.Context, src Sources, s liveSession) (identity.Account, bool, error) {
+	acct, step, err := src.Identity.Stage(ctx, s.Session)
 	if errors.Is(err, identity.ErrSessionInvalid) {
 		return identity.Account{}, false, nil
 	}
@@ -712,25 +724,26 @@ func sessionEvidence(ctx context.Context, src Sources, now time.Time) (Result, e
 		return Result{}, err
 	}
 	var long, unswept, inactive []string
-	live, waiting := 0, 0
+	live, waiting, superseded := 0, 0, 0
 	for _, s := range sessions {
 		if s.ExpiresAt.Sub(s.CreatedAt) > ps.AbsoluteTimeout.Duration {
 			long = append(long, s.ID)
-		}
-		if usable(src, s, now) {
-			live++
-			if status[s.AccountID] != identity.StatusActive {
-				inactive = append(inactive, s.ID)
-			}
-			continue
 		}
 		staleSince := s.ExpiresAt
 		if idle := s.LastSeenAt.Add(ps.IdleTimeout.Duration); idle.Before(staleSince) {
 			staleSince = idle
 		}
-		if now.Sub(staleSince) > grace {
+		switch {
+		case now.Before(staleSince) && s.Superseded:
+			superseded++ // refused on its next request; the sweep ends it when it goes idle
+		case now.Before(staleSince):
+			live++
+			if status[s.AccountID] != identity.StatusActive {
+				inactive = append(inactive, s.ID)
+			}
+		case now.Sub(staleSince) > grace:
 			unswept = append(unswept, s.ID)
-		} else {
+		default:
 			waiting++
 		}
 	}
@@ -739,6 +752,7 @@ func sessionEvidence(ctx context.Context, src Sources, now time.Time) (Result, e
 		{"absolute timeout", ps.AbsoluteTimeout.String()},
 		{"live sessions", fmt.Sprint(live)},
 		{"stale, awaiting the sweep", fmt.Sprint(waiting)},
+		{"superseded by a credentials reset (refused)", fmt.Sprint(superseded)},
 	}
 	var problems []string
 	if len(long) > 0 {
