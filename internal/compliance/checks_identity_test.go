@@ -258,8 +258,9 @@ func TestRolesEvidence(t *testing.T) {
 
 // TestRevealGrantsEvidence (MTL-3.2.2, MTL-3.2.1): a reveal with a reason,
 // audited and bound by the profile's period passes; a live grant whose
-// holder was moved to a role that may not reveal fails, and so does a
-// grant lengthened in the database.
+// holder was moved to a role that may not reveal fails, and so do a
+// grant lengthened in the database and one written there without its
+// audit event.
 func TestRevealGrantsEvidence(t *testing.T) {
 	eachIdentity(t, func(t *testing.T, d *db.DB, clock *dbtest.Clock) {
 		w := newWorld(t, d, nil)
@@ -290,13 +291,20 @@ func TestRevealGrantsEvidence(t *testing.T) {
 		wantStatus(t, "holder moved to a role that may not reveal", w.check(t, "access.reveal-grants"), compliance.Fail)
 		clock.Add(w.st.Profile.Access.RevealGrant.Duration)
 		wantStatus(t, "grant ended", w.check(t, "access.reveal-grants"), compliance.Pass)
+
+		// Someone with database access grants a reveal outside the product:
+		// no audit event records it.
+		exec(t, d, `INSERT INTO reveal_grants (id, staff_id, customer_id, field, reason_enc, granted_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			"forgedgrant", admin.id, cust.id, "email", []byte("sealed"), clock.Now(), clock.Now().Add(time.Minute))
+		wantStatus(t, "grant without an audit event", w.check(t, "access.reveal-grants"), compliance.Fail)
 	})
 }
 
 // TestSessionEvidence (CP-6.3): sessions within their timeouts pass; a
 // session left past its idle timeout because the sweep stopped fails
-// until the sweep runs, and a session whose deadline was moved beyond the
-// absolute timeout fails.
+// until the sweep runs; a live session of an account disabled outside the
+// product fails, and so does a session whose deadline was moved beyond
+// the absolute timeout.
 func TestSessionEvidence(t *testing.T) {
 	eachIdentity(t, func(t *testing.T, d *db.DB, clock *dbtest.Clock) {
 		w := newWorld(t, d, nil)
@@ -316,6 +324,11 @@ func TestSessionEvidence(t *testing.T) {
 		wantStatus(t, "swept", w.check(t, "session.timeouts"), compliance.Pass)
 
 		s, _ = alice.signIn(t, w, clock)
+		exec(t, d, `UPDATE accounts SET status = 'disabled' WHERE id = $1`, alice.id)
+		wantStatus(t, "account disabled without ending its sessions", w.check(t, "session.timeouts"), compliance.Fail)
+		exec(t, d, `UPDATE accounts SET status = 'active' WHERE id = $1`, alice.id)
+		wantStatus(t, "account active again", w.check(t, "session.timeouts"), compliance.Pass)
+
 		exec(t, d, `UPDATE sessions SET expires_at = $1 WHERE id = $2`, s.ExpiresAt.Add(24*time.Hour), s.ID)
 		wantStatus(t, "deadline beyond the absolute timeout", w.check(t, "session.timeouts"), compliance.Fail)
 	})
@@ -444,6 +457,13 @@ func TestRestrictedModeExpiredPassword(t *testing.T) {
 		}
 		t.Logf("password expired: session step %s, token gate error %v: evidence must be %s", step, tokenErr, want)
 		wantStatus(t, "password expired under a live session and token", w.check(t, "identity.restricted-mode"), want)
+		if err := d.Transact(ctx, func(tx *db.Tx) error { return w.sv.Sessions.End(ctx, tx, erin.id, s.ID, "logout") }); err != nil {
+			t.Fatal(err)
+		}
+		if tokenErr != nil {
+			want = compliance.Pass
+		}
+		wantStatus(t, "signed out, the token still live", w.check(t, "identity.restricted-mode"), want)
 
 		if err := w.sv.Identity.RequirePasswordChange(ctx, erin.id, identity.ChangeAdmin); err != nil {
 			t.Fatal(err)
