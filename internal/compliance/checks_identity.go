@@ -129,15 +129,15 @@ func activeAccounts(ctx context.Context, src Sources, role access.Role) ([]ident
 			return nil, err
 		}
 		a.Role, a.Status, a.TOTPEnabled = access.Role(r), identity.StatusActive, totp.Valid
-		a.CreatedAt, a.PasswordChangedAt, a.LastSignInAt = at(a.CreatedAt), at(changed.Time), at(last.Time)
-		a.TrainingCompletedAt, a.ContractorUntil = at(trained.Time), at(contractor.Time)
+		a.CreatedAt, a.PasswordChangedAt, a.LastSignInAt = utc(a.CreatedAt), utc(changed.Time), utc(last.Time)
+		a.TrainingCompletedAt, a.ContractorUntil = utc(trained.Time), utc(contractor.Time)
 		out = append(out, a)
 	}
 	return out, rows.Err()
 }
 
-// at normalises a time read from either database (UTC), keeping zero.
-func at(t time.Time) time.Time {
+// utc normalises a time read from either database (UTC), keeping zero.
+func utc(t time.Time) time.Time {
 	if t.IsZero() {
 		return t
 	}
@@ -173,7 +173,7 @@ func liveSessions(ctx context.Context, src Sources) ([]liveSession, error) {
 		if methods != "" {
 			s.Methods = strings.Split(methods, ",")
 		}
-		s.CreatedAt, s.LastSeenAt, s.ReauthAt, s.ExpiresAt = at(s.CreatedAt), at(s.LastSeenAt), at(s.ReauthAt), at(s.ExpiresAt)
+		s.CreatedAt, s.LastSeenAt, s.ReauthAt, s.ExpiresAt = utc(s.CreatedAt), utc(s.LastSeenAt), utc(s.ReauthAt), utc(s.ExpiresAt)
 		s.Superseded = s.Epoch < current
 		out = append(out, s)
 	}
@@ -187,8 +187,8 @@ func usable(src Sources, s liveSession, now time.Time) bool {
 	return !s.Superseded && now.Before(s.ExpiresAt) && now.Before(s.LastSeenAt.Add(src.Profile.Session.IdleTimeout.Duration))
 }
 
-// token is a live API token as the checks read it.
-type token struct {
+// liveToken is a live API token as the checks read it.
+type liveToken struct {
 	ID, AccountID, Role      string
 	Scopes                   []access.Permission
 	CreatedAt, ExpiresAt     time.Time
@@ -198,7 +198,7 @@ type token struct {
 
 // liveTokens reads every API token neither revoked nor expired at now,
 // with its holder's current role and status.
-func liveTokens(ctx context.Context, src Sources, now time.Time) ([]token, error) {
+func liveTokens(ctx context.Context, src Sources, now time.Time) ([]liveToken, error) {
 	rows, err := src.DB.QueryContext(ctx,
 		`SELECT t.id, t.account_id, t.role, t.scopes, t.created_at, t.expires_at, t.last_used_at, a.role, a.status
 		 FROM api_tokens t JOIN accounts a ON a.id = t.account_id
@@ -207,9 +207,9 @@ func liveTokens(ctx context.Context, src Sources, now time.Time) ([]token, error
 		return nil, fmt.Errorf("read API tokens: %w", err)
 	}
 	defer rows.Close()
-	var out []token
+	var out []liveToken
 	for rows.Next() {
-		var t token
+		var t liveToken
 		var scopes string
 		var last sql.NullTime
 		if err := rows.Scan(&t.ID, &t.AccountID, &t.Role, &scopes, &t.CreatedAt, &t.ExpiresAt, &last, &t.HolderRole, &t.HolderStatus); err != nil {
@@ -218,7 +218,7 @@ func liveTokens(ctx context.Context, src Sources, now time.Time) ([]token, error
 		for _, f := range strings.Fields(scopes) {
 			t.Scopes = append(t.Scopes, access.Permission(f))
 		}
-		t.CreatedAt, t.ExpiresAt, t.LastUsedAt = at(t.CreatedAt), at(t.ExpiresAt), at(last.Time)
+		t.CreatedAt, t.ExpiresAt, t.LastUsedAt = utc(t.CreatedAt), utc(t.ExpiresAt), utc(last.Time)
 		out = append(out, t)
 	}
 	return out, rows.Err()
@@ -304,7 +304,7 @@ func secondFactorEvidence(ctx context.Context, src Sources, now time.Time) (Resu
 		{"full sessions without a required second factor", fmt.Sprint(len(bad))},
 	}
 	if len(bad) > 0 {
-		figs = append(figs, Figure{"sessions", strings.Join(first(bad), ", ")})
+		figs = append(figs, Figure{"sessions", strings.Join(firstIDs(bad), ", ")})
 		return Result{Status: Fail, Figures: figs, Summary: fmt.Sprintf(
 			"%d live session(s) have full access although their account has no second factor or the session did not use it", len(bad))}, nil
 	}
@@ -317,8 +317,8 @@ func secondFactorEvidence(ctx context.Context, src Sources, now time.Time) (Resu
 		verb, cf, len(customers), sf, len(staff))}, nil
 }
 
-// first returns at most the first ten IDs, for a figure.
-func first(ids []string) []string {
+// firstIDs returns at most the first ten IDs, for a figure.
+func firstIDs(ids []string) []string {
 	if len(ids) > 10 {
 		return append(slices.Clone(ids[:10]), fmt.Sprintf("and %d more", len(ids)-10))
 	}
@@ -384,7 +384,7 @@ func passwordEvidence(ctx context.Context, src Sources, now time.Time) (Result, 
 	figs = append(figs, Figure{"in the warning period for over a tenth of it, not warned", fmt.Sprint(unwarned)})
 	var problems []string
 	if len(bad) > 0 {
-		figs = append(figs, Figure{"signed in past expiry without a forced change", strings.Join(first(bad), ", ")})
+		figs = append(figs, Figure{"signed in past expiry without a forced change", strings.Join(firstIDs(bad), ", ")})
 		problems = append(problems, fmt.Sprintf("%d active account(s) signed in after their password expired without being made to change it", len(bad)))
 	}
 	if unwarned > 0 {
@@ -475,7 +475,7 @@ func restrictedEvidence(ctx context.Context, src Sources, now time.Time) (Result
 		figs = append(figs, Figure{"restricted: " + r, fmt.Sprint(byReason[r])})
 	}
 	if len(bad) > 0 {
-		figs = append(figs, Figure{"full access while out of compliance", strings.Join(first(bad), ", ")})
+		figs = append(figs, Figure{"full access while out of compliance", strings.Join(firstIDs(bad), ", ")})
 		return Result{Status: Fail, Figures: figs, Summary: fmt.Sprintf(
 			"%d live session(s) or API token(s) of accounts out of compliance still have full access", len(bad))}, nil
 	}
@@ -517,7 +517,7 @@ func rolesEvidence(ctx context.Context, src Sources, now time.Time) (Result, err
 	for _, r := range access.Roles() {
 		known[string(r)] = true
 	}
-	if err := eachRow(ctx, src, `SELECT role, status, COUNT(*) FROM accounts GROUP BY role, status`, func(scan func(...any) error) error {
+	if err := queryEach(ctx, src, `SELECT role, status, COUNT(*) FROM accounts GROUP BY role, status`, func(scan func(...any) error) error {
 		var r, st string
 		var n int
 		if err := scan(&r, &st, &n); err != nil {
@@ -592,8 +592,8 @@ func joinPerms(ps []access.Permission) string {
 	return strings.Join(out, " ")
 }
 
-// eachRow runs a read-only query and calls fn for each row.
-func eachRow(ctx context.Context, src Sources, query string, fn func(scan func(...any) error) error, args ...any) error {
+// queryEach runs a read-only query and calls fn for each row.
+func queryEach(ctx context.Context, src Sources, query string, fn func(scan func(...any) error) error, args ...any) error {
 	rows, err := src.DB.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
@@ -617,7 +617,7 @@ func revealEvidence(ctx context.Context, src Sources, now time.Time) (Result, er
 	maxLife := src.Profile.Access.RevealGrant.Duration
 	since := now.Add(-src.Profile.Retention.AuditEvents.Duration)
 	audited := map[string]bool{}
-	if err := eachRow(ctx, src, `SELECT details FROM audit_events WHERE action IN ($1, $2) AND at >= $3`, func(scan func(...any) error) error {
+	if err := queryEach(ctx, src, `SELECT details FROM audit_events WHERE action IN ($1, $2) AND at >= $3`, func(scan func(...any) error) error {
 		var details string
 		if err := scan(&details); err != nil {
 			return err
@@ -636,7 +636,7 @@ func revealEvidence(ctx context.Context, src Sources, now time.Time) (Result, er
 		total, live                 int
 		tooLong, notAllowed, silent []string
 	)
-	err := eachRow(ctx, src,
+	err := queryEach(ctx, src,
 		`SELECT g.id, g.granted_at, g.expires_at, LENGTH(g.reason_enc), a.role, a.status
 		 FROM reveal_grants g JOIN accounts a ON a.id = g.staff_id WHERE g.granted_at >= $1 OR g.expires_at > $2 ORDER BY g.id`,
 		func(scan func(...any) error) error {
@@ -648,7 +648,7 @@ func revealEvidence(ctx context.Context, src Sources, now time.Time) (Result, er
 			if err := scan(&id, &granted, &expires, &reasonLen, &role, &status); err != nil {
 				return err
 			}
-			granted, expires = at(granted), at(expires)
+			granted, expires = utc(granted), utc(expires)
 			total++
 			if !audited[id] || reasonLen.Int64 == 0 {
 				silent = append(silent, id)
@@ -679,15 +679,15 @@ func revealEvidence(ctx context.Context, src Sources, now time.Time) (Result, er
 	var problems []string
 	if len(tooLong) > 0 {
 		problems = append(problems, fmt.Sprintf("%d live grant(s) last longer than the reveal period", len(tooLong)))
-		figs = append(figs, Figure{"grants too long", strings.Join(first(tooLong), ", ")})
+		figs = append(figs, Figure{"grants too long", strings.Join(firstIDs(tooLong), ", ")})
 	}
 	if len(notAllowed) > 0 {
 		problems = append(problems, fmt.Sprintf("%d live grant(s) held by someone whose role may not reveal", len(notAllowed)))
-		figs = append(figs, Figure{"grants of holders not allowed", strings.Join(first(notAllowed), ", ")})
+		figs = append(figs, Figure{"grants of holders not allowed", strings.Join(firstIDs(notAllowed), ", ")})
 	}
 	if len(silent) > 0 {
 		problems = append(problems, fmt.Sprintf("%d grant(s) without a reason or an audit event", len(silent)))
-		figs = append(figs, Figure{"grants without reason or event", strings.Join(first(silent), ", ")})
+		figs = append(figs, Figure{"grants without reason or event", strings.Join(firstIDs(silent), ", ")})
 	}
 	if len(problems) > 0 {
 		return Result{Status: Fail, Figures: figs, Summary: strings.Join(problems, "; ")}, nil
@@ -712,7 +712,7 @@ func sessionEvidence(ctx context.Context, src Sources, now time.Time) (Result, e
 		return Result{}, err
 	}
 	status := map[string]string{}
-	if err := eachRow(ctx, src, `SELECT a.id, a.status FROM accounts a WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.account_id = a.id AND s.ended_at IS NULL)`,
+	if err := queryEach(ctx, src, `SELECT a.id, a.status FROM accounts a WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.account_id = a.id AND s.ended_at IS NULL)`,
 		func(scan func(...any) error) error {
 			var id, st string
 			if err := scan(&id, &st); err != nil {
@@ -757,15 +757,15 @@ func sessionEvidence(ctx context.Context, src Sources, now time.Time) (Result, e
 	var problems []string
 	if len(long) > 0 {
 		problems = append(problems, fmt.Sprintf("%d session(s) with a deadline beyond the absolute timeout", len(long)))
-		figs = append(figs, Figure{"sessions beyond the absolute timeout", strings.Join(first(long), ", ")})
+		figs = append(figs, Figure{"sessions beyond the absolute timeout", strings.Join(firstIDs(long), ", ")})
 	}
 	if len(unswept) > 0 {
 		problems = append(problems, fmt.Sprintf("%d session(s) past their timeout and not ended", len(unswept)))
-		figs = append(figs, Figure{"sessions past their timeout", strings.Join(first(unswept), ", ")})
+		figs = append(figs, Figure{"sessions past their timeout", strings.Join(firstIDs(unswept), ", ")})
 	}
 	if len(inactive) > 0 {
 		problems = append(problems, fmt.Sprintf("%d live session(s) of accounts that are not active", len(inactive)))
-		figs = append(figs, Figure{"sessions of inactive accounts", strings.Join(first(inactive), ", ")})
+		figs = append(figs, Figure{"sessions of inactive accounts", strings.Join(firstIDs(inactive), ", ")})
 	}
 	if len(problems) > 0 {
 		return Result{Status: Fail, Figures: figs, Summary: strings.Join(problems, "; ")}, nil
@@ -816,15 +816,15 @@ func tokenEvidence(ctx context.Context, src Sources, now time.Time) (Result, err
 	var problems []string
 	if len(long) > 0 {
 		problems = append(problems, fmt.Sprintf("%d live token(s) last longer than the maximum lifetime", len(long)))
-		figs = append(figs, Figure{"tokens too long", strings.Join(first(long), ", ")})
+		figs = append(figs, Figure{"tokens too long", strings.Join(firstIDs(long), ", ")})
 	}
 	if len(scoped) > 0 {
 		problems = append(problems, fmt.Sprintf("%d live token(s) carry a sensitive scope or one their role does not hold", len(scoped)))
-		figs = append(figs, Figure{"tokens with a scope not allowed", strings.Join(first(scoped), ", ")})
+		figs = append(figs, Figure{"tokens with a scope not allowed", strings.Join(firstIDs(scoped), ", ")})
 	}
 	if len(holders) > 0 {
 		problems = append(problems, fmt.Sprintf("%d live token(s) of accounts that are not active staff", len(holders)))
-		figs = append(figs, Figure{"tokens of inactive or non-staff accounts", strings.Join(first(holders), ", ")})
+		figs = append(figs, Figure{"tokens of inactive or non-staff accounts", strings.Join(firstIDs(holders), ", ")})
 	}
 	if len(problems) > 0 {
 		return Result{Status: Fail, Figures: figs, Summary: strings.Join(problems, "; ")}, nil
@@ -908,11 +908,11 @@ func contractorEvidence(ctx context.Context, src Sources, now time.Time) (Result
 	var problems []string
 	if len(admins) > 0 {
 		problems = append(problems, fmt.Sprintf("%d contractor(s) hold the admin role", len(admins)))
-		figs = append(figs, Figure{"contractors holding admin", strings.Join(first(admins), ", ")})
+		figs = append(figs, Figure{"contractors holding admin", strings.Join(firstIDs(admins), ", ")})
 	}
 	if len(used) > 0 {
 		problems = append(problems, fmt.Sprintf("%d live session(s) or token(s) of contractors past their end date", len(used)))
-		figs = append(figs, Figure{"access past the contract's end", strings.Join(first(used), ", ")})
+		figs = append(figs, Figure{"access past the contract's end", strings.Join(firstIDs(used), ", ")})
 	}
 	switch {
 	case len(problems) > 0:
@@ -960,7 +960,7 @@ func deskEvidence(ctx context.Context, src Sources, now time.Time) (Result, erro
 		{"tickets not closed", fmt.Sprint(open)},
 	}
 	if oldest.Valid {
-		figs = append(figs, Figure{"oldest ticket not closed", at(oldest.Time).Format(time.DateOnly)})
+		figs = append(figs, Figure{"oldest ticket not closed", utc(oldest.Time).Format(time.DateOnly)})
 	}
 	if able == 0 {
 		return Result{Status: Fail, Figures: figs, Summary: fmt.Sprintf(

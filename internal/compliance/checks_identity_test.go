@@ -471,3 +471,23 @@ func TestRestrictedModeExpiredPassword(t *testing.T) {
 		wantStatus(t, "change required", w.check(t, "identity.restricted-mode"), compliance.Pass)
 	})
 }
+
+// TestIdentityEvidenceNeedsSources: without the database and the identity
+// service, every identity and access check says it cannot run; none passes.
+func TestIdentityEvidenceNeedsSources(t *testing.T) {
+	names := map[string]bool{"identity.second-factor": true, "identity.password-policy": true, "identity.restricted-mode": true,
+		"access.roles": true, "access.reveal-grants": true, "session.timeouts": true, "session.api-tokens": true,
+		"staff.contractors": true, "support.desk-staffed": true}
+	for _, c := range compliance.Checks(compliance.Sources{}) {
+		if !names[c.Name] {
+			continue
+		}
+		delete(names, c.Name)
+		if r, err := c.Run(context.Background(), idT0); err == nil {
+			t.Errorf("%s ran without its sources: %s %q", c.Name, r.Status, r.Summary)
+		}
+	}
+	for n := range names {
+		t.Errorf("no check called %s", n)
+	}
+}
