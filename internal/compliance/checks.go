@@ -59,6 +59,7 @@ func Checks(src Sources) []Check {
 	var out []Check
 	out = append(out, auditChecks(src)...)
 	out = append(out, secopsChecks(src)...)
+	out = append(out, identityChecks(src)...)
 	return out
 }
 
