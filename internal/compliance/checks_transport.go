@@ -232,9 +232,15 @@ func checkTLS(ctx context.Context, src Sources, now time.Time) (Result, error) {
 		label string
 		edit  func(*tls.Config)
 	}{
-		{"TLS 1.0", func(c *tls.Config) { c.MinVersion, c.MaxVersion, c.CipherSuites = tls.VersionTLS10, tls.VersionTLS10, cbcSuites }},
-		{"TLS 1.1", func(c *tls.Config) { c.MinVersion, c.MaxVersion, c.CipherSuites = tls.VersionTLS11, tls.VersionTLS11, cbcSuites }},
-		{"TLS 1.2 with CBC suites only", func(c *tls.Config) { c.MinVersion, c.MaxVersion, c.CipherSuites = tls.VersionTLS12, tls.VersionTLS12, cbcSuites }},
+		{"TLS 1.0", func(c *tls.Config) {
+			c.MinVersion, c.MaxVersion, c.CipherSuites = tls.VersionTLS10, tls.VersionTLS10, cbcSuites
+		}},
+		{"TLS 1.1", func(c *tls.Config) {
+			c.MinVersion, c.MaxVersion, c.CipherSuites = tls.VersionTLS11, tls.VersionTLS11, cbcSuites
+		}},
+		{"TLS 1.2 with CBC suites only", func(c *tls.Config) {
+			c.MinVersion, c.MaxVersion, c.CipherSuites = tls.VersionTLS12, tls.VersionTLS12, cbcSuites
+		}},
 	} {
 		ok, err := p.refused(ctx, probe.edit)
 		if err != nil {
