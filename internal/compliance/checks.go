@@ -59,6 +59,7 @@ func Checks(src Sources) []Check {
 	var out []Check
 	out = append(out, auditChecks(src)...)
 	out = append(out, transportChecks(src)...)
+	out = append(out, dataChecks(src)...)
 	return out
 }
 

@@ -26,10 +26,10 @@ import (
 	"github.com/portico/portico/internal/config"
 )
 
-// startPortico starts the whole program on a random loopback port over a
+// startPorticoServer starts the whole program on a random loopback port over a
 // fresh SQLite data directory, as `portico serve` does, and stops it when
 // the test ends.
-func startPortico(t *testing.T) *app.App {
+func startPorticoServer(t *testing.T) *app.App {
 	t.Helper()
 	policyFile := filepath.Join(t.TempDir(), "policy.toml")
 	if err := os.WriteFile(policyFile, []byte("[password.argon2]\nmemory_kib = 64\niterations = 1\nparallelism = 1\n"), 0o600); err != nil {
@@ -59,8 +59,8 @@ func startPortico(t *testing.T) *app.App {
 	return a
 }
 
-// runCheck runs the check called name over checks at now.
-func runCheck(t *testing.T, checks []compliance.Check, name string, now time.Time) (compliance.Result, error) {
+// runTransportCheck runs the check called name over checks at now.
+func runTransportCheck(t *testing.T, checks []compliance.Check, name string, now time.Time) (compliance.Result, error) {
 	t.Helper()
 	for _, c := range checks {
 		if c.Name == name {
@@ -71,19 +71,19 @@ func runCheck(t *testing.T, checks []compliance.Check, name string, now time.Tim
 	return compliance.Result{}, nil
 }
 
-// mustRun is runCheck failing the test on an error.
-func mustRun(t *testing.T, checks []compliance.Check, name string, now time.Time) compliance.Result {
+// mustRunTransport is runTransportCheck failing the test on an error.
+func mustRunTransport(t *testing.T, checks []compliance.Check, name string, now time.Time) compliance.Result {
 	t.Helper()
-	r, err := runCheck(t, checks, name, now)
+	r, err := runTransportCheck(t, checks, name, now)
 	if err != nil {
 		t.Fatalf("check %s: %v", name, err)
 	}
 	return r
 }
 
-// testCert is a self-signed certificate for 127.0.0.1 valid from
+// selfSignedFor is a self-signed certificate for 127.0.0.1 valid from
 // notBefore to notAfter.
-func testCert(t *testing.T, notBefore, notAfter time.Time) tls.Certificate {
+func selfSignedFor(t *testing.T, notBefore, notAfter time.Time) tls.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -106,8 +106,8 @@ func testCert(t *testing.T, notBefore, notAfter time.Time) tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
 }
 
-// strongTLS is a configuration like Portico's own: TLS 1.2+, AEAD only.
-func strongTLS(cert tls.Certificate) *tls.Config {
+// strongTLSConfig is a configuration like Portico's own: TLS 1.2+, AEAD only.
+func strongTLSConfig(cert tls.Certificate) *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{cert},
@@ -115,8 +115,8 @@ func strongTLS(cert tls.Certificate) *tls.Config {
 	}
 }
 
-// weakTLS is what an old reverse proxy might allow: TLS 1.0 and CBC.
-func weakTLS(cert tls.Certificate) *tls.Config {
+// weakTLSConfig is what an old reverse proxy might allow: TLS 1.0 and CBC.
+func weakTLSConfig(cert tls.Certificate) *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS10,
 		Certificates: []tls.Certificate{cert},
@@ -124,8 +124,8 @@ func weakTLS(cert tls.Certificate) *tls.Config {
 	}
 }
 
-// site is a stand-in server whose defences each test weakens in one way.
-type site struct {
+// probeSite is a stand-in server whose defences each test weakens in one way.
+type probeSite struct {
 	hsts       string
 	cookie     *http.Cookie
 	fixedNonce bool
@@ -133,15 +133,15 @@ type site struct {
 	allowCross bool
 }
 
-func goodSite() site {
-	return site{
+func strictSite() probeSite {
+	return probeSite{
 		hsts:   "max-age=31536000; includeSubDomains",
 		cookie: &http.Cookie{Name: "__Host-t", Value: "v", Path: "/", Secure: true, HttpOnly: true},
 		csp:    "default-src 'none'; script-src 'nonce-%s' 'strict-dynamic'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
 	}
 }
 
-func (s site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s probeSite) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	nonce := rand.Text()
 	if s.fixedNonce {
 		nonce = "FIXED"
@@ -162,8 +162,8 @@ func (s site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ok")
 }
 
-// serve starts s over TLS with cfg and returns the check's sources for it.
-func serve(t *testing.T, cfg *tls.Config, h http.Handler) compliance.Sources {
+// serveSite starts s over TLS with cfg and returns the check's sources for it.
+func serveSite(t *testing.T, cfg *tls.Config, h http.Handler) compliance.Sources {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = cfg
@@ -181,43 +181,43 @@ func serve(t *testing.T, cfg *tls.Config, h http.Handler) compliance.Sources {
 // nonce or with 'unsafe-inline', a cross-site POST accepted, nothing
 // listening, no certificate.
 func TestTransportEvidence(t *testing.T) {
-	a := startPortico(t)
+	a := startPorticoServer(t)
 	checks := a.Compliance().Checks()
 	now := time.Now()
 	for _, name := range []string{"transport.tls", "web.headers"} {
-		r := mustRun(t, checks, name, now)
+		r := mustRunTransport(t, checks, name, now)
 		wantStatus(t, "the running Portico", r, compliance.Pass)
 		t.Logf("%s: %s %v", name, r.Summary, r.Figures)
 	}
 
-	valid := testCert(t, now.Add(-24*time.Hour), now.Add(365*24*time.Hour))
+	valid := selfSignedFor(t, now.Add(-24*time.Hour), now.Add(365*24*time.Hour))
 	tlsCase := func(name string, cfg *tls.Config, h http.Handler, want compliance.Status) {
 		t.Run(name, func(t *testing.T) {
-			r := mustRun(t, compliance.Checks(serve(t, cfg, h)), "transport.tls", time.Now())
+			r := mustRunTransport(t, compliance.Checks(serveSite(t, cfg, h)), "transport.tls", time.Now())
 			wantStatus(t, name, r, want)
 			t.Logf("%s", r.Summary)
 		})
 	}
-	tlsCase("a server like Portico's passes", strongTLS(valid), goodSite(), compliance.Pass)
-	tlsCase("TLS 1.0 and CBC allowed fails", weakTLS(valid), goodSite(), compliance.Fail)
-	noHSTS := goodSite()
+	tlsCase("a server like Portico's passes", strongTLSConfig(valid), strictSite(), compliance.Pass)
+	tlsCase("TLS 1.0 and CBC allowed fails", weakTLSConfig(valid), strictSite(), compliance.Fail)
+	noHSTS := strictSite()
 	noHSTS.hsts = ""
-	tlsCase("no HSTS fails", strongTLS(valid), noHSTS, compliance.Fail)
-	shortHSTS := goodSite()
+	tlsCase("no HSTS fails", strongTLSConfig(valid), noHSTS, compliance.Fail)
+	shortHSTS := strictSite()
 	shortHSTS.hsts = "max-age=86400"
-	tlsCase("a one-day HSTS fails", strongTLS(valid), shortHSTS, compliance.Fail)
-	plainCookie := goodSite()
+	tlsCase("a one-day HSTS fails", strongTLSConfig(valid), shortHSTS, compliance.Fail)
+	plainCookie := strictSite()
 	plainCookie.cookie = &http.Cookie{Name: "session", Value: "v", Path: "/", HttpOnly: true}
-	tlsCase("a cookie without Secure fails", strongTLS(valid), plainCookie, compliance.Fail)
+	tlsCase("a cookie without Secure fails", strongTLSConfig(valid), plainCookie, compliance.Fail)
 	tlsCase("a certificate in the last tenth of its life warns",
-		strongTLS(testCert(t, now.Add(-90*24*time.Hour), now.Add(5*24*time.Hour))), goodSite(), compliance.Warn)
+		strongTLSConfig(selfSignedFor(t, now.Add(-90*24*time.Hour), now.Add(5*24*time.Hour))), strictSite(), compliance.Warn)
 	t.Run("an expired certificate fails", func(t *testing.T) {
-		src := serve(t, strongTLS(valid), goodSite())
-		r := mustRun(t, compliance.Checks(src), "transport.tls", valid.Leaf.NotAfter.Add(time.Hour))
+		src := serveSite(t, strongTLSConfig(valid), strictSite())
+		r := mustRunTransport(t, compliance.Checks(src), "transport.tls", valid.Leaf.NotAfter.Add(time.Hour))
 		wantStatus(t, "expired", r, compliance.Fail)
 	})
 	t.Run("nothing listening or no certificate cannot pass", func(t *testing.T) {
-		src := serve(t, strongTLS(valid), goodSite())
+		src := serveSite(t, strongTLSConfig(valid), strictSite())
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -225,32 +225,32 @@ func TestTransportEvidence(t *testing.T) {
 		src.TLSAddr = ln.Addr().String()
 		ln.Close()
 		for _, name := range []string{"transport.tls", "web.headers"} {
-			if r, err := runCheck(t, compliance.Checks(src), name, time.Now()); err == nil {
+			if r, err := runTransportCheck(t, compliance.Checks(src), name, time.Now()); err == nil {
 				t.Errorf("%s with nothing listening: %s %s, want an error", name, r.Status, r.Summary)
 			}
-			if r, err := runCheck(t, compliance.Checks(compliance.Sources{TLSAddr: src.TLSAddr}), name, time.Now()); err == nil {
+			if r, err := runTransportCheck(t, compliance.Checks(compliance.Sources{TLSAddr: src.TLSAddr}), name, time.Now()); err == nil {
 				t.Errorf("%s without a certificate: %s %s, want an error", name, r.Status, r.Summary)
 			}
 		}
 	})
 
-	headersCase := func(name string, s site, want compliance.Status) {
+	headersCase := func(name string, s probeSite, want compliance.Status) {
 		t.Run(name, func(t *testing.T) {
-			r := mustRun(t, compliance.Checks(serve(t, strongTLS(valid), s)), "web.headers", time.Now())
+			r := mustRunTransport(t, compliance.Checks(serveSite(t, strongTLSConfig(valid), s)), "web.headers", time.Now())
 			wantStatus(t, name, r, want)
 		})
 	}
-	headersCase("strict headers pass", goodSite(), compliance.Pass)
-	fixed := goodSite()
+	headersCase("strict headers pass", strictSite(), compliance.Pass)
+	fixed := strictSite()
 	fixed.fixedNonce = true
 	headersCase("the same nonce twice fails", fixed, compliance.Fail)
-	inline := goodSite()
+	inline := strictSite()
 	inline.csp = "default-src 'self'; script-src 'nonce-%s' 'strict-dynamic' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 	headersCase("'unsafe-inline' fails", inline, compliance.Fail)
-	noFrame := goodSite()
+	noFrame := strictSite()
 	noFrame.csp = "script-src 'nonce-%s' 'strict-dynamic'; object-src 'none'; base-uri 'none'"
 	headersCase("no frame-ancestors fails", noFrame, compliance.Fail)
-	cross := goodSite()
+	cross := strictSite()
 	cross.allowCross = true
 	headersCase("a cross-site POST accepted fails", cross, compliance.Fail)
 }
