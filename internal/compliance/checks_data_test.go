@@ -56,7 +56,7 @@ func TestFieldsEncryptedEvidence(t *testing.T) {
 		ctx := context.Background()
 		a := w.dataCustomer(t, "ada@example.com")
 		b := w.dataCustomer(t, "bob@example.com")
-		if err := w.sv.Identity.SetContact(ctx, a.AccountID, "Ada Lovelace", "+44 20 7946 0958"); err != nil {
+		if err := w.sv.Identity.SetContact(ctx, b.AccountID, "Bob Baker", "+44 20 7946 0958"); err != nil {
 			t.Fatal(err)
 		}
 		w.sv.Identity.Login(ctx, identity.Credentials{Email: "ada@example.com", Password: dataPassword, IP: "192.0.2.7", UserAgent: "test"})
@@ -65,14 +65,20 @@ func TestFieldsEncryptedEvidence(t *testing.T) {
 		}
 		w.wantData(t, "crypto.fields-encrypted", "fields written by the services", compliance.Pass)
 
-		t.Run("a ciphertext moved to another account fails", func(t *testing.T) {
-			exec(t, d, `UPDATE accounts SET email_enc = (SELECT email_enc FROM accounts WHERE id = $1) WHERE id = $2`, a.AccountID, b.AccountID)
-			w.wantData(t, "crypto.fields-encrypted", "moved ciphertext", compliance.Fail)
-		})
-		t.Run("a phone number written in clear fails", func(t *testing.T) {
-			exec(t, d, `UPDATE accounts SET phone_enc = $1 WHERE id = $2`, []byte("+44 20 7946 0958"), a.AccountID)
-			w.wantData(t, "crypto.fields-encrypted", "clear phone", compliance.Fail)
-		})
+		// Each break is undone before the next, so that each is seen alone.
+		var phone, email []byte
+		if err := d.QueryRowContext(ctx, `SELECT phone_enc, email_enc FROM accounts WHERE id = $1`, b.AccountID).Scan(&phone, &email); err != nil {
+			t.Fatal(err)
+		}
+		exec(t, d, `UPDATE accounts SET phone_enc = $1 WHERE id = $2`, []byte("+44 20 7946 0958"), b.AccountID)
+		w.wantData(t, "crypto.fields-encrypted", "a phone number written in clear", compliance.Fail)
+		exec(t, d, `UPDATE accounts SET phone_enc = $1 WHERE id = $2`, phone, b.AccountID)
+		w.wantData(t, "crypto.fields-encrypted", "the phone number restored", compliance.Pass)
+
+		exec(t, d, `UPDATE accounts SET email_enc = (SELECT email_enc FROM accounts WHERE id = $1) WHERE id = $2`, a.AccountID, b.AccountID)
+		w.wantData(t, "crypto.fields-encrypted", "a ciphertext moved to another account", compliance.Fail)
+		exec(t, d, `UPDATE accounts SET email_enc = $1 WHERE id = $2`, email, b.AccountID)
+		w.wantData(t, "crypto.fields-encrypted", "the address restored", compliance.Pass)
 	})
 }
 
