@@ -42,6 +42,13 @@ func dataChecks(src Sources) []Check {
 			"Fails when one is past it; warns when one is within the last tenth of it, or an erasure is waiting past its grace period.",
 		Run: func(ctx context.Context, now time.Time) (Result, error) { return checkPrivacyRequests(ctx, src, now) },
 	}, {
+		Name:    "privacy.erasures-shredded",
+		Clauses: []string{"CP-5.2", "CP-11.1"},
+		Description: "For every erasure carried out, checks that the account's data key is a destroyed tombstone (crypto-shredded) and that no account row is left; " +
+			"and that every destroyed key is in the erasure ledger next to the keyset, which a restore of an older backup re-applies. " +
+			"Fails on an erasure marked done whose key survives or whose account remains, or a destroyed key missing from the ledger.",
+		Run: func(ctx context.Context, now time.Time) (Result, error) { return checkErasuresShredded(ctx, src) },
+	}, {
 		Name:    "privacy.notice",
 		Clauses: []string{"MTL-2.1.2"},
 		Description: "Reports the privacy notice in force and how many active customers have acknowledged it (the others see a banner until they do); " +
@@ -338,6 +345,75 @@ func checkPrivacyRequests(ctx context.Context, src Sources, now time.Time) (Resu
 		return Result{Status: Warn, Summary: fmt.Sprintf("no data-subject request is past its deadline, but some are near it (%d) or are erasures waiting past their grace (%d)", near, lateErasures), Figures: figs}, nil
 	}
 	return Result{Status: Pass, Summary: fmt.Sprintf("no data-subject request is past its legal deadline (%d open)", waiting), Figures: figs}, nil
+}
+
+// Enforces MTL-7.2 (evidence of CP-5.2, CP-11.1): erased data is
+// crypto-shredded, and the shredding reaches backups through the ledger.
+func checkErasuresShredded(ctx context.Context, src Sources) (Result, error) {
+	if src.DB == nil || src.Keys == nil {
+		return Result{}, errUnavailable("the database or the keyring")
+	}
+	var done, keyLive, accountLeft int
+	err := src.DB.QueryRowContext(ctx,
+		`SELECT COUNT(*),
+		        COALESCE(SUM(CASE WHEN NOT EXISTS (SELECT 1 FROM subject_keys k WHERE k.subject_id = r.account_id
+		                                           AND k.destroyed_at IS NOT NULL AND k.wrapped_key IS NULL) THEN 1 ELSE 0 END), 0),
+		        COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM accounts a WHERE a.id = r.account_id) THEN 1 ELSE 0 END), 0)
+		 FROM privacy_requests r WHERE r.kind = $1 AND r.status = $2`, privacy.KindErasure, privacy.StatusDone).
+		Scan(&done, &keyLive, &accountLeft)
+	if err != nil {
+		return Result{}, err
+	}
+	ledger, err := src.Keys.ErasedSubjects()
+	if err != nil {
+		return Result{}, err
+	}
+	inLedger := make(map[string]bool, len(ledger))
+	for _, id := range ledger {
+		inLedger[id] = true
+	}
+	rows, err := src.DB.QueryContext(ctx, `SELECT subject_id FROM subject_keys WHERE destroyed_at IS NOT NULL`)
+	if err != nil {
+		return Result{}, err
+	}
+	tombstones, unledgered := 0, 0
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return Result{}, err
+		}
+		tombstones++
+		if !inLedger[id] {
+			unledgered++
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return Result{}, err
+	}
+	figs := []Figure{
+		{"erasures carried out", strconv.Itoa(done)},
+		{"of them with a live key", strconv.Itoa(keyLive)},
+		{"of them with the account left", strconv.Itoa(accountLeft)},
+		{"destroyed keys", strconv.Itoa(tombstones)},
+		{"destroyed keys missing from the ledger", strconv.Itoa(unledgered)},
+		{"ledger entries", strconv.Itoa(len(ledger))},
+	}
+	var problems []string
+	if keyLive > 0 {
+		problems = append(problems, fmt.Sprintf("erasures marked done whose data key was not destroyed: %d", keyLive))
+	}
+	if accountLeft > 0 {
+		problems = append(problems, fmt.Sprintf("erasures marked done whose account is still stored: %d", accountLeft))
+	}
+	if unledgered > 0 {
+		problems = append(problems, fmt.Sprintf("destroyed keys missing from the erasure ledger (a restore would bring them back): %d", unledgered))
+	}
+	if len(problems) > 0 {
+		return Result{Status: Fail, Summary: strings.Join(problems, "; "), Figures: figs}, nil
+	}
+	return Result{Status: Pass, Summary: fmt.Sprintf("every erasure carried out (%d) is crypto-shredded, and every destroyed key (%d) is in the ledger a restore re-applies", done, tombstones), Figures: figs}, nil
 }
 
 // Enforces MTL-7.2 (evidence of MTL-2.1.2): every customer's accepted

@@ -2,6 +2,7 @@ package compliance_test
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -159,6 +160,41 @@ func TestPrivacyRequestsEvidence(t *testing.T) {
 			t.Fatalf("erasures: %d %v", n, err)
 		}
 		w.wantData(t, "privacy.requests", "carried out", compliance.Pass)
+	})
+}
+
+// TestErasuresShreddedEvidence (CP-5.2, CP-11.1): an erasure carried out
+// by the service is crypto-shredded and in the ledger; one marked done by
+// hand (key alive, account left) fails, and so does a destroyed key the
+// ledger lost (a restore would bring the person back).
+func TestErasuresShreddedEvidence(t *testing.T) {
+	eachDataClock(t, func(t *testing.T, d *db.DB, clk *dbtest.Clock) {
+		w := newWorld(t, d, nil)
+		ctx := context.Background()
+		a := w.dataCustomer(t, "ada@example.com")
+		b := w.dataCustomer(t, "bob@example.com")
+		w.wantData(t, "privacy.erasures-shredded", "no erasure yet", compliance.Pass)
+		for _, p := range []access.Principal{a, b} {
+			if _, err := w.sv.Privacy.RequestErasure(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clk.Add(w.st.Profile.Privacy.ErasureGrace.Duration + time.Minute)
+		exec(t, d, `UPDATE privacy_requests SET scheduled_for = $1 WHERE account_id = $2`, clk.Now().Add(time.Hour), b.AccountID)
+		if n, err := w.sv.Privacy.RunDueErasures(ctx); err != nil || n != 1 {
+			t.Fatalf("erasures: %d %v", n, err)
+		}
+		w.wantData(t, "privacy.erasures-shredded", "erased by the service", compliance.Pass)
+
+		exec(t, d, `UPDATE privacy_requests SET status = 'done', completed_at = $1 WHERE account_id = $2`, clk.Now(), b.AccountID)
+		w.wantData(t, "privacy.erasures-shredded", "marked done by hand", compliance.Fail)
+		exec(t, d, `UPDATE privacy_requests SET status = 'pending', completed_at = NULL WHERE account_id = $1`, b.AccountID)
+		w.wantData(t, "privacy.erasures-shredded", "back to pending", compliance.Pass)
+
+		if err := os.WriteFile(w.st.Keyring.LedgerPath(), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		w.wantData(t, "privacy.erasures-shredded", "the ledger lost an erasure", compliance.Fail)
 	})
 }
 
