@@ -166,7 +166,9 @@ func TestPrivacyRequestsEvidence(t *testing.T) {
 // TestErasuresShreddedEvidence (CP-5.2, CP-11.1): an erasure carried out
 // by the service is crypto-shredded and in the ledger; one marked done by
 // hand (key alive, account left) fails, and so does a destroyed key the
-// ledger lost (a restore would bring the person back).
+// ledger lost (a restore would bring the person back), and an account
+// deleted by SQL with its key left alive, and a shredded account whose row
+// was left behind.
 func TestErasuresShreddedEvidence(t *testing.T) {
 	eachDataClock(t, func(t *testing.T, d *db.DB, clk *dbtest.Clock) {
 		w := newWorld(t, d, nil)
@@ -191,10 +193,38 @@ func TestErasuresShreddedEvidence(t *testing.T) {
 		exec(t, d, `UPDATE privacy_requests SET status = 'pending', completed_at = NULL WHERE account_id = $1`, b.AccountID)
 		w.wantData(t, "privacy.erasures-shredded", "back to pending", compliance.Pass)
 
+		ledger, err := os.ReadFile(w.st.Keyring.LedgerPath())
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(w.st.Keyring.LedgerPath(), nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		w.wantData(t, "privacy.erasures-shredded", "the ledger lost an erasure", compliance.Fail)
+		if err := os.WriteFile(w.st.Keyring.LedgerPath(), ledger, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		w.wantData(t, "privacy.erasures-shredded", "the ledger restored", compliance.Pass)
+
+		// Deleted by SQL instead of erased: the rows are gone but the key
+		// lives, so any backup still decrypts.
+		exec(t, d, `DELETE FROM accounts WHERE id = $1`, b.AccountID)
+		exec(t, d, `UPDATE privacy_requests SET status = 'done', completed_at = $1 WHERE account_id = $2`, clk.Now(), b.AccountID)
+		w.wantData(t, "privacy.erasures-shredded", "deleted without shredding", compliance.Fail)
+		exec(t, d, `UPDATE privacy_requests SET status = 'pending', completed_at = NULL WHERE account_id = $1`, b.AccountID)
+
+		// Shredded (and in the ledger) but the account's row, with its
+		// clear columns, left behind.
+		c := w.dataCustomer(t, "cy@example.com")
+		if _, err := w.sv.Privacy.RequestErasure(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		exec(t, d, `UPDATE subject_keys SET wrapped_key = NULL, destroyed_at = $1 WHERE subject_id = $2`, clk.Now(), c.AccountID)
+		exec(t, d, `UPDATE privacy_requests SET status = 'done', completed_at = $1 WHERE account_id = $2`, clk.Now(), c.AccountID)
+		if err := os.WriteFile(w.st.Keyring.LedgerPath(), append(ledger, []byte(c.AccountID+"\n")...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		w.wantData(t, "privacy.erasures-shredded", "shredded but the account left", compliance.Fail)
 	})
 }
 
