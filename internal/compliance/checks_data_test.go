@@ -76,6 +76,15 @@ func TestFieldsEncryptedEvidence(t *testing.T) {
 		exec(t, d, `UPDATE accounts SET phone_enc = $1 WHERE id = $2`, phone, b.AccountID)
 		w.wantData(t, "crypto.fields-encrypted", "the phone number restored", compliance.Pass)
 
+		var name []byte
+		if err := d.QueryRowContext(ctx, `SELECT name_enc FROM accounts WHERE id = $1`, b.AccountID).Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		exec(t, d, `UPDATE accounts SET name_enc = $1 WHERE id = $2`, []byte("Bob Baker, written in clear, long as a ciphertext"), b.AccountID)
+		w.wantData(t, "crypto.fields-encrypted", "a name as long as a ciphertext written in clear", compliance.Fail)
+		exec(t, d, `UPDATE accounts SET name_enc = $1 WHERE id = $2`, name, b.AccountID)
+		w.wantData(t, "crypto.fields-encrypted", "the name restored", compliance.Pass)
+
 		exec(t, d, `UPDATE accounts SET email_enc = (SELECT email_enc FROM accounts WHERE id = $1) WHERE id = $2`, a.AccountID, b.AccountID)
 		w.wantData(t, "crypto.fields-encrypted", "a ciphertext moved to another account", compliance.Fail)
 		exec(t, d, `UPDATE accounts SET email_enc = $1 WHERE id = $2`, email, b.AccountID)
