@@ -75,6 +75,9 @@ func TestFieldsEncryptedEvidence(t *testing.T) {
 		w.wantData(t, "crypto.fields-encrypted", "a phone number written in clear", compliance.Fail)
 		exec(t, d, `UPDATE accounts SET phone_enc = $1 WHERE id = $2`, phone, b.AccountID)
 		w.wantData(t, "crypto.fields-encrypted", "the phone number restored", compliance.Pass)
+		exec(t, d, `UPDATE accounts SET phone_enc = $1 WHERE id = $2`, phone[:10], b.AccountID)
+		w.wantData(t, "crypto.fields-encrypted", "a truncated ciphertext", compliance.Fail)
+		exec(t, d, `UPDATE accounts SET phone_enc = $1 WHERE id = $2`, phone, b.AccountID)
 
 		var name []byte
 		if err := d.QueryRowContext(ctx, `SELECT name_enc FROM accounts WHERE id = $1`, b.AccountID).Scan(&name); err != nil {
