@@ -94,6 +94,10 @@ func newProber(src Sources, now time.Time) (*prober, error) {
 	switch {
 	case len(leaf.DNSNames) > 0:
 		name = leaf.DNSNames[0]
+		// A wildcard names no host: ask for one it covers.
+		if rest, ok := strings.CutPrefix(name, "*."); ok {
+			name = "portico." + rest
+		}
 	case len(leaf.IPAddresses) > 0:
 		name = leaf.IPAddresses[0].String()
 	default:

@@ -82,8 +82,8 @@ func mustRunTransport(t *testing.T, checks []compliance.Check, name string, now 
 }
 
 // selfSignedFor is a self-signed certificate for 127.0.0.1 valid from
-// notBefore to notAfter.
-func selfSignedFor(t *testing.T, notBefore, notAfter time.Time) tls.Certificate {
+// notBefore to notAfter, also for the DNS names given.
+func selfSignedFor(t *testing.T, notBefore, notAfter time.Time, names ...string) tls.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -93,7 +93,7 @@ func selfSignedFor(t *testing.T, notBefore, notAfter time.Time) tls.Certificate 
 		SerialNumber: big.NewInt(42), Subject: pkix.Name{CommonName: "test"},
 		NotBefore: notBefore, NotAfter: notAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		BasicConstraintsValid: true, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: names,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
@@ -199,6 +199,7 @@ func TestTransportEvidence(t *testing.T) {
 		})
 	}
 	tlsCase("a server like Portico's passes", strongTLSConfig(valid), strictSite(), compliance.Pass)
+	tlsCase("a wildcard certificate passes", strongTLSConfig(selfSignedFor(t, now.Add(-24*time.Hour), now.Add(365*24*time.Hour), "*.portal.example")), strictSite(), compliance.Pass)
 	tlsCase("TLS 1.0 and CBC allowed fails", weakTLSConfig(valid), strictSite(), compliance.Fail)
 	noHSTS := strictSite()
 	noHSTS.hsts = ""
