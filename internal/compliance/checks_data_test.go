@@ -49,8 +49,9 @@ func (w *world) wantData(t *testing.T, name, what string, status compliance.Stat
 
 // TestFieldsEncryptedEvidence (CP-5.1, MTL-2.1.3, MTL-1.1): personal
 // fields written by the services are ciphertext and decrypt under their
-// subject's key; a value written in clear by SQL, or a ciphertext moved to
-// another account, fails the check.
+// subject's key; a value written in clear by SQL, a truncated ciphertext
+// or a ciphertext moved to another account fails the check, and an
+// unfinished key rotation warns.
 func TestFieldsEncryptedEvidence(t *testing.T) {
 	eachDataClock(t, func(t *testing.T, d *db.DB, clk *dbtest.Clock) {
 		w := newWorld(t, d, nil)
@@ -92,6 +93,12 @@ func TestFieldsEncryptedEvidence(t *testing.T) {
 		w.wantData(t, "crypto.fields-encrypted", "a ciphertext moved to another account", compliance.Fail)
 		exec(t, d, `UPDATE accounts SET email_enc = $1 WHERE id = $2`, email, b.AccountID)
 		w.wantData(t, "crypto.fields-encrypted", "the address restored", compliance.Pass)
+
+		// A rotation that `portico keys rotate` began and did not finish.
+		exec(t, d, `INSERT INTO key_rotations (key_id, previous_key_id, started_at) VALUES ($1, $2, $3)`, 99, int64(w.st.Keyring.PrimaryKeyID()), clk.Now())
+		w.wantData(t, "crypto.fields-encrypted", "an unfinished rotation", compliance.Warn)
+		exec(t, d, `UPDATE key_rotations SET finished_at = $1, outcome = 'done' WHERE key_id = $2`, clk.Now(), 99)
+		w.wantData(t, "crypto.fields-encrypted", "the rotation finished", compliance.Pass)
 	})
 }
 
