@@ -230,6 +230,10 @@ func (a *App) MetricsURL() string {
 // Storage gives tests and commands access to the database, keyring and log.
 func (a *App) Storage() *Storage { return a.storage }
 
+// Compliance is the running server's compliance service, whose checks
+// probe this very server.
+func (a *App) Compliance() *compliance.Service { return a.compliance }
+
 // Run serves until ctx is cancelled or a listener fails, then shuts down
 // gracefully: listeners close, in-flight requests get up to the shutdown
 // timeout to finish, and the database is closed cleanly.

@@ -251,14 +251,11 @@ func runMaintenance(ctx context.Context, sv *Services, every time.Duration, logg
 	}
 }
 
-// retentionEvery is how often the retention purge runs.
-const retentionEvery = time.Hour
-
 // runRetentionIfDue runs the purge when its last run is an hour old. Every
 // node asks; the lease lets one of them run it.
 func runRetentionIfDue(ctx context.Context, r *retention.Service, logger *slog.Logger) error {
 	last, ok, err := r.LastRun(ctx)
-	if err != nil || ok && time.Since(last.StartedAt) < retentionEvery {
+	if err != nil || ok && time.Since(last.StartedAt) < retention.Interval {
 		return err
 	}
 	run, err := r.Run(ctx, false)

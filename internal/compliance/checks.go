@@ -60,6 +60,8 @@ func Checks(src Sources) []Check {
 	out = append(out, auditChecks(src)...)
 	out = append(out, secopsChecks(src)...)
 	out = append(out, identityChecks(src)...)
+	out = append(out, transportChecks(src)...)
+	out = append(out, dataChecks(src)...)
 	return out
 }
 

@@ -145,7 +145,7 @@ func (s *Service) Run(ctx context.Context, dryRun bool) (Run, error) {
 	}); err != nil {
 		return Run{}, err
 	}
-	runErr := s.purge(ctx, &run)
+	runErr := s.purge(ctx, &run, run.StartedAt)
 	if runErr != nil {
 		run.Error = runErr.Error()
 	}
@@ -173,8 +173,7 @@ func (s *Service) Run(ctx context.Context, dryRun bool) (Run, error) {
 	return run, err
 }
 
-func (s *Service) purge(ctx context.Context, run *Run) error {
-	now := s.d.DB.Now()
+func (s *Service) purge(ctx context.Context, run *Run, now time.Time) error {
 	for _, r := range rules {
 		n, err := s.rows(ctx, r, r.cutoff(s.d.Profile, now), run.DryRun)
 		run.Counts[r.name] = n
@@ -376,6 +375,24 @@ func (s *Service) release(ctx context.Context) {
 		_, err := tx.ExecContext(ctx, `UPDATE job_leases SET expires_at = $1 WHERE name = $2 AND holder = $3`, tx.Now(), leaseName, s.holder)
 		return err
 	})
+}
+
+// Interval is how often the purge runs.
+const Interval = time.Hour
+
+// Overdue counts, per category, the rows (or accounts) whose retention
+// had ended by asOf and that are still stored: what a purge started at
+// asOf should have deleted. It records and changes nothing. The
+// compliance evidence calls it with the start of the last run.
+//
+// Enforces CP-5.2: what outlived its retention can be shown, not assumed.
+func (s *Service) Overdue(ctx context.Context, asOf time.Time) (map[string]int, error) {
+	run := Run{DryRun: true, Counts: map[string]int{}}
+	if err := s.purge(ctx, &run, asOf); err != nil {
+		return nil, err
+	}
+	delete(run.Counts, "inactive_warned") // a warning to send, not data kept too long
+	return run.Counts, nil
 }
 
 // LastRun returns the most recent run that is not a dry run.

@@ -221,3 +221,37 @@ func TestPurgeIsLeased(t *testing.T) {
 		}
 	})
 }
+
+// TestOverdue: Overdue counts what a purge started at a given time should
+// have deleted and is still stored, and changes nothing (CP-5.2).
+func TestOverdue(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		e.customer(t, "old@example.com")
+		e.id.Login(e.ctx, identity.Credentials{Email: "old@example.com", Password: "wrong password entirely", IP: "192.0.2.1", UserAgent: "t"})
+		start := e.clk.Now()
+		got, err := e.purge.Overdue(e.ctx, start)
+		if err != nil || got["sign_in_history"] != 0 {
+			t.Fatalf("nothing is past its retention yet: %v %v", got, err)
+		}
+		e.clk.Add(396 * 24 * time.Hour) // 13 months: the sign-in is past its retention
+		if got, _ := e.purge.Overdue(e.ctx, start); got["sign_in_history"] != 0 {
+			t.Errorf("as of before its end, the sign-in is not overdue: %v", got)
+		}
+		got, err = e.purge.Overdue(e.ctx, e.clk.Now())
+		if err != nil || got["sign_in_history"] != 1 {
+			t.Fatalf("the expired sign-in is overdue: %v %v", got, err)
+		}
+		if _, ok := got["inactive_warned"]; ok {
+			t.Error("warnings to send are not overdue data")
+		}
+		if e.count(t, `SELECT COUNT(*) FROM sign_in_events`) != 1 || e.count(t, `SELECT COUNT(*) FROM retention_runs`) != 0 {
+			t.Error("Overdue deleted or recorded something")
+		}
+		if _, err := e.purge.Run(e.ctx, false); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := e.purge.Overdue(e.ctx, e.clk.Now()); got["sign_in_history"] != 0 {
+			t.Errorf("after the purge nothing is overdue: %v", got)
+		}
+	})
+}
