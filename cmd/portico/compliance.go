@@ -16,7 +16,9 @@ import (
 )
 
 // cmdComplianceReport writes the live compliance report offline: the same
-// content as /admin/compliance, as HTML, JSON or PDF (MTL-7.2).
+// content as /admin/compliance, as HTML, JSON or PDF.
+//
+// Enforces MTL-7.2: the report offline, the same content as the page.
 func cmdComplianceReport(ctx context.Context, e env, args []string) error {
 	l := config.NewLoader("compliance report", `Usage: portico compliance report [--format html|json|pdf] [--output FILE] [--take-evidence] [flags]
 
