@@ -17,26 +17,37 @@ import (
 )
 
 // hostile is a check whose summary and figures carry markup, as a check
-// reading data someone typed could.
-var hostile = compliance.Check{
-	Name: "test.hostile", Clauses: []string{"CP-4.1"}, Description: "reads what someone typed",
-	Run: func(ctx context.Context, now time.Time) (compliance.Result, error) {
-		return compliance.Result{Status: compliance.Warn, Summary: `<script>alert(1)</script> & "quoted"`,
-			Figures: []compliance.Figure{{Label: "<b>label</b>", Value: `<img src=x onerror=alert(2)>`}}}, nil
-	},
+// reading data someone typed could. It fails the first time and warns
+// after, so that its clause's history holds a failure period.
+func hostile() compliance.Check {
+	runs := 0
+	return compliance.Check{
+		Name: "test.hostile", Clauses: []string{"CP-4.1"}, Description: "reads what someone typed",
+		Run: func(ctx context.Context, now time.Time) (compliance.Result, error) {
+			runs++
+			st := compliance.Warn
+			if runs == 1 {
+				st = compliance.Fail
+			}
+			return compliance.Result{Status: st, Summary: `<script>alert(1)</script> & "quoted"`,
+				Figures: []compliance.Figure{{Label: "<b>label</b>", Value: `<img src=x onerror=alert(2)>`}}}, nil
+		},
+	}
 }
 
 // reportOf builds the report of a world whose service also runs the
-// hostile check, after evidence was taken twice (the history has two runs).
-func reportOf(t *testing.T, d *db.DB) compliance.Report {
+// hostile check, after evidence was taken twice, an hour apart (the
+// history has two runs and a failure period).
+func reportOf(t *testing.T, d *db.DB, clock *dbtest.Clock) compliance.Report {
 	t.Helper()
 	w := newWorld(t, d, nil)
-	svc, err := compliance.New(d, w.st.Audit, w.st.Profile, w.svc.Controls(), append(w.svc.Checks(), hostile))
+	svc, err := compliance.New(d, w.st.Audit, w.st.Profile, w.svc.Controls(), append(w.svc.Checks(), hostile()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
 	for range 2 {
+		clock.Add(time.Hour)
 		if _, err := svc.TakeEvidence(ctx, compliance.OnDemand, "account:test"); err != nil {
 			t.Fatal(err)
 		}
@@ -55,8 +66,10 @@ func reportOf(t *testing.T, d *db.DB) compliance.Report {
 // status and reasons, its controls and tests, its evidence and history;
 // a check's summary and figures are escaped, never markup.
 func TestReportHTML(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		rep := reportOf(t, d)
+	clock := dbtest.NewClock(t0)
+	dbtest.EachWith(t, dbtest.Options{Now: clock.Now}, func(t *testing.T, d *db.DB) {
+		clock.Set(t0)
+		rep := reportOf(t, d, clock)
 		var b bytes.Buffer
 		if err := rep.WriteHTML(&b); err != nil {
 			t.Fatal(err)
@@ -104,9 +117,13 @@ func TestReportHTML(t *testing.T) {
 			t.Errorf("%d articles for %d clauses", got, n)
 		}
 		// Each state in the history strip is written, never told by
-		// colour alone.
-		if !strings.Contains(page, `class="h-pass" title="`) || !strings.Contains(page, `<span class="visually-hidden">`) {
+		// colour alone; the failure period is in words.
+		if !strings.Contains(page, `class="h-pass" title="`) || !strings.Contains(page, `<li class="h-fail" title="2 Nov 2026 10:00 UTC: fail">`) ||
+			!strings.Contains(page, `<span class="visually-hidden">2 Nov 2026 10:00 UTC: fail</span>`) {
 			t.Error("the history strip has no text for its cells")
+		}
+		if !strings.Contains(page, "Failed from 2 Nov 2026 10:00 UTC to 2 Nov 2026 11:00 UTC") {
+			t.Error("the failure period of CP-4.1 is not in the report")
 		}
 		for _, st := range []string{"enforced", "partial", "failing", "not yet"} {
 			if !strings.Contains(page, ">"+st+"</span>") {
@@ -119,8 +136,10 @@ func TestReportHTML(t *testing.T) {
 // TestReportPDF (MTL-7.2): the PDF report, read back as text, holds the
 // summary, every clause ID with its status, and the checks' summaries.
 func TestReportPDF(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		rep := reportOf(t, d)
+	clock := dbtest.NewClock(t0)
+	dbtest.EachWith(t, dbtest.Options{Now: clock.Now}, func(t *testing.T, d *db.DB) {
+		clock.Set(t0)
+		rep := reportOf(t, d, clock)
 		var b bytes.Buffer
 		if err := rep.WritePDF(&b); err != nil {
 			t.Fatal(err)
@@ -128,7 +147,7 @@ func TestReportPDF(t *testing.T) {
 		text := pdfText(t, b.Bytes())
 		for _, want := range []string{"Compliance report", rep.ProfileDigest, rep.Run.ID, "SHA256:abcdef0123456789",
 			"the audit chain verifies", "audit.chain-verified", "Status: enforced", "Status: partial",
-			`<script>alert(1)</script>`} {
+			`<script>alert(1)</script>`, "Failed from 2 Nov 2026 10:00 UTC to 2 Nov 2026 11:00 UTC", "HISTORY: 2 RUN(S), OLDEST FIRST"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("the PDF lacks %q", want)
 			}
@@ -145,7 +164,8 @@ func TestReportPDF(t *testing.T) {
 
 // TestReportJSON: the JSON report has stable names and every clause.
 func TestReportJSON(t *testing.T) {
-	rep := reportOf(t, dbtest.SQLite(t, dbtest.Options{}))
+	clock := dbtest.NewClock(t0)
+	rep := reportOf(t, dbtest.SQLite(t, dbtest.Options{Now: clock.Now}), clock)
 	var b bytes.Buffer
 	if err := rep.WriteJSON(&b); err != nil {
 		t.Fatal(err)

@@ -174,7 +174,7 @@ func plural(n int, unit string) string {
 
 var (
 	errEvidenceBusy = apperr.New(apperr.RateLimited,
-		"The evidence is being taken now, by someone else or by the schedule. Wait for it to finish, then open the report again.")
+		"The evidence is being taken now on this server. Wait for it to finish, then open the report again.")
 	errEvidenceRecent = apperr.New(apperr.RateLimited,
 		"The evidence was taken less than a minute ago: the report already shows it. Taking it walks the whole audit trail, so wait a minute before taking it again.")
 )

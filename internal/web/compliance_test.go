@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/compliance"
 )
 
 // TestCompliancePage (MTL-7.2): administrators, auditors and the security
@@ -176,4 +178,42 @@ func TestComplianceDownloads(t *testing.T) {
 	if len(formats) != 3 {
 		t.Errorf("formats recorded: %v", formats)
 	}
+}
+
+// TestComplianceFailingClause (MTL-7.2): a clause whose evidence fails is
+// shown failing, with the check's summary as its reason and the period
+// it has been failing since, and the failing filter finds it.
+func TestComplianceFailingClause(t *testing.T) {
+	broken := func(d *Deps) {
+		svc, err := compliance.New(d.DB, d.Audit, d.Profile, Controls(), []compliance.Check{{
+			Name: "test.factors", Clauses: []string{"CP-4.1"}, Description: "every active customer has a second factor",
+			Run: func(ctx context.Context, now time.Time) (compliance.Result, error) {
+				return compliance.Result{Status: compliance.Fail, Summary: "2 active customers have no second factor",
+					Figures: []compliance.Figure{{Label: "without a factor", Value: "2"}}}, nil
+			},
+		}})
+		if err != nil {
+			panic(err)
+		}
+		d.Compliance = svc
+	}
+	eachServer(t, func(t *testing.T, s *testServer) {
+		e := newPlanEnv(t, s)
+		run, err := s.compliance.TakeEvidence(context.Background(), compliance.Scheduled, audit.ActorSystem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, page := e.get("/admin/compliance?status=failing", e.aud)
+		text := visibleText(page)
+		for _, want := range []string{"CP-4.1 MFA required to access the portal failing",
+			"evidence test.factors fails: 2 active customers have no second factor", "without a factor: 2",
+			"Failing since " + compliance.When(run.StartedAt), "(on schedule): 0 passed, 0 warned, 1 failed."} {
+			if !strings.Contains(text, want) {
+				t.Errorf("the failing clause lacks %q", want)
+			}
+		}
+		if code != 200 || strings.Count(page, "<article") != 1 || !strings.Contains(page, `<li class="strip-fail" title="`) {
+			t.Errorf("?status=failing: %d, want CP-4.1 alone with its failed run\n%s", code, text)
+		}
+	}, broken)
 }
