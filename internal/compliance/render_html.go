@@ -3,6 +3,7 @@ package compliance
 import (
 	"bytes"
 	"embed"
+	"fmt"
 	"html/template"
 	"io"
 	"strings"
@@ -20,6 +21,8 @@ var reportTemplate = sync.OnceValues(func() (*template.Template, error) {
 		"trigger": TriggerText,
 		"slug":    func(s ClauseState) string { return strings.ReplaceAll(string(s), " ", "-") },
 		"mark":    Mark,
+		"strip":   func(h []HistoryPoint) []StripCell { c, _ := Strip(h); return c },
+		"perDay":  func(h []HistoryPoint) bool { _, d := Strip(h); return d },
 	}).ParseFS(templateFiles, "templates/report.html")
 })
 
@@ -74,4 +77,54 @@ func (r Report) WriteHTML(w io.Writer) error {
 	}
 	_, err = w.Write(b.Bytes())
 	return err
+}
+
+// maxStripCells is how many cells a history strip shows run by run; a
+// longer history (hourly runs over 90 days are 2,160) is shown one cell
+// per day, so that the page and the report stay readable.
+const maxStripCells = 90
+
+// StripCell is one cell of a clause's history strip: one run, or one day
+// of runs with the worst status among them.
+type StripCell struct {
+	Status Status
+	Mark   string // the status as one character (Mark)
+	Text   string // the cell in words: when, status, and how many runs
+}
+
+// Strip folds a clause's history (oldest first) into the cells of its
+// strip: one per run up to maxStripCells runs, else one per day (UTC),
+// the latest maxStripCells days. perDay says which.
+func Strip(history []HistoryPoint) (cells []StripCell, perDay bool) {
+	if len(history) <= maxStripCells {
+		for _, h := range history {
+			cells = append(cells, StripCell{Status: h.Status, Mark: Mark(h.Status), Text: When(h.At) + ": " + string(h.Status)})
+		}
+		return cells, false
+	}
+	type day struct {
+		at     time.Time
+		status Status
+		runs   int
+	}
+	var days []day
+	for _, h := range history {
+		d := h.At.UTC().Truncate(24 * time.Hour)
+		if n := len(days); n > 0 && days[n-1].at.Equal(d) {
+			days[n-1].runs++
+			if worse(h.Status, days[n-1].status) {
+				days[n-1].status = h.Status
+			}
+			continue
+		}
+		days = append(days, day{at: d, status: h.Status, runs: 1})
+	}
+	if len(days) > maxStripCells {
+		days = days[len(days)-maxStripCells:]
+	}
+	for _, d := range days {
+		cells = append(cells, StripCell{Status: d.status, Mark: Mark(d.status),
+			Text: fmt.Sprintf("%s: %s (worst of %d runs)", d.at.Format("2 Jan 2006"), d.status, d.runs)})
+	}
+	return cells, true
 }

@@ -207,12 +207,17 @@ func (r Report) WritePDF(w io.Writer) error {
 				colour(black)
 			}
 			if len(c.History) > 0 {
-				sub(fmt.Sprintf("History: %d run(s), oldest first (P pass, W warn, F fail)", len(c.History)))
+				cells, perDay := Strip(c.History)
+				unit := "one cell per run"
+				if perDay {
+					unit = "one cell per day, the worst run of the day"
+				}
+				sub(fmt.Sprintf("History: %d run(s), oldest first, %s (P pass, W warn, F fail)", len(c.History), unit))
 				x0, y := pdf.GetX(), pdf.GetY()
 				x := x0
 				pdf.SetFont("Helvetica", "B", 7)
 				pdf.SetTextColor(255, 255, 255)
-				for _, h := range c.History {
+				for _, h := range cells {
 					if x+5 > 192 {
 						x, y = x0, y+6
 					}

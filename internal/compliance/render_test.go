@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -207,4 +208,40 @@ func pdfText(t *testing.T, b []byte) string {
 		t.Fatal(err)
 	}
 	return strings.Join(strings.Fields(out.String()), " ")
+}
+
+// TestStripFoldsLongHistory: a history of up to 90 runs is shown run by
+// run; a longer one (hourly runs for 90 days) one cell per day with the
+// worst status of the day, so that a failure in one hourly run still shows.
+func TestStripFoldsLongHistory(t *testing.T) {
+	var h []compliance.HistoryPoint
+	for i := range 90 {
+		h = append(h, compliance.HistoryPoint{Run: fmt.Sprint(i), At: t0.Add(time.Duration(i) * time.Hour), Status: compliance.Pass})
+	}
+	if cells, perDay := compliance.Strip(h); perDay || len(cells) != 90 || cells[0].Text != "2 Nov 2026 09:00 UTC: pass" || cells[0].Mark != "✓" {
+		t.Fatalf("90 runs: %d cells, per day %v, first %+v", len(cells), perDay, cells[0])
+	}
+	for i := 90; i < 24*100; i++ {
+		st := compliance.Pass
+		if i == 24*50+3 {
+			st = compliance.Fail
+		}
+		h = append(h, compliance.HistoryPoint{Run: fmt.Sprint(i), At: t0.Add(time.Duration(i) * time.Hour), Status: st})
+	}
+	cells, perDay := compliance.Strip(h)
+	if !perDay || len(cells) != 90 {
+		t.Fatalf("100 days of hourly runs: %d cells, per day %v", len(cells), perDay)
+	}
+	fails := 0
+	for _, c := range cells {
+		if c.Status == compliance.Fail {
+			fails++
+			if !strings.Contains(c.Text, ": fail (worst of 24 runs)") || c.Mark != "✗" {
+				t.Errorf("the failed day: %+v", c)
+			}
+		}
+	}
+	if fails != 1 {
+		t.Errorf("%d failing days, want 1", fails)
+	}
 }

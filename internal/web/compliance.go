@@ -42,20 +42,15 @@ const evidenceSpacing = time.Minute
 // complianceFilters are the statuses the page filters by.
 var complianceFilters = []compliance.ClauseState{compliance.Failing, compliance.Partial, compliance.Enforced}
 
-// historyCell is one run in a clause's history strip: its status said in a
-// mark and in words, the colour only repeating them.
-type historyCell struct {
-	Status compliance.Status
-	Mark   string
-	Text   string
-}
-
 // complianceClause is a clause on the page, with its history and failure
 // periods in words.
 type complianceClause struct {
 	compliance.ClauseReport
-	Slug      string // the status as a class name
-	Cells     []historyCell
+	Slug string // the status as a class name
+	// Cells are the history strip: each status in a mark and in words,
+	// the colour only repeating them; PerDay when a cell is a day of runs.
+	Cells     []compliance.StripCell
+	PerDay    bool
 	Periods   []string
 	NControls int
 }
@@ -136,10 +131,7 @@ func validFilter(f string) bool {
 // clauseOnPage adds the words of a clause's history and failure periods.
 func clauseOnPage(c compliance.ClauseReport) complianceClause {
 	out := complianceClause{ClauseReport: c, Slug: strings.ReplaceAll(string(c.Status), " ", "-"), NControls: len(c.Controls)}
-	for _, h := range c.History {
-		out.Cells = append(out.Cells, historyCell{Status: h.Status, Mark: compliance.Mark(h.Status),
-			Text: compliance.When(h.At) + ": " + string(h.Status)})
-	}
+	out.Cells, out.PerDay = compliance.Strip(c.History)
 	for _, f := range c.Failures {
 		if f.Ongoing {
 			out.Periods = append(out.Periods, "Failing since "+compliance.When(f.From))
