@@ -16,6 +16,7 @@
 //	portico backup create|restore          encrypted backups and their restore
 //	portico mail undelivered      list mail that has not been delivered
 //	portico detect replay         run the detection rules over a log of sign-in attempts
+//	portico compliance report     the live compliance report as HTML, JSON or PDF
 //
 // Exit status: 0 success, 1 failure, 2 bad usage (unknown command, flag or
 // value), with a one-line message on standard error; portico vulncheck
@@ -78,6 +79,7 @@ func commands() []command {
 		{"backup restore", "restore a backup into an empty database", cmdBackupRestore},
 		{"mail undelivered", "list mail waiting in the outbox or failed (no addresses or texts)", cmdMailUndelivered},
 		{"detect replay", "run the detection rules over a log of sign-in attempts and write the alerts", cmdDetectReplay},
+		{"compliance report", "write the live compliance report (--format html|json|pdf; --take-evidence first)", cmdComplianceReport},
 	}
 }
 

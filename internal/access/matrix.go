@@ -93,6 +93,13 @@ const (
 	// self-service permission like AccountSelf: it stays while training
 	// is overdue, so the way out of the restriction is open (CP-12).
 	TrainingTake Permission = "training.take"
+
+	// ComplianceRead: the live compliance report (MTL-7.2): every clause
+	// with its status, controls, tests, evidence and history, and its
+	// downloads (JSON, HTML, PDF).
+	ComplianceRead Permission = "compliance.read"
+	// ComplianceRun: take the evidence now, outside its schedule.
+	ComplianceRun Permission = "compliance.run"
 )
 
 // matrix is the role table: the one place where roles get permissions
@@ -102,10 +109,11 @@ var matrix = map[Role][]Permission{
 	RoleCustomer: {TicketOwn},
 	RoleSupport:  {TicketQueue, CustomerLookup, CustomerReveal, ReportForCustomer, TokenOwn, TokenCreate},
 	RoleSecurity: {IncidentManage, IncidentRead, CustomerLookup, ReportForCustomer, UserRead, PolicyRead, AuditRead, GovernanceRead, VendorManage,
-		FindingManage, TokenOwn, TokenCreate},
+		FindingManage, ComplianceRead, ComplianceRun, TokenOwn, TokenCreate},
 	RoleAdmin: {UserRead, UserManage, UserReveal, UserInvite, RoleGrant, ApprovalDecide, MatrixRead, PolicyRead, PolicyEdit, KeysRotate, OutboxRead,
-		AuditRead, PrivacyRequests, GovernanceRead, PolicyDocManage, TrainingManage, TokenOwn, TokenCreate},
-	RoleAuditor: {IncidentRead, UserRead, MatrixRead, PolicyRead, AuditRead, AuditExport, PrivacyRequests, GovernanceRead, TokenOwn, TokenCreate},
+		AuditRead, PrivacyRequests, GovernanceRead, PolicyDocManage, TrainingManage, ComplianceRead, ComplianceRun, TokenOwn, TokenCreate},
+	RoleAuditor: {IncidentRead, UserRead, MatrixRead, PolicyRead, AuditRead, AuditExport, PrivacyRequests, GovernanceRead, ComplianceRead,
+		TokenOwn, TokenCreate},
 }
 
 // sensitive are the permissions that need a step-up re-authentication
@@ -160,7 +168,7 @@ func Permissions() []Permission {
 	return []Permission{TicketOwn, TicketQueue, CustomerLookup, CustomerReveal, ReportForCustomer,
 		IncidentManage, IncidentRead, UserRead, UserManage, UserReveal, UserInvite, RoleGrant, ApprovalDecide, MatrixRead, PolicyRead, PolicyEdit,
 		KeysRotate, OutboxRead, AuditRead, AuditExport, PrivacyRequests, GovernanceRead, VendorManage, FindingManage, PolicyDocManage, TrainingManage,
-		TokenOwn, TokenCreate}
+		ComplianceRead, ComplianceRun, TokenOwn, TokenCreate}
 }
 
 // Describe says in words what a permission allows, for the matrix page and
@@ -196,6 +204,8 @@ var descriptions = map[Permission]string{
 	FindingManage:     "Record security assessments and work the findings register, disclosure reports included",
 	PolicyDocManage:   "Manage policy documents: versions, approvals and reviews",
 	TrainingManage:    "Manage training modules and assignments; record training done elsewhere",
+	ComplianceRead:    "Read the compliance report: every clause's status, controls, tests, evidence and history; download it",
+	ComplianceRun:     "Take the compliance evidence now, outside its schedule",
 	TokenOwn:          "See and revoke their own API tokens",
 	TokenCreate:       "Create an API token for themselves (step-up)",
 }

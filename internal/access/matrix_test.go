@@ -34,6 +34,12 @@ func TestRolePermissions(t *testing.T) {
 		{"auditors cannot edit policy", RoleAuditor, PolicyEdit, false},
 		{"auditors export the trail", RoleAuditor, AuditExport, true},
 		{"security manages incidents", RoleSecurity, IncidentManage, true},
+		{"auditors read the compliance report", RoleAuditor, ComplianceRead, true},
+		{"auditors do not take evidence", RoleAuditor, ComplianceRun, false},
+		{"security takes evidence", RoleSecurity, ComplianceRun, true},
+		{"admins take evidence", RoleAdmin, ComplianceRun, true},
+		{"support does not read the compliance report", RoleSupport, ComplianceRead, false},
+		{"customers do not read the compliance report", RoleCustomer, ComplianceRead, false},
 		{"unknown roles get nothing", Role("root"), UserRead, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

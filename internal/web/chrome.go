@@ -111,6 +111,8 @@ func (s *Server) accountChrome(r *http.Request, p *Page) {
 	p.Nav = Nav{
 		Tickets: access.Allowed(pr, access.TicketOwn),
 		Admin:   access.Allowed(pr, access.UserRead) || access.Allowed(pr, access.AuditRead),
+		// Compliance: the live report (MTL-7.2).
+		Compliance: access.Allowed(pr, access.ComplianceRead),
 	}
 	switch {
 	case access.Allowed(pr, access.TicketQueue):

@@ -53,6 +53,8 @@ type governancePage struct {
 	Now time.Time
 	// What the viewer may change, for the links' wording.
 	Vendors, Findings, PolicyDocs, Training bool
+	// Compliance: the viewer reads the live compliance report.
+	Compliance bool
 }
 
 func (s *Server) governancePage(w http.ResponseWriter, r *http.Request) error {
@@ -65,7 +67,8 @@ func (s *Server) governancePage(w http.ResponseWriter, r *http.Request) error {
 	p := access.PrincipalFrom(ctx)
 	return s.render(w, "governance", governancePage{Page: s.page(w, r, "Governance"), S: sum, Now: now,
 		Vendors: access.Allowed(p, access.VendorManage), Findings: access.Allowed(p, access.FindingManage),
-		PolicyDocs: access.Allowed(p, access.PolicyDocManage), Training: access.Allowed(p, access.TrainingManage)})
+		PolicyDocs: access.Allowed(p, access.PolicyDocManage), Training: access.Allowed(p, access.TrainingManage),
+		Compliance: s.compliance != nil && access.Allowed(p, access.ComplianceRead)})
 }
 
 // governanceSummary reads every register. The figures are the registers'

@@ -113,6 +113,7 @@ func (s *Server) routes() []route {
 	rs = append(rs, s.trainingRoutes()...)
 	rs = append(rs, s.policyDocRoutes()...)
 	rs = append(rs, s.governanceRoutes()...)
+	rs = append(rs, s.complianceRoutes()...)
 	rs = append(rs, s.tokenRoutes()...)
 	rs = append(rs, s.privacyRoutes()...)
 	rs = append(rs, s.apiRoutes()...)

@@ -20,7 +20,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 
+	"github.com/portico/portico/internal/compliance"
 	"github.com/portico/portico/internal/findings"
 	"github.com/portico/portico/internal/governance"
 	"github.com/portico/portico/internal/incident"
@@ -111,6 +113,9 @@ type Deps struct {
 	// PrivacyVersion is the current privacy notice version customers
 	// accept at sign-up.
 	PrivacyVersion string
+	// Compliance is the live compliance report (MTL-7.2); without it its
+	// pages are absent.
+	Compliance *compliance.Service
 }
 
 // Server holds the handlers' dependencies and the assembled handler.
@@ -146,10 +151,15 @@ type Server struct {
 	trusted    []netip.Prefix
 	blocked    []netip.Prefix // the profile's access.blocked_networks
 	privacy    string
+	compliance *compliance.Service
 	templates  *pageTemplates
 	static     *staticFiles
 	mux        *http.ServeMux
 	handler    http.Handler
+
+	// takingEvidence is set while this node takes the compliance
+	// evidence on demand: one taking at a time.
+	takingEvidence atomic.Bool
 }
 
 // New assembles the server: it loads templates and static files, fetches
@@ -203,6 +213,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		policyFile: d.PolicyFile,
 		approvals:  approval.New(d.DB, d.Audit),
 		privacy:    d.PrivacyVersion,
+		compliance: d.Compliance,
 	}
 	s.trusted = d.TrustedProxies
 	for _, n := range d.Profile.Access.BlockedNetworks {

@@ -98,6 +98,8 @@ type Nav struct {
 	Tickets bool   // a customer's support tickets
 	Desk    string // the support desk's entry page, "" when not allowed
 	Admin   bool   // administration and audit
+	// Compliance: the live compliance report (MTL-7.2).
+	Compliance bool
 }
 
 // page builds the common page data for a response.

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico/portico/internal/compliance"
 	"github.com/portico/portico/internal/findings"
 	"github.com/portico/portico/internal/governance"
 	"github.com/portico/portico/internal/incident"
@@ -30,6 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/apitoken"
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/audit"
@@ -157,13 +159,26 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...testOption) *testServer {
 	incidents.SetFindings(register)
 	vendors := thirdparty.New(d, al, profile)
 	vendors.SetDataCategories(privacy.CategoryNames(profile))
+	trainings := training.New(d, al, profile, id)
+	policyDocs := governance.New(d, al, profile)
+	// The live compliance report with the program's evidence checks over
+	// these services (the web layer's own controls and a few others: the
+	// whole list lives in internal/app, which tests here cannot import).
+	evidence, err := compliance.New(d, al, profile, slices.Concat(Controls(), access.Controls(), audit.Controls(), identity.Controls()),
+		compliance.Checks(compliance.Sources{DB: d, Audit: al, Keys: kr, Profile: profile, Identity: id, Sessions: sessions, Tokens: tokens,
+			Support: desk, Privacy: rights, Detect: detection, Incidents: incidents, Findings: register, Training: trainings,
+			Vendors: vendors, PolicyDocs: policyDocs}))
+	if err != nil {
+		t.Fatal(err)
+	}
 	deps := Deps{
 		Findings:     register,
-		Training:     training.New(d, al, profile, id),
+		Training:     trainings,
 		Detect:       detection,
 		Incidents:    incidents,
 		Vendors:      vendors,
-		PolicyDocs:   governance.New(d, al, profile),
+		PolicyDocs:   policyDocs,
+		Compliance:   evidence,
 		DB:           d,
 		Secrets:      kr,
 		Profile:      profile,
