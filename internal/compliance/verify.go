@@ -3,6 +3,7 @@ package compliance
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+
+	"github.com/portico/portico/internal/audit"
 )
 
 // maxBundleFile bounds what VerifyBundle decompresses from one entry, so
@@ -209,4 +212,33 @@ func checkArchiveSignature(v *BundleVerification, data []byte, pub ed25519.Publi
 		// Every file matched its digest: what changed lies between them.
 		v.problem("the archive signature does not verify: bytes outside the files (zip headers or comment) were changed")
 	}
+}
+
+// VerifyChain checks, with the installation's database, that the bundle's
+// chain head is part of today's audit chain: the whole chain verifies and
+// still holds the bundle's head event with its hash, so nothing recorded
+// before the bundle was made has been rewritten, deleted or cut off
+// since. The error says what broke (res.OK false), or why the walk could
+// not finish.
+//
+// Enforces CP-5.3, MTL-7.2: a bundle is an anchor of the audit chain kept
+// outside the database, by the auditor.
+func VerifyChain(ctx context.Context, l *audit.Log, m Manifest) (audit.VerifyResult, error) {
+	head, err := m.ChainHead.Anchor()
+	if err != nil {
+		return audit.VerifyResult{}, fmt.Errorf("%s: %w", manifestName, err)
+	}
+	opts := audit.VerifyOptions{}
+	if head.Seq > 0 {
+		opts.Anchor = &head
+	}
+	res, err := l.Verify(ctx, opts)
+	if err != nil {
+		return res, err
+	}
+	if !res.OK {
+		return res, fmt.Errorf("the audit chain does not hold the bundle's head %d:%s: broken at event %d: %s",
+			head.Seq, m.ChainHead.Hash, res.BrokenAt, res.Reason)
+	}
+	return res, nil
 }
