@@ -8,6 +8,7 @@ import (
 	"github.com/portico/portico/internal/audit"
 	"github.com/portico/portico/internal/backup"
 	"github.com/portico/portico/internal/codecheck"
+	"github.com/portico/portico/internal/compliance"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/detect"
 	"github.com/portico/portico/internal/findings"
@@ -73,5 +74,6 @@ func Controls() []policy.Control {
 	out = append(out, vendorcheck.Controls()...)
 	out = append(out, codecheck.Controls()...)
 	out = append(out, thirdparty.Controls()...)
+	out = append(out, compliance.Controls()...)
 	return out
 }
