@@ -16,6 +16,9 @@
 //	portico backup create|restore          encrypted backups and their restore
 //	portico mail undelivered      list mail that has not been delivered
 //	portico detect replay         run the detection rules over a log of sign-in attempts
+//	portico compliance bundle     write the signed evidence bundle (--output FILE)
+//	portico compliance verify     check an evidence bundle offline (--chain: and the audit chain)
+//	portico compliance rotate-key rotate the key that signs evidence bundles
 //
 // Exit status: 0 success, 1 failure, 2 bad usage (unknown command, flag or
 // value), with a one-line message on standard error; portico vulncheck
@@ -78,6 +81,9 @@ func commands() []command {
 		{"backup restore", "restore a backup into an empty database", cmdBackupRestore},
 		{"mail undelivered", "list mail waiting in the outbox or failed (no addresses or texts)", cmdMailUndelivered},
 		{"detect replay", "run the detection rules over a log of sign-in attempts and write the alerts", cmdDetectReplay},
+		{"compliance bundle", "write the signed evidence bundle an auditor verifies offline", cmdComplianceBundle},
+		{"compliance verify", "check an evidence bundle's signatures and digests (--chain: and the audit chain)", cmdComplianceVerify},
+		{"compliance rotate-key", "make a new key to sign evidence bundles, keeping the old one published", cmdComplianceRotateKey},
 	}
 }
 

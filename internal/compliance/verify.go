@@ -214,19 +214,26 @@ func checkArchiveSignature(v *BundleVerification, data []byte, pub ed25519.Publi
 	}
 }
 
+// ChainResult is what VerifyChain found: the walk of the chain, and in
+// words what broke ("" when the bundle's head is part of the chain).
+type ChainResult struct {
+	audit.VerifyResult
+	Problem string
+}
+
 // VerifyChain checks, with the installation's database, that the bundle's
 // chain head is part of today's audit chain: the whole chain verifies and
 // still holds the bundle's head event with its hash, so nothing recorded
 // before the bundle was made has been rewritten, deleted or cut off
-// since. The error says what broke (res.OK false), or why the walk could
-// not finish.
+// since. A broken chain is a result (Problem says what broke); the error
+// is for a walk that could not finish.
 //
 // Enforces CP-5.3, MTL-7.2: a bundle is an anchor of the audit chain kept
 // outside the database, by the auditor.
-func VerifyChain(ctx context.Context, l *audit.Log, m Manifest) (audit.VerifyResult, error) {
+func VerifyChain(ctx context.Context, l *audit.Log, m Manifest) (ChainResult, error) {
 	head, err := m.ChainHead.Anchor()
 	if err != nil {
-		return audit.VerifyResult{}, fmt.Errorf("%s: %w", manifestName, err)
+		return ChainResult{Problem: fmt.Sprintf("%s: %v", manifestName, err)}, nil
 	}
 	opts := audit.VerifyOptions{}
 	if head.Seq > 0 {
@@ -234,11 +241,12 @@ func VerifyChain(ctx context.Context, l *audit.Log, m Manifest) (audit.VerifyRes
 	}
 	res, err := l.Verify(ctx, opts)
 	if err != nil {
-		return res, err
+		return ChainResult{}, err
 	}
+	out := ChainResult{VerifyResult: res}
 	if !res.OK {
-		return res, fmt.Errorf("the audit chain does not hold the bundle's head %d:%s: broken at event %d: %s",
+		out.Problem = fmt.Sprintf("the audit chain does not hold the bundle's head %d:%s: broken at event %d: %s",
 			head.Seq, m.ChainHead.Hash, res.BrokenAt, res.Reason)
 	}
-	return res, nil
+	return out, nil
 }
