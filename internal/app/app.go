@@ -157,6 +157,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		Feed:           a.feed.hub,
 		PolicyFile:     cfg.PolicyFile,
 		TrustedProxies: cfg.TrustedProxies,
+		Compliance:     a.compliance,
 	})
 	if err != nil {
 		return nil, err

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/netip"
 
+	"github.com/portico/portico/internal/compliance"
 	"github.com/portico/portico/internal/findings"
 	"github.com/portico/portico/internal/governance"
 	"github.com/portico/portico/internal/incident"
@@ -111,6 +112,9 @@ type Deps struct {
 	// PrivacyVersion is the current privacy notice version customers
 	// accept at sign-up.
 	PrivacyVersion string
+	// Compliance is the live compliance report and the evidence bundle's
+	// signing keys; without it their pages are absent.
+	Compliance *compliance.Service
 }
 
 // Server holds the handlers' dependencies and the assembled handler.
@@ -150,6 +154,8 @@ type Server struct {
 	static     *staticFiles
 	mux        *http.ServeMux
 	handler    http.Handler
+	// Compliance is the compliance report and the evidence signing keys.
+	Compliance *compliance.Service
 }
 
 // New assembles the server: it loads templates and static files, fetches
@@ -203,6 +209,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		policyFile: d.PolicyFile,
 		approvals:  approval.New(d.DB, d.Audit),
 		privacy:    d.PrivacyVersion,
+		Compliance: d.Compliance,
 	}
 	s.trusted = d.TrustedProxies
 	for _, n := range d.Profile.Access.BlockedNetworks {

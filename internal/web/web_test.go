@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portico/portico/internal/compliance"
 	"github.com/portico/portico/internal/findings"
 	"github.com/portico/portico/internal/governance"
 	"github.com/portico/portico/internal/incident"
@@ -157,7 +158,15 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...testOption) *testServer {
 	incidents.SetFindings(register)
 	vendors := thirdparty.New(d, al, profile)
 	vendors.SetDataCategories(privacy.CategoryNames(profile))
+	// The compliance report without controls or checks: its signing keys
+	// and pages are what the web layer shows.
+	comp, err := compliance.New(d, al, profile, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comp.SetKeyring(kr)
 	deps := Deps{
+		Compliance:   comp,
 		Findings:     register,
 		Training:     training.New(d, al, profile, id),
 		Detect:       detection,
