@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"os"
@@ -226,6 +227,25 @@ func TestBundleRoundTrip(t *testing.T) {
 		}
 		if out, err := openssl("edited.json"); err == nil {
 			t.Fatalf("openssl verified an edited manifest: %s", out)
+		}
+		// The archive signature too: the zip comment's last 128 hex
+		// digits sign every byte before the comment (docs/evidence-bundle.md).
+		const commentLen = len(compliance.BundleFormat+" archive-signature ed25519:") + 128
+		if commentLen != 180 {
+			t.Fatalf("the comment is %d bytes; docs/evidence-bundle.md says 180", commentLen)
+		}
+		sig, err := hex.DecodeString(string(data[len(data)-128:]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "signed.bin"), data[:len(data)-commentLen], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "manifest.sig"), sig, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := openssl("signed.bin"); err != nil || !strings.Contains(out, "Signature Verified Successfully") {
+			t.Fatalf("openssl, archive signature: %v %s", err, out)
 		}
 	})
 }
