@@ -1,6 +1,7 @@
 package compliance_test
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"sync"
@@ -42,6 +43,14 @@ func TestSigningKeyCreatedOnceRotatedAndKept(t *testing.T) {
 			}
 		}
 		first := got[0]
+		// A node that found no key a moment ago and makes one now loses
+		// to the stored key and uses it (whatever the goroutines' timing).
+		if late, err := w.svc.CreateKeyAsAnotherNode(ctx); err != nil || late.Fingerprint != first.Fingerprint {
+			t.Fatalf("late creation: %v, got %s want %s", err, late.Fingerprint, first.Fingerprint)
+		}
+		if keys, err := w.svc.SigningKeys(ctx); err != nil || len(keys) != 1 {
+			t.Fatalf("keys after the race: %v %v", keys, err)
+		}
 		if len(first.Fingerprint) != 64 || !first.Current() || compliance.Fingerprint(first.Public) != first.Fingerprint {
 			t.Fatalf("key: %+v", first)
 		}
@@ -84,6 +93,28 @@ func TestSigningKeyCreatedOnceRotatedAndKept(t *testing.T) {
 			t.Fatalf("rotate events: %v %+v", err, evs)
 		}
 	})
+}
+
+// TestSigningKeyMatchesItsSeed (MTL-7.2): a stored public key changed by
+// hand (to make bundles "verify" with another key) is refused at signing,
+// not discovered by an auditor.
+func TestSigningKeyMatchesItsSeed(t *testing.T) {
+	d := dbtest.SQLite(t, dbtest.Options{})
+	w := newWorld(t, d, nil)
+	ctx := context.Background()
+	k, err := w.svc.SigningKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := bytes.Clone(k.Public)
+	other[0] ^= 1
+	exec(t, d, `UPDATE compliance_signing_keys SET public_key = $1, fingerprint = $2`, other, compliance.Fingerprint(other))
+	if _, err := w.svc.SigningKey(ctx); err == nil || !strings.Contains(err.Error(), "does not match its private key") {
+		t.Fatalf("SigningKey after the public key was changed: %v", err)
+	}
+	if _, _, err := w.svc.Bundle(ctx, audit.ActorCLI); err == nil {
+		t.Fatal("Bundle signed with a key whose public half was changed")
+	}
 }
 
 // TestSigningKeyNeedsTheKeyset: a service without the keyring refuses to
