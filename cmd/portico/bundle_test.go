@@ -245,3 +245,20 @@ func TestComplianceVerifyUsage(t *testing.T) {
 		t.Errorf("not a zip: exit %d %q", code, stderr)
 	}
 }
+
+// TestComplianceCommandsOnMissingInstallation: bundle and rotate-key open an existing installation only, and create nothing.
+func TestComplianceCommandsOnMissingInstallation(t *testing.T) {
+	c := newCLI(t, "")
+	for _, args := range [][]string{
+		{"compliance", "bundle", "--output", filepath.Join(t.TempDir(), "b.zip")},
+		{"compliance", "rotate-key"},
+	} {
+		code, _, stderr := c.run("", args...)
+		if code != 1 || !strings.Contains(stderr, "does not exist") || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+	if _, err := os.Stat(c.env["PORTICO_DATA_DIR"]); !os.IsNotExist(err) {
+		t.Errorf("data directory was created: %v", err)
+	}
+}
