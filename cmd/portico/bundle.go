@@ -166,7 +166,9 @@ fingerprint printed with the published one.
 
 --chain also opens the installation's database and checks that the
 bundle's audit chain head is part of today's chain: nothing recorded
-before it was rewritten, deleted or cut off since.
+before it was rewritten, deleted or cut off since (only for a bundle that
+is valid offline: an invalid bundle's head proves nothing). The check is
+audited.
 
 Exit status 0 when valid, 1 when not (each problem on its own line).`, config.Storage|config.Policy, e.stdout)
 	pubFile := l.FlagSet().String("public-key", "", "the installation's evidence public key (PEM `file`)")
@@ -206,7 +208,11 @@ Exit status 0 when valid, 1 when not (each problem on its own line).`, config.St
 		for _, p := range problems {
 			fmt.Fprintf(e.stderr, "  %s\n", p)
 		}
-		return &exitError{code: 1, msg: fmt.Sprintf("bundle INVALID (%d problems): %s", len(problems), problems[0])}
+		n := fmt.Sprintf("%d problems", len(problems))
+		if len(problems) == 1 {
+			n = "1 problem"
+		}
+		return &exitError{code: 1, msg: fmt.Sprintf("bundle INVALID (%s): %s", n, problems[0])}
 	}
 	m := v.Manifest
 	fmt.Fprintf(e.stdout, "bundle OK: %d files verified, made %s by Portico %s\n", len(m.Files)+2, m.CreatedAt.Format("2006-01-02 15:04:05Z07:00"), m.Version)
