@@ -17,6 +17,9 @@
 //	portico mail undelivered      list mail that has not been delivered
 //	portico detect replay         run the detection rules over a log of sign-in attempts
 //	portico compliance report     the live compliance report as HTML, JSON or PDF
+//	portico compliance bundle     write the signed evidence bundle (--output FILE)
+//	portico compliance verify     check an evidence bundle offline (--chain: and the audit chain)
+//	portico compliance rotate-key rotate the key that signs evidence bundles
 //
 // Exit status: 0 success, 1 failure, 2 bad usage (unknown command, flag or
 // value), with a one-line message on standard error; portico vulncheck
@@ -80,6 +83,9 @@ func commands() []command {
 		{"mail undelivered", "list mail waiting in the outbox or failed (no addresses or texts)", cmdMailUndelivered},
 		{"detect replay", "run the detection rules over a log of sign-in attempts and write the alerts", cmdDetectReplay},
 		{"compliance report", "write the live compliance report (--format html|json|pdf; --take-evidence first)", cmdComplianceReport},
+		{"compliance bundle", "write the signed evidence bundle an auditor verifies offline", cmdComplianceBundle},
+		{"compliance verify", "check an evidence bundle's signatures and digests (--chain: and the audit chain)", cmdComplianceVerify},
+		{"compliance rotate-key", "make a new key to sign evidence bundles, keeping the old one published", cmdComplianceRotateKey},
 	}
 }
 

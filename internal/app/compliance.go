@@ -26,7 +26,12 @@ func NewCompliance(st *Storage, sv *Services, tlsAddr string, tlsCfg *tls.Config
 		src.Privacy, src.Retention, src.Detect, src.Incidents = sv.Privacy, sv.Retention, sv.Detect, sv.Incidents
 		src.Findings, src.Training, src.Vendors, src.PolicyDocs = sv.Findings, sv.Training, sv.Vendors, sv.PolicyDocs
 	}
-	return compliance.New(st.DB, st.Audit, st.Profile, Controls(), compliance.Checks(src))
+	svc, err := compliance.New(st.DB, st.Audit, st.Profile, Controls(), compliance.Checks(src))
+	if err != nil {
+		return nil, err
+	}
+	svc.SetKeyring(st.Keyring) // the evidence bundle's signing key (MTL-7.2)
+	return svc, nil
 }
 
 // Compliance is the compliance service of a process that does not serve:

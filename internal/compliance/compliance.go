@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/policy"
 )
@@ -108,6 +109,7 @@ type Service struct {
 	profile  policy.Profile
 	controls []policy.Control
 	checks   []Check
+	keys     *crypto.Keyring // holds the evidence signing keys' seeds (SetKeyring)
 }
 
 // New returns the compliance service for the program's controls (every

@@ -214,6 +214,8 @@ var notPersonal = []struct{ cols, why string }{
 		"each taking of the compliance evidence: when, why, the audit chain head and counts; the actor is an opaque account number or system"},
 	{"compliance_results: run_id, check_name, status, summary, figures, taken_at",
 		"what each evidence check found: statuses, counts, dates and digests about the system, never a person's data"},
+	{"compliance_signing_keys: id, public_key, fingerprint, created_at, retired_at",
+		"the public halves of the evidence bundles' signing keys and their fingerprints; the private keys are server secrets, wrapped"},
 	{"job_leases: name, holder, expires_at", "which node runs a background job"},
 	{"key_rotations: key_id, previous_key_id, started_at, finished_at, outcome", "master key rotations"},
 	{"notice_acks: account_id", "an opaque identifier"},

@@ -117,6 +117,7 @@ func (s *Server) routes() []route {
 	rs = append(rs, s.tokenRoutes()...)
 	rs = append(rs, s.privacyRoutes()...)
 	rs = append(rs, s.apiRoutes()...)
+	rs = append(rs, s.evidenceKeyRoutes()...)
 	return rs
 }
 

@@ -113,8 +113,8 @@ type Deps struct {
 	// PrivacyVersion is the current privacy notice version customers
 	// accept at sign-up.
 	PrivacyVersion string
-	// Compliance is the live compliance report (MTL-7.2); without it its
-	// pages are absent.
+	// Compliance is the live compliance report and the evidence bundle's
+	// signing keys; without it their pages are absent.
 	Compliance *compliance.Service
 }
 

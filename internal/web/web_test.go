@@ -171,6 +171,7 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...testOption) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	evidence.SetKeyring(kr)
 	deps := Deps{
 		Findings:     register,
 		Training:     trainings,
