@@ -122,7 +122,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	connectVendorWarnings(a.services, public)
 	registerDetectMetrics(a.reg, a.services.Detect)
 	tlsCfg := tlsConfig(cert)
-	if a.compliance, err = NewCompliance(a.storage, a.services, a.httpsLn.Addr().String(), tlsCfg); err != nil {
+	if a.compliance, err = NewCompliance(a.storage, a.services, public, a.httpsLn.Addr().String(), tlsCfg); err != nil {
 		return nil, err
 	}
 	for _, adv := range a.storage.Profile.Advisories() {
@@ -292,6 +292,11 @@ func (a *App) Run(ctx context.Context, out io.Writer) error {
 	work.Go(func() { a.services.PolicyDocs.Run(workCtx, time.Minute, a.logger) })
 	// The compliance evidence of every clause, on a schedule (MTL-7.2).
 	work.Go(func() {
+		// The key that signs evidence bundles exists from the first start,
+		// so that its public key is published before any bundle is made.
+		if _, err := a.compliance.SigningKey(workCtx); err != nil && workCtx.Err() == nil {
+			a.logger.Error("evidence signing key", "error", err.Error())
+		}
 		a.compliance.RunScheduled(workCtx, a.storage.Profile.Governance.EvidenceInterval.Duration, a.logger)
 	})
 

@@ -12,11 +12,13 @@ import (
 )
 
 // NewCompliance builds the live compliance report's service: the program's
-// controls and the evidence checks, reading the storage and services.
+// controls and the evidence checks, reading the storage and services;
+// publicURL is the portal's public URL, for the address of the published
+// signing keys.
 // tlsAddr and tlsCfg are the HTTPS listener's address and configuration
 // for the TLS check (empty in a process that serves nothing: that check
 // then fails saying so).
-func NewCompliance(st *Storage, sv *Services, tlsAddr string, tlsCfg *tls.Config) (*compliance.Service, error) {
+func NewCompliance(st *Storage, sv *Services, publicURL, tlsAddr string, tlsCfg *tls.Config) (*compliance.Service, error) {
 	src := compliance.Sources{
 		DB: st.DB, Audit: st.Audit, Keys: st.Keyring, Profile: st.Profile,
 		TLSAddr: tlsAddr, TLSConfig: tlsCfg,
@@ -31,6 +33,7 @@ func NewCompliance(st *Storage, sv *Services, tlsAddr string, tlsCfg *tls.Config
 		return nil, err
 	}
 	svc.SetKeyring(st.Keyring) // the evidence bundle's signing key (MTL-7.2)
+	svc.SetPublicURL(publicURL)
 	return svc, nil
 }
 
@@ -74,7 +77,7 @@ func OpenCompliance(ctx context.Context, cfg config.Config, logger *slog.Logger)
 	if cert, err := loadCertificate(certFile, keyFile); err == nil {
 		tlsCfg = tlsConfig(cert)
 	}
-	svc, err := NewCompliance(st, sv, cfg.Addr, tlsCfg)
+	svc, err := NewCompliance(st, sv, public, cfg.Addr, tlsCfg)
 	if err != nil {
 		sv.Close()
 		st.Close()

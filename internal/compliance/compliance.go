@@ -104,12 +104,13 @@ type Run struct {
 
 // Service takes, keeps and reports the evidence.
 type Service struct {
-	db       *db.DB
-	audit    *audit.Log
-	profile  policy.Profile
-	controls []policy.Control
-	checks   []Check
-	keys     *crypto.Keyring // holds the evidence signing keys' seeds (SetKeyring)
+	db        *db.DB
+	audit     *audit.Log
+	profile   policy.Profile
+	controls  []policy.Control
+	checks    []Check
+	keys      *crypto.Keyring // holds the evidence signing keys' seeds (SetKeyring)
+	publicURL string          // the portal's public URL, for the report's key address (SetPublicURL)
 }
 
 // New returns the compliance service for the program's controls (every

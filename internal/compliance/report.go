@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"time"
 
 	"github.com/portico/portico/internal/buildinfo"
@@ -122,6 +123,22 @@ func (s *Service) Report(ctx context.Context, history time.Duration) (Report, er
 		GeneratedAt: now, Version: buildinfo.Read().Version, Database: string(s.db.Dialect()),
 		Profile: s.profile.Name, ProfileDigest: digest, HistorySince: now.Add(-history),
 	}
+	// The key that signs bundles, read (never created) for the header.
+	if s.keys != nil {
+		keys, err := s.SigningKeys(ctx)
+		if err != nil {
+			return Report{}, err
+		}
+		for _, k := range keys {
+			if k.Current() {
+				rep.SigningKey = k.Fingerprint
+				break
+			}
+		}
+	}
+	if s.publicURL != "" {
+		rep.PublicKeyURL = strings.TrimSuffix(s.publicURL, "/") + PublicKeysPath
+	}
 	latest := map[string]Result{}
 	if run, ok, err := s.LatestRun(ctx); err != nil {
 		return Report{}, err
@@ -210,3 +227,11 @@ func clauseHistory(hist []statusRow, checks []string) ([]HistoryPoint, []Period)
 	}
 	return points, periods
 }
+
+// PublicKeysPath is where a server publishes the keys that sign evidence
+// bundles (internal/web/evidencekeys.go serves it).
+const PublicKeysPath = "/.well-known/portico-evidence-keys.json"
+
+// SetPublicURL tells the service the portal's public URL, for the address
+// of the published keys in the report.
+func (s *Service) SetPublicURL(u string) { s.publicURL = u }

@@ -38,7 +38,7 @@ func newWorld(t *testing.T, d *db.DB, edit func(*policy.Profile)) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sv.Close() })
-	svc, err := app.NewCompliance(st, sv, "", nil)
+	svc, err := app.NewCompliance(st, sv, "https://portal.example", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/portico/portico/internal/access"
+	"github.com/portico/portico/internal/compliance"
 )
 
 // evidenceKeyRoutes publish the public keys that sign evidence bundles, so
@@ -17,7 +18,7 @@ func (s *Server) evidenceKeyRoutes() []route {
 		return nil
 	}
 	return []route{
-		{"GET /.well-known/portico-evidence-keys.json", access.Public, s.evidenceKeys},
+		{"GET " + compliance.PublicKeysPath, access.Public, s.evidenceKeys},
 		{"GET /.well-known/portico-evidence-key.pem", access.Public, s.evidenceKeyPEM},
 	}
 }
