@@ -58,6 +58,7 @@ type Sources struct {
 func Checks(src Sources) []Check {
 	var out []Check
 	out = append(out, auditChecks(src)...)
+	out = append(out, governanceChecks(src)...)
 	return out
 }
 
