@@ -64,6 +64,14 @@ func govEarliest(a, b time.Time) time.Time {
 	return a
 }
 
+// govN is a count with its noun: "1 finding", "2 findings".
+func govN(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprint(n) + " " + many
+}
+
 // govFigure is a count figure.
 func govFigure(label string, n int) Figure { return Figure{label, fmt.Sprint(n)} }
 
@@ -123,10 +131,10 @@ func vendorsAssessedCheck(src Sources) Check {
 			r := Result{Status: govStatus(overdue+never, soon), Figures: figs}
 			switch {
 			case overdue+never > 0:
-				r.Summary = fmt.Sprintf("%d of %d vendors not assessed within their interval (%d reassessments overdue, the oldest due %s; %d approved without an assessment)",
-					overdue+never, active, overdue, govDay(late), never)
+				r.Summary = fmt.Sprintf("%d of %d vendors not assessed within their interval (%s overdue, the oldest due %s; %d approved without an assessment)",
+					overdue+never, active, govN(overdue, "reassessment", "reassessments"), govDay(late), never)
 			case soon > 0:
-				r.Summary = fmt.Sprintf("every vendor assessed within its interval (%d of %d); %d reassessments due by %s", current, active, soon, govDay(next))
+				r.Summary = fmt.Sprintf("every vendor assessed within its interval (%d of %d); %s due, the first by %s", current, active, govN(soon, "reassessment", "reassessments"), govDay(next))
 			default:
 				r.Summary = fmt.Sprintf("every vendor assessed within its interval (%d of %d assessed, %d proposed awaiting assessment)", current, active, awaiting)
 			}
@@ -294,11 +302,11 @@ func vendorAgreementsCheck(src Sources) Check {
 			r := Result{Status: govStatus(expired+missing, expiring), Figures: figs}
 			switch {
 			case expired+missing > 0:
-				r.Summary = fmt.Sprintf("%d vendor agreements expired (the first on %s) and %d of %d approved vendors without an agreement in force",
-					expired, govDay(firstExpired), missing, approved)
+				r.Summary = fmt.Sprintf("%s expired (the first on %s) and %d of %d approved vendors without an agreement in force",
+					govN(expired, "vendor agreement", "vendor agreements"), govDay(firstExpired), missing, approved)
 			case expiring > 0:
-				r.Summary = fmt.Sprintf("every approved vendor has an agreement in force (%d of %d); %d expire within %s, the next on %s",
-					covered, approved, expiring, warning, govDay(nextExpiry))
+				r.Summary = fmt.Sprintf("every approved vendor has an agreement in force (%d of %d); %s within %s, the next on %s",
+					covered, approved, govN(expiring, "agreement expires", "agreements expire"), warning, govDay(nextExpiry))
 			default:
 				r.Summary = fmt.Sprintf("every approved vendor has an agreement in force (%d of %d); none expires within %s", covered, approved, warning)
 			}
@@ -365,8 +373,8 @@ func policyReviewsCheck(src Sources) Check {
 			case overdue > 0:
 				r.Summary = fmt.Sprintf("%d of %d policy documents past their review date (the oldest due %s)", overdue, inForce, govDay(late))
 			case requested+soon+unapproved > 0:
-				r.Summary = fmt.Sprintf("no policy document past its review date (%d in force); %d reviews requested by a significant change, %d due by %s, %d awaiting first approval",
-					inForce, requested, soon, govDay(next), unapproved)
+				r.Summary = fmt.Sprintf("no policy document past its review date (%d in force); %s by a significant change, %s by %s, %d awaiting first approval",
+					inForce, govN(requested, "review requested", "reviews requested"), govN(soon, "review due", "reviews due"), govDay(next), unapproved)
 			default:
 				r.Summary = fmt.Sprintf("every policy document in force and reviewed within its interval (%d; next review due %s)", inForce, govDay(next))
 			}
@@ -438,9 +446,9 @@ func findingsRemediationCheck(src Sources) Check {
 			r := Result{Status: govStatus(nLate, soon), Figures: figs}
 			switch {
 			case nLate > 0:
-				r.Summary = fmt.Sprintf("%d findings past their remediation deadline (oldest due %s) of %d open", nLate, govDay(oldest), nOpen)
+				r.Summary = fmt.Sprintf("%s past the remediation deadline (oldest due %s) of %d open", govN(nLate, "finding", "findings"), govDay(oldest), nOpen)
 			case soon > 0:
-				r.Summary = fmt.Sprintf("no finding past its remediation deadline (%d open); %d due soon, the next on %s", nOpen, soon, govDay(next))
+				r.Summary = fmt.Sprintf("no finding past its remediation deadline (%d open); %s soon, the next on %s", nOpen, govN(soon, "is due", "are due"), govDay(next))
 			default:
 				r.Summary = fmt.Sprintf("no finding past its remediation deadline (%d open, %d accepted risks in force)", nOpen, accepted)
 			}
@@ -636,11 +644,11 @@ func osvCheck(src Sources) Check {
 			case age > limit:
 				r.Status, r.Summary = Fail, fmt.Sprintf("the last OSV check was on %s, older than %s", govDay(last.At), limit)
 			case last.Vulnerable > 0 && late > 0:
-				r.Status, r.Summary = Fail, fmt.Sprintf("the OSV database of %s finds %d vulnerable modules; %d advisory findings are past their deadline",
-					govDay(last.At), last.Vulnerable, late)
+				r.Status, r.Summary = Fail, fmt.Sprintf("the OSV database of %s finds %s; %s past the deadline",
+					govDay(last.At), govN(last.Vulnerable, "vulnerable module", "vulnerable modules"), govN(late, "advisory finding is", "advisory findings are"))
 			case last.Vulnerable > 0:
-				r.Status, r.Summary = Warn, fmt.Sprintf("the OSV database of %s finds %d vulnerable modules, each a finding within its remediation deadline",
-					govDay(last.At), last.Vulnerable)
+				r.Status, r.Summary = Warn, fmt.Sprintf("the OSV database of %s finds %s, each a finding within its remediation deadline",
+					govDay(last.At), govN(last.Vulnerable, "vulnerable module", "vulnerable modules"))
 			case running != "" && last.GoVersion != running:
 				r.Status, r.Summary = Warn, fmt.Sprintf("no module in the OSV database of %s is vulnerable, but that check was of a %s build and %s runs now: run it again",
 					govDay(last.At), last.GoVersion, running)
@@ -704,10 +712,10 @@ func currencyCheck(src Sources) Check {
 			case !last.GoSupported:
 				r.Status, r.Summary = Fail, fmt.Sprintf("%s is on a Go release line no longer supported (newest %s)", last.GoVersion, last.GoNewest)
 			case late > 0:
-				r.Status, r.Summary = Fail, fmt.Sprintf("%d outdated-version findings are past their deadline (check of %s)", late, govDay(last.At))
+				r.Status, r.Summary = Fail, fmt.Sprintf("%s past the deadline (check of %s)", govN(late, "outdated-version finding is", "outdated-version findings are"), govDay(last.At))
 			case !last.GoCurrent || majorMinor > 0:
-				r.Status, r.Summary = Warn, fmt.Sprintf("at the check of %s, Go %s (latest %s) and %d modules behind by a major or minor version, each a finding within its deadline",
-					govDay(last.At), last.GoVersion, last.GoLatest, majorMinor)
+				r.Status, r.Summary = Warn, fmt.Sprintf("at the check of %s, Go %s (latest %s) and %s behind by a major or minor version, each a finding within its deadline",
+					govDay(last.At), last.GoVersion, last.GoLatest, govN(majorMinor, "module", "modules"))
 			default:
 				r.Status, r.Summary = Pass, fmt.Sprintf("Go %s is current and no module is behind by more than a patch (check of %s, %d modules, %d behind by a patch or pre-release)",
 					last.GoVersion, govDay(last.At), last.Modules, last.Behind)
@@ -807,7 +815,7 @@ func trainingCheck(src Sources) Check {
 			case noModule > 0:
 				r.Summary = fmt.Sprintf("no training module is active for %d members of staff", total)
 			case soon > 0:
-				r.Summary = fmt.Sprintf("staff training current: %d of %d; %d renewals due by %s", current+grace, total, soon, govDay(next))
+				r.Summary = fmt.Sprintf("staff training current: %d of %d; %s, the first by %s", current+grace, total, govN(soon, "renewal due", "renewals due"), govDay(next))
 			default:
 				r.Summary = fmt.Sprintf("staff training current: %d of %d (%d within their first grace)", current+grace, total, grace)
 			}

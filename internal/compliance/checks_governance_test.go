@@ -97,7 +97,7 @@ func TestVendorsAssessedEvidence(t *testing.T) {
 		clock.Add(30 * govDay)
 		r := w.check(t, name)
 		wantStatus(t, "reassessment overdue", r, compliance.Fail)
-		if !strings.Contains(r.Summary, "1 reassessments overdue") {
+		if !strings.Contains(r.Summary, "1 reassessment overdue") {
 			t.Errorf("summary: %s", r.Summary)
 		}
 	})
@@ -166,7 +166,7 @@ func TestVendorAgreementsEvidence(t *testing.T) {
 		clock.Add(50 * govDay)
 		r := w.check(t, name)
 		wantStatus(t, "contract expired", r, compliance.Fail)
-		if !strings.Contains(r.Summary, "1 vendor agreements expired") {
+		if !strings.Contains(r.Summary, "1 vendor agreement expired") {
 			t.Errorf("summary: %s", r.Summary)
 		}
 		if st := govClause(t, w, "MTL-6.2"); st != compliance.Failing {
@@ -247,7 +247,7 @@ func TestFindingsRemediationEvidence(t *testing.T) {
 		clock.Add(3 * govDay)
 		r := w.check(t, name)
 		wantStatus(t, "past its deadline", r, compliance.Fail)
-		if !strings.Contains(r.Summary, "1 findings past their remediation deadline") {
+		if !strings.Contains(r.Summary, "1 finding past the remediation deadline") {
 			t.Errorf("summary: %s", r.Summary)
 		}
 		if err := w.sv.Findings.Accept(ctx, f.ID, "Compensating control in the proxy.", clock.Now().Add(30*govDay), sec); err != nil {
@@ -317,7 +317,7 @@ func TestInternalAuditEvidence(t *testing.T) {
 // TestOSVEvidence (MTL-4.1.2): a recent OSV check of the running binary
 // that found nothing passes; one that found an advisory warns while its
 // finding is within its deadline and fails past it; an old check fails;
-// no check fails.
+// no check fails; a check of another build than the running one warns.
 func TestOSVEvidence(t *testing.T) {
 	govEach(t, func(t *testing.T, w *world, clock *dbtest.Clock) {
 		const name = "vulncheck.osv"
@@ -335,6 +335,13 @@ func TestOSVEvidence(t *testing.T) {
 		}
 		run()
 		wantStatus(t, "nothing found", w.check(t, name), compliance.Pass)
+		other := m
+		other.GoVersion = "go1.25.0"
+		if _, err := w.sv.Findings.FileVulns(ctx, vulncheck.Result{}, other); err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, "the check was of another build", w.check(t, name), compliance.Warn)
+		run()
 		clock.Add(14 * govDay)
 		wantStatus(t, "check nearly too old", w.check(t, name), compliance.Warn)
 		clock.Add(2 * govDay)
@@ -346,7 +353,7 @@ func TestOSVEvidence(t *testing.T) {
 		run(vuln)
 		r := w.check(t, name)
 		wantStatus(t, "advisory finding past its deadline", r, compliance.Fail)
-		if !strings.Contains(r.Summary, "past their deadline") {
+		if !strings.Contains(r.Summary, "advisory finding is past the deadline") {
 			t.Errorf("summary: %s", r.Summary)
 		}
 	})
