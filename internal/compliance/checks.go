@@ -9,6 +9,7 @@ import (
 
 	"github.com/portico/portico/internal/apitoken"
 	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/buildinfo"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/detect"
@@ -46,6 +47,10 @@ type Sources struct {
 	Training   *training.Service
 	Vendors    *thirdparty.Service
 	PolicyDocs *governance.Service
+
+	// Build returns the running binary's build information
+	// (buildinfo.Read); tests give their own.
+	Build func() buildinfo.Info
 
 	// TLSAddr is the address the HTTPS server listens on (host:port) and
 	// TLSConfig its configuration, whose certificate the TLS check trusts

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/semver"
+
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/findings"
 	"github.com/portico/portico/internal/identity"
@@ -33,6 +35,7 @@ func governanceChecks(src Sources) []Check {
 		currencyCheck(src),
 		trainingCheck(src),
 		evidenceScheduleCheck(src),
+		buildCheck(src),
 	}
 }
 
@@ -873,6 +876,45 @@ func evidenceScheduleCheck(src Sources) Check {
 			}
 			return Result{Status: Pass, Figures: figs, Summary: fmt.Sprintf("the evidence is taken on schedule: the run before was at %s (interval %s, %d runs in 24 hours)",
 				last.UTC().Format(time.RFC3339), every, runs)}, nil
+		},
+	}
+}
+
+// buildCheck: MTL-4.1.1 secure coding and code reviews, as far as the
+// running system can show them.
+//
+// Enforces MTL-7.2 (evidence of MTL-4.1.1): the code running is code of
+// the repository as committed, which is what the review process covers.
+func buildCheck(src Sources) Check {
+	return Check{
+		Name:    "build.committed-source",
+		Clauses: []string{"MTL-4.1.1"},
+		Description: "Reads the running binary's build information: passes when it was built from a commit with no uncommitted change " +
+			"(vcs.revision recorded, vcs.modified false) or as a released version (a version tag); fails for a build from a tree with " +
+			"uncommitted changes, or one that records neither a commit nor a release (go run, a copied development build). It shows only " +
+			"that the code running is code of the repository, which the review checklist of the pull-request template and the secure-coding " +
+			"rules of the test suite (internal/codecheck) cover; the practices themselves are proven by those tests, not by the running system.",
+		Run: func(ctx context.Context, now time.Time) (Result, error) {
+			if src.Build == nil {
+				return Result{}, errUnavailable("the build information")
+			}
+			i := src.Build()
+			rev := i.Revision
+			if len(rev) > 12 {
+				rev = rev[:12]
+			}
+			dirty := i.Modified || strings.Contains(i.Version, "+dirty")
+			released := semver.IsValid(i.Version) && !dirty
+			figs := []Figure{{"version", i.Version}, {"commit", rev}, {"uncommitted changes", fmt.Sprint(dirty)}, {"Go", i.GoVersion}}
+			switch {
+			case dirty:
+				return Result{Status: Fail, Figures: figs, Summary: fmt.Sprintf("the running binary was built from a tree with uncommitted changes (commit %s): its code did not all go through review", rev)}, nil
+			case rev != "":
+				return Result{Status: Pass, Figures: figs, Summary: fmt.Sprintf("the running binary was built from commit %s with no uncommitted change (version %s)", rev, i.Version)}, nil
+			case released:
+				return Result{Status: Pass, Figures: figs, Summary: fmt.Sprintf("the running binary is the published version %s of the repository", i.Version)}, nil
+			}
+			return Result{Status: Fail, Figures: figs, Summary: "the running binary records neither its commit nor a released version: its code cannot be traced to the reviewed repository"}, nil
 		},
 	}
 }

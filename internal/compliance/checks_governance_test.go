@@ -8,6 +8,7 @@ import (
 
 	"github.com/portico/portico/internal/access"
 	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/buildinfo"
 	"github.com/portico/portico/internal/compliance"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/dbtest"
@@ -481,4 +482,44 @@ func TestEvidenceScheduleEvidence(t *testing.T) {
 		}
 		wantStatus(t, "just taken", w.check(t, name), compliance.Pass)
 	})
+}
+
+// TestBuildEvidence (MTL-4.1.1): a binary built from a commit without
+// uncommitted changes, or a released version, passes; one built from a
+// modified tree fails, and so does one that records neither.
+func TestBuildEvidence(t *testing.T) {
+	const name = "build.committed-source"
+	run := func(i buildinfo.Info, build bool) (compliance.Result, error) {
+		src := compliance.Sources{}
+		if build {
+			src.Build = func() buildinfo.Info { return i }
+		}
+		for _, c := range compliance.Checks(src) {
+			if c.Name == name {
+				return c.Run(context.Background(), govT0)
+			}
+		}
+		t.Fatalf("no check %s", name)
+		return compliance.Result{}, nil
+	}
+	for _, c := range []struct {
+		what string
+		info buildinfo.Info
+		want compliance.Status
+	}{
+		{"a clean commit", buildinfo.Info{Version: "dev", Revision: "0123456789abcdef0123", GoVersion: "go1.26.8"}, compliance.Pass},
+		{"a released version", buildinfo.Info{Version: "v1.4.0", GoVersion: "go1.26.8"}, compliance.Pass},
+		{"a modified tree", buildinfo.Info{Version: "dev", Revision: "0123456789abcdef0123", Modified: true, GoVersion: "go1.26.8"}, compliance.Fail},
+		{"a dirty version", buildinfo.Info{Version: "v1.4.1-0.20261203101500-0123456789ab+dirty", GoVersion: "go1.26.8"}, compliance.Fail},
+		{"a development build", buildinfo.Info{Version: "dev", GoVersion: "go1.26.8"}, compliance.Fail},
+	} {
+		r, err := run(c.info, true)
+		if err != nil {
+			t.Fatalf("%s: %v", c.what, err)
+		}
+		wantStatus(t, c.what, r, c.want)
+	}
+	if _, err := run(buildinfo.Info{}, false); err == nil {
+		t.Fatal("no build information: the check ran")
+	}
 }
