@@ -13,6 +13,7 @@ import (
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/findings"
 	"github.com/portico/portico/internal/identity"
+	"github.com/portico/portico/internal/policy"
 	"github.com/portico/portico/internal/thirdparty"
 	"github.com/portico/portico/internal/vulncheck"
 )
@@ -74,6 +75,9 @@ func govN(n int, one, many string) string {
 	}
 	return fmt.Sprint(n) + " " + many
 }
+
+// govDur is a duration for people: "60 days", "2 hours".
+func govDur(d time.Duration) string { return policy.Duration{Duration: d}.Human() }
 
 // govFigure is a count figure.
 func govFigure(label string, n int) Figure { return Figure{label, fmt.Sprint(n)} }
@@ -214,16 +218,16 @@ func vendorEndpointsCheck(src Sources) Check {
 				govFigure("endpoints", endpoints), govFigure("last check good", good), govFigure("last check warned", warn),
 				govFigure("last check bad", bad), govFigure("not checked within twice the interval", stale),
 				govFigure("new, not checked yet", pending), {"oldest last check", govDay(oldest)},
-				{"limit", limit.String()},
+				{"limit", govDur(limit)},
 			}
 			r := Result{Status: govStatus(bad+stale, warn), Figures: figs}
 			switch {
 			case bad+stale > 0:
-				r.Summary = fmt.Sprintf("%d of %d vendor endpoints fail monitoring: %d bad at their last check, %d not checked within %s", bad+stale, endpoints, bad, stale, limit)
+				r.Summary = fmt.Sprintf("%d of %d vendor endpoints fail monitoring: %d bad at their last check, %d not checked within %s", bad+stale, endpoints, bad, stale, govDur(limit))
 			case warn > 0:
-				r.Summary = fmt.Sprintf("every vendor endpoint checked within %s; %d of %d warned at their last check", limit, warn, endpoints)
+				r.Summary = fmt.Sprintf("every vendor endpoint checked within %s; %d of %d warned at their last check", govDur(limit), warn, endpoints)
 			default:
-				r.Summary = fmt.Sprintf("every vendor endpoint checked within %s and good (%d of %d; %d new)", limit, good, endpoints, pending)
+				r.Summary = fmt.Sprintf("every vendor endpoint checked within %s and good (%d of %d; %d new, not checked yet)", govDur(limit), good, endpoints, pending)
 			}
 			return r, nil
 		},
@@ -305,13 +309,19 @@ func vendorAgreementsCheck(src Sources) Check {
 			r := Result{Status: govStatus(expired+missing, expiring), Figures: figs}
 			switch {
 			case expired+missing > 0:
-				r.Summary = fmt.Sprintf("%s expired (the first on %s) and %d of %d approved vendors without an agreement in force",
-					govN(expired, "vendor agreement", "vendor agreements"), govDay(firstExpired), missing, approved)
+				var parts []string
+				if expired > 0 {
+					parts = append(parts, fmt.Sprintf("%s expired (the first on %s)", govN(expired, "vendor agreement", "vendor agreements"), govDay(firstExpired)))
+				}
+				if missing > 0 {
+					parts = append(parts, fmt.Sprintf("%d of %d approved vendors without an agreement in force", missing, approved))
+				}
+				r.Summary = strings.Join(parts, "; ")
 			case expiring > 0:
 				r.Summary = fmt.Sprintf("every approved vendor has an agreement in force (%d of %d); %s within %s, the next on %s",
-					covered, approved, govN(expiring, "agreement expires", "agreements expire"), warning, govDay(nextExpiry))
+					covered, approved, govN(expiring, "agreement expires", "agreements expire"), govDur(warning), govDay(nextExpiry))
 			default:
-				r.Summary = fmt.Sprintf("every approved vendor has an agreement in force (%d of %d); none expires within %s", covered, approved, warning)
+				r.Summary = fmt.Sprintf("every approved vendor has an agreement in force (%d of %d); none expires within %s", covered, approved, govDur(warning))
 			}
 			return r, nil
 		},
@@ -626,7 +636,7 @@ func osvCheck(src Sources) Check {
 			limit := vulncheckLimit(src)
 			if !ok {
 				return Result{Status: Fail, Summary: "the OSV check of the running binary has never been recorded (portico vulncheck --osv DIR --file-findings)",
-					Figures: []Figure{{"last OSV check", "never"}, {"limit", limit.String()}}}, nil
+					Figures: []Figure{{"last OSV check", "never"}, {"limit", govDur(limit)}}}, nil
 			}
 			running := ""
 			if m, err := vulncheck.Current(); err == nil {
@@ -640,12 +650,12 @@ func osvCheck(src Sources) Check {
 			figs := []Figure{
 				{"last OSV check", last.At.UTC().Format(time.RFC3339)}, {"checked Go", last.GoVersion}, {"running Go", running},
 				govFigure("modules checked", last.Modules), govFigure("vulnerable modules found", last.Vulnerable),
-				govFigure("advisory findings open", open), govFigure("advisory findings past their deadline", late), {"limit", limit.String()},
+				govFigure("advisory findings open", open), govFigure("advisory findings past their deadline", late), {"limit", govDur(limit)},
 			}
 			r := Result{Figures: figs}
 			switch {
 			case age > limit:
-				r.Status, r.Summary = Fail, fmt.Sprintf("the last OSV check was on %s, older than %s", govDay(last.At), limit)
+				r.Status, r.Summary = Fail, fmt.Sprintf("the last OSV check was on %s, older than %s", govDay(last.At), govDur(limit))
 			case last.Vulnerable > 0 && late > 0:
 				r.Status, r.Summary = Fail, fmt.Sprintf("the OSV database of %s finds %s; %s past the deadline",
 					govDay(last.At), govN(last.Vulnerable, "vulnerable module", "vulnerable modules"), govN(late, "advisory finding is", "advisory findings are"))
@@ -689,7 +699,7 @@ func currencyCheck(src Sources) Check {
 			limit := vulncheckLimit(src)
 			if !ok {
 				return Result{Status: Fail, Summary: "the currency check of Go and the modules has never been recorded (portico vulncheck --updates --file-findings)",
-					Figures: []Figure{{"last currency check", "never"}, {"limit", limit.String()}}}, nil
+					Figures: []Figure{{"last currency check", "never"}, {"limit", govDur(limit)}}}, nil
 			}
 			majorMinor := 0
 			for _, o := range last.Outdated {
@@ -706,12 +716,12 @@ func currencyCheck(src Sources) Check {
 				{"Go supported", fmt.Sprint(last.GoSupported)}, {"Go current", fmt.Sprint(last.GoCurrent)},
 				govFigure("modules", last.Modules), govFigure("behind", last.Behind), govFigure("behind by a major or minor version", majorMinor),
 				govFigure("unknown", last.Unknown), govFigure("outdated-version findings open", open),
-				govFigure("outdated-version findings past their deadline", late), {"limit", limit.String()},
+				govFigure("outdated-version findings past their deadline", late), {"limit", govDur(limit)},
 			}
 			r := Result{Figures: figs}
 			switch {
 			case now.Sub(last.At) > limit:
-				r.Status, r.Summary = Fail, fmt.Sprintf("the last currency check was on %s, older than %s", govDay(last.At), limit)
+				r.Status, r.Summary = Fail, fmt.Sprintf("the last currency check was on %s, older than %s", govDay(last.At), govDur(limit))
 			case !last.GoSupported:
 				r.Status, r.Summary = Fail, fmt.Sprintf("%s is on a Go release line no longer supported (newest %s)", last.GoVersion, last.GoNewest)
 			case late > 0:
@@ -853,7 +863,7 @@ func evidenceScheduleCheck(src Sources) Check {
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return Result{}, err
 			}
-			figs := []Figure{{"interval", every.String()}, govFigure("runs in the last 24 hours", runs)}
+			figs := []Figure{{"interval", govDur(every)}, govFigure("runs in the last 24 hours", runs)}
 			if errors.Is(err, sql.ErrNoRows) {
 				start, err := installedAt(ctx, src.DB)
 				if err != nil {
@@ -870,12 +880,12 @@ func evidenceScheduleCheck(src Sources) Check {
 			figs = append(figs, Figure{"previous run", last.UTC().Format(time.RFC3339)})
 			switch {
 			case age > limit:
-				return Result{Status: Fail, Figures: figs, Summary: fmt.Sprintf("the evidence was last taken at %s, more than %s ago", last.UTC().Format(time.RFC3339), limit)}, nil
+				return Result{Status: Fail, Figures: figs, Summary: fmt.Sprintf("the evidence was last taken at %s, more than %s ago", last.UTC().Format(time.RFC3339), govDur(limit))}, nil
 			case age > every+every/10:
-				return Result{Status: Warn, Figures: figs, Summary: fmt.Sprintf("the evidence was last taken at %s, more than its interval of %s ago", last.UTC().Format(time.RFC3339), every)}, nil
+				return Result{Status: Warn, Figures: figs, Summary: fmt.Sprintf("the evidence was last taken at %s, more than its interval of %s ago", last.UTC().Format(time.RFC3339), govDur(every))}, nil
 			}
 			return Result{Status: Pass, Figures: figs, Summary: fmt.Sprintf("the evidence is taken on schedule: the run before was at %s (interval %s, %d runs in 24 hours)",
-				last.UTC().Format(time.RFC3339), every, runs)}, nil
+				last.UTC().Format(time.RFC3339), govDur(every), runs)}, nil
 		},
 	}
 }
