@@ -3,6 +3,7 @@ package compliance
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -28,6 +29,7 @@ func governanceChecks(src Sources) []Check {
 		vendorsAssessedCheck(src),
 		vendorEndpointsCheck(src),
 		vendorAgreementsCheck(src),
+		vendorExpiryAlertedCheck(src),
 		policyReviewsCheck(src),
 		findingsRemediationCheck(src),
 		assessmentsCheck(src),
@@ -324,6 +326,116 @@ func vendorAgreementsCheck(src Sources) Check {
 				r.Summary = fmt.Sprintf("every approved vendor has an agreement in force (%d of %d); none expires within %s", covered, approved, govDur(warning))
 			}
 			return r, nil
+		},
+	}
+}
+
+// alerted reports whether the audit trail holds action on target for the
+// due date due, as the vendor monitoring pass records each warning once.
+func alerted(ctx context.Context, d *db.DB, action, target string, due time.Time) (bool, error) {
+	rows, err := db.Strings(ctx, d, `SELECT details FROM audit_events WHERE action = $1 AND target = $2`, action, target)
+	if err != nil {
+		return false, err
+	}
+	want := due.UTC().Format(time.RFC3339)
+	for _, r := range rows {
+		var m struct{ Due string }
+		if json.Unmarshal([]byte(r), &m) == nil && m.Due == want {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// vendorExpiryAlertedCheck: CP-10.2 continuous monitoring of the expiry
+// of assessments and contracts.
+//
+// Enforces MTL-7.2 (evidence of CP-10.2): every reassessment past due and
+// every agreement expiring or expired was raised by the monitoring pass.
+func vendorExpiryAlertedCheck(src Sources) Check {
+	return Check{
+		Name:    "thirdparty.expiry-alerted",
+		Clauses: []string{"CP-10.2"},
+		Description: "Reads the vendor register and the audit trail: every reassessment past due and every latest agreement of its kind " +
+			"that has expired (governance.overdue) or expires within governance.contract_expiry_warning (vendor.agreement_expiring), of " +
+			"vendors not retired, must have been raised by the monitoring pass. Fails when one has gone unraised for longer than twice " +
+			"governance.vendor_check_interval (the pass has stopped, or misses it).",
+		Run: func(ctx context.Context, now time.Time) (Result, error) {
+			if src.Vendors == nil || src.DB == nil {
+				return Result{}, errUnavailable("the vendor register")
+			}
+			vs, err := src.Vendors.List(ctx)
+			if err != nil {
+				return Result{}, err
+			}
+			limit := 2 * src.Profile.Governance.VendorCheckInterval.Duration
+			warning := src.Profile.Governance.ContractExpiryWarning.Duration
+			var due, raised, missed int
+			var oldest time.Time
+			// expect counts one matter that has been due since since.
+			expect := func(action, target string, at, since time.Time) error {
+				if now.Sub(since) <= limit {
+					return nil // the next pass may not have run yet
+				}
+				due++
+				ok, err := alerted(ctx, src.DB, action, target, at)
+				if err != nil {
+					return err
+				}
+				if ok {
+					raised++
+				} else {
+					missed++
+					oldest = govEarliest(oldest, since)
+				}
+				return nil
+			}
+			for _, v := range vs {
+				if v.Status == thirdparty.StatusRetired {
+					continue
+				}
+				if !v.ReviewDue.IsZero() && now.After(v.ReviewDue) {
+					if err := expect("governance.overdue", "vendor_review:"+v.ID, v.ReviewDue, v.ReviewDue); err != nil {
+						return Result{}, err
+					}
+				}
+				ags, err := src.Vendors.Agreements(ctx, v.ID)
+				if err != nil {
+					return Result{}, err
+				}
+				latest := map[string]thirdparty.Agreement{}
+				for _, a := range ags {
+					if l, ok := latest[a.Kind]; !ok || a.ExpiresOn.After(l.ExpiresOn) {
+						latest[a.Kind] = a
+					}
+				}
+				for _, a := range latest {
+					// A matter is due a warning from its date, or from when
+					// the agreement was recorded if that was later.
+					from := func(t time.Time) time.Time {
+						if a.CreatedAt.After(t) {
+							return a.CreatedAt
+						}
+						return t
+					}
+					switch {
+					case a.ExpiredAt(now):
+						err = expect("governance.overdue", "agreement:"+a.ID, a.ExpiresOn, from(a.ExpiresOn))
+					case now.Add(warning).After(a.ExpiresOn):
+						err = expect("vendor.agreement_expiring", "agreement:"+a.ID, a.ExpiresOn, from(a.ExpiresOn.Add(-warning)))
+					}
+					if err != nil {
+						return Result{}, err
+					}
+				}
+			}
+			figs := []Figure{govFigure("reassessments and agreements due a warning", due), govFigure("raised", raised),
+				govFigure("not raised", missed), {"oldest not raised since", govDay(oldest)}, {"allowed delay", govDur(limit)}}
+			if missed > 0 {
+				return Result{Status: Fail, Figures: figs, Summary: fmt.Sprintf("%d of %d vendor reassessments or agreements due a warning were not raised within %s (the oldest due since %s)",
+					missed, due, govDur(limit), govDay(oldest))}, nil
+			}
+			return Result{Status: Pass, Figures: figs, Summary: fmt.Sprintf("every vendor reassessment past due and agreement expiring or expired was raised (%d of %d)", raised, due)}, nil
 		},
 	}
 }

@@ -62,6 +62,20 @@ func govVendor(t *testing.T, w *world, endpoint string) (thirdparty.Vendor, stri
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := w.sv.Vendors.AnswerAssessment(ctx, a.ID, govAnswers(), sec1); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.sv.Vendors.ApproveAssessment(ctx, a.ID, sec2); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.sv.Vendors.Approve(ctx, v.ID, sec2); err != nil {
+		t.Fatal(err)
+	}
+	return v, sec1, sec2
+}
+
+// govAnswers answers the vendor questions well.
+func govAnswers() map[string]string {
 	answers := map[string]string{}
 	for _, q := range thirdparty.Questions().Questions {
 		switch {
@@ -73,16 +87,7 @@ func govVendor(t *testing.T, w *world, endpoint string) (thirdparty.Vendor, stri
 			answers[q.ID] = "Our answer"
 		}
 	}
-	if err := w.sv.Vendors.AnswerAssessment(ctx, a.ID, answers, sec1); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.sv.Vendors.ApproveAssessment(ctx, a.ID, sec2); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.sv.Vendors.Approve(ctx, v.ID, sec2); err != nil {
-		t.Fatal(err)
-	}
-	return v, sec1, sec2
+	return answers
 }
 
 // TestVendorsAssessedEvidence (CP-10.1, MTL-6.1): an assessed vendor
@@ -522,4 +527,55 @@ func TestBuildEvidence(t *testing.T) {
 	if _, err := run(buildinfo.Info{}, false); err == nil {
 		t.Fatal("no build information: the check ran")
 	}
+}
+
+// TestVendorExpiryAlertedEvidence (CP-10.2): a reassessment past due and
+// an agreement expiring, then expired, pass once the monitoring pass
+// raised them, and fail when the pass has not raised them in time.
+func TestVendorExpiryAlertedEvidence(t *testing.T) {
+	govEach(t, func(t *testing.T, w *world, clock *dbtest.Clock) {
+		const name = "thirdparty.expiry-alerted"
+		ctx := context.Background()
+		v, sec1, sec2 := govVendor(t, w, "https://mail.example/")
+		if _, err := w.sv.Vendors.AddAgreement(ctx, v.ID, thirdparty.NewAgreement{Kind: thirdparty.AgreementDPA, Filename: "dpa.txt",
+			Body: []byte("The data processing agreement.\n"), StartsOn: govT0, ExpiresOn: govT0.Add(90 * govDay)}, sec1); err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, "nothing due", w.check(t, name), compliance.Pass)
+		clock.Add(31 * govDay)
+		wantStatus(t, "expiring within the warning, the pass not yet due", w.check(t, name), compliance.Pass)
+		clock.Add(3 * govDay)
+		wantStatus(t, "expiring, not raised for three days", w.check(t, name), compliance.Fail)
+		if _, err := w.sv.Vendors.WarnDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, "expiring, raised", w.check(t, name), compliance.Pass)
+		clock.Add(60 * govDay)
+		wantStatus(t, "expired, not raised", w.check(t, name), compliance.Fail)
+		if _, err := w.sv.Vendors.WarnDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, "expired, raised", w.check(t, name), compliance.Pass)
+		clock.Add(300 * govDay)
+		r := w.check(t, name)
+		wantStatus(t, "reassessment overdue, not raised", r, compliance.Fail)
+		if _, err := w.sv.Vendors.WarnDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, "reassessment overdue, raised", w.check(t, name), compliance.Pass)
+		// Reassessed: the next due date needs its own warning, which the
+		// first one's does not stand for.
+		a, err := w.sv.Vendors.StartAssessment(ctx, v.ID, sec1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.sv.Vendors.AnswerAssessment(ctx, a.ID, govAnswers(), sec1); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.sv.Vendors.ApproveAssessment(ctx, a.ID, sec2); err != nil {
+			t.Fatal(err)
+		}
+		clock.Add(368 * govDay)
+		wantStatus(t, "the next reassessment overdue, not raised", w.check(t, name), compliance.Fail)
+	})
 }
