@@ -958,14 +958,14 @@ func evidenceScheduleCheck(src Sources) Check {
 		Name:    "compliance.evidence-schedule",
 		Clauses: []string{"MTL-7.2"},
 		Description: "Reads the stored evidence runs: the run before this one (a check runs before its own run is stored) must be younger " +
-			"than twice governance.evidence_interval. Fails when it is older, or when evidence was never taken on an installation older " +
-			"than that; warns when the run before is older than the interval itself (a pass was missed).",
+			"than twice governance.evidence_interval, and a tenth for the timer (a run on demand delays the next scheduled one by up to an " +
+			"interval). Fails when it is older, or when evidence was never taken on an installation older than that.",
 		Run: func(ctx context.Context, now time.Time) (Result, error) {
 			if src.DB == nil {
 				return Result{}, errUnavailable("the database")
 			}
 			every := src.Profile.Governance.EvidenceInterval.Duration
-			limit := 2 * every
+			limit := 2*every + every/10
 			var runs int
 			if err := src.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM compliance_runs WHERE started_at > $1`, now.Add(-24*time.Hour)).Scan(&runs); err != nil {
 				return Result{}, err
@@ -990,11 +990,8 @@ func evidenceScheduleCheck(src Sources) Check {
 			last = db.Time(last)
 			age := now.Sub(last)
 			figs = append(figs, Figure{"previous run", last.UTC().Format(time.RFC3339)})
-			switch {
-			case age > limit:
-				return Result{Status: Fail, Figures: figs, Summary: fmt.Sprintf("the evidence was last taken at %s, more than %s ago", last.UTC().Format(time.RFC3339), govDur(limit))}, nil
-			case age > every+every/10:
-				return Result{Status: Warn, Figures: figs, Summary: fmt.Sprintf("the evidence was last taken at %s, more than its interval of %s ago", last.UTC().Format(time.RFC3339), govDur(every))}, nil
+			if age > limit {
+				return Result{Status: Fail, Figures: figs, Summary: fmt.Sprintf("the evidence was last taken at %s, more than twice its interval of %s ago", last.UTC().Format(time.RFC3339), govDur(every))}, nil
 			}
 			return Result{Status: Pass, Figures: figs, Summary: fmt.Sprintf("the evidence is taken on schedule: the run before was at %s (interval %s, %d runs in 24 hours)",
 				last.UTC().Format(time.RFC3339), govDur(every), runs)}, nil
