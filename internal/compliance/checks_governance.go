@@ -38,7 +38,7 @@ func governanceChecks(src Sources) []Check {
 		currencyCheck(src),
 		trainingCheck(src),
 		evidenceScheduleCheck(src),
-		buildCheck(src),
+		govBuildCheck(src),
 	}
 }
 
@@ -330,9 +330,9 @@ func vendorAgreementsCheck(src Sources) Check {
 	}
 }
 
-// alerted reports whether the audit trail holds action on target for the
+// govAlerted reports whether the audit trail holds action on target for the
 // due date due, as the vendor monitoring pass records each warning once.
-func alerted(ctx context.Context, d *db.DB, action, target string, due time.Time) (bool, error) {
+func govAlerted(ctx context.Context, d *db.DB, action, target string, due time.Time) (bool, error) {
 	rows, err := db.Strings(ctx, d, `SELECT details FROM audit_events WHERE action = $1 AND target = $2`, action, target)
 	if err != nil {
 		return false, err
@@ -378,7 +378,7 @@ func vendorExpiryAlertedCheck(src Sources) Check {
 					return nil // the next pass may not have run yet
 				}
 				due++
-				ok, err := alerted(ctx, src.DB, action, target, at)
+				ok, err := govAlerted(ctx, src.DB, action, target, at)
 				if err != nil {
 					return err
 				}
@@ -508,10 +508,10 @@ func policyReviewsCheck(src Sources) Check {
 	}
 }
 
-// openAt reports whether a finding still needs work at now: open, in
+// govOpenAt reports whether a finding still needs work at now: open, in
 // progress, or accepted until a date that has passed (the overdue pass
 // reopens it).
-func openAt(f findings.Finding, now time.Time) bool {
+func govOpenAt(f findings.Finding, now time.Time) bool {
 	if f.Status == findings.StatusAccepted {
 		return !f.AcceptedUntil.IsZero() && !now.Before(f.AcceptedUntil)
 	}
@@ -541,11 +541,11 @@ func findingsRemediationCheck(src Sources) Check {
 			var nOpen, nLate, soon, accepted int
 			var oldest, next time.Time
 			for _, f := range all {
-				if f.Status == findings.StatusAccepted && !openAt(f, now) {
+				if f.Status == findings.StatusAccepted && !govOpenAt(f, now) {
 					accepted++
 					continue
 				}
-				if !openAt(f, now) {
+				if !govOpenAt(f, now) {
 					continue
 				}
 				nOpen++
@@ -622,9 +622,9 @@ func assessmentsCheck(src Sources) Check {
 	}
 }
 
-// installedAt is when the installation started: its first account (zero
+// govInstalledAt is when the installation started: its first account (zero
 // when it has none).
-func installedAt(ctx context.Context, d *db.DB) (time.Time, error) {
+func govInstalledAt(ctx context.Context, d *db.DB) (time.Time, error) {
 	var t time.Time
 	err := d.QueryRowContext(ctx, `SELECT created_at FROM accounts ORDER BY created_at LIMIT 1`).Scan(&t)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -670,7 +670,7 @@ func internalAuditCheck(src Sources) Check {
 				due = last.PerformedAt.Add(interval)
 				lastText = govDay(last.PerformedAt) + " (assessment " + last.ID + ")"
 			} else {
-				start, err := installedAt(ctx, src.DB)
+				start, err := govInstalledAt(ctx, src.DB)
 				if err != nil {
 					return Result{}, err
 				}
@@ -713,7 +713,7 @@ func vulncheckFindings(ctx context.Context, src Sources, now time.Time, currency
 		return 0, 0, err
 	}
 	for _, f := range fs {
-		if isCurrencyFinding(f) != currency || !openAt(f, now) {
+		if isCurrencyFinding(f) != currency || !govOpenAt(f, now) {
 			continue
 		}
 		open++
@@ -977,7 +977,7 @@ func evidenceScheduleCheck(src Sources) Check {
 			}
 			figs := []Figure{{"interval", govDur(every)}, govFigure("runs in the last 24 hours", runs)}
 			if errors.Is(err, sql.ErrNoRows) {
-				start, err := installedAt(ctx, src.DB)
+				start, err := govInstalledAt(ctx, src.DB)
 				if err != nil {
 					return Result{}, err
 				}
@@ -999,12 +999,12 @@ func evidenceScheduleCheck(src Sources) Check {
 	}
 }
 
-// buildCheck: MTL-4.1.1 secure coding and code reviews, as far as the
+// govBuildCheck: MTL-4.1.1 secure coding and code reviews, as far as the
 // running system can show them.
 //
 // Enforces MTL-7.2 (evidence of MTL-4.1.1): the code running is code of
 // the repository as committed, which is what the review process covers.
-func buildCheck(src Sources) Check {
+func govBuildCheck(src Sources) Check {
 	return Check{
 		Name:    "build.committed-source",
 		Clauses: []string{"MTL-4.1.1"},
