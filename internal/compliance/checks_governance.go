@@ -666,9 +666,20 @@ func internalAuditCheck(src Sources) Check {
 			}
 			var due time.Time
 			lastText := "none recorded"
+			found, open := 0, 0
 			if last != nil {
 				due = last.PerformedAt.Add(interval)
 				lastText = govDay(last.PerformedAt) + " (assessment " + last.ID + ")"
+				fs, err := src.Findings.List(ctx, findings.Filter{Assessment: last.ID})
+				if err != nil {
+					return Result{}, err
+				}
+				for _, f := range fs {
+					found++
+					if govOpenAt(f, now) {
+						open++
+					}
+				}
 			} else {
 				start, err := govInstalledAt(ctx, src.DB)
 				if err != nil {
@@ -679,7 +690,8 @@ func internalAuditCheck(src Sources) Check {
 				}
 				due = start.Add(interval)
 			}
-			figs := []Figure{{"last internal audit", lastText}, govFigure("internal audits recorded", audits), {"next due", govDay(due)}}
+			figs := []Figure{{"last internal audit", lastText}, govFigure("internal audits recorded", audits),
+				govFigure("findings of the last audit", found), govFigure("of which open", open), {"next due", govDay(due)}}
 			switch {
 			case now.After(due):
 				return Result{Status: Fail, Figures: figs, Summary: fmt.Sprintf("the internal audit due on %s is overdue (last: %s)", govDay(due), lastText)}, nil

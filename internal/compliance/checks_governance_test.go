@@ -2,6 +2,7 @@ package compliance_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -299,12 +300,14 @@ func TestInternalAuditEvidence(t *testing.T) {
 	govEach(t, func(t *testing.T, w *world, clock *dbtest.Clock) {
 		const name = "findings.internal-audit"
 		ctx := context.Background()
-		record := func(kind string) {
+		record := func(kind string) findings.Assessment {
 			t.Helper()
-			if _, err := w.sv.Findings.RecordAssessment(ctx, findings.Assessment{Kind: kind, Scope: "MTL policy", PerformedBy: "Internal audit",
-				PerformedAt: clock.Now(), Summary: "One finding."}, audit.ActorCLI); err != nil {
+			a, err := w.sv.Findings.RecordAssessment(ctx, findings.Assessment{Kind: kind, Scope: "MTL policy", PerformedBy: "Internal audit",
+				PerformedAt: clock.Now(), Summary: "One finding."}, audit.ActorCLI)
+			if err != nil {
 				t.Fatal(err)
 			}
+			return a
 		}
 		govStaff(t, w, access.RoleAdmin, "adm1")
 		wantStatus(t, "new installation", w.check(t, name), compliance.Pass)
@@ -313,8 +316,18 @@ func TestInternalAuditEvidence(t *testing.T) {
 		clock.Add(30 * govDay)
 		record(findings.AssessmentPentest)
 		wantStatus(t, "a pen test is no internal audit", w.check(t, name), compliance.Fail)
-		record(findings.AssessmentAudit)
-		wantStatus(t, "audit performed", w.check(t, name), compliance.Pass)
+		a := record(findings.AssessmentAudit)
+		if _, err := w.sv.Findings.Create(ctx, findings.NewFinding{AssessmentID: a.ID, Title: "Access review late",
+			Description: "The quarterly access review was not held.", Severity: "medium", By: audit.ActorCLI}); err != nil {
+			t.Fatal(err)
+		}
+		r := w.check(t, name)
+		wantStatus(t, "audit performed", r, compliance.Pass)
+		for _, f := range []compliance.Figure{{Label: "findings of the last audit", Value: "1"}, {Label: "of which open", Value: "1"}} {
+			if !slices.Contains(r.Figures, f) {
+				t.Errorf("want %v in %v", f, r.Figures)
+			}
+		}
 		clock.Add(366 * govDay)
 		wantStatus(t, "audit overdue", w.check(t, name), compliance.Fail)
 	})
