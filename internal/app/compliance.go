@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/portico/portico/internal/buildinfo"
 	"github.com/portico/portico/internal/compliance"
 	"github.com/portico/portico/internal/config"
 )
@@ -22,6 +23,7 @@ func NewCompliance(st *Storage, sv *Services, publicURL, tlsAddr string, tlsCfg 
 	src := compliance.Sources{
 		DB: st.DB, Audit: st.Audit, Keys: st.Keyring, Profile: st.Profile,
 		TLSAddr: tlsAddr, TLSConfig: tlsCfg,
+		Build: buildinfo.Read,
 	}
 	if sv != nil {
 		src.Identity, src.Sessions, src.Tokens, src.Support = sv.Identity, sv.Sessions, sv.Tokens, sv.Support

@@ -9,6 +9,7 @@ import (
 
 	"github.com/portico/portico/internal/apitoken"
 	"github.com/portico/portico/internal/audit"
+	"github.com/portico/portico/internal/buildinfo"
 	"github.com/portico/portico/internal/crypto"
 	"github.com/portico/portico/internal/db"
 	"github.com/portico/portico/internal/detect"
@@ -47,6 +48,10 @@ type Sources struct {
 	Vendors    *thirdparty.Service
 	PolicyDocs *governance.Service
 
+	// Build returns the running binary's build information
+	// (buildinfo.Read); tests give their own.
+	Build func() buildinfo.Info
+
 	// TLSAddr is the address the HTTPS server listens on (host:port) and
 	// TLSConfig its configuration, whose certificate the TLS check trusts
 	// when it connects to the server as a client would.
@@ -62,6 +67,7 @@ func Checks(src Sources) []Check {
 	out = append(out, identityChecks(src)...)
 	out = append(out, transportChecks(src)...)
 	out = append(out, dataChecks(src)...)
+	out = append(out, governanceChecks(src)...)
 	return out
 }
 
