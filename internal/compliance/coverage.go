@@ -72,8 +72,7 @@ var complete = map[string]bool{
 // gaps says, for each clause with controls that is not complete, which
 // part of its requirement has no control yet. TestEveryClauseAccounted
 // keeps complete and gaps apart and whole.
-var gaps = map[string]string{
-}
+var gaps = map[string]string{}
 
 // Covered reports whether the controls of clause id cover every part of
 // its requirement.

@@ -316,10 +316,16 @@ func TestPasswordExpiry(t *testing.T) {
 			t.Errorf("banner %v at %v", warn, at)
 		}
 		e.clk.Add(14*day - 2*time.Minute)
-		if si := signIn(); si.Next != identity.StepDone {
-			t.Errorf("just before expiry: %s", si.Next)
+		before := signIn()
+		if before.Next != identity.StepDone {
+			t.Errorf("just before expiry: %s", before.Next)
 		}
 		e.clk.Add(2 * time.Minute)
+		// A session that began before the expiry is restricted at once,
+		// not at its next sign-in (CP-12).
+		if got := e.stage(before.Session); got != identity.StepChangePassword {
+			t.Errorf("a live session after expiry: %s", got)
+		}
 		si := signIn()
 		if si.Next != identity.StepChangePassword || e.stage(si.Session) != identity.StepChangePassword {
 			t.Fatalf("at expiry: %s", si.Next)

@@ -347,13 +347,31 @@ func (s *Service) Stage(ctx context.Context, sess session.Session) (Account, Ste
 			return acct, StepEmailCode, nil
 		}
 	}
-	if acct.PasswordChangeRequired != "" {
+	if s.ChangeRequired(acct) != "" {
 		return acct, StepChangePassword, nil
 	}
 	if s.TrainingOverdue(acct) {
 		return acct, StepTraining, nil
 	}
 	return acct, StepDone, nil
+}
+
+// ChangeRequired says why the account must change its password before
+// anything else ("" when it need not): the reason recorded on it, or
+// ChangeExpired once the password has expired under the profile, even in
+// a session that began before it expired.
+//
+// Enforces CP-4.3, CP-12: an expired password restricts the account at
+// once, in its live sessions and on its API tokens, not only at its next
+// sign-in.
+func (s *Service) ChangeRequired(a Account) string {
+	if a.PasswordChangeRequired != "" {
+		return a.PasswordChangeRequired
+	}
+	if s.passwordExpired(a, s.db.Now()) {
+		return ChangeExpired
+	}
+	return ""
 }
 
 // TrainingDue is when a staff member's next security-awareness training is
@@ -403,7 +421,7 @@ func (s *Service) TokenStage(ctx context.Context, accountID string, role access.
 	switch {
 	case acct.Status != StatusActive, acct.Role != role, !acct.Role.IsStaff(),
 		acct.ContractEnded(s.db.Now()), !acct.HasSecondFactor(),
-		acct.PasswordChangeRequired != "", s.TrainingOverdue(acct):
+		s.ChangeRequired(acct) != "", s.TrainingOverdue(acct):
 		return Account{}, ErrTokenHolder
 	}
 	return acct, nil

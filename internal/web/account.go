@@ -227,7 +227,7 @@ type passwordPage struct {
 
 func (s *Server) passwordPageData(w http.ResponseWriter, r *http.Request) passwordPage {
 	acct := accountFrom(r.Context())
-	return passwordPage{Page: s.page(w, r, "Change your password"), Rules: s.identity.PasswordRules(), Required: acct.PasswordChangeRequired}
+	return passwordPage{Page: s.page(w, r, "Change your password"), Rules: s.identity.PasswordRules(), Required: s.identity.ChangeRequired(acct)}
 }
 
 func (s *Server) passwordForm(w http.ResponseWriter, r *http.Request) error {
