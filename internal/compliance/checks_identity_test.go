@@ -288,7 +288,11 @@ func TestRevealGrantsEvidence(t *testing.T) {
 		if _, err := w.sv.Identity.ChangeRole(ctx, admin.principal(as), erin.id, access.RoleAuditor); err != nil {
 			t.Fatal(err)
 		}
-		wantStatus(t, "holder moved to a role that may not reveal", w.check(t, "access.reveal-grants"), compliance.Fail)
+		// The role change ends the holder's live grants (MTL-3.2.2).
+		wantStatus(t, "holder moved to a role that may not reveal", w.check(t, "access.reveal-grants"), compliance.Pass)
+		// A grant kept live by hand for a holder whose role may not reveal.
+		exec(t, d, `UPDATE reveal_grants SET expires_at = $1 WHERE id = $2`, clock.Now().Add(5*time.Minute), g.ID)
+		wantStatus(t, "a live grant of a role that may not reveal", w.check(t, "access.reveal-grants"), compliance.Fail)
 		clock.Add(w.st.Profile.Access.RevealGrant.Duration)
 		wantStatus(t, "grant ended", w.check(t, "access.reveal-grants"), compliance.Pass)
 

@@ -381,8 +381,8 @@ func (s *Service) ChangeRole(ctx context.Context, actor access.Principal, id str
 	})
 }
 
-// applyRole changes the role in tx, ends every session of the account and
-// notifies it.
+// applyRole changes the role in tx, ends every session, token and live
+// reveal grant of the account and notifies it.
 func (s *Service) applyRole(ctx context.Context, tx *db.Tx, a Account, role access.Role, approvedBy string) error {
 	if err := lockAccountRow(ctx, tx, a.ID); err != nil {
 		return err
@@ -402,7 +402,14 @@ func (s *Service) applyRole(ctx context.Context, tx *db.Tx, a Account, role acce
 	if err != nil {
 		return err
 	}
-	details := map[string]any{"old": string(a.Role), "new": string(role), "sessions_ended": e.Sessions, "tokens_revoked": e.Tokens}
+	// Enforces MTL-3.2.2: the reveals the old role made end with it.
+	res, err := tx.ExecContext(ctx, `UPDATE reveal_grants SET expires_at = $1 WHERE staff_id = $2 AND expires_at > $1`, now, a.ID)
+	if err != nil {
+		return err
+	}
+	grants, _ := res.RowsAffected()
+	details := map[string]any{"old": string(a.Role), "new": string(role), "sessions_ended": e.Sessions, "tokens_revoked": e.Tokens,
+		"reveals_ended": grants}
 	if approvedBy != "" {
 		details["approved_by"] = approvedBy
 	}

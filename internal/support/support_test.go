@@ -300,6 +300,13 @@ func TestRevealIsReasonedTimeBoundAndVisible(t *testing.T) {
 		if v2, _ := e.desk.Customer(e.ctx, other, cust.AccountID); len(v2.Revealed) != 0 {
 			t.Error("one agent's grant unmasked the field for another")
 		}
+		// Moved to a role that may look customers up but not reveal, the
+		// same person sees the field masked at once (MTL-3.2.2, CP-6.3).
+		moved := agent
+		moved.Role = access.RoleSecurity
+		if v2, err := e.desk.Customer(e.ctx, moved, cust.AccountID); err != nil || len(v2.Revealed) != 0 {
+			t.Errorf("a grant unmasks data for its holder after a role change: %v %+v", err, v2.Revealed)
+		}
 		var details, target string
 		e.d.QueryRowContext(e.ctx, `SELECT details, target FROM audit_events WHERE action = 'customer.reveal'`).Scan(&details, &target)
 		if strings.Contains(details, "Calling back") || !strings.Contains(details, "reason_enc") || !strings.Contains(details, g.ID) {
