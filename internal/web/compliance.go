@@ -26,6 +26,7 @@ func (s *Server) complianceRoutes() []route {
 		{"GET /admin/compliance/report.json", access.ComplianceRead, s.complianceDownload("json")},
 		{"GET /admin/compliance/report.html", access.ComplianceRead, s.complianceDownload("html")},
 		{"GET /admin/compliance/report.pdf", access.ComplianceRead, s.complianceDownload("pdf")},
+		{"POST /admin/compliance/bundle", access.ComplianceRead, s.complianceBundle},
 	}
 }
 
@@ -200,6 +201,29 @@ func (s *Server) complianceTake(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.Redirect(w, r, "/admin/compliance?done=evidence-taken", http.StatusSeeOther)
 	return nil
+}
+
+// complianceBundle makes the signed evidence bundle and serves it as a
+// zip, for an auditor to verify offline (`portico compliance verify`). A
+// POST: making one may create the signing key, and is audited
+// (compliance.bundle) by the service.
+//
+// Enforces MTL-7.2: the auditor takes the evidence away in a form they
+// verify without trusting the operator.
+func (s *Server) complianceBundle(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	data, _, err := s.compliance.Bundle(ctx, audit.ActorFrom(ctx))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="portico-evidence-`+s.db.Now().Format("20060102-150405")+`.zip"`)
+	w.Header().Set("Cache-Control", "no-store")
+	_, err = w.Write(data)
+	return err
 }
 
 // complianceDownload serves the report as a file in one format.

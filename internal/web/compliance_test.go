@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"html"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -227,4 +228,39 @@ func TestComplianceFailingClause(t *testing.T) {
 			t.Errorf("?status=failing: %d, want CP-4.1 alone with its failed run\n%s", code, text)
 		}
 	}, broken)
+}
+
+// TestComplianceBundleDownload (MTL-7.2): an auditor downloads the signed
+// evidence bundle from the page (a POST with the form's token); it
+// verifies offline with the key published at the well-known URL, and the
+// making is in the audit trail with who asked. Support cannot make one.
+func TestComplianceBundleDownload(t *testing.T) {
+	s := newTestServer(t)
+	e := newPlanEnv(t, s)
+	ctx := context.Background()
+	_, page := e.get("/admin/compliance", e.aud)
+	if !strings.Contains(page, `action="/admin/compliance/bundle"`) {
+		t.Fatal("the page has no form to download the bundle")
+	}
+	resp := post(s, "/admin/compliance/bundle", nil, e.aud)
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/zip" ||
+		!strings.HasPrefix(resp.Header.Get("Content-Disposition"), `attachment; filename="portico-evidence-`) {
+		t.Fatalf("bundle: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition"))
+	}
+	key, err := s.compliance.SigningKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := compliance.VerifyBundle(body, key.Public); err != nil || !v.OK {
+		t.Fatalf("the downloaded bundle does not verify: %v %+v", err, v)
+	}
+	evs, err := s.audit.Search(ctx, audit.Filter{Action: "compliance.bundle"})
+	if err != nil || len(evs) != 1 || evs[0].Actor != "account:"+e.audID {
+		t.Fatalf("the bundle is not audited with who made it: %v %+v", err, evs)
+	}
+	support := cookieOf(signInAs(t, s, "agent@example.com", access.RoleSupport))
+	if code, _ := e.postCode("/admin/compliance/bundle", nil, support); code != http.StatusNotFound {
+		t.Errorf("support made a bundle: %d", code)
+	}
 }
