@@ -16,7 +16,7 @@ import (
 
 var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 
-func profile(t *testing.T) policy.Profile {
+func profile(t testing.TB) policy.Profile {
 	t.Helper()
 	p, err := policy.Builtin(policy.CustomerPortal)
 	if err != nil {

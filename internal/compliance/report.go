@@ -192,27 +192,31 @@ func (s *Service) Report(ctx context.Context, history time.Duration) (Report, er
 }
 
 // clauseHistory folds the stored statuses (oldest first) into one point per
-// run for the named checks, and the periods in which one of them failed.
-func clauseHistory(hist []statusRow, checks []string) ([]HistoryPoint, []Period) {
+// run for the named checks (a run without any of them is left out), and
+// the periods in which one of them failed.
+func clauseHistory(hist []runStatuses, checks []string) ([]HistoryPoint, []Period) {
 	if len(checks) == 0 {
 		return nil, nil
 	}
-	want := map[string]bool{}
-	for _, c := range checks {
-		want[c] = true
-	}
 	var points []HistoryPoint
-	for _, h := range hist {
-		if !want[h.check] {
-			continue
-		}
-		if n := len(points); n > 0 && points[n-1].Run == h.run {
-			if worse(h.status, points[n-1].Status) {
-				points[n-1].Status = h.status
+	for _, run := range hist {
+		var (
+			worst Status
+			found bool
+		)
+		for _, c := range checks {
+			st, ok := run.checks[c]
+			if !ok {
+				continue
 			}
-			continue
+			if !found || worse(st, worst) {
+				worst = st
+			}
+			found = true
 		}
-		points = append(points, HistoryPoint{Run: h.run, At: h.at, Status: h.status})
+		if found {
+			points = append(points, HistoryPoint{Run: run.id, At: run.at, Status: worst})
+		}
 	}
 	var periods []Period
 	for _, p := range points {
