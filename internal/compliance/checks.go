@@ -87,7 +87,7 @@ func auditChecks(src Sources) []Check {
 			if src.Audit == nil {
 				return Result{}, errUnavailable("the audit trail")
 			}
-			res, err := src.Audit.Verify(ctx, audit.VerifyOptions{})
+			res, err := src.Audit.Verify(ctx, audit.VerifyOptions{Workers: 1})
 			if err != nil {
 				return Result{}, err
 			}

@@ -161,6 +161,9 @@ func TestMigrations(t *testing.T) {
 	versions := map[string]int64{}
 	dbtest.EachWith(t, dbtest.Options{NoMigrate: true}, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
+		if cur, latest, err := d.SchemaVersion(ctx); err != nil || cur != 0 || latest == 0 {
+			t.Fatalf("an empty database: version %d, latest %d, %v", cur, latest, err)
+		}
 		res, err := d.Migrate(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -181,6 +184,12 @@ func TestMigrations(t *testing.T) {
 		}
 		if cur != latest || cur != res.To {
 			t.Fatalf("version = %d, latest = %d, migrated to %d", cur, latest, res.To)
+		}
+		// SchemaVersion reads what goose's own provider reads, without
+		// building it.
+		gcur, glatest, err := db.GooseVersions(ctx, d)
+		if err != nil || gcur != cur || glatest != latest {
+			t.Fatalf("goose says %d/%d (%v), SchemaVersion %d/%d", gcur, glatest, err, cur, latest)
 		}
 		versions[string(d.Dialect())] = cur
 	})

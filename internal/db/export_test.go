@@ -12,3 +12,13 @@ func (d *DB) MigrateDownTo(ctx context.Context, version int64) error {
 	_, err = p.DownTo(ctx, version)
 	return err
 }
+
+// GooseVersions is goose's own reading of the applied and latest versions,
+// for comparing SchemaVersion with it.
+func GooseVersions(ctx context.Context, d *DB) (current, latest int64, err error) {
+	p, err := d.provider(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	return p.GetVersions(ctx)
+}
