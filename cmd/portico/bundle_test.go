@@ -152,6 +152,9 @@ func TestComplianceBundleCommands(t *testing.T) {
 			t.Fatalf("new bundle with the retired key: exit %d %s", code, stderr)
 		}
 		code, stdout, _ = c.run("", "audit", "export", "--since", "1h")
+		if code != 0 {
+			t.Fatalf("audit export: exit %d", code)
+		}
 		for _, action := range []string{"compliance.signing_key.create", "compliance.signing_key.rotate", "compliance.bundle", "compliance.verify"} {
 			if !strings.Contains(stdout, `"`+action+`"`) {
 				t.Errorf("no %s audit event", action)
