@@ -102,7 +102,7 @@ func (s *Service) Customer(ctx context.Context, p access.Principal, accountID st
 		Revealed: map[string]string{},
 	}
 	clear := map[string]string{FieldEmail: email, FieldName: name, FieldPhone: phone}
-	grants, err := s.liveGrants(ctx, p, a.ID)
+	grants, err := s.liveGrants(ctx, p, access.CustomerReveal, a.ID)
 	if err != nil {
 		return CustomerView{}, err
 	}
@@ -249,17 +249,19 @@ func (s *Service) RevealAccountEmail(ctx context.Context, p access.Principal, ac
 	return s.grant(ctx, p, a.ID, FieldEmail, reason, identity.ActionAccountReveal)
 }
 
-// liveGrants returns p's grants on the customer that have not ended,
-// newest first, and none when p's role may no longer reveal.
+// liveGrants returns p's grants on the account that have not ended,
+// newest first, and none when p's role no longer holds perm, the
+// permission that reveals this kind of account (CustomerReveal for a
+// customer, UserReveal for a member of staff).
 //
 // Enforces MTL-3.2.2, CP-6.3: a grant unmasks data only while its holder
 // is still in a role that may reveal: a member of staff moved to another
 // role sees masked data at once, not when the grant ends.
-func (s *Service) liveGrants(ctx context.Context, p access.Principal, customerID string) ([]Grant, error) {
-	if !access.Has(p.Role, access.CustomerReveal) {
+func (s *Service) liveGrants(ctx context.Context, p access.Principal, perm access.Permission, accountID string) ([]Grant, error) {
+	if !access.Has(p.Role, perm) {
 		return nil, nil
 	}
-	return s.grants(ctx, `WHERE staff_id = $1 AND customer_id = $2 AND expires_at > $3 ORDER BY granted_at DESC`, p.AccountID, customerID, s.db.Now())
+	return s.grants(ctx, `WHERE staff_id = $1 AND customer_id = $2 AND expires_at > $3 ORDER BY granted_at DESC`, p.AccountID, accountID, s.db.Now())
 }
 
 // errNoAccount answers for an account the principal may not reach.
@@ -273,7 +275,7 @@ func (s *Service) RevealedFor(ctx context.Context, p access.Principal, accountID
 	if p.AccountID == "" {
 		return clear, until, nil
 	}
-	grants, err := s.liveGrants(ctx, p, accountID)
+	grants, err := s.liveGrants(ctx, p, access.UserReveal, accountID)
 	if err != nil {
 		return nil, nil, err
 	}
