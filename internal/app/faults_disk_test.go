@@ -299,6 +299,16 @@ func checkDuringFault(t *testing.T, r *running, s faultSetup, fault db.Fault) {
 				t.Errorf("the log holds personal data (%q)", personal)
 			}
 		}
+		// And the metric to alert on, since /readyz stays ready.
+		resp, err := http.Get(r.MetricsURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := `portico_storage_faults_total{fault="` + string(fault) + `"}`; !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	})
 }
 
@@ -338,7 +348,7 @@ func checkRecovered(t *testing.T, r *running, c *faultClient) {
 // the database and the audit chain are intact.
 func TestDiskFull(t *testing.T) {
 	dir := mountTmpfs(t, "64m")
-	cfg := testConfig(t, filepath.Join(dir, "data"))
+	cfg := testConfig(t, filepath.Join(dir, "data"), "--metrics-addr", "127.0.0.1:0")
 	r := startApp(t, cfg)
 	s := setUpForFault(t, r, identityFor(t, r, cfg))
 	ageSessions(t, r.Storage().DB)
@@ -451,7 +461,7 @@ func (d *ext4Disk) repair(t *testing.T) {
 // changes are saved again.
 func TestReadOnlyFileSystem(t *testing.T) {
 	disk := mountExt4(t)
-	cfg := testConfig(t, filepath.Join(disk.dir, "data"))
+	cfg := testConfig(t, filepath.Join(disk.dir, "data"), "--metrics-addr", "127.0.0.1:0")
 	r := startApp(t, cfg)
 	s := setUpForFault(t, r, identityFor(t, r, cfg))
 	// What was written before the fault has reached the disk, as on a
