@@ -248,8 +248,8 @@ func checkDuringFault(t *testing.T, r *running, s faultSetup, fault db.Fault) {
 		if !strings.Contains(res.body, "cannot save changes right now") {
 			t.Errorf("the 503 page lacks the message; body:\n%s", res.body)
 		}
-		if res.header.Get("Retry-After") == "" {
-			t.Error("no Retry-After")
+		if ra := res.header.Get("Retry-After"); ra != "60" {
+			t.Errorf("Retry-After = %q, want 60", ra)
 		}
 		for _, leak := range []string{"SQLITE", "disk I/O", "database or disk", "storage fault", "read-only", "portico.db"} {
 			if strings.Contains(res.body, leak) {
@@ -356,6 +356,15 @@ func TestDiskFull(t *testing.T) {
 	// left would take a small change even on a full disk).
 	if err := r.Storage().DB.Checkpoint(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	// An operator cannot remount the file system read-only under the
+	// server: its files are open for writing (hence TestReadOnlyFileSystem
+	// goes through the kernel's own remount).
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_REMOUNT|syscall.MS_RDONLY, "size=64m,mode=0700"); !errors.Is(err, syscall.EBUSY) {
+		if err == nil {
+			syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_REMOUNT, "size=64m,mode=0700")
+		}
+		t.Errorf("remounting read-only under the server: %v, want EBUSY", err)
 	}
 	filler := fill(t, dir)
 
