@@ -268,10 +268,19 @@ func (s *Store) Authenticate(ctx context.Context, raw, ip string) (Token, error)
 	net := s.networkMAC(ip)
 	newNet := net != "" && !knownNetwork(nets, net)
 	if newNet || now.Sub(t.LastUsedAt) >= touchInterval {
-		if err := s.recordUse(ctx, t, ip, net); err != nil {
+		switch err := s.recordUse(ctx, t, ip, net); {
+		case err == nil:
+			t.LastUsedAt = now
+		case newNet || db.FaultOf(err) == "":
+			// A use from a new network is a security event
+			// (token.new_network): the request waits until it is
+			// recorded.
 			return Token{}, fmt.Errorf("apitoken: record use: %w", err)
+		default:
+			// Enforces MTL-1.1 (availability): while the disk is full
+			// or read-only, a known network's last-use mark is best
+			// effort, so that API reads go on.
 		}
-		t.LastUsedAt = now
 	}
 	return t, nil
 }

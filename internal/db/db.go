@@ -59,7 +59,7 @@ type DB struct {
 	read    *sql.DB
 	now     func() time.Time
 	desc    string // what String shows: the file, or the URL without password
-
+	probe   writeProbe
 }
 
 // Querier is what both *DB (for reads) and *Tx run queries on.
@@ -321,11 +321,13 @@ func (tx *Tx) Dialect() Dialect { return tx.dialect }
 // then runs the steps registered with tx.AfterCommit, and rolls back
 // otherwise: when fn returns an error, panics (the panic is re-raised) or
 // leaves its goroutine with runtime.Goexit (t.Fatal in a test), so the
-// writer connection is never left inside a transaction.
+// writer connection is never left inside a transaction. A transaction
+// that a storage fault stopped (disk full, read-only file system) returns
+// an apperr.Unavailable whose cause FaultOf names (see storageFault).
 func (d *DB) Transact(ctx context.Context, fn func(tx *Tx) error) error {
 	sqlTx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+		return d.storageFault(fmt.Errorf("begin transaction: %w", err))
 	}
 	tx := &Tx{Tx: sqlTx, now: d.Now(), dialect: d.dialect}
 	committed := false
@@ -335,11 +337,11 @@ func (d *DB) Transact(ctx context.Context, fn func(tx *Tx) error) error {
 		}
 	}()
 	if err := fn(tx); err != nil {
-		return err
+		return d.storageFault(err)
 	}
 	committed = true // a failed commit has ended the transaction too
 	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return d.storageFault(fmt.Errorf("commit: %w", err))
 	}
 	var errs []error
 	for _, fn := range tx.afterCommit {

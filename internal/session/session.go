@@ -331,7 +331,8 @@ func truncate(s string, max int) string {
 // writes only to end a session that went idle, passed its absolute
 // deadline (audited as session.expire) or fell behind its account's
 // credentials epoch, and to move last_seen_at forward when it is more than
-// a minute old.
+// a minute old; the last of these is skipped when a storage fault (a full
+// disk, a read-only file system) refuses it.
 //
 // Authenticate runs its own transactions when it writes, so do not call it
 // inside Transact. Errors other than ErrNoSession are internal (the
@@ -389,10 +390,19 @@ func (s *Store) Authenticate(ctx context.Context, token string) (Session, error)
 		return Session{}, ErrNoSession
 	}
 	if now.Sub(sess.LastSeenAt) >= touchInterval {
-		if err := s.touch(ctx, id); err != nil {
+		switch err := s.touch(ctx, id); {
+		case err == nil:
+			sess.LastSeenAt = now
+		case db.FaultOf(err) == "":
 			return Session{}, err
+		default:
+			// Enforces MTL-1.1 (availability): while the disk is full
+			// or read-only, the last-seen mark is best effort, so that
+			// pages that only read go on. Nothing is weakened: the mark
+			// stays behind, so the idle timeout can only end the
+			// session sooner; ending a stale session still has to be
+			// written (expire), and fails the request when it cannot.
 		}
-		sess.LastSeenAt = now
 	}
 	return sess, nil
 }

@@ -140,7 +140,8 @@ func (s *Server) authenticateToken(w http.ResponseWriter, r *http.Request) (acce
 		_, err = s.identity.TokenStage(ctx, t.AccountID, t.Role)
 	}
 	if err != nil {
-		if apperr.CodeOf(err) == apperr.Internal {
+		if code := apperr.CodeOf(err); code == apperr.Internal || code == apperr.Unavailable {
+			// A fault (a full disk, say) is no verdict on the token.
 			s.renderError(w, r, err)
 		} else {
 			s.renderError(w, r, errBadToken)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/portico/portico/internal/apperr"
+	"github.com/portico/portico/internal/db"
 )
 
 var (
@@ -84,7 +85,17 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 		msg = http.StatusText(status) + "."
 	}
 	id := RequestID(r.Context())
-	if status >= 500 {
+	if f := db.FaultOf(err); f != "" {
+		// Enforces MTL-1.1: the operator reads why changes are refused
+		// (disk full, read-only, I/O error) in one line, with the
+		// driver's own text only: nothing the request carried.
+		cause := "unknown"
+		if de := db.DriverError(err); de != nil {
+			cause = de.Error()
+		}
+		s.logger.Error("database cannot save changes", "request_id", id, "fault", string(f), "error", cause)
+		s.metrics.storageFault(f)
+	} else if status >= 500 {
 		s.logger.Error("request failed", "request_id", id, "error", err.Error())
 	}
 

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portico/portico/internal/db"
 )
 
 // Metrics are the HTTP request metrics, labelled by route pattern (never by
@@ -13,6 +15,7 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	denied   *prometheus.CounterVec
+	faults   *prometheus.CounterVec
 }
 
 // NewMetrics registers the HTTP metrics on reg.
@@ -32,7 +35,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "portico_http_denied_total",
 		Help: "Requests refused by the authorization check, by route pattern and reason (permission or step-up).",
 	}, []string{"route", "reason"})
-	reg.MustRegister(m.requests, m.duration, m.denied)
+	m.faults = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "portico_storage_faults_total",
+		Help: "Requests whose changes the database could not save, by fault (disk full, read-only, I/O error).",
+	}, []string{"fault"})
+	reg.MustRegister(m.requests, m.duration, m.denied, m.faults)
 	return m
 }
 
@@ -60,4 +67,14 @@ func (m *Metrics) deny(route, reason string) {
 		return
 	}
 	m.denied.WithLabelValues(route, reason).Inc()
+}
+
+// storageFault counts a request refused by a storage fault (MTL-1.1): the
+// metric to alert on, since /readyz stays ready while reads work. A nil
+// Metrics counts nothing.
+func (m *Metrics) storageFault(f db.Fault) {
+	if m == nil {
+		return
+	}
+	m.faults.WithLabelValues(string(f)).Inc()
 }
