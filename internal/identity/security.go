@@ -315,8 +315,13 @@ func (s *Service) setDisabled(ctx context.Context, tx *db.Tx, accountID string, 
 // that step.
 func (s *Service) Stage(ctx context.Context, sess session.Session) (Account, Step, error) {
 	acct, err := s.loadAccountRow(ctx, s.db, sess.AccountID)
-	if err != nil {
+	if errors.Is(err, errNoAccount) {
 		return Account{}, "", ErrSessionInvalid
+	}
+	if err != nil {
+		// The account could not be read (the database is down, say): the
+		// session is neither valid nor ended; the request fails instead.
+		return Account{}, "", err
 	}
 	// The passkey count decides only for sessions short of two factors,
 	// and for accounts whose second factor is not an authenticator app:

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -38,7 +39,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				return
 			}
 		default:
-			p, ctx = s.authenticateSession(w, r)
+			var err error
+			if p, ctx, err = s.authenticateSession(w, r); err != nil {
+				s.renderError(w, r, err)
+				return
+			}
 			if kind := riskEnded(ctx); kind != "" {
 				// The holder signs in again, told why.
 				if r.Method == http.MethodGet || r.Method == http.MethodHead {
@@ -53,14 +58,23 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// authenticateSession resolves the session cookie, if any.
-func (s *Server) authenticateSession(w http.ResponseWriter, r *http.Request) (access.Principal, context.Context) {
+// authenticateSession resolves the session cookie, if any. It returns an
+// error only when the session could not be checked at all (the database is
+// unreachable, say): the request fails and the cookie stays, so its holder
+// is still signed in once the database is back.
+func (s *Server) authenticateSession(w http.ResponseWriter, r *http.Request) (access.Principal, context.Context, error) {
 	ctx := r.Context()
 	tok := session.TokenFrom(r)
 	if tok == "" {
-		return access.Principal{}, ctx
+		return access.Principal{}, ctx, nil
 	}
 	sess, err := s.sessions.Authenticate(ctx, tok)
+	if err != nil && !errors.Is(err, session.ErrNoSession) {
+		// Enforces MTL-1.1 (availability): a session that cannot be
+		// checked is not accepted (the request fails closed), and not
+		// thrown away either.
+		return access.Principal{}, ctx, err
+	}
 	if err == nil {
 		if kind, detail := contextChange(sess, r); kind != "" {
 			// Enforces CP-6.3: the session's context changed: end it,
@@ -69,7 +83,7 @@ func (s *Server) authenticateSession(w http.ResponseWriter, r *http.Request) (ac
 				s.logger.Error("ending a session on a risk signal failed", "request_id", RequestID(ctx), "error", err.Error())
 			}
 			expireSessionCookie(w)
-			return access.Principal{}, withRiskEnded(ctx, kind)
+			return access.Principal{}, withRiskEnded(ctx, kind), nil
 		}
 	}
 	if err == nil {
@@ -80,13 +94,16 @@ func (s *Server) authenticateSession(w http.ResponseWriter, r *http.Request) (ac
 			ctx = withAccount(ctx, acct)
 			ctx = audit.WithActor(ctx, "account:"+sess.AccountID)
 			return access.Principal{AccountID: sess.AccountID, Role: acct.Role, SessionID: sess.ID,
-				Stage: access.Stage(step), ReauthAt: sess.ReauthAt, Restricted: acct.Restricted()}, ctx
+				Stage: access.Stage(step), ReauthAt: sess.ReauthAt, Restricted: acct.Restricted()}, ctx, nil
+		}
+		if !errors.Is(err, identity.ErrSessionInvalid) {
+			return access.Principal{}, ctx, err
 		}
 	}
 	// An unknown, ended or expired session: drop the cookie so the
 	// browser stops sending it.
 	expireSessionCookie(w)
-	return access.Principal{}, ctx
+	return access.Principal{}, ctx, nil
 }
 
 type riskEndedKey struct{}

@@ -7,10 +7,15 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/portico/portico/internal/apperr"
 	"github.com/portico/portico/internal/db"
 )
+
+// unreachableRetryAfter is the Retry-After of a request refused because the
+// database could not be reached: a restart takes seconds.
+const unreachableRetryAfter = 5 * time.Second
 
 var (
 	errNotFound         = apperr.New(apperr.NotFound, "Page not found.")
@@ -68,6 +73,14 @@ type errorPage struct {
 // text) and the request ID, and logs internal errors with that ID. It
 // never shows err.Error(), stack traces or internals.
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) {
+	unreachable := false
+	if apperr.CodeOf(err) == apperr.Internal && db.Unreachable(err) {
+		// Enforces MTL-1.1 (availability): while the database is down or
+		// restarting, requests fail at once with 503 and a Retry-After,
+		// not an internal error, and nothing waits for it to come back.
+		err = &apperr.Error{Code: apperr.Unavailable, RetryAfter: unreachableRetryAfter, Err: err}
+		unreachable = true
+	}
 	code := apperr.CodeOf(err)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
@@ -95,6 +108,8 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 		}
 		s.logger.Error("database cannot save changes", "request_id", id, "fault", string(f), "error", cause)
 		s.metrics.storageFault(f)
+	} else if unreachable {
+		s.logger.Error("database unreachable", "request_id", id, "error", err.Error())
 	} else if status >= 500 {
 		s.logger.Error("request failed", "request_id", id, "error", err.Error())
 	}
