@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The one test command (`make test`, and what .ci/run calls).
 #
-# On a fresh machine it installs what the tests need (Chromium, PostgreSQL, e2fsprogs;
-# Debian packages, with apt-get as root; axe-core with npm), starts a throwaway PostgreSQL
+# On a fresh machine it installs what the tests need (Debian packages, with
+# apt-get as root: Chromium, PostgreSQL, HAProxy and wrk for the cluster
+# tests, e2fsprogs and mount for the storage-fault tests, systemd-analyze and
+# file for deploy/; axe-core with npm), starts a throwaway PostgreSQL
 # cluster as the `postgres` user on a free port, runs the whole suite with
 # the race detector on SQLite and PostgreSQL, and stops the cluster on exit,
 # failure or interrupt. Exits non-zero on any failure.
@@ -40,6 +42,9 @@ pg_bindir >/dev/null || missing+=(postgresql)
 # image on a loop device.
 { command -v mkfs.ext4 && command -v e2fsck; } >/dev/null || missing+=(e2fsprogs)
 command -v losetup >/dev/null || missing+=(mount)
+# deploy/'s tests: systemd-analyze checks the unit, file the static binary.
+command -v systemd-analyze >/dev/null || missing+=(systemd)
+command -v file >/dev/null || missing+=(file)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     log "installing ${missing[*]}"
