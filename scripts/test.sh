@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (`make test`, and what .ci/run calls).
 #
-# On a fresh machine it installs what the tests need (Chromium, PostgreSQL;
-# Debian packages, with apt-get as root; axe-core with npm), starts a throwaway PostgreSQL
+# On a fresh machine it installs what the tests need (Chromium, PostgreSQL,
+# HAProxy; Debian packages, with apt-get as root; axe-core with npm), starts a throwaway PostgreSQL
 # cluster as the `postgres` user on a free port, runs the whole suite with
 # the race detector on SQLite and PostgreSQL, and stops the cluster on exit,
 # failure or interrupt. Exits non-zero on any failure.
@@ -36,6 +36,8 @@ chromium_bin() {
 missing=()
 chromium_bin >/dev/null || missing+=(chromium)
 pg_bindir >/dev/null || missing+=(postgresql)
+# The load balancer in front of the several-node tests (internal/clustertest).
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     log "installing ${missing[*]}"
