@@ -45,6 +45,8 @@ command -v losetup >/dev/null || missing+=(mount)
 # deploy/'s tests: systemd-analyze checks the unit, file the static binary.
 command -v systemd-analyze >/dev/null || missing+=(systemd)
 command -v file >/dev/null || missing+=(file)
+# The load balancer in front of the several-node tests (internal/clustertest).
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     log "installing ${missing[*]}"

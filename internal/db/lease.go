@@ -37,16 +37,28 @@ func (d *DB) TakeLease(ctx context.Context, name, holder string, dur time.Durati
 	return true, until, nil
 }
 
+// ReleaseLease gives back the lease called name if holder has it: its
+// expiry moves to now, so that any holder may take it at once.
+func (d *DB) ReleaseLease(ctx context.Context, name, holder string) error {
+	return d.Transact(ctx, func(tx *Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`UPDATE job_leases SET expires_at = $1 WHERE name = $2 AND holder = $3 AND expires_at > $1`,
+			tx.Now(), name, holder)
+		return err
+	})
+}
+
 // RunLeased runs pass at once and then every interval until ctx ends, on
 // one node at a time: before each pass it takes or renews the lease
 // called name, held for three intervals so that a node that dies is
 // replaced soon after, and skips the pass when another node holds it. A
 // failed pass is logged as what failed (nil logger: the default) and
-// tried again at the next tick. The background passes of incidents,
-// findings, vendors, policy documents and training all run this way.
+// tried again at the next tick. When ctx ends it gives the lease back.
+// The background passes of incidents, findings, vendors, policy
+// documents, training and the compliance evidence all run this way.
 //
 // Enforces MTL-1.1: each background pass runs on one node at a time, and
-// goes on when that node dies.
+// goes on when that node dies, or at once when it stops.
 func (d *DB) RunLeased(ctx context.Context, name string, every time.Duration, logger *slog.Logger, what string, pass func(context.Context) error) {
 	if logger == nil {
 		logger = slog.Default()
@@ -64,6 +76,15 @@ func (d *DB) RunLeased(ctx context.Context, name string, every time.Duration, lo
 		}
 		select {
 		case <-ctx.Done():
+			// A stopping node gives its lease back: otherwise the pass
+			// would pause for up to three intervals, on the other nodes
+			// and on this one once restarted (a new process is a new
+			// holder): three hours for an hourly pass.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			if err := d.ReleaseLease(rctx, name, holder); err != nil {
+				logger.Warn(what+": lease not given back; it expires on its own", "error", err)
+			}
+			cancel()
 			return
 		case <-t.C:
 		}

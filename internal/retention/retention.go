@@ -371,10 +371,7 @@ func (s *Service) lease(ctx context.Context) (bool, error) {
 }
 
 func (s *Service) release(ctx context.Context) {
-	_ = s.d.DB.Transact(ctx, func(tx *db.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE job_leases SET expires_at = $1 WHERE name = $2 AND holder = $3`, tx.Now(), leaseName, s.holder)
-		return err
-	})
+	_ = s.d.DB.ReleaseLease(ctx, leaseName, s.holder)
 }
 
 // Interval is how often the purge runs.
