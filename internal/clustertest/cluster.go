@@ -69,6 +69,10 @@ type Options struct {
 	TraceLeases bool
 	// Args are extra `portico serve` flags for every node.
 	Args []string
+	// Postgres, when set, is the server the cluster runs on (a test's
+	// own, see StartPostgres), instead of a fresh schema on the suite's
+	// shared PORTICO_TEST_POSTGRES_URL.
+	Postgres *Postgres
 }
 
 // Cluster is a running cluster. Its methods take the test that calls
@@ -124,7 +128,7 @@ const (
 // haproxy is not installed.
 func Start(t testing.TB, o Options) *Cluster {
 	t.Helper()
-	if os.Getenv(dbtest.PostgresEnv) == "" {
+	if os.Getenv(dbtest.PostgresEnv) == "" && o.Postgres == nil {
 		t.Skip("cluster tests skipped: " + dbtest.PostgresEnv + " is not set (scripts/test.sh sets it)")
 	}
 	haproxyBin, err := exec.LookPath("haproxy")
@@ -139,7 +143,11 @@ func Start(t testing.TB, o Options) *Cluster {
 		o.Nodes = 3
 	}
 	c := &Cluster{opts: o, bin: Binary(t), dir: t.TempDir()}
-	c.dbURL = dbtest.PostgresURL(t) // a fresh schema, dropped last
+	if o.Postgres != nil {
+		c.dbURL = o.Postgres.URL
+	} else {
+		c.dbURL = dbtest.PostgresURL(t) // a fresh schema, dropped last
+	}
 	c.mail = mailtest.Start(t)
 
 	c.policyFile = filepath.Join(c.dir, "policy.toml")
