@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (`make test`, and what .ci/run calls).
 #
-# On a fresh machine it installs what the tests need (Chromium, PostgreSQL;
+# On a fresh machine it installs what the tests need (Chromium, PostgreSQL, wrk;
 # Debian packages, with apt-get as root; axe-core with npm), starts a throwaway PostgreSQL
 # cluster as the `postgres` user on a free port, runs the whole suite with
 # the race detector on SQLite and PostgreSQL, and stops the cluster on exit,
@@ -36,6 +36,7 @@ chromium_bin() {
 missing=()
 chromium_bin >/dev/null || missing+=(chromium)
 pg_bindir >/dev/null || missing+=(postgresql)
+command -v wrk >/dev/null || missing+=(wrk) # the load mix (internal/loadmix)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     log "installing ${missing[*]}"
