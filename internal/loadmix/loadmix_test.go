@@ -40,31 +40,34 @@ func TestLoadMix(t *testing.T) {
 	if err != nil {
 		t.Skip("no go command to build portico with")
 	}
+	bin := portico(t, goBin)
+	// Populations smaller than the default's 600: enough for 10 s, and
+	// quick to seed under the race detector (which slows the transpiled
+	// SQLite down most).
 	for _, tc := range []struct {
 		name    string
 		storage func(t *testing.T, dataDir string) []string
+		seed    loadmix.SeedOptions
 	}{
 		{"postgres", func(t *testing.T, dataDir string) []string {
 			return []string{"--database-url", dbtest.PostgresURL(t), "--data-dir", dataDir}
-		}},
-		{"sqlite", func(t *testing.T, dataDir string) []string { return []string{"--data-dir", dataDir} }},
+		}, loadmix.SeedOptions{Customers: 200, PageSessions: 20, ReplySessions: 20, Exporters: 10}},
+		{"sqlite", func(t *testing.T, dataDir string) []string { return []string{"--data-dir", dataDir} },
+			loadmix.SeedOptions{Customers: 100, PageSessions: 10, ReplySessions: 10, Exporters: 10}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if testing.Short() && tc.name == "sqlite" {
-				t.Skip("-short: PostgreSQL only")
-			}
 			dir := t.TempDir()
 			policy := filepath.Join(dir, "policy.toml")
 			if err := os.WriteFile(policy, []byte(cheapPolicy), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			args := append(tc.storage(t, filepath.Join(dir, "data")), "--policy-file", policy)
-			loadMix(t, wrk, portico(t, goBin), args)
+			loadMix(t, wrk, bin, args, tc.seed)
 		})
 	}
 }
 
-func loadMix(t *testing.T, wrk, bin string, args []string) {
+func loadMix(t *testing.T, wrk, bin string, args []string, seed loadmix.SeedOptions) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	url := serve(t, bin, args)
@@ -74,7 +77,7 @@ func loadMix(t *testing.T, wrk, bin string, args []string) {
 		t.Fatal(err)
 	}
 	defer target.Close()
-	pop, err := target.Seed(ctx, loadmix.SeedOptions{})
+	pop, err := target.Seed(ctx, seed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +198,7 @@ func deleteReply(t *testing.T, ctx context.Context, target *loadmix.Target, pop 
 	t.Fatalf("reply %v not found to delete", r)
 }
 
-// portico builds the binary once per test into a temporary directory.
+// portico builds the binary into a temporary directory.
 func portico(t *testing.T, goBin string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "portico")
