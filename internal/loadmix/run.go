@@ -172,7 +172,9 @@ func (r Result) Kind(kind string) *KindResult {
 // Run drives the mix against o.BaseURL for o.Duration: one wrk process per
 // kind, all at once, each with its share of the population. It returns
 // when every wrk has finished, with their counts and the replies
-// acknowledged.
+// acknowledged. It records in pop the TOTP steps its sign-ins used, so
+// that runs on one population can follow each other (one at a time: two
+// runs at once would share the accounts).
 func Run(ctx context.Context, pop *Population, o Options) (Result, error) {
 	o.defaults()
 	if o.Dir == "" {
@@ -185,9 +187,10 @@ func Run(ctx context.Context, pop *Population, o Options) (Result, error) {
 	// population are checked apart.
 	res := Result{RunID: pop.RunID + strings.ToLower(rand.Text()[:4])}
 	type job struct {
-		kind string
-		ko   KindOptions
-		data func(w *bytes.Buffer, threads int) error
+		kind     string
+		ko       KindOptions
+		data     func(w *bytes.Buffer, threads int) error
+		accounts []Customer // the kinds that sign in
 	}
 	now := time.Now()
 	firstStep := now.Unix()/totpPeriod - 1
@@ -198,18 +201,18 @@ func Run(ctx context.Context, pop *Population, o Options) (Result, error) {
 	if o.SignIn.Threads > 0 {
 		jobs = append(jobs, job{KindSignIn, o.SignIn, func(w *bytes.Buffer, n int) error {
 			return writeAccounts(w, pop, pop.SignIn, n, firstStep, lastStep)
-		}})
+		}, pop.SignIn})
 	}
 	if o.Pages.Threads > 0 {
-		jobs = append(jobs, job{KindPages, o.Pages, func(w *bytes.Buffer, n int) error { return writeSessions(w, pop, pop.Pages, n) }})
+		jobs = append(jobs, job{KindPages, o.Pages, func(w *bytes.Buffer, n int) error { return writeSessions(w, pop, pop.Pages, n) }, nil})
 	}
 	if o.Replies.Threads > 0 {
-		jobs = append(jobs, job{KindReplies, o.Replies, func(w *bytes.Buffer, n int) error { return writeSessions(w, pop, pop.Replies, n) }})
+		jobs = append(jobs, job{KindReplies, o.Replies, func(w *bytes.Buffer, n int) error { return writeSessions(w, pop, pop.Replies, n) }, nil})
 	}
 	if o.Exports.Threads > 0 {
 		jobs = append(jobs, job{KindExports, o.Exports, func(w *bytes.Buffer, n int) error {
 			return writeAccounts(w, pop, pop.Exporters, n, firstStep, lastStep)
-		}})
+		}, pop.Exporters})
 	}
 	if len(jobs) == 0 {
 		return Result{}, errors.New("loadmix: every kind is off")
@@ -269,6 +272,11 @@ func Run(ctx context.Context, pop *Population, o Options) (Result, error) {
 	}
 	wg.Wait()
 	res.End = time.Now()
+	for _, j := range jobs {
+		if err := recordSteps(filepath.Join(o.Dir, j.kind, "steps.txt"), j.accounts); err != nil {
+			return res, err
+		}
+	}
 	for i, j := range jobs {
 		if waitErrs[i] != nil {
 			return res, fmt.Errorf("loadmix: wrk %s: %w: %s", j.kind, waitErrs[i], strings.TrimSpace(errs[i].String()))
@@ -289,6 +297,38 @@ func Run(ctx context.Context, pop *Population, o Options) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// recordSteps moves each account's FirstStep past the TOTP steps the run
+// used, from the file the script's done() writes ("<index> <step>" a
+// line), so that a later run on the same population replays none (the
+// server would refuse it as a reused code, and count it towards the
+// lock). Without the file (wrk killed) every account waits for the step
+// after next.
+func recordSteps(file string, accounts []Customer) error {
+	if len(accounts) == 0 {
+		return nil
+	}
+	b, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		next := time.Now().Unix()/totpPeriod + 2
+		for i := range accounts {
+			accounts[i].FirstStep = max(accounts[i].FirstStep, next)
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for line := range strings.Lines(string(b)) {
+		var i int
+		var last int64
+		if _, err := fmt.Sscan(line, &i, &last); err != nil || i < 0 || i >= len(accounts) {
+			return fmt.Errorf("loadmix: %s: bad line %q", file, line)
+		}
+		accounts[i].FirstStep = max(accounts[i].FirstStep, last+1)
+	}
+	return nil
 }
 
 // seconds formats d for wrk, rounded up to whole seconds.
@@ -318,7 +358,7 @@ func writeAccounts(w *bytes.Buffer, pop *Population, accounts []Customer, thread
 		return err
 	}
 	w.WriteString("accounts = {\n")
-	for _, a := range accounts {
+	for i, a := range accounts {
 		body, err := luaString(url.Values{"email": {a.Email}, "password": {a.Password}}.Encode())
 		if err != nil {
 			return err
@@ -332,7 +372,7 @@ func writeAccounts(w *bytes.Buffer, pop *Population, accounts []Customer, thread
 			}
 			codes.WriteString(c)
 		}
-		fmt.Fprintf(w, "{b=%s, s=%d, c=%q},\n", body, from, codes.String())
+		fmt.Fprintf(w, "{i=%d, b=%s, s=%d, c=%q},\n", i, body, from, codes.String())
 	}
 	w.WriteString("},\n}\n")
 	return nil

@@ -122,4 +122,16 @@ function done(summary, latency, requests)
   for k, v in pairs(total) do
     io.write(string.format("loadmix count.%s %d\n", k, v))
   end
+  -- The TOTP step each account used last, for the next run on the same
+  -- accounts (the server never accepts a step twice).
+  -- (A flat table: wrk copies it from the thread's state.)
+  local steps
+  for _, t in ipairs(threads) do
+    local used = t:get("used")
+    if used then
+      steps = steps or assert(io.open(t:get("outdir") .. "/steps.txt", "w"))
+      for i, last in pairs(used) do steps:write(i, " ", last, "\n") end
+    end
+  end
+  if steps then steps:close() end
 end

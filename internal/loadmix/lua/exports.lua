@@ -8,6 +8,7 @@ function init(args)
   common_init(args)
   pool = mine(data.accounts)
   for _, a in ipairs(pool) do a.last = a.s - 1 end
+  used = {} -- account index: the last step it used
   cursor = 0
   flows = 0
   state = "idle"
@@ -61,6 +62,7 @@ function request()
       return wrk.format("GET", "/healthz", { ["User-Agent"] = ua })
     end
     a.last = step
+    used[a.i] = step
     flows = flows + 1
     acct, xff, cookie, token = a, address(), nil, nil
     count("attempted")
@@ -74,7 +76,10 @@ function request()
       state = "filler"
       return wrk.format("GET", "/healthz", { ["User-Agent"] = ua })
     end
-    if step > acct.last then acct.last = step end
+    if step > acct.last then
+      acct.last = step
+      used[acct.i] = step
+    end
     state = "mfa_sent"
     return wrk.format("POST", "/login/mfa", headers(cookie, xff, true), "code=" .. code(acct, step))
   elseif state == "export" then
