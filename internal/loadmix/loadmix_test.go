@@ -98,10 +98,13 @@ func loadMix(t *testing.T, wrk, bin string, args []string, seed loadmix.SeedOpti
 		if k.Succeeded == 0 {
 			t.Errorf("%s: no success in %v", kind, k.Duration)
 		}
-		// One healthy node: nothing may fail.
-		if k.Failed5xx+k.FailedOther+k.Lost+k.Connect+k.Read+k.Write > 0 {
-			t.Errorf("%s: failures on a healthy node: 5xx %d, other %d, lost %d, socket errors %d/%d/%d\n%s",
-				kind, k.Failed5xx, k.FailedOther, k.Lost, k.Connect, k.Read, k.Write, k.Output)
+		// One healthy node: nothing may fail. (Read errors are left out:
+		// the server closes a connection that stays idle while its
+		// thread waits for the next TOTP step; a request cut short
+		// counts as lost.)
+		if k.Failed5xx+k.FailedOther+k.Lost+k.Connect+k.Write > 0 {
+			t.Errorf("%s: failures on a healthy node: 5xx %d, other %d, lost %d, socket errors connect %d, write %d\n%s",
+				kind, k.Failed5xx, k.FailedOther, k.Lost, k.Connect, k.Write, k.Output)
 		}
 	}
 	if e := res.Kind(loadmix.KindExports); e != nil && e.Counts["reuse_refused"] != e.Succeeded {

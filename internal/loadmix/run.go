@@ -110,7 +110,9 @@ type KindResult struct {
 	// unknown). Flows cut short by the end of the run are in none.
 	Failed5xx, FailedOther, Lost int64
 	// Socket errors as wrk counts them; Timeout counts answers later
-	// than Options.Timeout.
+	// than Options.Timeout. Read also counts the connections the server
+	// closed while idle (a sign-in thread waiting for the next TOTP step),
+	// which lose nothing: a request whose answer never came is in Lost.
 	Connect, Read, Write, Timeout int64
 	// P50, P99 and Max are the latencies of single requests.
 	P50, P99, Max time.Duration
