@@ -47,6 +47,7 @@ command -v systemd-analyze >/dev/null || missing+=(systemd)
 command -v file >/dev/null || missing+=(file)
 # The load balancer in front of the several-node tests (internal/clustertest).
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v wrk >/dev/null || missing+=(wrk) # the load mix (internal/loadmix)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     log "installing ${missing[*]}"
