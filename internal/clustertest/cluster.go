@@ -312,6 +312,13 @@ func (c *Cluster) StorageFlags() []string {
 	return []string{"--data-dir", c.setupDir, "--database-url", c.dbURL, "--policy-file", c.policyFile, "--log-level", "warn"}
 }
 
+// OpenFlags are the flags with which another process of the test opens
+// the cluster's installation as the nodes do (internal/loadmix.Open): the
+// database, the master keyset and the policy file.
+func (c *Cluster) OpenFlags() []string {
+	return []string{"--data-dir", c.setupDir, "--database-url", c.dbURL, "--master-key-file", c.keyFile, "--policy-file", c.policyFile}
+}
+
 // Run runs the portico binary with args and stdin, in the cluster's
 // environment (PORTICO_MASTER_KEY_FILE set, no other PORTICO_*
 // variable), and returns its standard output. The error includes
