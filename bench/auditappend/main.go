@@ -16,6 +16,13 @@
 // and the server's fsync and synchronous_commit settings, which decide how
 // long the head's lock is held at each commit. The database is migrated if
 // it is empty; runs add to the same chain.
+//
+//	go run ./bench/auditappend -postgres postgres://postgres@127.0.0.1:56415/audit -nodes 3 -goroutines 4 -plain
+//
+// -plain is the baseline without the chain: each append is the same
+// transaction with the same insert into a copy of the events table
+// (auditappend_plain, no head, no hash), so that the difference from a
+// chained run is what the head costs.
 package main
 
 import (
@@ -24,6 +31,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"slices"
@@ -50,6 +58,7 @@ func main() {
 	nodes := flag.Int("nodes", 1, "writing nodes (separate processes)")
 	goroutines := flag.Int("goroutines", 4, "appending goroutines per node (each node's pool has as many connections)")
 	duration := flag.Duration("duration", 10*time.Second, "how long every node appends")
+	plain := flag.Bool("plain", false, "baseline: insert the same rows without the chain head")
 	worker := flag.Bool("worker", false, "internal: run as one node")
 	startAt := flag.Int64("start", 0, "internal: when the nodes start (Unix ns)")
 	flag.Parse()
@@ -57,7 +66,7 @@ func main() {
 		log.Fatal("-postgres is required")
 	}
 	if *worker {
-		res := appendUntil(*url, *goroutines, time.Unix(0, *startAt), *duration)
+		res := appendUntil(*url, *goroutines, time.Unix(0, *startAt), *duration, *plain)
 		check(json.NewEncoder(os.Stdout).Encode(res))
 		return
 	}
@@ -68,6 +77,10 @@ func main() {
 	defer d.Close()
 	_, err = d.Migrate(ctx)
 	check(err)
+	check(d.Transact(ctx, func(tx *db.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS auditappend_plain (LIKE audit_events INCLUDING DEFAULTS)`)
+		return err
+	}))
 	var fsync, syncCommit string
 	check(d.QueryRowContext(ctx, `SHOW fsync`).Scan(&fsync))
 	check(d.QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&syncCommit))
@@ -84,7 +97,7 @@ func main() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd := exec.Command(self, "-worker", "-postgres", *url, "-goroutines", strconv.Itoa(*goroutines),
+			cmd := exec.Command(self, "-worker", "-plain="+strconv.FormatBool(*plain), "-postgres", *url, "-goroutines", strconv.Itoa(*goroutines),
 				"-duration", duration.String(), "-start", strconv.FormatInt(start.UnixNano(), 10))
 			cmd.Stderr = os.Stderr
 			out, err := cmd.Output()
@@ -96,8 +109,12 @@ func main() {
 
 	var all []int32
 	var total, errs int64
-	fmt.Printf("PostgreSQL fsync=%s synchronous_commit=%s; %d node(s) x %d goroutines for %v, audit.Log.Record\n",
-		fsync, syncCommit, *nodes, *goroutines, *duration)
+	what := "audit.Log.Record"
+	if *plain {
+		what = "plain inserts, no chain (-plain)"
+	}
+	fmt.Printf("PostgreSQL fsync=%s synchronous_commit=%s; %d node(s) x %d goroutines for %v, %s\n",
+		fsync, syncCommit, *nodes, *goroutines, *duration, what)
 	for i, r := range results {
 		fmt.Printf("  node %d: %d appends, %.0f/s, %d errors %s\n", i+1, r.Appends, float64(r.Appends)/duration.Seconds(), r.Errors, r.FirstErr)
 		total += r.Appends
@@ -114,6 +131,9 @@ func main() {
 	fmt.Printf("  total: %d appends, %.0f/s (%.0f/s per node); latency p50 %.2f ms, p99 %.2f ms, max %.2f ms; %d errors\n",
 		total, float64(total)/duration.Seconds(), float64(total)/duration.Seconds()/float64(*nodes), q(0.5), q(0.99), q(1), errs)
 
+	if *plain {
+		return
+	}
 	t0 := time.Now()
 	res, err := chain.Verify(ctx, audit.VerifyOptions{})
 	check(err)
@@ -127,7 +147,7 @@ func main() {
 
 // appendUntil is one node: goroutines append until the deadline, each
 // through the node's one pool.
-func appendUntil(url string, goroutines int, start time.Time, d time.Duration) result {
+func appendUntil(url string, goroutines int, start time.Time, d time.Duration, plain bool) result {
 	ctx := context.Background()
 	pool, err := db.Open(ctx, db.Options{URL: url, MaxReaders: goroutines})
 	check(err)
@@ -139,6 +159,17 @@ func appendUntil(url string, goroutines int, start time.Time, d time.Duration) r
 		UserAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0", RequestID: "TZ3V5QKXG2B6N7YH"})
 	e := audit.Event{Actor: "account:3kq7m2xv9pdn4w6yb8tczhrjfe", Action: "login.success", Target: "account:3kq7m2xv9pdn4w6yb8tczhrjfe",
 		Outcome: audit.Success, Details: map[string]any{"methods": []string{"password", "totp"}, "session": "v7c2nq4kx9m3bd6hwz5tprjyea", "new_device": false}}
+	// The baseline: the same row in a transaction of its own, no head.
+	insertPlain := func() error {
+		return pool.Transact(ctx, func(tx *db.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO auditappend_plain
+				(seq, at, actor, action, target, outcome, ip, user_agent, request_id, details, prev_hash, hash)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+				mrand.Int64(), tx.Now(), e.Actor, e.Action, e.Target, e.Outcome, "203.0.113.9", "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0",
+				"TZ3V5QKXG2B6N7YH", `{"methods":["password","totp"],"new_device":false,"session":"v7c2nq4kx9m3bd6hwz5tprjyea"}`, make([]byte, 32), make([]byte, 32))
+			return err
+		})
+	}
 	time.Sleep(time.Until(start))
 	end := start.Add(d)
 	var mu sync.Mutex
@@ -153,7 +184,13 @@ func appendUntil(url string, goroutines int, start time.Time, d time.Duration) r
 			var firstErr string
 			for time.Now().Before(end) {
 				t := time.Now()
-				if _, err := l.Record(ctx, e); err != nil {
+				var err error
+				if plain {
+					err = insertPlain()
+				} else {
+					_, err = l.Record(ctx, e)
+				}
+				if err != nil {
 					if errs.Add(1) == 1 {
 						firstErr = err.Error()
 					}
