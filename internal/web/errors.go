@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -73,6 +74,13 @@ type errorPage struct {
 // text) and the request ID, and logs internal errors with that ID. It
 // never shows err.Error(), stack traces or internals.
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		// The client went away (closed the connection, or its load
+		// generator stopped): nobody reads the answer, and it is no
+		// fault of Portico's to page anyone about.
+		s.logger.Info("request canceled by the client", "request_id", RequestID(r.Context()))
+		return
+	}
 	unreachable := false
 	if apperr.CodeOf(err) == apperr.Internal && db.Unreachable(err) {
 		// Enforces MTL-1.1 (availability): while the database is down or

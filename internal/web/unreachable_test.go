@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -160,5 +161,27 @@ func TestUnreachableClassifies(t *testing.T) {
 	}
 	if !db.Unreachable(&net.OpError{Op: "dial", Err: errors.New("connection refused")}) {
 		t.Fatal("a dial error did not count as unreachable")
+	}
+}
+
+// TestClientGoneIsNotAnError: a request whose client went away (its
+// context canceled) while the server worked on it is logged as such, not
+// as an internal error that would page an operator (MTL-1.1: the error
+// log stays for faults).
+func TestClientGoneIsNotAnError(t *testing.T) {
+	s := newTestServer(t)
+	tok := signInFull(t, s, "gone@example.com")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := httptest.NewRequest("GET", "/account", nil).WithContext(ctx)
+	r.Header.Set("User-Agent", "test")
+	r.Header.Set("Cookie", cookieOf(tok))
+	s.ServeHTTP(httptest.NewRecorder(), r)
+	logs := s.logs.String()
+	if strings.Contains(logs, `"level":"ERROR"`) {
+		t.Errorf("a request canceled by its client was logged as an error:\n%s", logs)
+	}
+	if !strings.Contains(logs, "request canceled by the client") {
+		t.Errorf("the canceled request is not in the log:\n%s", logs)
 	}
 }
