@@ -224,6 +224,10 @@ func Run(ctx context.Context, pop *Population, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	totp, err := scripts.ReadFile("lua/totp.lua")
+	if err != nil {
+		return Result{}, err
+	}
 	cmds := make([]*exec.Cmd, len(jobs))
 	outs := make([]*bytes.Buffer, len(jobs))
 	errs := make([]*bytes.Buffer, len(jobs))
@@ -236,8 +240,13 @@ func Run(ctx context.Context, pop *Population, o Options) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
+		body := append(slices.Clone(common), '\n')
+		if j.kind == KindSignIn || j.kind == KindExports {
+			// Both sign in with the second factor first.
+			body = append(append(body, totp...), '\n')
+		}
 		script := filepath.Join(dir, j.kind+".lua")
-		if err := os.WriteFile(script, append(append(slices.Clone(common), '\n'), kindScript...), 0o600); err != nil {
+		if err := os.WriteFile(script, append(body, kindScript...), 0o600); err != nil {
 			return Result{}, err
 		}
 		var data bytes.Buffer
