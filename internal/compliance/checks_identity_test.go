@@ -135,7 +135,11 @@ func TestSecondFactorEvidence(t *testing.T) {
 		if _, step := bob.signIn(t, w, clock); step != identity.StepEnrol {
 			t.Fatalf("bob: step %s", step)
 		}
-		wantStatus(t, "one enrolled, one held at enrolment", w.check(t, "identity.second-factor"), compliance.Pass)
+		r := w.check(t, "identity.second-factor")
+		wantStatus(t, "one enrolled, one held at enrolment", r, compliance.Pass)
+		if !strings.Contains(r.Summary, "1 of 2 active customers") {
+			t.Errorf("summary %q does not count the customers with a second factor", r.Summary)
+		}
 
 		exec(t, d, `UPDATE accounts SET totp_enabled_at = NULL, totp_secret_enc = NULL WHERE id = $1`, alice.id)
 		wantStatus(t, "factor removed under a full session", w.check(t, "identity.second-factor"), compliance.Fail)
