@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-	"text/template"
 	"time"
 )
 
@@ -28,7 +27,7 @@ import (
 // to X-Forwarded-For, and the serving node named in X-Portico-Node. The
 // use-server rules let a test pin a request to a node (PinHeader); they
 // are ignored for a node that is down.
-var haproxyConfig = template.Must(template.New("haproxy").Parse(`global
+const haproxyConfig = `global
     maxconn 256
     nbthread 1
 
@@ -45,7 +44,7 @@ defaults
     timeout check 2s
 
 frontend portico
-    bind 127.0.0.1:{{.Port}} ssl crt {{.PEM}} alpn h2,http/1.1
+    bind 127.0.0.1:%d ssl crt %s alpn h2,http/1.1
     default_backend nodes
 
 backend nodes
@@ -53,14 +52,7 @@ backend nodes
     option httpchk GET /readyz
     http-check expect status 200
     default-server check inter 500ms fall 2 rise 1 ssl verify none
-{{- range .Nodes}}
-    use-server {{.Name}} if { req.hdr({{$.Pin}}) -m str {{.Name}} }
-{{- end}}
-    http-response set-header {{.NodeHeader}} %[srv_name]
-{{- range .Nodes}}
-    server {{.Name}} {{.Addr}}
-{{- end}}
-`))
+`
 
 // startHAProxy writes the balancer's certificate and configuration,
 // starts haproxy in the foreground and waits until it accepts
@@ -72,19 +64,16 @@ func (c *Cluster) startHAProxy(bin string, port int) error {
 		return err
 	}
 	c.caPool = pool
-	type node struct{ Name, Addr string }
-	data := struct {
-		Port       int
-		PEM, Pin   string
-		NodeHeader string
-		Nodes      []node
-	}{Port: port, PEM: pemFile, Pin: PinHeader, NodeHeader: NodeHeader}
-	for _, n := range c.nodes {
-		data.Nodes = append(data.Nodes, node{n.Name, n.addr})
-	}
+	// Written with fmt, not a template package: the values are the
+	// test's own (ports, a file name, node names).
 	var cfg bytes.Buffer
-	if err := haproxyConfig.Execute(&cfg, data); err != nil {
-		return err
+	fmt.Fprintf(&cfg, haproxyConfig, port, pemFile)
+	for _, n := range c.nodes {
+		fmt.Fprintf(&cfg, "    use-server %s if { req.hdr(%s) -m str %s }\n", n.Name, PinHeader, n.Name)
+	}
+	fmt.Fprintf(&cfg, "    http-response set-header %s %%[srv_name]\n", NodeHeader)
+	for _, n := range c.nodes {
+		fmt.Fprintf(&cfg, "    server %s %s\n", n.Name, n.addr)
 	}
 	cfgFile := filepath.Join(c.dir, "haproxy.cfg")
 	if err := os.WriteFile(cfgFile, cfg.Bytes(), 0o600); err != nil {
