@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -325,6 +326,12 @@ func (s *Service) RunScheduled(ctx context.Context, every time.Duration, logger 
 			return err
 		}
 		logger.Info("compliance evidence taken", "run", run.ID, "passed", run.Passed, "warned", run.Warned, "failed", run.Failed)
+		// The run walks the whole audit chain and every account once an
+		// hour; its garbage goes back to the OS now, rather than staying
+		// in an idle node's heap until a collection that GOGC=400 puts
+		// off (5 MB of idle RSS on an empty installation, measured by
+		// bench/startup).
+		debug.FreeOSMemory()
 		if n, err := s.PruneHistory(ctx); err != nil {
 			return err
 		} else if n > 0 {
