@@ -140,10 +140,33 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 		}
 		select {
 		case <-ctx.Done():
+			s.release(ctx)
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// release gives back the rules' lease if this node holds it: a stopping
+// node would otherwise leave every node, itself once restarted (a new
+// process is a new holder), without detection for up to leaseFor.
+//
+// Enforces MTL-1.1, CP-8.2: monitoring goes on at once on another node
+// when the node that ran the rules stops.
+func (s *Service) release(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.leaseUntil.IsZero() {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.d.DB.ReleaseLease(rctx, leaseName, s.holder); err != nil {
+		s.d.Logger.Warn("detection: lease not given back; it expires on its own", "error", err)
+		return
+	}
+	s.leaseUntil = time.Time{}
+	s.engine = nil
 }
 
 // Step reads the next batch of the audit trail, runs the rules over it,

@@ -160,3 +160,47 @@ func TestDetectorResumesWithoutRepeating(t *testing.T) {
 		}
 	})
 }
+
+// TestRunReleasesLeaseOnStop (MTL-1.1, CP-8.2): a node whose detection
+// stops gives the rules' lease back, so that another node runs the rules
+// at once instead of after the lease's 30 s, in which nothing would be
+// watched.
+func TestRunReleasesLeaseOnStop(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		l := audit.New(d)
+		first := newService(t, d, l)
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			first.Run(ctx, time.Hour)
+		}()
+		// Wait until the first node holds the lease: a second is refused.
+		second := newService(t, d, l)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			p, err := second.Progress(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !p.LeaseUntil.IsZero() {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the first node never took the lease")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if _, err := l.Record(context.Background(), audit.Event{Action: "login.failure", Target: "account:unknown", Outcome: audit.Failure}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := second.Step(context.Background()); n != 0 || err != nil {
+			t.Fatalf("a second node ran the rules while the first held them: %d, %v", n, err)
+		}
+		stop()
+		<-done
+		if n, err := second.Step(context.Background()); n == 0 || err != nil {
+			t.Fatalf("the stopped node kept the rules' lease: the second read %d events (%v)", n, err)
+		}
+	})
+}
