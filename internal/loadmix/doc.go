@@ -39,7 +39,10 @@
 // per 30-second step, and a pool of N accounts allows at most N/30
 // sign-ins per second (20 with the default 570 of the sign-in pool).
 // Threads whose accounts have all signed in during the current step wait
-// for the next one (counted as "waits").
+// for the next one (counted as "waits"), sending an idle request (GET
+// /healthz, counted as "filler") every 2 s meanwhile, so that no proxy or
+// server closes their connection for idleness: wrk mishandles a connection
+// closed during a delay (it sends two requests for one answer).
 //
 // # TOTP in wrk
 //

@@ -190,6 +190,63 @@ func loadMix(t *testing.T, wrk, bin string, args []string, seed loadmix.SeedOpti
 	})
 }
 
+// TestSignInsWaitWithoutIdling: a sign-in thread whose accounts have all
+// used the current TOTP step waits for the next one (up to 30 s) without
+// leaving its connection idle for long. A server or proxy closes an idle
+// keep-alive connection (HAProxy after 10 s in the cluster tests), and
+// wrk, when that happens during a delay, sends two requests for one
+// answer: flows then count as lost or failed though the server lost
+// nothing, which failed TestPostgresRestartUnderLoad once. A server that
+// closes idle connections after 3 s must see no such failure, and no read
+// error at all.
+func TestSignInsWaitWithoutIdling(t *testing.T) {
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		t.Skip("wrk is not installed (apt-get install wrk; scripts/test.sh installs it)")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build portico with")
+	}
+	bin := portico(t, goBin)
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "policy.toml")
+	if err := os.WriteFile(policy, []byte(cheapPolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--data-dir", filepath.Join(dir, "data"), "--policy-file", policy}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	url := serve(t, bin, append([]string{"--idle-timeout", "3s"}, args...))
+	target, err := loadmix.Open(ctx, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	// A pool of a few accounts, used up within seconds of each step.
+	pop, err := target.Seed(ctx, loadmix.SeedOptions{Customers: 12, PageSessions: 1, ReplySessions: 1, Exporters: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := loadmix.KindOptions{Threads: -1}
+	// 35 s: longer than a step, so that every thread waits for one.
+	res, err := loadmix.Run(ctx, pop, loadmix.Options{BaseURL: url, Duration: 35 * time.Second, Dir: t.TempDir(), Wrk: wrk,
+		Pages: off, Replies: off, Exports: off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := res.Kind(loadmix.KindSignIn)
+	t.Log(k)
+	t.Logf("counts: %v", k.Counts)
+	if k.Counts["waits"] == 0 {
+		t.Fatalf("no thread waited for a TOTP step: the test did not test the wait (%v)", k.Counts)
+	}
+	if k.Succeeded == 0 || k.Failed5xx+k.FailedOther+k.Lost+k.Connect+k.Read+k.Write > 0 {
+		t.Errorf("sign-ins across waits: %d ok, 5xx %d, other %d, lost %d, socket errors connect %d, read %d, write %d\n%s",
+			k.Succeeded, k.Failed5xx, k.FailedOther, k.Lost, k.Connect, k.Read, k.Write, k.Output)
+	}
+}
+
 // deleteReply deletes the message that holds r's token, as a lost write
 // would leave the ticket.
 func deleteReply(t *testing.T, ctx context.Context, target *loadmix.Target, pop *loadmix.Population, r loadmix.Reply) {

@@ -39,10 +39,19 @@ function delay()
   local step = current_step()
   chosen = free(step)
   if chosen then return 0 end
-  -- Every account of the pool has used this step: wait for the next.
+  -- Every account of the pool has used this step: wait for the next, but
+  -- never longer than max_idle_ms at a time (an idle request goes out in
+  -- between). A keep-alive connection left idle for longer is closed by
+  -- the proxy or the server (HAProxy after 10 s in the cluster tests), and
+  -- wrk, when a connection closes during a delay, reconnects and schedules
+  -- a second delay beside the first: two requests then go out for one
+  -- answer, and flows are counted lost or failed that nothing lost.
   count("waits")
-  return ((step + 1) * 30 - os.time() + 1) * 1000
+  return math.min(((step + 1) * 30 - os.time() + 1) * 1000, max_idle_ms)
 end
+
+-- max_idle_ms is the longest a thread leaves its connection idle.
+max_idle_ms = 2000
 
 local function filler()
   state = "filler"
