@@ -32,15 +32,7 @@ const cheapPolicy = "[password.argon2]\nmemory_kib = 64\niterations = 1\nparalle
 // downloads the clients saw, and watches CheckCommitted report each loss:
 // the check that the fault tests of issue 15 rely on is not vacuous.
 func TestLoadMix(t *testing.T) {
-	wrk, err := exec.LookPath("wrk")
-	if err != nil {
-		t.Skip("wrk is not installed (apt-get install wrk; scripts/test.sh installs it)")
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build portico with")
-	}
-	bin := portico(t, goBin)
+	wrk, bin := tools(t)
 	// Populations smaller than the default's 600: enough for 10 s, and
 	// quick to seed under the race detector (which slows the transpiled
 	// SQLite down most).
@@ -200,15 +192,7 @@ func loadMix(t *testing.T, wrk, bin string, args []string, seed loadmix.SeedOpti
 // closes idle connections after 3 s must see no such failure, and no read
 // error at all.
 func TestSignInsWaitWithoutIdling(t *testing.T) {
-	wrk, err := exec.LookPath("wrk")
-	if err != nil {
-		t.Skip("wrk is not installed (apt-get install wrk; scripts/test.sh installs it)")
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build portico with")
-	}
-	bin := portico(t, goBin)
+	wrk, bin := tools(t)
 	dir := t.TempDir()
 	policy := filepath.Join(dir, "policy.toml")
 	if err := os.WriteFile(policy, []byte(cheapPolicy), 0o600); err != nil {
@@ -274,6 +258,20 @@ func deleteReply(t *testing.T, ctx context.Context, target *loadmix.Target, pop 
 		}
 	}
 	t.Fatalf("reply %v not found to delete", r)
+}
+
+// tools finds wrk and builds portico, or skips the test without them.
+func tools(t *testing.T) (wrk, bin string) {
+	t.Helper()
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		t.Skip("wrk is not installed (apt-get install wrk; scripts/test.sh installs it)")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build portico with")
+	}
+	return wrk, portico(t, goBin)
 }
 
 // portico builds the binary into a temporary directory.
